@@ -1,0 +1,53 @@
+/**
+ * The queue port: the subset of SQS semantics the worker, the scaler and the local pipeline rely on.
+ * Adapters: `SqsQueue` (AWS) and `LocalQueue` (embedded SQLite). Both must behave alike for the worker's sake:
+ * a received message stays invisible for the queue's visibility timeout unless its visibility is changed,
+ * a message received more than maxReceiveCount times moves to the dead-letter queue.
+ */
+export interface ReceivedMessage {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** How many times this message has been received, this receive included (SQS ApproximateReceiveCount). */
+  readonly receiveCount: number;
+}
+
+export interface ReceiveOptions {
+  /** 1..10, as in SQS. */
+  readonly maxMessages: number;
+  /** Long-poll wait, 0..20 s, as in SQS. */
+  readonly waitSeconds: number;
+  /** Aborting ends the long poll at once with no messages. */
+  readonly signal?: AbortSignal;
+}
+
+export interface VisibilityChange {
+  readonly receiptHandle: string;
+  /** 0 makes the message visible again at once; at most 43200 (12 h). */
+  readonly timeoutSeconds: number;
+}
+
+export interface BatchFailure {
+  readonly receiptHandle: string;
+  readonly reason: string;
+}
+
+/** Approximate counts, as SQS reports them: they lag and `visible` excludes in-flight messages. */
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
+export interface QueueDepthReader {
+  depth(): Promise<QueueDepth>;
+}
+
+export interface Queue extends QueueDepthReader {
+  receive(options: ReceiveOptions): Promise<ReceivedMessage[]>;
+  /** Deletes up to any number of messages, batching by 10; returns the ones that could not be deleted. */
+  deleteMessages(receiptHandles: readonly string[]): Promise<BatchFailure[]>;
+  /** Changes visibility of any number of messages, batching by 10; returns the ones that failed. */
+  changeVisibility(changes: readonly VisibilityChange[]): Promise<BatchFailure[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+// Bundles each entry point into one file with esbuild: fast cold starts for the worker, a single-file Lambda for
+// the scaler. Native modules stay external and are installed next to the bundle (see app/Dockerfile).
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const entries = [
+  { in: 'app/src/main.ts', out: 'dist/app/main.js', target: 'node20' },
+  { in: 'scaler/src/handler.ts', out: 'dist/scaler/index.js', target: 'node22' },
+  { in: 'scaler/src/cli.ts', out: 'dist/scaler/cli.js', target: 'node20' },
+  { in: 'local/src/cli.ts', out: 'dist/local/cli.js', target: 'node20' },
+];
+
+await Promise.all(
+  entries
+    .filter((entry) => existsSync(entry.in))
+    .map((entry) =>
+      build({
+        entryPoints: [entry.in],
+        outfile: entry.out,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: entry.target,
+        sourcemap: 'linked',
+        external: ['sharp', 'better-sqlite3'],
+        logLevel: 'warning',
+      }),
+    ),
+);
