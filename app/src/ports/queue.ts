@@ -17,6 +17,11 @@ export interface ReceiveOptions {
   readonly maxMessages: number;
   /** Long-poll wait, 0..20 s, as in SQS. */
   readonly waitSeconds: number;
+  /**
+   * Visibility for the received messages (SQS ReceiveMessage VisibilityTimeout); the queue's default when omitted.
+   * The worker sets it so its heartbeat schedule does not depend on how the queue was configured.
+   */
+  readonly visibilityTimeoutSeconds?: number;
   /** Aborting ends the long poll at once with no messages. */
   readonly signal?: AbortSignal;
 }
