@@ -27,15 +27,15 @@ export interface MessageHandlerDeps {
 }
 
 /** What the queue loop does with a message once its records are handled. */
-export type MessageOutcome =
-  | { readonly action: 'delete' }
-  | {
-      readonly action: 'release';
-      readonly kind: Exclude<FailureKind, 'missing'>;
-      readonly reason: string;
-      readonly detail: string;
-      readonly key?: string;
-    };
+export type MessageOutcome = { readonly action: 'delete' } | ReleaseOutcome;
+
+export interface ReleaseOutcome {
+  readonly action: 'release';
+  readonly kind: Exclude<FailureKind, 'missing'>;
+  readonly reason: string;
+  readonly detail: string;
+  readonly key?: string;
+}
 
 /**
  * Handles every record of one message. The message is deleted only when every record is processed or skipped;
@@ -54,6 +54,12 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
     return releaseFor(error);
   }
   for (const object of objects) {
+    if (isFolderMarker(object)) {
+      // The S3 console's "create folder" writes an empty `name/` object; it is not input and never will be.
+      deps.stats.recordSkipped();
+      deps.log.info('skipped', { messageId: message.messageId, bucket: object.bucket, key: object.key, reason: 'folder marker' });
+      continue;
+    }
     try {
       await handleObject(object, message.receiveCount, deps);
     } catch (error) {
@@ -69,7 +75,11 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
   return { action: 'delete' };
 }
 
-function releaseFor(error: unknown): MessageOutcome {
+function isFolderMarker(object: ObjectEvent): boolean {
+  return object.key.endsWith('/') && (object.size ?? 0) === 0;
+}
+
+function releaseFor(error: unknown): ReleaseOutcome {
   const failure = classifyFailure(error);
   return { action: 'release', kind: failure.kind === 'permanent' ? 'permanent' : 'transient', reason: failure.reason, detail: failure.message };
 }

@@ -1,0 +1,144 @@
+import { MalformedMessageError } from '../errors';
+
+/** One object the message asks the worker to process, with its real (decoded) key. */
+export interface ObjectEvent {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size?: number;
+  /** Without quotes; absent when the event did not carry one. */
+  readonly etag?: string;
+  /** As AWS names it in records, e.g. `ObjectCreated:CompleteMultipartUpload`. */
+  readonly eventName: string;
+  readonly sequencer?: string;
+}
+
+export type ParsedMessage =
+  | { readonly kind: 'test-event' }
+  | { readonly kind: 'objects'; readonly objects: readonly ObjectEvent[] };
+
+/** Enough of an invalid body to recognise it in a log, never the whole of it. */
+const BODY_EXCERPT_CHARS = 200;
+
+/**
+ * Reads a queue message body the way S3 delivers it: a notification with any number of records, the
+ * `s3:TestEvent` S3 sends when notifications are configured, the same notification wrapped by SNS, or an
+ * EventBridge `Object Created` event. Anything else is a MalformedMessageError naming the problem.
+ */
+export function parseMessageBody(body: string, allowedBuckets?: readonly string[]): ParsedMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError(`message body is not JSON: ${excerpt(body)}`);
+  }
+  const parsed = parseEnvelope(json);
+  if (parsed.kind === 'objects' && allowedBuckets !== undefined && allowedBuckets.length > 0) {
+    const foreign = parsed.objects.find((object) => !allowedBuckets.includes(object.bucket));
+    if (foreign !== undefined) {
+      throw new MalformedMessageError(`event names bucket "${foreign.bucket}", which is not an allowed source bucket`);
+    }
+  }
+  return parsed;
+}
+
+function parseEnvelope(json: unknown): ParsedMessage {
+  if (!isRecord(json)) throw new MalformedMessageError(`message body is JSON but not an object: ${excerpt(JSON.stringify(json))}`);
+  if (json.Type === 'Notification' && typeof json.Message === 'string') {
+    // SNS fan-out: the S3 notification is a JSON string inside the SNS envelope.
+    let inner: unknown;
+    try {
+      inner = JSON.parse(json.Message);
+    } catch {
+      throw new MalformedMessageError(`SNS notification's Message is not JSON: ${excerpt(json.Message)}`);
+    }
+    return parseEnvelope(inner);
+  }
+  if (json.Event === 's3:TestEvent') return { kind: 'test-event' };
+  if (json.source === 'aws.s3' && typeof json['detail-type'] === 'string') return { kind: 'objects', objects: [parseEventBridge(json)] };
+  if (Array.isArray(json.Records)) return { kind: 'objects', objects: parseRecords(json.Records) };
+  throw new MalformedMessageError(`message is not an S3 event notification (no Records, not an s3:TestEvent): ${excerpt(JSON.stringify(json))}`);
+}
+
+function parseRecords(records: unknown[]): ObjectEvent[] {
+  if (records.length === 0) throw new MalformedMessageError('S3 event notification has an empty Records list');
+  return records.map((record, index) => {
+    const where = `record ${index + 1} of ${records.length}`;
+    if (!isRecord(record)) throw new MalformedMessageError(`${where} is not an object`);
+    const eventName = typeof record.eventName === 'string' ? record.eventName.replace(/^s3:/, '') : undefined;
+    if (record.eventSource !== undefined && record.eventSource !== 'aws:s3') {
+      throw new MalformedMessageError(`${where} comes from "${String(record.eventSource)}", not aws:s3`);
+    }
+    if (eventName === undefined || !eventName.startsWith('ObjectCreated:')) {
+      throw new MalformedMessageError(`${where} is a "${String(eventName)}" event; only ObjectCreated:* events are processed`);
+    }
+    const s3 = isRecord(record.s3) ? record.s3 : {};
+    const bucket = isRecord(s3.bucket) ? s3.bucket.name : undefined;
+    const object = isRecord(s3.object) ? s3.object : {};
+    return objectEvent(where, {
+      bucket,
+      encodedKey: object.key,
+      size: object.size,
+      etag: object.eTag,
+      eventName,
+      sequencer: object.sequencer,
+    });
+  });
+}
+
+/** EventBridge's S3 events carry keys encoded the same way as notifications, so both decode alike. */
+function parseEventBridge(json: Record<string, unknown>): ObjectEvent {
+  if (json['detail-type'] !== 'Object Created') {
+    throw new MalformedMessageError(`EventBridge event is "${String(json['detail-type'])}"; only "Object Created" is processed`);
+  }
+  const detail = isRecord(json.detail) ? json.detail : {};
+  const object = isRecord(detail.object) ? detail.object : {};
+  const reason = typeof detail.reason === 'string' ? detail.reason : 'PutObject';
+  return objectEvent('EventBridge event', {
+    bucket: isRecord(detail.bucket) ? detail.bucket.name : undefined,
+    encodedKey: object.key,
+    size: object.size,
+    etag: object.etag,
+    eventName: `ObjectCreated:${reason.replace(/Object$/, '')}`,
+    sequencer: object.sequencer,
+  });
+}
+
+interface RawObjectFields {
+  readonly bucket: unknown;
+  readonly encodedKey: unknown;
+  readonly size: unknown;
+  readonly etag: unknown;
+  readonly eventName: string;
+  readonly sequencer: unknown;
+}
+
+function objectEvent(where: string, raw: RawObjectFields): ObjectEvent {
+  if (typeof raw.bucket !== 'string' || raw.bucket === '') throw new MalformedMessageError(`${where} has no bucket name`);
+  if (typeof raw.encodedKey !== 'string' || raw.encodedKey === '') throw new MalformedMessageError(`${where} has no object key`);
+  const key = decodeS3EventKey(raw.encodedKey, where);
+  return {
+    bucket: raw.bucket,
+    key,
+    eventName: raw.eventName,
+    ...(typeof raw.size === 'number' ? { size: raw.size } : {}),
+    ...(typeof raw.etag === 'string' && raw.etag !== '' ? { etag: raw.etag.replace(/"/g, '') } : {}),
+    ...(typeof raw.sequencer === 'string' ? { sequencer: raw.sequencer } : {}),
+  };
+}
+
+/** The inverse of AWS's form encoding: `+` is a space, `%2B` a plus. */
+export function decodeS3EventKey(encodedKey: string, where = 'event'): string {
+  try {
+    return decodeURIComponent(encodedKey.replace(/\+/g, ' '));
+  } catch {
+    throw new MalformedMessageError(`${where} has an object key that is not valid URL encoding: ${excerpt(encodedKey)}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function excerpt(text: string): string {
+  return text.length <= BODY_EXCERPT_CHARS ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, BODY_EXCERPT_CHARS))}…`;
+}
