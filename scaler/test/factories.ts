@@ -90,3 +90,8 @@ export function runTaskOutput(count: number, capacityProviderName = 'FARGATE_SPO
 export const SPOT_CAPACITY_FAILURE = {
   reason: 'Capacity is unavailable at this time. Please try again later or in a different availability zone',
 };
+
+/** An error as the SDK throws it for an unmodelled service error: ECS has no ThrottlingException class. */
+export function awsServiceError(name: string, message: string, httpStatusCode = 400): Error {
+  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode } });
+}
