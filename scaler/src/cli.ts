@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Log, LogFields } from '../../app/src/log/logger';
+import { loadScalerConfig } from './config';
+import { EcsTaskLauncher } from './ecs-task-launcher';
+import { runScaler } from './run-scaler';
+import { SqsDepthReader } from './sqs-depth-reader';
+
+const USAGE = `Usage: npm run scale -- --once [--dry-run]
+
+Runs one scaling decision against a deployed stack, with the Lambda's variables (QUEUE_URL, CLUSTER, TASK_FAMILY,
+SUBNETS, SECURITY_GROUPS, ...) and the SDK's usual region, credential and endpoint settings.
+  --once      required: make one decision and exit
+  --dry-run   decide and print, launch nothing (same as DRY_RUN=true)
+`;
+
+/** Warnings and errors go to stderr so stdout holds only the decision. */
+const stderrLog: Log = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string, fields?: LogFields) => console.error(JSON.stringify({ level: 'WARN', message, ...fields })),
+  error: (message: string, fields?: LogFields) => console.error(JSON.stringify({ level: 'ERROR', message, ...fields })),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  // There is no loop mode on purpose: in AWS the schedule is the loop, and a second loop next to it would launch
+  // twice for the same backlog. --once makes that explicit on the command line.
+  if (values.help || !values.once) {
+    process.stderr.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = loadScalerConfig(values['dry-run'] ? { ...process.env, DRY_RUN: 'true' } : process.env);
+  const run = await runScaler({
+    depthReader: new SqsDepthReader(new SQSClient({}), config.queueUrl),
+    launcher: new EcsTaskLauncher(new ECSClient({}), config, { log: stderrLog }),
+    config,
+    log: stderrLog,
+  });
+  const { decision, launchReport } = run;
+  console.log(JSON.stringify({ ...decision, launchReport, dryRun: run.dryRun }));
+  console.log(
+    `${run.dryRun ? '[dry run] ' : ''}desired ${decision.desired}, launch ${decision.launch}, launched ` +
+      `${launchReport.launched}, failures ${launchReport.failures.length}: ${decision.reasons.join('; ')}`,
+  );
+  return launchReport.failures.length > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    process.exitCode = 1;
+  },
+);
