@@ -7,6 +7,7 @@ describe('createEmfScalerMetrics', () => {
     const published: ReturnType<Metrics['serializeMetrics']>[] = [];
     jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
       published.push(metrics.serializeMetrics());
+      return metrics;
     });
 
     createEmfScalerMetrics(metrics).publish({ visible: 90, inFlight: 12, running: 2, launched: 4, failures: 1 });
