@@ -3,7 +3,8 @@
  * The test bundles this file with esbuild and runs it with node: jest's module system cannot be shared across
  * processes, and a real process is the only honest way to test SQLite's cross-process locking and kill -9.
  *
- *   drain <queue> <startAtEpochMs>   receive+delete until the queue stays empty; prints the bodies as a JSON array
+ *   drain <queue> <workMs>           prints "ready", waits for a line on stdin, then receives, "works" workMs per
+ *                                    batch and deletes until the queue stays empty; prints the bodies as JSON
  *   send-forever <queue> <batch>     sends batches forever, printing the acknowledged total after each commit
  *   send-then-hold <queue> <count>   sends count messages, then holds an uncommitted write transaction forever
  */
@@ -12,10 +13,12 @@ import { LocalQueue } from '../../src/queue/local-queue';
 
 const EMPTY_RECEIVES_TO_STOP = 3;
 
-async function drain(path: string, startAt: number): Promise<void> {
+async function drain(path: string, workMs: number): Promise<void> {
   const queue = LocalQueue.open(path);
-  // A shared start time makes the children contend for the same messages instead of running one after another.
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
+  // A common start signal makes the children contend for the same messages instead of running one after another.
+  process.stdout.write('ready\n');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  process.stdin.pause();
   const bodies: string[] = [];
   let emptyReceives = 0;
   while (emptyReceives < EMPTY_RECEIVES_TO_STOP) {
@@ -26,6 +29,8 @@ async function drain(path: string, startAt: number): Promise<void> {
     }
     emptyReceives = 0;
     bodies.push(...messages.map((message) => message.body));
+    // Holding the batch in flight while the other processes receive is what tests "never handed out twice".
+    await new Promise((resolve) => setTimeout(resolve, workMs));
     const failures = await queue.deleteMessages(messages.map((message) => message.receiptHandle));
     if (failures.length > 0) throw new Error(`delete failed: ${JSON.stringify(failures)}`);
   }

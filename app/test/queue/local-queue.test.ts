@@ -399,11 +399,11 @@ describe('LocalQueue across processes', () => {
     for (const child of running) child.kill('SIGKILL');
   });
 
-  function startChild(args: string[]): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  function startChild(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string; stderr: string }> } {
     // The bundle lives in a temp dir, so point Node at the project's node_modules for the native better-sqlite3.
     const child = spawn(process.execPath, [childScript, ...args], {
       env: { ...process.env, NODE_PATH: resolve(__dirname, '../../../node_modules') },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin, 'pipe', 'pipe'],
     });
     running.add(child);
     let stdout = '';
@@ -440,12 +440,13 @@ describe('LocalQueue across processes', () => {
     const bodies = Array.from({ length: 2000 }, (_, i) => `message-${i}`);
     await queue.sendBatch(bodies);
 
-    const startAt = Date.now() + 1500;
-    const children = Array.from({ length: 4 }, () => startChild(['drain', path, String(startAt)]));
+    const children = Array.from({ length: 4 }, () => startChild(['drain', path, '5'], 'pipe'));
+    await Promise.all(children.map(({ child }) => waitForOutput(child, (output) => output.includes('ready\n'))));
+    for (const { child } of children) child.stdin?.write('go\n');
     const results = await Promise.all(children.map((child) => child.exited));
 
     for (const result of results) expect(result).toMatchObject({ code: 0, stderr: '' });
-    const perChild = results.map((result) => JSON.parse(result.stdout) as string[]);
+    const perChild = results.map((result) => JSON.parse(result.stdout.replace('ready\n', '')) as string[]);
     const all = perChild.flat();
     expect(all).toHaveLength(2000);
     expect(new Set(all).size).toBe(2000);
