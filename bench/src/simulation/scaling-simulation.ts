@@ -1,0 +1,314 @@
+import type { SimulationParameters } from '../parameters';
+import { EventQueue } from './event-queue';
+import type { ScalingRule } from './scaling-rules';
+import type { Workload } from './workloads';
+
+/**
+ * A discrete-event model of the deployed system: S3 events land in the queue, a scheduled scaler run decides from
+ * the queue's counts how many Fargate tasks to start, each task starts after a latency, then receives up to
+ * `receiveBatchSize` messages per long poll and works through them at its throughput, and exits after `idlePolls`
+ * consecutive empty long polls. Pure and deterministic: the same inputs give the same result, with no clock or I/O.
+ *
+ * Simplifications, stated so results are read with them in mind: queue counts are exact (SQS's lag is ignored),
+ * a task works one receive batch at a time at its full rate (the real worker overlaps receives with work, which this
+ * rate already includes), nothing fails, and billing runs from RunTask to exit (Fargate starts billing at image pull,
+ * a little later, so task seconds lean high).
+ */
+export interface TimelineSample {
+  readonly atSeconds: number;
+  readonly visible: number;
+  readonly inFlight: number;
+  /** Tasks pending or running. */
+  readonly tasks: number;
+}
+
+export interface SimulatedTask {
+  readonly launchedAt: number;
+  readonly startedAt: number;
+  readonly exitedAt: number;
+  readonly processed: number;
+  /** It started to an empty queue while other tasks still held messages in flight. */
+  readonly startedWhileOthersDrain: boolean;
+}
+
+export interface SimulationResult {
+  readonly rule: string;
+  readonly workload: string;
+  readonly files: number;
+  /** First arrival to the last file done; undefined when the horizon came first. */
+  readonly drainSeconds: number | undefined;
+  /** First arrival to the last task's exit. */
+  readonly lastExitSeconds: number;
+  readonly tasksLaunched: number;
+  readonly peakTasks: number;
+  /** Scheduled runs that launched at least one task. */
+  readonly launchingRuns: number;
+  readonly scalerRuns: number;
+  /** Sum over tasks of RunTask to exit. */
+  readonly taskSeconds: number;
+  /** Tasks that exited without processing a single file. */
+  readonly emptyStarts: number;
+  /** Of those, the ones that started while other tasks were still draining the backlog. */
+  readonly emptyStartsWhileDraining: number;
+  readonly receives: number;
+  readonly emptyReceives: number;
+  readonly meanLatencySeconds: number;
+  readonly maxLatencySeconds: number;
+  readonly tasks: readonly SimulatedTask[];
+  readonly timeline: readonly TimelineSample[];
+}
+
+type SimEvent =
+  | { readonly kind: 'arrival'; readonly index: number }
+  | { readonly kind: 'tick' }
+  | { readonly kind: 'start'; readonly task: number }
+  | { readonly kind: 'batch-done'; readonly task: number; readonly batch: TakenBatch }
+  | { readonly kind: 'poll-expired'; readonly task: number; readonly poll: number };
+
+interface TakenBatch {
+  readonly count: number;
+  /** Sum of the batch's arrival times, for the mean latency without keeping every file. */
+  readonly arrivalSum: number;
+  readonly earliestArrival: number;
+}
+
+interface TaskState {
+  readonly launchedAt: number;
+  startedAt: number;
+  exitedAt: number | undefined;
+  processed: number;
+  emptyPolls: number;
+  /** Identifies the current long poll, so an expiry for a poll that already got messages is ignored. */
+  poll: number;
+  waiting: boolean;
+  startedWhileOthersDrain: boolean;
+}
+
+interface Cohort {
+  readonly arrivedAt: number;
+  count: number;
+}
+
+export function simulateScaling(workload: Workload, rule: ScalingRule, parameters: SimulationParameters): SimulationResult {
+  validate(parameters);
+  const events = new EventQueue<SimEvent>();
+  const backlog: Cohort[] = [];
+  let backlogHead = 0;
+  let visible = 0;
+  let inFlight = 0;
+  let completed = 0;
+  let arrivalsLeft = workload.arrivals.length;
+  const tasks: TaskState[] = [];
+  const waiting: number[] = [];
+  let alive = 0;
+  let peakTasks = 0;
+  let scalerRuns = 0;
+  let launchingRuns = 0;
+  let receives = 0;
+  let emptyReceives = 0;
+  let latencySum = 0;
+  let maxLatency = 0;
+  let lastCompletion: number | undefined;
+  const timeline: TimelineSample[] = [];
+  let nextSampleAt = 0;
+  const firstArrival = workload.arrivals.reduce((earliest, arrival) => Math.min(earliest, arrival.atSeconds), Infinity);
+  const origin = Number.isFinite(firstArrival) ? firstArrival : 0;
+
+  workload.arrivals.forEach((arrival, index) => events.push(arrival.atSeconds, { kind: 'arrival', index }));
+  events.push(parameters.firstTickSeconds, { kind: 'tick' });
+
+  const take = (): TakenBatch => {
+    let wanted = Math.min(parameters.receiveBatchSize, visible);
+    const count = wanted;
+    let arrivalSum = 0;
+    let earliestArrival = Infinity;
+    while (wanted > 0) {
+      const cohort = backlog[backlogHead]!;
+      const used = Math.min(wanted, cohort.count);
+      arrivalSum += used * cohort.arrivedAt;
+      earliestArrival = Math.min(earliestArrival, cohort.arrivedAt);
+      cohort.count -= used;
+      wanted -= used;
+      if (cohort.count === 0) backlogHead++;
+    }
+    // Drop consumed cohorts now and then so a long steady run does not keep them all.
+    if (backlogHead > 1024) {
+      backlog.splice(0, backlogHead);
+      backlogHead = 0;
+    }
+    visible -= count;
+    inFlight += count;
+    receives++;
+    return { count, arrivalSum, earliestArrival };
+  };
+
+  const startWork = (id: number, now: number): void => {
+    const task = tasks[id]!;
+    task.waiting = false;
+    task.emptyPolls = 0;
+    const batch = take();
+    events.push(now + batch.count / parameters.perTaskImagesPerSecond, { kind: 'batch-done', task: id, batch });
+  };
+
+  const poll = (id: number, now: number): void => {
+    const task = tasks[id]!;
+    if (visible > 0) {
+      startWork(id, now);
+      return;
+    }
+    task.waiting = true;
+    task.poll++;
+    waiting.push(id);
+    events.push(now + parameters.waitSeconds, { kind: 'poll-expired', task: id, poll: task.poll });
+  };
+
+  const sample = (now: number, force: boolean): void => {
+    if (!force && now < nextSampleAt) return;
+    const last = timeline[timeline.length - 1];
+    if (last && last.atSeconds === now) timeline.pop();
+    timeline.push({ atSeconds: now, visible, inFlight, tasks: alive });
+    nextSampleAt = now + parameters.sampleEverySeconds;
+  };
+
+  const finished = (): boolean => arrivalsLeft === 0 && visible === 0 && inFlight === 0 && alive === 0;
+
+  let now = 0;
+  for (;;) {
+    const next = events.pop();
+    if (next === undefined || next.time > parameters.horizonSeconds) break;
+    now = next.time;
+    const event = next.event;
+    const aliveBefore = alive;
+    switch (event.kind) {
+      case 'arrival': {
+        const arrival = workload.arrivals[event.index]!;
+        arrivalsLeft--;
+        if (arrival.count <= 0) break;
+        backlog.push({ arrivedAt: arrival.atSeconds, count: arrival.count });
+        visible += arrival.count;
+        // Long polls return as soon as messages arrive, longest waiter first.
+        while (visible > 0 && waiting.length > 0) {
+          const id = waiting.shift()!;
+          startWork(id, now);
+        }
+        break;
+      }
+      case 'tick': {
+        scalerRuns++;
+        const launch = rule.launch({ visible, inFlight, running: alive }, parameters.maxTasks, parameters.messagesPerTask);
+        if (launch > 0) launchingRuns++;
+        for (let i = 0; i < launch; i++) {
+          const id = tasks.length;
+          tasks.push({
+            launchedAt: now,
+            startedAt: now + parameters.startLatencySeconds,
+            exitedAt: undefined,
+            processed: 0,
+            emptyPolls: 0,
+            poll: 0,
+            waiting: false,
+            startedWhileOthersDrain: false,
+          });
+          alive++;
+          events.push(now + parameters.startLatencySeconds, { kind: 'start', task: id });
+        }
+        peakTasks = Math.max(peakTasks, alive);
+        if (!finished()) events.push(now + parameters.scheduleIntervalSeconds, { kind: 'tick' });
+        break;
+      }
+      case 'start': {
+        const task = tasks[event.task]!;
+        task.startedWhileOthersDrain = visible === 0 && inFlight > 0;
+        poll(event.task, now);
+        break;
+      }
+      case 'batch-done': {
+        const task = tasks[event.task]!;
+        const { batch } = event;
+        inFlight -= batch.count;
+        completed += batch.count;
+        task.processed += batch.count;
+        latencySum += batch.count * now - batch.arrivalSum;
+        maxLatency = Math.max(maxLatency, now - batch.earliestArrival);
+        lastCompletion = now;
+        poll(event.task, now);
+        break;
+      }
+      case 'poll-expired': {
+        const task = tasks[event.task]!;
+        if (!task.waiting || task.poll !== event.poll) break;
+        receives++;
+        emptyReceives++;
+        task.emptyPolls++;
+        const position = waiting.indexOf(event.task);
+        if (position >= 0) waiting.splice(position, 1);
+        if (task.emptyPolls >= parameters.idlePolls) {
+          task.waiting = false;
+          task.exitedAt = now;
+          alive--;
+        } else {
+          poll(event.task, now);
+        }
+        break;
+      }
+    }
+    sample(now, alive !== aliveBefore);
+    if (finished() && events.size === 0) break;
+  }
+  sample(now, true);
+
+  const end = now;
+  const finishedTasks: SimulatedTask[] = tasks.map((task) => ({
+    launchedAt: task.launchedAt,
+    startedAt: task.startedAt,
+    exitedAt: task.exitedAt ?? end,
+    processed: task.processed,
+    startedWhileOthersDrain: task.startedWhileOthersDrain,
+  }));
+  const taskSeconds = finishedTasks.reduce((sum, task) => sum + (task.exitedAt - task.launchedAt), 0);
+  const emptyTasks = finishedTasks.filter((task) => task.processed === 0);
+  const drained = completed === workload.totalFiles;
+  return {
+    rule: rule.name,
+    workload: workload.name,
+    files: workload.totalFiles,
+    drainSeconds: drained ? (lastCompletion ?? origin) - origin : undefined,
+    lastExitSeconds: finishedTasks.reduce((latest, task) => Math.max(latest, task.exitedAt), origin) - origin,
+    tasksLaunched: tasks.length,
+    peakTasks,
+    launchingRuns,
+    scalerRuns,
+    taskSeconds,
+    emptyStarts: emptyTasks.length,
+    emptyStartsWhileDraining: emptyTasks.filter((task) => task.startedWhileOthersDrain).length,
+    receives,
+    emptyReceives,
+    meanLatencySeconds: completed > 0 ? latencySum / completed : 0,
+    maxLatencySeconds: maxLatency,
+    tasks: finishedTasks,
+    timeline,
+  };
+}
+
+/**
+ * The best a burst can drain under a cap: wait for the first scheduled run, wait for the tasks to start, then all
+ * the tasks the backlog asks for (at most the cap) work at full rate.
+ */
+export function idealBurstDrainSeconds(files: number, parameters: SimulationParameters): number {
+  const tasks = Math.max(1, Math.min(parameters.maxTasks, Math.ceil(files / parameters.messagesPerTask)));
+  return parameters.firstTickSeconds + parameters.startLatencySeconds + files / (tasks * parameters.perTaskImagesPerSecond);
+}
+
+function validate(parameters: SimulationParameters): void {
+  const positive: (keyof SimulationParameters)[] = [
+    'scheduleIntervalSeconds',
+    'perTaskImagesPerSecond',
+    'receiveBatchSize',
+    'waitSeconds',
+    'idlePolls',
+    'sampleEverySeconds',
+  ];
+  for (const name of positive) {
+    if (!(parameters[name] > 0)) throw new RangeError(`${name} must be positive, got ${parameters[name]}`);
+  }
+}
