@@ -1,3 +1,7 @@
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from './errors';
+import { detectCpuCount } from './runtime/cpu-count';
+
 /** The worker's configuration: read once from the environment, validated, frozen. */
 export type FitMode = 'cover' | 'contain' | 'inside';
 export type OutputFormat = 'jpeg' | 'webp' | 'png';
@@ -59,7 +63,131 @@ export interface WorkerConfig {
   readonly resize: ResizeConfig;
 }
 
-/** Throws ConfigError naming the variable and the expected form. */
-export function loadConfig(_env: NodeJS.ProcessEnv, _cpuCount?: number): WorkerConfig {
-  throw new Error('loadConfig: not implemented yet');
+/**
+ * Reads and validates every variable at once, so a bad deployment shows all its mistakes in one start, each naming
+ * the variable, what it got, and the form expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuCount()): WorkerConfig {
+  const read = new EnvReader(env);
+  const queueUrl = read.required('QUEUE_URL', 'an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or a local queue file path');
+  const queueKind: WorkerConfig['queueKind'] = /^https?:\/\//i.test(queueUrl) ? 'sqs' : 'local';
+  const config: WorkerConfig = {
+    queueUrl: queueKind === 'local' && queueUrl.startsWith('file:') ? fileURLToPath(queueUrl) : queueUrl,
+    queueKind,
+    destBucket: read.required('DEST_BUCKET', 'the destination bucket name'),
+    destPrefix: normalisePrefix(env.DEST_PREFIX),
+    sourcePrefix: normalisePrefix(env.SOURCE_PREFIX),
+    ...(read.list('ALLOWED_SOURCE_BUCKETS') !== undefined ? { allowedSourceBuckets: read.list('ALLOWED_SOURCE_BUCKETS') } : {}),
+    concurrency: read.int('CONCURRENCY', 2 * cpuCount, 1, 256),
+    receiveBatchSize: read.int('RECEIVE_BATCH_SIZE', 10, 1, 10),
+    waitSeconds: read.int('WAIT_SECONDS', 20, 0, 20),
+    idlePolls: read.int('IDLE_POLLS', 2, 1, 1000),
+    visibilityTimeoutSeconds: read.int('VISIBILITY_TIMEOUT_SECONDS', 60, 10, 43200),
+    shutdownGraceSeconds: read.int('SHUTDOWN_GRACE_SECONDS', 100, 0, 110),
+    maxInputBytes: read.int('MAX_INPUT_BYTES', 100 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    transientRetries: read.int('TRANSIENT_RETRIES', 3, 0, 10),
+    throughputLogSeconds: read.int('THROUGHPUT_LOG_SECONDS', 60, 1, 3600),
+    metricsNamespace: env.METRICS_NAMESPACE?.trim() || 'S3QueueWorker',
+    logLevel: read.oneOf('LOG_LEVEL', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO'),
+    resize: {
+      sizes: read.sizes('SIZES', '224x224'),
+      fit: read.oneOf('FIT', ['cover', 'contain', 'inside'] as const, 'cover'),
+      format: read.oneOf('FORMAT', ['jpeg', 'webp', 'png'] as const, 'jpeg'),
+      quality: read.int('QUALITY', 85, 1, 100),
+      background: read.colour('BACKGROUND', '#ffffff'),
+      maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, Number.MAX_SAFE_INTEGER),
+    },
+  };
+  read.throwIfInvalid();
+  return deepFreeze(config);
+}
+
+/** `in` and `in/` mean the same folder; '' stays the bucket root. */
+function normalisePrefix(value: string | undefined): string {
+  const trimmed = (value ?? '').trim().replace(/^\/+/, '').replace(/\/+$/, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+class EnvReader {
+  private readonly problems: string[] = [];
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  required(name: string, expected: string): string {
+    const value = this.env[name]?.trim();
+    if (value === undefined || value === '') {
+      this.problems.push(`${name} is missing: expected ${expected}`);
+      return '';
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.present(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      this.invalid(name, raw, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.present(name);
+    if (raw === undefined) return fallback;
+    const match = allowed.find((option) => option.toLowerCase() === raw.toLowerCase());
+    if (match === undefined) this.invalid(name, raw, `one of ${allowed.join(', ')}`);
+    return match ?? fallback;
+  }
+
+  list(name: string): string[] | undefined {
+    const raw = this.present(name);
+    if (raw === undefined) return undefined;
+    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    return items.length > 0 ? items : undefined;
+  }
+
+  sizes(name: string, fallback: string): Size[] {
+    const raw = this.present(name) ?? fallback;
+    const sizes = raw.split(',').map((item) => /^\s*(\d{1,5})x(\d{1,5})\s*$/i.exec(item));
+    const valid = sizes.every((match) => match !== null && inRange(Number(match[1])) && inRange(Number(match[2])));
+    if (!valid) {
+      this.invalid(name, raw, 'a comma-separated list of WIDTHxHEIGHT (each 1 to 10000) such as 224x224,299x299');
+      return [{ width: 224, height: 224 }];
+    }
+    const unique = new Map(sizes.map((match) => [`${Number(match![1])}x${Number(match![2])}`, { width: Number(match![1]), height: Number(match![2]) }]));
+    return [...unique.values()];
+  }
+
+  colour(name: string, fallback: string): string {
+    const raw = this.present(name);
+    if (raw === undefined) return fallback;
+    if (!/^#[0-9a-f]{6}$/i.test(raw)) this.invalid(name, raw, 'a hex colour #rrggbb such as #ffffff');
+    return /^#[0-9a-f]{6}$/i.test(raw) ? raw.toLowerCase() : fallback;
+  }
+
+  throwIfInvalid(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems.join('\n'));
+  }
+
+  private present(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  private invalid(name: string, raw: string, expected: string): void {
+    this.problems.push(`${name}="${raw}" is invalid: expected ${expected}`);
+  }
+}
+
+function inRange(side: number): boolean {
+  return side >= 1 && side <= 10_000;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

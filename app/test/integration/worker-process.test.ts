@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import sharp from 'sharp';
+import S3rver from 's3rver';
+import { buildS3Event } from '../../src/events/s3-event-shape';
+import { outputKey } from '../../src/naming/output-key';
+import { LocalQueue } from '../../src/queue/local-queue';
+
+/**
+ * The real worker process (the esbuild bundle the container runs) against a real S3-protocol server on 127.0.0.1
+ * and the local queue: the whole production code path except AWS itself.
+ */
+const ROOT = resolve(__dirname, '../../..');
+const SIZES = ['224x224', '299x299'];
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+let dir: string;
+let bundlePath: string;
+let server: S3rver;
+let endpoint: string;
+let s3: S3Client;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'worker-it-'));
+  bundlePath = join(dir, 'main.js');
+  await build({
+    entryPoints: [join(ROOT, 'app/src/main.ts')],
+    outfile: bundlePath,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['sharp', 'better-sqlite3'],
+    logLevel: 'error',
+  });
+  server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dir, 's3') });
+  const address = (await server.run()) as { port: number };
+  endpoint = `http://127.0.0.1:${address.port}`;
+  s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+}, 60_000);
+
+afterAll(async () => {
+  s3?.destroy();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Loaded {
+  readonly key: string;
+  readonly good: boolean;
+}
+
+async function setupRun(name: string, inputs: readonly { key: string; body: Buffer; good: boolean }[]) {
+  const source = `${name}-src`;
+  const dest = `${name}-dest`;
+  await s3.send(new CreateBucketCommand({ Bucket: source }));
+  await s3.send(new CreateBucketCommand({ Bucket: dest }));
+  const queuePath = join(dir, `${name}.db`);
+  const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 30, maxReceiveCount: 2 } });
+  const bodies: string[] = [];
+  for (const input of inputs) {
+    const put = await s3.send(new PutObjectCommand({ Bucket: source, Key: input.key, Body: input.body }));
+    bodies.push(buildS3Event([{ bucket: source, key: input.key, size: input.body.length, etag: put.ETag ?? '' }]));
+  }
+  await queue.sendBatch(bodies);
+  return { source, dest, queue, queuePath, loaded: inputs.map(({ key, good }): Loaded => ({ key, good })) };
+}
+
+function startWorker(queuePath: string, source: string, dest: string, extraEnv: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [bundlePath], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_PATH: join(ROOT, 'node_modules'),
+      QUEUE_URL: queuePath,
+      DEST_BUCKET: dest,
+      ALLOWED_SOURCE_BUCKETS: source,
+      SIZES: SIZES.join(','),
+      WAIT_SECONDS: '1',
+      IDLE_POLLS: '2',
+      CONCURRENCY: '4',
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Powertools writes warnings and errors to stderr, the rest to stdout: both streams carry JSON log lines.
+  const lines: Record<string, unknown>[] = [];
+  const lineListeners: ((line: Record<string, unknown>) => void)[] = [];
+  let stderr = '';
+  const collect = (stream: NodeJS.ReadableStream, raw: (text: string) => void) => {
+    let partial = '';
+    stream.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      for (const part of parts) {
+        if (!part.startsWith('{')) {
+          raw(`${part}\n`);
+          continue;
+        }
+        const line = JSON.parse(part) as Record<string, unknown>;
+        lines.push(line);
+        for (const listener of lineListeners) listener(line);
+      }
+    });
+  };
+  collect(child.stdout, () => undefined);
+  collect(child.stderr, (text) => (stderr += text));
+  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  const logged = (message: string) =>
+    new Promise<void>((resolveLogged) => lineListeners.push((line) => line.message === message && resolveLogged()));
+  return { child, lines, exited, logged, stderr: () => stderr };
+}
+
+async function destKeys(dest: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: dest, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return keys.sort();
+}
+
+const expectedOutputs = (key: string) =>
+  SIZES.map((size) => outputKey({ destPrefix: '', sourcePrefix: '', sourceKey: key, outputName: size, extension: '.jpg' }));
+
+const GOOD_KEYS = Array.from({ length: 50 }, (_, i) => {
+  const names = [`plain-${i}.jpg`, `with space ${i}.jpg`, `plus+sign+${i}.png`, `ünïcödé/写真-${i}.jpg`, `deep/a/b/c/${i}.JPG`];
+  return names[i % names.length]!;
+});
+
+async function image(i: number, width = 320, height = 240): Promise<Buffer> {
+  const base = sharp({ create: { width, height, channels: 3, background: { r: (i * 37) % 256, g: (i * 91) % 256, b: (i * 53) % 256 } } })
+    .composite([{ input: { create: { width: Math.floor(width / 2), height: Math.floor(height / 2), channels: 3, background: { r: 255, g: 255, b: 255 } } } }]);
+  return i % 5 === 2 ? base.png().toBuffer() : base.jpeg().toBuffer();
+}
+
+async function brokenInputs(): Promise<{ key: string; body: Buffer; good: boolean }[]> {
+  const jpeg = await image(1);
+  const png = await sharp({ create: { width: 64, height: 64, channels: 4, background: '#00ff0080' } }).png().toBuffer();
+  return [
+    { key: 'broken/truncated.jpg', body: jpeg.subarray(0, Math.floor(jpeg.length / 3)), good: false },
+    { key: 'broken/truncated.png', body: png.subarray(0, Math.floor(png.length / 2)), good: false },
+    { key: 'broken/empty.jpg', body: Buffer.alloc(0), good: false },
+    { key: 'broken/text.jpg', body: Buffer.from('this is not an image at all\n'), good: false },
+    { key: 'broken/garbage.png', body: Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 7919) % 256)), good: false },
+  ];
+}
+
+describe('the worker process against s3rver and the local queue', () => {
+  it('processes 50 images with awkward keys, dead-letters the 5 broken inputs and exits 0 once drained', async () => {
+    const goods = await Promise.all(GOOD_KEYS.map(async (key, i) => ({ key, body: await image(i), good: true })));
+    const { source, dest, queue, queuePath, loaded } = await setupRun('drain', [...goods, ...(await brokenInputs())]);
+    const worker = startWorker(queuePath, source, dest);
+    const code = await worker.exited;
+    expect({ code, stderr: code === 0 ? '' : worker.stderr() }).toEqual({ code: 0, stderr: '' });
+
+    const expected = loaded.filter((input) => input.good).flatMap((input) => expectedOutputs(input.key)).sort();
+    expect(await destKeys(dest)).toEqual(expected);
+    const sample = await s3.send(new GetObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[1] }));
+    const info = await sharp(Buffer.from(await sample.Body!.transformToByteArray())).metadata();
+    expect({ width: info.width, height: info.height, format: info.format }).toEqual({ width: 299, height: 299, format: 'jpeg' });
+    const head = await s3.send(new HeadObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[0] }));
+    expect(decodeURIComponent(head.Metadata?.['source-key'] ?? '')).toBe(GOOD_KEYS[3]);
+
+    const dead = await queue.peekDeadLetters(100);
+    const deadKeys = dead.map((letter) => JSON.parse(letter.body).Records[0].s3.object.key as string).map((key) => decodeURIComponent(key.replace(/\+/g, ' ')));
+    expect(deadKeys.sort()).toEqual(loaded.filter((input) => !input.good).map((input) => input.key).sort());
+    expect(await queue.depth()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+
+    const failed = worker.lines.filter((line) => line.message === 'failed');
+    for (const input of loaded.filter((entry) => !entry.good)) {
+      expect(failed.find((line) => line.key === input.key)).toMatchObject({ kind: 'permanent', reason: expect.any(String) });
+    }
+    expect(worker.lines.find((line) => line.message === 'worker exiting')).toMatchObject({ reason: 'drained' });
+    await queue.close();
+  }, 120_000);
+
+  it('on SIGTERM mid-run exits 0, hands unfinished messages back at once and loses nothing', async () => {
+    const inputs = await Promise.all(Array.from({ length: 40 }, async (_, i) => ({ key: `slow/${i}.jpg`, body: await image(i, 2400, 1800), good: true })));
+    const { source, dest, queue, queuePath } = await setupRun('sigterm', inputs);
+    const worker = startWorker(queuePath, source, dest, { CONCURRENCY: '2', SHUTDOWN_GRACE_SECONDS: '20' });
+    await worker.logged('processed');
+    worker.child.kill('SIGTERM');
+    const code = await worker.exited;
+    expect({ code, stderr: code === 0 ? '' : worker.stderr() }).toEqual({ code: 0, stderr: '' });
+
+    const depth = await queue.depth();
+    expect(depth.inFlight).toBe(0);
+    const processed = worker.lines.filter((line) => line.message === 'processed').map((line) => line.key as string);
+    expect(processed.length).toBeGreaterThan(0);
+    expect(processed.length + depth.visible).toBe(inputs.length);
+    expect(await destKeys(dest)).toEqual(processed.flatMap(expectedOutputs).sort());
+    expect(await queue.dlqDepth()).toBe(0);
+    await queue.close();
+  }, 120_000);
+});
