@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import type { BenchResults } from '../bench-results';
+import type { ScenarioComparison } from '../simulation/scenarios';
+import { writeSvgAsPng } from './render-png';
+import { barChartSvg, formatNumber, lineChartSvg, type Bar } from './svg-chart';
+
+const OURS = '#1f77b4';
+const ORIGINAL = '#d62728';
+
+/** The PNGs the README shows: throughput side by side, and queue depth and tasks over time for both rules. */
+export async function writeBenchCharts(results: BenchResults, outDir: string): Promise<string[]> {
+  const written: string[] = [];
+  const throughputPath = join(outDir, 'throughput.png');
+  await writeSvgAsPng(throughputSvg(results), throughputPath);
+  written.push(throughputPath);
+  for (const scenario of results.simulation.scenarios.filter((candidate) => candidate.idealDrainSeconds !== undefined)) {
+    const path = join(outDir, `scaling-${slug(scenario.name)}.png`);
+    await writeSvgAsPng(scalingSvg(scenario), path);
+    written.push(path);
+  }
+  const costPath = join(outDir, 'cost-per-million.png');
+  await writeSvgAsPng(costSvg(results), costPath);
+  written.push(costPath);
+  return written;
+}
+
+export function throughputSvg(results: BenchResults): string {
+  const bars: Bar[] = [
+    ...results.transformCeiling.rows.map((row) => ({ label: `${row.label} @${row.concurrency}`, value: row.imagesPerSecond, color: OURS })),
+    ...results.transformCeiling.vipsthumbnailRows.map((row) => ({
+      label: `${row.label} @${row.concurrency}`,
+      value: row.imagesPerSecond,
+      color: '#7f7f7f',
+    })),
+    ...results.workerEndToEnd.sweep.map((run) => ({
+      label: `worker end to end, CONCURRENCY=${run.concurrency}`,
+      value: run.imagesPerSecond,
+      color: '#2ca02c',
+    })),
+  ];
+  return barChartSvg({
+    title: `Images per second, ${results.inputs.width}x${results.inputs.height} input, ${results.machine.cores} cores`,
+    unit: 'images/s',
+    bars,
+  });
+}
+
+export function scalingSvg(scenario: ScenarioComparison): string {
+  const depth = (rule: 'ours' | 'original'): [number, number][] =>
+    scenario[rule].timeline.map((sample) => [sample.atSeconds / 60, sample.visible + sample.inFlight]);
+  const tasks = (rule: 'ours' | 'original'): [number, number][] =>
+    scenario[rule].timeline.map((sample) => [sample.atSeconds / 60, sample.tasks]);
+  return lineChartSvg({
+    title: `${scenario.name}: queue depth and tasks, original rule vs ours`,
+    xLabel: 'minutes after the burst',
+    panels: [
+      {
+        yLabel: 'messages (visible + in flight)',
+        series: [
+          { name: 'ours', color: OURS, points: depth('ours'), step: true },
+          { name: 'original', color: ORIGINAL, points: depth('original'), step: true, dashed: true },
+        ],
+      },
+      {
+        yLabel: 'tasks pending or running',
+        series: [
+          { name: `ours (${scenario.ours.tasksLaunched} launched)`, color: OURS, points: tasks('ours'), step: true },
+          {
+            name: `original (${scenario.original.tasksLaunched} launched)`,
+            color: ORIGINAL,
+            points: tasks('original'),
+            step: true,
+            dashed: true,
+          },
+        ],
+      },
+    ],
+  });
+}
+
+export function costSvg(results: BenchResults): string {
+  const bars: Bar[] = [];
+  for (const scenario of results.simulation.scenarios.filter((candidate) => candidate.ours.files >= 10_000)) {
+    bars.push(
+      { label: `Fargate Spot, ${scenario.name}`, value: scenario.oursCost.perMillionFilesAllSpot, color: OURS },
+      { label: `Fargate on-demand, ${scenario.name}`, value: scenario.oursCost.perMillionFilesAllOnDemand, color: '#9467bd' },
+    );
+  }
+  bars.push({ label: `Lambda ${results.cost.lambda.memoryGb} GB`, value: results.cost.lambdaPerMillion.total, color: '#ff7f0e' });
+  return barChartSvg({
+    title: `Cost per million images (prices ${results.cost.pricesAsOf.slice(0, 7)}, us-east-1)`,
+    unit: '$',
+    bars: bars.map((bar) => ({ ...bar, text: `$${formatNumber(bar.value)}` })),
+  });
+}
+
+function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}

@@ -1,0 +1,79 @@
+import type { BenchResults } from './bench-results';
+import { TARGETS, type TargetCheck } from './targets';
+
+/** Compares a run's numbers with the issue's targets; pure, so the verdicts are unit-tested. */
+export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  return [endToEndShare(results), ...ceilingAgainstVipsthumbnail(results), peakRss(results), rssGrowth(results), coldStart(results), burstDrain(results)];
+}
+
+function endToEndShare(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target = `worker end to end >= ${TARGETS.endToEndShareOfCeiling * 100}% of the transform ceiling at the same concurrency`;
+  const best = results.workerEndToEnd.sweep.find((run) => run.concurrency === results.workerEndToEnd.bestConcurrency);
+  const ceiling = results.transformCeiling.byConcurrency.find((row) => row.concurrency === best?.concurrency);
+  if (best === undefined || ceiling === undefined) return { target, measured: 'n/a', holds: undefined };
+  const share = best.imagesPerSecond / ceiling.imagesPerSecond;
+  return {
+    target,
+    measured: `${(share * 100).toFixed(0)}% at CONCURRENCY=${best.concurrency} (${best.imagesPerSecond.toFixed(2)} vs ${ceiling.imagesPerSecond.toFixed(2)} images/s)`,
+    holds: share >= TARGETS.endToEndShareOfCeiling,
+  };
+}
+
+function ceilingAgainstVipsthumbnail(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  return results.transformCeiling.vipsthumbnailRows.map((vips) => {
+    const size = vips.label.split('-> ')[1];
+    const target = `transform ceiling within ${Math.round((1 - TARGETS.ceilingShareOfVipsthumbnail) * 100)}% of vipsthumbnail (${size})`;
+    const ours = results.transformCeiling.rows.find((row) => row.label === `ResizeProcessor JPEG -> ${size}`);
+    if (ours === undefined) return { target, measured: 'n/a', holds: undefined };
+    const share = ours.imagesPerSecond / vips.imagesPerSecond;
+    const holds = share >= TARGETS.ceilingShareOfVipsthumbnail;
+    return {
+      target,
+      measured: `${(share * 100).toFixed(0)}% (${ours.imagesPerSecond.toFixed(2)} vs ${vips.imagesPerSecond.toFixed(2)} images/s)`,
+      holds,
+      note: holds
+        ? undefined
+        : `sharp bundles libvips ${results.machine.libvipsInSharp}, vipsthumbnail is ${results.machine.vipsthumbnail ?? 'unknown'}; ` +
+          'the processor also auto-orients, converts to sRGB and flattens alpha, which vipsthumbnail skips for plain sRGB JPEGs',
+    };
+  });
+}
+
+function peakRss(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target = `peak RSS <= ${TARGETS.peakRssMiBAtConcurrency4} MiB at CONCURRENCY=4 on ${results.inputs.width}x${results.inputs.height} input`;
+  const runs = [...results.workerEndToEnd.sweep, ...(results.workerEndToEnd.longRun ? [results.workerEndToEnd.longRun] : [])].filter(
+    (run) => run.concurrency === 4,
+  );
+  if (runs.length === 0) return { target, measured: 'n/a', holds: undefined };
+  const peak = Math.max(...runs.map((run) => run.peakRssMiB));
+  return { target, measured: `${peak.toFixed(0)} MiB`, holds: peak <= TARGETS.peakRssMiBAtConcurrency4 };
+}
+
+function rssGrowth(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const run = results.workerEndToEnd.longRun;
+  const target = `no RSS growth over a ${run?.images ?? 2000}-image run (last quarter within ${TARGETS.rssGrowthPercent}% of the second)`;
+  if (run === undefined || run.rssGrowthPercent === undefined) return { target, measured: 'n/a', holds: undefined };
+  return { target, measured: `${run.rssGrowthPercent.toFixed(1)}%`, holds: run.rssGrowthPercent <= TARGETS.rssGrowthPercent };
+}
+
+function coldStart(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target = `cold start (spawn to first receive) <= ${TARGETS.coldStartMs} ms`;
+  const { medianMs, runs } = results.coldStart;
+  if (runs.length === 0) return { target, measured: 'n/a', holds: undefined };
+  return { target, measured: `median ${medianMs.toFixed(0)} ms of ${runs.length}`, holds: medianMs <= TARGETS.coldStartMs };
+}
+
+function burstDrain(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target = `10k burst, MAX_TASKS=10: drain <= ${TARGETS.burstDrainOverIdeal}x ideal, no task started to an empty queue while others drain`;
+  const scenario = results.simulation.scenarios.find(
+    (candidate) => candidate.ours.files === 10_000 && candidate.parameters.maxTasks === 10 && candidate.idealDrainSeconds !== undefined,
+  );
+  if (scenario === undefined || scenario.idealDrainSeconds === undefined) return { target, measured: 'n/a', holds: undefined };
+  const drain = scenario.ours.drainSeconds;
+  const ratio = drain === undefined ? Infinity : drain / scenario.idealDrainSeconds;
+  return {
+    target,
+    measured: `${ratio.toFixed(3)}x ideal (${drain?.toFixed(0)} s vs ${scenario.idealDrainSeconds.toFixed(0)} s), ${scenario.ours.emptyStartsWhileDraining} empty starts while draining`,
+    holds: ratio <= TARGETS.burstDrainOverIdeal && scenario.ours.emptyStartsWhileDraining === 0,
+  };
+}

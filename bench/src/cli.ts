@@ -1,0 +1,59 @@
+/**
+ * `npm run bench [-- --quick]`: measures the transform ceiling, the worker end to end, its cold start, simulates
+ * scaling under both rules, and writes results.json, summary.md and the charts. Targets are printed, not enforced.
+ */
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBench } from './run-bench';
+
+const USAGE = `usage: node dist/bench/cli.js [--quick] [--out DIR] [--worker dist/app/main.js] [--input-dir DIR] [--input-size 4000x3000]
+  --quick       a smoke run of the whole harness in under two minutes (default out: a temporary directory)
+  --out         where results.json, summary.md and the PNGs go (default bench/results)
+  --worker      the bundled worker to run end to end (default dist/app/main.js; npm run build makes it)
+  --input-dir   where generated inputs are cached between runs (default <tmp>/s3-queue-bench-inputs)
+  --input-size  generated image size (default 4000x3000)`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      worker: { type: 'string', default: 'dist/app/main.js' },
+      'input-dir': { type: 'string', default: join(tmpdir(), 's3-queue-bench-inputs') },
+      'input-size': { type: 'string', default: '4000x3000' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const size = /^(\d+)x(\d+)$/.exec(values['input-size']);
+  if (size === null) {
+    console.error(`--input-size must be WIDTHxHEIGHT, got "${values['input-size']}"\n${USAGE}`);
+    return 2;
+  }
+  // libuv sizes its pool on first use: one thread per image in flight for the widest concurrency the bench sweeps.
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(8, availableParallelism()) + 2);
+  const outDir = values.out ?? (values.quick ? join(tmpdir(), 's3-queue-bench-quick') : 'bench/results');
+  await runBench({
+    quick: values.quick,
+    outDir: resolve(outDir),
+    workerScript: resolve(values.worker),
+    inputDir: resolve(values['input-dir']),
+    inputWidth: Number(size[1]),
+    inputHeight: Number(size[2]),
+    log: (line) => console.log(line),
+  });
+  console.log(`results written to ${resolve(outDir)}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

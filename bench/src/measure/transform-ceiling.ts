@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResizeConfig, Size } from '../../../app/src/config';
+import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
+import { elapsedSeconds, runPool } from './run-pool';
+
+/** Part 1: the resize alone, in memory, and libvips's own thumbnailer on the same files, as the practical ceiling. */
+export interface ThroughputMeasurement {
+  readonly label: string;
+  readonly concurrency: number;
+  readonly images: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+/** The worker's defaults (FIT cover, FORMAT jpeg, QUALITY 85, BACKGROUND white) for the given sizes. */
+export function benchResizeConfig(sizes: readonly Size[]): ResizeConfig {
+  return { sizes, fit: 'cover', format: 'jpeg', quality: 85, background: '#ffffff', maxInputPixels: 100_000_000 };
+}
+
+export function sizeLabel(sizes: readonly Size[]): string {
+  return sizes.map((size) => `${size.width}x${size.height}`).join('+');
+}
+
+/**
+ * The ResizeProcessor over the inputs (cycled) with `concurrency` images in flight. A short warm-up first, so the
+ * figure is the steady rate rather than sharp's first-call setup.
+ */
+export async function measureResizeProcessor(
+  label: string,
+  paths: readonly string[],
+  sizes: readonly Size[],
+  concurrency: number,
+  images: number,
+): Promise<ThroughputMeasurement> {
+  const inputs = paths.map((path) => readFileSync(path));
+  const processor = new ResizeProcessor(benchResizeConfig(sizes));
+  const run = async (index: number): Promise<void> => {
+    const bytes = inputs[index % inputs.length]!;
+    await processor.process({ bytes, source: { bucket: 'bench', key: paths[index % paths.length]!, etag: 'bench', size: bytes.length } });
+  };
+  await runPool(Math.min(concurrency * 2, images), concurrency, run);
+  const startedAt = process.hrtime.bigint();
+  await runPool(images, concurrency, run);
+  return throughput(label, concurrency, images, elapsedSeconds(startedAt));
+}
+
+/**
+ * `vipsthumbnail` with the same crop, quality and metadata stripping, one single-threaded process per core: the
+ * same shape of parallelism as sharp on glibc (one libvips thread per image, several images at once). Each process
+ * gets its share of the files in one invocation, so process start-up is paid once per process, not per image.
+ */
+export async function measureVipsthumbnail(
+  label: string,
+  paths: readonly string[],
+  size: Size,
+  processes: number,
+  images: number,
+): Promise<ThroughputMeasurement> {
+  const outputDirectory = mkdtempSync(join(tmpdir(), 'bench-vipsthumbnail-'));
+  try {
+    const shares: string[][] = Array.from({ length: processes }, () => []);
+    for (let i = 0; i < images; i++) shares[i % processes]!.push(paths[i % paths.length]!);
+    const output = join(outputDirectory, `%s_${size.width}x${size.height}.jpg[Q=85,strip]`);
+    const startedAt = process.hrtime.bigint();
+    await Promise.all(
+      shares.map((files) =>
+        runCommand('vipsthumbnail', ['--size', `${size.width}x${size.height}`, '--smartcrop', 'centre', '-o', output, ...files], {
+          VIPS_CONCURRENCY: '1',
+        }),
+      ),
+    );
+    return throughput(label, processes, images, elapsedSeconds(startedAt));
+  } finally {
+    rmSync(outputDirectory, { recursive: true, force: true });
+  }
+}
+
+export async function vipsthumbnailVersion(): Promise<string | undefined> {
+  try {
+    return (await runCommand('vipsthumbnail', ['--vips-version'], {})).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function throughput(label: string, concurrency: number, images: number, seconds: number): ThroughputMeasurement {
+  return { label, concurrency, images, seconds, imagesPerSecond: images / seconds };
+}
+
+function runCommand(command: string, args: readonly string[], env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`${command} exited with ${code}: ${stderr.trim().slice(0, 500)}`)),
+    );
+  });
+}

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import { buildS3Event } from '../../../app/src/events/s3-event-shape';
+import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { MemorySampler, rssGrowthPercent } from './memory-sampler';
+import type { CountingProxy } from './counting-proxy';
+import { DEST_BUCKET, LOCAL_S3_CREDENTIALS, SOURCE_BUCKET, type StoredObject } from './s3-stack';
+import { elapsedSeconds } from './run-pool';
+
+/**
+ * Part 2: one real worker process (the bundled dist/app/main.js) draining a local queue of S3 events against an
+ * S3-protocol server on loopback. Throughput is timed from the worker's first receive to the queue being empty, so
+ * neither the process start nor the idle polls before exit count against it.
+ */
+export interface WorkerRunOptions {
+  readonly workerScript: string;
+  readonly queuePath: string;
+  readonly proxy: CountingProxy;
+  /** Source objects; events cycle through them when more images than objects are asked for. */
+  readonly objects: readonly StoredObject[];
+  readonly images: number;
+  readonly concurrency: number;
+  readonly sizes: string;
+  readonly memorySampleMs: number;
+  readonly timeoutSeconds: number;
+}
+
+export interface WorkerRunResult {
+  readonly concurrency: number;
+  readonly images: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+  readonly peakRssMiB: number;
+  /** Median RSS of the last quarter against the second quarter; undefined on short runs. */
+  readonly rssGrowthPercent: number | undefined;
+  readonly s3CallsPerImage: number;
+  readonly s3CallsByMethod: Readonly<Record<string, number>>;
+  /** What the worker itself reported on exit (its `worker exiting` line), when it printed one. */
+  readonly workerSummary: Readonly<Record<string, unknown>> | undefined;
+  readonly exitCode: number | null;
+}
+
+const DEPTH_POLL_MS = 20;
+
+export function workerEnv(queuePath: string, s3Endpoint: string, concurrency: number, sizes: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    QUEUE_URL: queuePath,
+    DEST_BUCKET,
+    SIZES: sizes,
+    CONCURRENCY: String(concurrency),
+    WAIT_SECONDS: '1',
+    IDLE_POLLS: '1',
+    VISIBILITY_TIMEOUT_SECONDS: '120',
+    LOG_LEVEL: 'INFO',
+    THROUGHPUT_LOG_SECONDS: '3600',
+    // As in the container image: keeps glibc's per-thread arenas from inflating RSS under sharp.
+    MALLOC_ARENA_MAX: '2',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: s3Endpoint,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  };
+}
+
+export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<WorkerRunResult> {
+  const queue = LocalQueue.open(options.queuePath, { create: { visibilityTimeoutSeconds: 120, maxReceiveCount: 3 } });
+  try {
+    const bodies: string[] = [];
+    for (let i = 0; i < options.images; i++) {
+      const object = options.objects[i % options.objects.length]!;
+      bodies.push(buildS3Event([{ bucket: SOURCE_BUCKET, key: object.key, size: object.size, etag: object.etag }]));
+    }
+    for (let i = 0; i < bodies.length; i += 500) await queue.sendBatch(bodies.slice(i, i + 500));
+    options.proxy.reset();
+
+    const child = spawn(process.execPath, [options.workerScript], {
+      env: workerEnv(options.queuePath, options.proxy.endpoint, options.concurrency, options.sizes),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lastLines = tailCollector(child.stdout, 20);
+    const errors = tailCollector(child.stderr, 20);
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const sampler = new MemorySampler(child.pid!, options.memorySampleMs);
+
+    const watch = await watchDrain(queue, options.images, options.timeoutSeconds, exited);
+    const memory = sampler.stop();
+    if (!watch.drained) child.kill('SIGTERM');
+    const exitCode = await exited;
+    if (!watch.drained || watch.seconds === undefined) {
+      throw new Error(
+        `worker at CONCURRENCY=${options.concurrency} did not drain ${options.images} messages (exit ${exitCode}): ` +
+          [...errors(), ...lastLines()].join('\n').slice(-2000),
+      );
+    }
+    const counts = options.proxy.counts();
+    const calls = Object.values(counts).reduce((sum, count) => sum + count, 0);
+    return {
+      concurrency: options.concurrency,
+      images: options.images,
+      seconds: watch.seconds,
+      imagesPerSecond: options.images / watch.seconds,
+      peakRssMiB: memory.peakRssMiB,
+      rssGrowthPercent: rssGrowthPercent(memory.samples),
+      s3CallsPerImage: calls / options.images,
+      s3CallsByMethod: counts,
+      workerSummary: findExitSummary(lastLines()),
+      exitCode,
+    };
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Watches the queue from outside: first receive = the visible count drops; drained = nothing visible or in flight. */
+async function watchDrain(
+  queue: LocalQueue,
+  total: number,
+  timeoutSeconds: number,
+  exited: Promise<number | null>,
+): Promise<{ drained: boolean; seconds: number | undefined }> {
+  let processExited = false;
+  void exited.then(() => (processExited = true));
+  const startedAt = process.hrtime.bigint();
+  let firstReceiveAt: bigint | undefined;
+  for (;;) {
+    const depth = await queue.depth();
+    const now = process.hrtime.bigint();
+    if (firstReceiveAt === undefined && depth.visible < total) firstReceiveAt = now;
+    if (depth.visible === 0 && depth.inFlight === 0 && firstReceiveAt !== undefined) {
+      return { drained: true, seconds: Number(now - firstReceiveAt) / 1e9 };
+    }
+    if (processExited || elapsedSeconds(startedAt) > timeoutSeconds) return { drained: false, seconds: undefined };
+    await new Promise((resolve) => setTimeout(resolve, DEPTH_POLL_MS));
+  }
+}
+
+export function tailCollector(stream: NodeJS.ReadableStream, keep: number): () => string[] {
+  const lines: string[] = [];
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > keep) lines.shift();
+    }
+  });
+  return () => (partial ? [...lines, partial] : [...lines]);
+}
+
+function findExitSummary(lines: readonly string[]): Record<string, unknown> | undefined {
+  for (const line of [...lines].reverse()) {
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      if (parsed.message === 'worker exiting') return parsed;
+    } catch {
+      // Not a JSON log line.
+    }
+  }
+  return undefined;
+}

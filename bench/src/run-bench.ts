@@ -1,0 +1,213 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { BenchResults, MachineInfo } from './bench-results';
+import { writeBenchCharts } from './charts/bench-charts';
+import { lambdaCostPerMillion } from './cost/lambda-cost';
+import { ensureInputSet } from './inputs/photo-like-images';
+import { measureColdStart } from './measure/cold-start';
+import { startCountingProxy } from './measure/counting-proxy';
+import { startS3Stack } from './measure/s3-stack';
+import {
+  measureResizeProcessor,
+  measureVipsthumbnail,
+  sizeLabel,
+  vipsthumbnailVersion,
+  type ThroughputMeasurement,
+} from './measure/transform-ceiling';
+import { runWorkerEndToEnd, type WorkerRunResult } from './measure/worker-end-to-end';
+import {
+  DEFAULT_LAMBDA,
+  DEFAULT_PER_IMAGE_REQUESTS,
+  DEFAULT_SCALER_RUN,
+  DEFAULT_SIMULATION,
+  DEFAULT_TASK_SIZE,
+  PRICES,
+  PRICES_AS_OF,
+  type PerImageRequests,
+} from './parameters';
+import { summaryMarkdown } from './report/summary';
+import { compareRules, standardScenarios } from './simulation/scenarios';
+import { checkTargets } from './check-targets';
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly outDir: string;
+  /** The bundled worker (dist/app/main.js). */
+  readonly workerScript: string;
+  /** Where generated inputs are cached between runs. */
+  readonly inputDir: string;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  readonly log: (line: string) => void;
+}
+
+/** How much work each mode does: quick is a smoke test of the harness (under two minutes), full is the real run. */
+interface Plan {
+  readonly jpegs: number;
+  readonly pngs: number;
+  readonly ceilingImages: number;
+  readonly pngCeilingImages: number;
+  readonly sweep: readonly number[];
+  readonly sweepImages: number;
+  readonly longRunImages: number | undefined;
+  readonly coldStarts: number;
+}
+
+const WORKER_SIZES = [
+  { width: 224, height: 224 },
+  { width: 299, height: 299 },
+];
+
+function plan(quick: boolean): Plan {
+  return quick
+    ? { jpegs: 3, pngs: 1, ceilingImages: 6, pngCeilingImages: 2, sweep: [2], sweepImages: 12, longRunImages: undefined, coldStarts: 3 }
+    : { jpegs: 16, pngs: 2, ceilingImages: 120, pngCeilingImages: 12, sweep: [1, 2, 4, 8], sweepImages: 400, longRunImages: 2000, coldStarts: 10 };
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const { log } = options;
+  const work = plan(options.quick);
+  const cores = availableParallelism();
+  mkdirSync(options.outDir, { recursive: true });
+  const machine: MachineInfo = {
+    takenAt: new Date().toISOString(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    sharp: sharp.versions.sharp ?? 'unknown',
+    libvipsInSharp: sharp.versions.vips,
+    vipsthumbnail: await vipsthumbnailVersion(),
+    loadAverageAtStart: loadavg()[0] ?? 0,
+    mode: options.quick ? 'quick' : 'full',
+  };
+  log(`machine: ${machine.cpuModel}, ${cores} cores, load ${machine.loadAverageAtStart.toFixed(2)}, ${machine.mode} run`);
+
+  log(`inputs: ${work.jpegs} JPEG + ${work.pngs} PNG at ${options.inputWidth}x${options.inputHeight} (cached in ${options.inputDir})`);
+  const inputs = await ensureInputSet(options.inputDir, {
+    width: options.inputWidth,
+    height: options.inputHeight,
+    jpegCount: work.jpegs,
+    pngCount: work.pngs,
+  });
+  const jpegs = inputs.filter((input) => input.format === 'jpeg').map((input) => input.path);
+  const pngs = inputs.filter((input) => input.format === 'png').map((input) => input.path);
+
+  log('1/5 transform ceiling');
+  const rows: ThroughputMeasurement[] = [];
+  for (const size of WORKER_SIZES) {
+    rows.push(await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel([size])}`, jpegs, [size], cores, work.ceilingImages));
+  }
+  rows.push(
+    await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel(WORKER_SIZES)}`, jpegs, WORKER_SIZES, cores, work.ceilingImages),
+  );
+  if (pngs.length > 0) {
+    rows.push(
+      await measureResizeProcessor(`ResizeProcessor PNG+alpha -> ${sizeLabel(WORKER_SIZES)}`, pngs, WORKER_SIZES, cores, work.pngCeilingImages),
+    );
+  }
+  const vipsthumbnailRows: ThroughputMeasurement[] = [];
+  if (machine.vipsthumbnail !== undefined) {
+    for (const size of WORKER_SIZES) {
+      vipsthumbnailRows.push(await measureVipsthumbnail(`vipsthumbnail JPEG -> ${sizeLabel([size])}`, jpegs, size, cores, work.ceilingImages));
+    }
+  } else {
+    log('  vipsthumbnail not found: run bench/setup.sh (Debian libvips-tools) for the practical ceiling');
+  }
+  const byConcurrency: ThroughputMeasurement[] = [];
+  for (const concurrency of work.sweep) {
+    byConcurrency.push(
+      await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel(WORKER_SIZES)}`, jpegs, WORKER_SIZES, concurrency, work.ceilingImages),
+    );
+  }
+  for (const row of [...rows, ...vipsthumbnailRows]) log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s`);
+
+  log('2/5 worker end to end');
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+  const sweep: WorkerRunResult[] = [];
+  let longRun: WorkerRunResult | undefined;
+  try {
+    const stack = await startS3Stack(join(scratch, 's3'), jpegs);
+    const proxy = await startCountingProxy(stack.port);
+    try {
+      const run = (concurrency: number, images: number, name: string): Promise<WorkerRunResult> =>
+        runWorkerEndToEnd({
+          workerScript: options.workerScript,
+          queuePath: join(scratch, `${name}.db`),
+          proxy,
+          objects: stack.objects,
+          images,
+          concurrency,
+          sizes: sizeLabel(WORKER_SIZES).replace('+', ','),
+          memorySampleMs: 250,
+          timeoutSeconds: 900,
+        });
+      for (const concurrency of work.sweep) {
+        const result = await run(concurrency, work.sweepImages, `sweep-${concurrency}`);
+        sweep.push(result);
+        log(
+          `  CONCURRENCY=${concurrency}: ${result.imagesPerSecond.toFixed(2)} images/s, peak RSS ${result.peakRssMiB.toFixed(0)} MiB, ` +
+            `${result.s3CallsPerImage.toFixed(2)} S3 calls/image`,
+        );
+      }
+      if (work.longRunImages !== undefined) {
+        longRun = await run(4, work.longRunImages, 'long-run');
+        log(`  long run: ${work.longRunImages} images at 4, peak RSS ${longRun.peakRssMiB.toFixed(0)} MiB, growth ${longRun.rssGrowthPercent?.toFixed(1)}%`);
+      }
+    } finally {
+      await proxy.close();
+      await stack.close();
+    }
+
+    log('3/5 cold start');
+    const coldStart = await measureColdStart(options.workerScript, join(scratch, 'cold.db'), work.coldStarts);
+    log(`  median ${coldStart.medianMs.toFixed(0)} ms over ${coldStart.runs.length}`);
+
+    const best = sweep.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+    const perVcpu = best.imagesPerSecond / cores;
+    const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
+    log(`4/5 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
+    const perImage = measuredPerImageRequests(best);
+    const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
+    const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
+
+    log('5/5 cost per million images');
+    const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
+
+    const partial = {
+      machine,
+      inputs: { width: options.inputWidth, height: options.inputHeight, jpegs: jpegs.length, pngs: pngs.length },
+      transformCeiling: { rows, vipsthumbnailRows, byConcurrency },
+      workerEndToEnd: {
+        sizes: sizeLabel(WORKER_SIZES),
+        distinctObjects: stack.objects.length,
+        sweep,
+        bestConcurrency: best.concurrency,
+        longRun,
+      },
+      coldStart,
+      simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios },
+      cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
+    };
+    const results: BenchResults = { ...partial, targets: checkTargets(partial) };
+    writeFileSync(join(options.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const summary = summaryMarkdown(results);
+    writeFileSync(join(options.outDir, 'summary.md'), summary);
+    await writeBenchCharts(results, options.outDir);
+    log('');
+    log(summary);
+    return results;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The worker's measured S3 calls per image; SQS keeps the model's figure (the worker's queue calls are in-process). */
+function measuredPerImageRequests(run: WorkerRunResult): PerImageRequests {
+  const per = (method: string): number => (run.s3CallsByMethod[method] ?? 0) / run.images;
+  const reads = per('GET') + per('HEAD');
+  const writes = per('PUT') + per('POST');
+  return reads + writes > 0 ? { ...DEFAULT_PER_IMAGE_REQUESTS, s3Reads: reads, s3Writes: writes } : DEFAULT_PER_IMAGE_REQUESTS;
+}
