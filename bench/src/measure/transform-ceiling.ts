@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ResizeConfig, Size } from '../../../app/src/config';
+import { loadConfig, type ResizeConfig, type Size } from '../../../app/src/config';
 import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
 import { elapsedSeconds, runPool } from './run-pool';
 
@@ -15,9 +15,10 @@ export interface ThroughputMeasurement {
   readonly imagesPerSecond: number;
 }
 
-/** The worker's defaults (FIT cover, FORMAT jpeg, QUALITY 85, BACKGROUND white) for the given sizes. */
+/** The worker's own resize defaults, read through its config loader so they cannot drift, for the given sizes. */
 export function benchResizeConfig(sizes: readonly Size[]): ResizeConfig {
-  return { sizes, fit: 'cover', format: 'jpeg', quality: 85, background: '#ffffff', maxInputPixels: 100_000_000 };
+  const env = { QUEUE_URL: 'bench-queue.db', DEST_BUCKET: 'bench', SIZES: sizes.map((size) => `${size.width}x${size.height}`).join(',') };
+  return loadConfig(env, 1).resize;
 }
 
 export function sizeLabel(sizes: readonly Size[]): string {
