@@ -24,6 +24,11 @@ export interface ResizeConfig {
   readonly background: string;
   /** MAX_INPUT_PIXELS: sharp's limitInputPixels (default 100000000). */
   readonly maxInputPixels: number;
+  /**
+   * FAIL_ON: how strict decoding is (sharp's failOn). `warning` (default) rejects corrupt data libvips can only guess
+   * through, so no garbled image reaches a training set; `error` accepts those and rejects only what cannot be decoded.
+   */
+  readonly failOn: 'none' | 'truncated' | 'error' | 'warning';
 }
 
 export interface WorkerConfig {
@@ -96,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
       quality: read.int('QUALITY', 85, 1, 100),
       background: read.colour('BACKGROUND', '#ffffff'),
       maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, Number.MAX_SAFE_INTEGER),
+      failOn: read.oneOf('FAIL_ON', ['none', 'truncated', 'error', 'warning'] as const, 'warning'),
     },
   };
   read.throwIfInvalid();

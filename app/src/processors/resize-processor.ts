@@ -37,10 +37,10 @@ export class ResizeProcessor implements Processor {
   }
 
   private async render(bytes: Buffer, spec: OutputSpec & { size: Size }): Promise<ProcessorOutput> {
-    const { fit, background, quality, maxInputPixels, format } = this.config;
-    // failOn 'error' rejects truncated and corrupt files instead of writing half-grey outputs; the pixel limit is
-    // checked from the header, before any pixel is decoded, so a decompression bomb costs nothing.
-    let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: maxInputPixels, animated: false, sequentialRead: true })
+    const { fit, background, quality, maxInputPixels, format, failOn } = this.config;
+    // failOn rejects truncated and corrupt files instead of writing half-grey outputs; the pixel limit is checked
+    // from the header, before any pixel is decoded, so a decompression bomb costs nothing.
+    let pipeline = sharp(bytes, { failOn, limitInputPixels: maxInputPixels, animated: false, sequentialRead: true })
       .rotate()
       .resize(spec.size.width, spec.size.height, { fit, position: 'centre', background, withoutEnlargement: false })
       .toColourspace('srgb');
