@@ -1,0 +1,61 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { InputTooLargeError, SourceMissingError } from '../../src/errors';
+import { S3ObjectStore } from '../../src/store/s3-object-store';
+
+const s3 = mockClient(S3Client);
+const store = () => new S3ObjectStore(new S3Client({ region: 'eu-west-1' }));
+const ref = { bucket: 'src', key: 'a b/ü.jpg' };
+/** The two methods of the SDK's stream mixin the store may call. */
+const body = (text: string) =>
+  ({
+    transformToByteArray: async () => new Uint8Array(Buffer.from(text)),
+    transformToWebStream: () => ({ cancel: async () => undefined }),
+  }) as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'] & { transformToByteArray: () => Promise<Uint8Array> };
+const notFound = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 404 } });
+
+beforeEach(() => s3.reset());
+
+describe('S3ObjectStore', () => {
+  it('gets the bytes with the ETag unquoted and metadata keys lower-cased', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body('pixels'), ContentLength: 6, ETag: '"abc"', ContentType: 'image/jpeg', Metadata: { 'Source-Key': 'x' } });
+    const object = await store().get(ref, { maxBytes: 100 });
+    expect({ ...object, body: object.body.toString() }).toEqual({ body: 'pixels', size: 6, etag: 'abc', contentType: 'image/jpeg', metadata: { 'source-key': 'x' } });
+    expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'src', Key: 'a b/ü.jpg' });
+  });
+
+  it('refuses an object over maxBytes from its Content-Length, before reading the body', async () => {
+    const stream = body('x'.repeat(50));
+    const read = jest.spyOn(stream!, 'transformToByteArray');
+    s3.on(GetObjectCommand).resolves({ Body: stream, ContentLength: 50, ETag: '"e"' });
+    await expect(store().get(ref, { maxBytes: 10 })).rejects.toBeInstanceOf(InputTooLargeError);
+    expect(read).not.toHaveBeenCalled();
+  });
+
+  it('refuses a body longer than its declared length', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body('x'.repeat(50)), ContentLength: 5, ETag: '"e"' });
+    await expect(store().get(ref, { maxBytes: 10 })).rejects.toBeInstanceOf(InputTooLargeError);
+  });
+
+  it('turns NoSuchKey into SourceMissingError and lets other errors through for classification', async () => {
+    s3.on(GetObjectCommand).rejectsOnce(notFound('NoSuchKey'));
+    await expect(store().get(ref, { maxBytes: 10 })).rejects.toBeInstanceOf(SourceMissingError);
+    const slowDown = Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+    s3.reset();
+    s3.on(GetObjectCommand).rejects(slowDown);
+    await expect(store().get(ref, { maxBytes: 10 })).rejects.toBe(slowDown);
+  });
+
+  it('heads an object, and answers undefined when it does not exist', async () => {
+    s3.on(HeadObjectCommand).resolvesOnce({ ETag: '"e"', ContentLength: 3, Metadata: { 'Source-Etag': 'e' } }).rejectsOnce(notFound('NotFound'));
+    await expect(store().head(ref)).resolves.toEqual({ etag: 'e', size: 3, contentType: undefined, metadata: { 'source-etag': 'e' } });
+    await expect(store().head(ref)).resolves.toBeUndefined();
+  });
+
+  it('puts with content type and metadata and leaves encryption to the bucket default', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    await store().put({ bucket: 'dest', key: '224x224/a.jpg' }, Buffer.from('out'), { contentType: 'image/jpeg', metadata: { 'source-etag': 'e' } });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'dest', Key: '224x224/a.jpg', ContentType: 'image/jpeg', Metadata: { 'source-etag': 'e' } });
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.ServerSideEncryption).toBeUndefined();
+  });
+});
