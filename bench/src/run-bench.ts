@@ -10,6 +10,7 @@ import { measureColdStart } from './measure/cold-start';
 import { startCountingProxy } from './measure/counting-proxy';
 import { startS3Stack } from './measure/s3-stack';
 import {
+  measureMinimalSharp,
   measureResizeProcessor,
   measureVipsthumbnail,
   sizeLabel,
@@ -108,6 +109,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await measureResizeProcessor(`ResizeProcessor PNG+alpha -> ${sizeLabel(WORKER_SIZES)}`, pngs, WORKER_SIZES, cores, work.pngCeilingImages),
     );
   }
+  rows.push(await measureMinimalSharp(`sharp minimal pipeline JPEG -> 224x224`, jpegs, WORKER_SIZES[0]!, cores, work.ceilingImages));
   const vipsthumbnailRows: ThroughputMeasurement[] = [];
   if (machine.vipsthumbnail !== undefined) {
     for (const size of WORKER_SIZES) {
@@ -149,7 +151,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sweep.push(result);
         log(
           `  CONCURRENCY=${concurrency}: ${result.imagesPerSecond.toFixed(2)} images/s, peak RSS ${result.peakRssMiB.toFixed(0)} MiB, ` +
-            `${result.s3CallsPerImage.toFixed(2)} S3 calls/image`,
+            `${result.s3CallsPerImage.toFixed(2)} S3 calls/image, CPU ms/image worker ${(result.workerCpuSecondsPerImage * 1000).toFixed(0)} ` +
+            `harness ${(result.harnessCpuSecondsPerImage * 1000).toFixed(0)}`,
         );
       }
       if (work.longRunImages !== undefined) {

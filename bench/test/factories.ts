@@ -1,5 +1,20 @@
-import { DEFAULT_SIMULATION, type SimulationParameters } from '../src/parameters';
+import type { BenchResults } from '../src/bench-results';
+import { lambdaCostPerMillion } from '../src/cost/lambda-cost';
+import type { ThroughputMeasurement } from '../src/measure/transform-ceiling';
+import type { WorkerRunResult } from '../src/measure/worker-end-to-end';
+import {
+  DEFAULT_LAMBDA,
+  DEFAULT_PER_IMAGE_REQUESTS,
+  DEFAULT_SCALER_RUN,
+  DEFAULT_SIMULATION,
+  DEFAULT_TASK_SIZE,
+  PRICES,
+  PRICES_AS_OF,
+  type SimulationParameters,
+} from '../src/parameters';
 import type { SimulatedTask, SimulationResult } from '../src/simulation/scaling-simulation';
+import { compareRules } from '../src/simulation/scenarios';
+import { burst } from '../src/simulation/workloads';
 
 export function simulationParameters(overrides: Partial<SimulationParameters> = {}): SimulationParameters {
   return { ...DEFAULT_SIMULATION, ...overrides };
@@ -30,5 +45,83 @@ export function simulationResult(overrides: Partial<SimulationResult> = {}): Sim
     tasks: [simulatedTask()],
     timeline: [],
     ...overrides,
+  };
+}
+
+export function throughput(overrides: Partial<ThroughputMeasurement> = {}): ThroughputMeasurement {
+  return { label: 'ResizeProcessor JPEG -> 224x224+299x299', concurrency: 2, images: 100, seconds: 10, imagesPerSecond: 10, ...overrides };
+}
+
+export function workerRun(overrides: Partial<WorkerRunResult> = {}): WorkerRunResult {
+  return {
+    concurrency: 2,
+    images: 400,
+    seconds: 40,
+    imagesPerSecond: 10,
+    peakRssMiB: 200,
+    rssGrowthPercent: undefined,
+    workerCpuSecondsPerImage: 0.15,
+    harnessCpuSecondsPerImage: 0.05,
+    s3CallsPerImage: 3,
+    s3CallsByMethod: { GET: 400, PUT: 800 },
+    workerSummary: undefined,
+    exitCode: 0,
+    ...overrides,
+  };
+}
+
+interface BenchResultsOverrides {
+  readonly rows?: readonly ThroughputMeasurement[];
+  readonly vipsthumbnailRows?: readonly ThroughputMeasurement[];
+  readonly byConcurrency?: readonly ThroughputMeasurement[];
+  readonly sweep?: readonly WorkerRunResult[];
+  readonly bestConcurrency?: number;
+  readonly longRun?: WorkerRunResult | undefined;
+  readonly coldStartMedianMs?: number;
+}
+
+/** A whole run's results without targets, with the 10k burst simulated for real at the defaults. */
+export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchResults, 'targets'> {
+  const parameters = simulationParameters();
+  const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage: DEFAULT_PER_IMAGE_REQUESTS, scalerRun: DEFAULT_SCALER_RUN };
+  return {
+    machine: {
+      takenAt: '2025-06-01T00:00:00.000Z',
+      cpuModel: 'test cpu',
+      cores: 2,
+      memoryGiB: 4,
+      node: 'v20.0.0',
+      sharp: '0.35.5',
+      libvipsInSharp: '8.18.7',
+      vipsthumbnail: 'libvips 8.14.1',
+      loadAverageAtStart: 0.1,
+      mode: 'full',
+    },
+    inputs: { width: 4000, height: 3000, jpegs: 16, pngs: 2 },
+    transformCeiling: {
+      rows: overrides.rows ?? [throughput()],
+      vipsthumbnailRows: overrides.vipsthumbnailRows ?? [],
+      byConcurrency: overrides.byConcurrency ?? [throughput()],
+    },
+    workerEndToEnd: {
+      sizes: '224x224+299x299',
+      distinctObjects: 16,
+      sweep: overrides.sweep ?? [workerRun()],
+      bestConcurrency: overrides.bestConcurrency ?? 2,
+      longRun: 'longRun' in overrides ? overrides.longRun : workerRun({ concurrency: 4, images: 2000, rssGrowthPercent: 2 }),
+    },
+    coldStart: { runs: [overrides.coldStartMedianMs ?? 200], medianMs: overrides.coldStartMedianMs ?? 200 },
+    simulation: {
+      perTaskImagesPerSecond: parameters.perTaskImagesPerSecond,
+      taskSize: DEFAULT_TASK_SIZE,
+      scenarios: [compareRules({ name: 'burst 10k', workload: burst(10_000), parameters, isBurst: true }, costInputs)],
+    },
+    cost: {
+      pricesAsOf: PRICES_AS_OF,
+      prices: PRICES,
+      perImage: DEFAULT_PER_IMAGE_REQUESTS,
+      lambda: DEFAULT_LAMBDA,
+      lambdaPerMillion: lambdaCostPerMillion(5, DEFAULT_LAMBDA, PRICES, DEFAULT_PER_IMAGE_REQUESTS),
+    },
   };
 }

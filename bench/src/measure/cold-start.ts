@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
-import { median } from './memory-sampler';
+import { median } from './process-sampler';
 import { tailCollector, workerEnv } from './worker-end-to-end';
 
 /**

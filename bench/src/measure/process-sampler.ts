@@ -1,22 +1,28 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Samples a child process's resident memory from /proc (Linux): the current RSS for the growth check and the
- * kernel's own high-water mark (VmHWM), which catches peaks between samples.
+ * Samples a child process from /proc (Linux): the current RSS for the growth check, the kernel's own high-water mark
+ * (VmHWM), which catches peaks between samples, and the CPU time it has used, to tell whether it was short of CPU.
  */
 export interface MemorySample {
   readonly atSeconds: number;
   readonly rssMiB: number;
 }
 
-export interface MemoryReport {
+export interface ProcessReport {
   readonly peakRssMiB: number;
+  /** User + system CPU seconds at the last sample. */
+  readonly cpuSeconds: number;
   readonly samples: readonly MemorySample[];
 }
 
-export class MemorySampler {
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every mainstream architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export class ProcessSampler {
   private readonly samples: MemorySample[] = [];
   private peakKiB = 0;
+  private cpuTicks = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = process.hrtime.bigint();
 
@@ -31,13 +37,15 @@ export class MemorySampler {
   sample(): void {
     const status = readStatus(this.pid);
     if (status === undefined) return;
+    this.cpuTicks = readCpuTicks(this.pid) ?? this.cpuTicks;
     this.peakKiB = Math.max(this.peakKiB, status.hwmKiB, status.rssKiB);
     this.samples.push({ atSeconds: Number(process.hrtime.bigint() - this.startedAt) / 1e9, rssMiB: status.rssKiB / 1024 });
   }
 
-  stop(): MemoryReport {
+  stop(): ProcessReport {
     clearInterval(this.timer);
-    return { peakRssMiB: this.peakKiB / 1024, samples: this.samples };
+    this.sample();
+    return { peakRssMiB: this.peakKiB / 1024, cpuSeconds: this.cpuTicks / CLOCK_TICKS_PER_SECOND, samples: this.samples };
   }
 }
 
@@ -67,6 +75,18 @@ function readStatus(pid: number): { rssKiB: number; hwmKiB: number } | undefined
     return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
   } catch {
     // The process has exited between samples.
+    return undefined;
+  }
+}
+
+function readCpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces, so fields are counted from its closing parenthesis: utime and stime are
+    // fields 14 and 15 of the line, 12th and 13th after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
     return undefined;
   }
 }

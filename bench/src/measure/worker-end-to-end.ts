@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { buildS3Event } from '../../../app/src/events/s3-event-shape';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
-import { MemorySampler, rssGrowthPercent } from './memory-sampler';
+import { ProcessSampler, rssGrowthPercent } from './process-sampler';
 import type { CountingProxy } from './counting-proxy';
 import { DEST_BUCKET, LOCAL_S3_CREDENTIALS, SOURCE_BUCKET, type StoredObject } from './s3-stack';
 import { elapsedSeconds } from './run-pool';
@@ -32,6 +32,10 @@ export interface WorkerRunResult {
   readonly peakRssMiB: number;
   /** Median RSS of the last quarter against the second quarter; undefined on short runs. */
   readonly rssGrowthPercent: number | undefined;
+  /** The worker's own CPU time per image: with the ceiling's (cores / its rate) it shows whether the worker was short of CPU. */
+  readonly workerCpuSecondsPerImage: number;
+  /** The bench process's CPU per image during the run: the S3-protocol server, the counting proxy, the queue watcher. */
+  readonly harnessCpuSecondsPerImage: number;
   readonly s3CallsPerImage: number;
   readonly s3CallsByMethod: Readonly<Record<string, number>>;
   /** What the worker itself reported on exit (its `worker exiting` line), when it printed one. */
@@ -82,10 +86,12 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
     const lastLines = tailCollector(child.stdout, 20);
     const errors = tailCollector(child.stderr, 20);
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const sampler = new MemorySampler(child.pid!, options.memorySampleMs);
+    const sampler = new ProcessSampler(child.pid!, options.memorySampleMs);
+    const harnessCpuBefore = process.cpuUsage();
 
     const watch = await watchDrain(queue, options.images, options.timeoutSeconds, exited);
     const memory = sampler.stop();
+    const harnessCpu = process.cpuUsage(harnessCpuBefore);
     if (!watch.drained) child.kill('SIGTERM');
     const exitCode = await exited;
     if (!watch.drained || watch.seconds === undefined) {
@@ -103,6 +109,8 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
       imagesPerSecond: options.images / watch.seconds,
       peakRssMiB: memory.peakRssMiB,
       rssGrowthPercent: rssGrowthPercent(memory.samples),
+      workerCpuSecondsPerImage: memory.cpuSeconds / options.images,
+      harnessCpuSecondsPerImage: (harnessCpu.user + harnessCpu.system) / 1e6 / options.images,
       s3CallsPerImage: calls / options.images,
       s3CallsByMethod: counts,
       workerSummary: findExitSummary(lastLines()),

@@ -26,7 +26,7 @@ export function summaryMarkdown(results: BenchResults): string {
     ),
     `### 2. Worker end to end (${results.workerEndToEnd.sizes}, S3-protocol server and local queue on loopback)`,
     markdownTable(
-      ['CONCURRENCY', 'images', 'images/s', 'share of ceiling', 'peak RSS MiB', 'S3 calls/image'],
+      ['CONCURRENCY', 'images', 'images/s', 'share of ceiling', 'peak RSS MiB', 'CPU ms/image: worker, harness', 'S3 calls/image'],
       [...results.workerEndToEnd.sweep, ...(results.workerEndToEnd.longRun ? [results.workerEndToEnd.longRun] : [])].map((run) => {
         const ceiling = results.transformCeiling.byConcurrency.find((row) => row.concurrency === run.concurrency);
         return [
@@ -35,13 +35,17 @@ export function summaryMarkdown(results: BenchResults): string {
           fixed(run.imagesPerSecond, 2),
           ceiling ? `${((run.imagesPerSecond / ceiling.imagesPerSecond) * 100).toFixed(0)}%` : 'n/a',
           fixed(run.peakRssMiB, 0),
+          `${fixed(run.workerCpuSecondsPerImage * 1000, 0)}, ${fixed(run.harnessCpuSecondsPerImage * 1000, 0)}`,
           `${fixed(run.s3CallsPerImage, 2)} (${Object.entries(run.s3CallsByMethod)
             .map(([method, count]) => `${method} ${(count / run.images).toFixed(2)}`)
             .join(', ')})`,
         ];
       }),
     ),
-    `Best CONCURRENCY on this machine: ${results.workerEndToEnd.bestConcurrency}. Events cycle over ${results.workerEndToEnd.distinctObjects} distinct source objects.`,
+    `Best CONCURRENCY on this machine: ${results.workerEndToEnd.bestConcurrency}. Events cycle over ${results.workerEndToEnd.distinctObjects} distinct source objects. ` +
+      `The harness (S3-protocol server, counting proxy, queue watcher) shares the machine's cores with the worker: its CPU per image ` +
+      `is time the worker could not use, and is absent in AWS, where S3 runs elsewhere. The ceiling spends ` +
+      `${ceilingCpuMs(results)} ms of CPU per image.`,
     '### 3. Cold start',
     `Process spawn to first receive: median ${fixed(results.coldStart.medianMs, 0)} ms over ${results.coldStart.runs.length} runs ` +
       `(${results.coldStart.runs.map((ms) => ms.toFixed(0)).join(', ')}).`,
@@ -81,6 +85,13 @@ export function summaryMarkdown(results: BenchResults): string {
     ),
   ];
   return `${sections.join('\n\n')}\n`;
+}
+
+/** CPU per image of the in-memory ceiling with the worker's sizes, from its rate with every core busy. */
+function ceilingCpuMs(results: BenchResults): string {
+  const reference = results.transformCeiling.rows.find((row) => row.label.endsWith(results.workerEndToEnd.sizes));
+  if (reference === undefined) return 'n/a';
+  return fixed((Math.min(reference.concurrency, results.machine.cores) / reference.imagesPerSecond) * 1000, 0);
 }
 
 function costTable(results: BenchResults): string {

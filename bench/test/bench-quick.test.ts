@@ -1,0 +1,71 @@
+import { build } from 'esbuild';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import type { BenchResults } from '../src/bench-results';
+import { runBench } from '../src/run-bench';
+
+// The bundled worker must sit inside the repository so its external native modules resolve from node_modules.
+const workerDir = resolve(__dirname, '..', '..', 'dist', `bench-smoke-${process.pid}`);
+const workerScript = join(workerDir, 'main.js');
+const scratch = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+
+beforeAll(async () => {
+  await build({
+    entryPoints: [resolve(__dirname, '..', '..', 'app', 'src', 'main.ts')],
+    outfile: workerScript,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['sharp', 'better-sqlite3'],
+    logLevel: 'silent',
+  });
+}, 60_000);
+
+afterAll(() => {
+  rmSync(workerDir, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+it('runs every part of the quick bench and writes the results, the summary and valid PNG charts', async () => {
+  const outDir = join(scratch, 'out');
+  const lines: string[] = [];
+  await runBench({
+    quick: true,
+    outDir,
+    workerScript,
+    inputDir: join(scratch, 'inputs'),
+    // Small inputs keep the smoke test fast; the harness is the same as for 4000x3000.
+    inputWidth: 800,
+    inputHeight: 600,
+    log: (line) => lines.push(line),
+  });
+
+  const results = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as BenchResults;
+  expect(results.machine.mode).toBe('quick');
+  expect(results.transformCeiling.rows.every((row) => row.imagesPerSecond > 0)).toBe(true);
+  const [run] = results.workerEndToEnd.sweep;
+  expect(run!.images).toBe(12);
+  expect(run!.imagesPerSecond).toBeGreaterThan(0);
+  // One GET per image and one PUT per output size, counted at the proxy in front of the S3-protocol server.
+  expect(run!.s3CallsByMethod).toEqual({ GET: 12, PUT: 24 });
+  expect(run!.peakRssMiB).toBeGreaterThan(30);
+  expect(run!.workerCpuSecondsPerImage).toBeGreaterThan(0);
+  expect(results.coldStart.runs).toHaveLength(3);
+  expect(results.simulation.scenarios.map((scenario) => scenario.name)).toContain('burst 10k');
+  expect(results.cost.lambdaPerMillion.total).toBeGreaterThan(0);
+  expect(results.targets.length).toBeGreaterThanOrEqual(6);
+
+  const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
+  expect(summary).toContain('### Targets');
+  expect(lines.join('\n')).toContain(summary.trim().split('\n')[0]);
+
+  for (const chart of ['throughput.png', 'cost-per-million.png', 'scaling-burst-10k.png']) {
+    expect(existsSync(join(outDir, chart))).toBe(true);
+    const metadata = await sharp(join(outDir, chart)).metadata();
+    expect(metadata.format).toBe('png');
+    expect(metadata.width).toBeGreaterThanOrEqual(1000);
+  }
+}, 240_000);

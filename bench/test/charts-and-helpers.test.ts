@@ -1,0 +1,74 @@
+import sharp from 'sharp';
+import { barChartSvg, escapeXml, lineChartSvg, niceCeiling } from '../src/charts/svg-chart';
+import { photoLikeImage, seededRandom } from '../src/inputs/photo-like-images';
+import { median, rssGrowthPercent } from '../src/measure/process-sampler';
+import { runPool } from '../src/measure/run-pool';
+import { markdownTable } from '../src/report/markdown-table';
+
+describe('svg charts', () => {
+  it('rounds axis maxima up to 1, 2 or 5 times a power of ten', () => {
+    expect([0.7, 1, 1.2, 3, 7, 101, 10_000].map(niceCeiling)).toEqual([1, 1, 2, 5, 10, 200, 10_000]);
+  });
+
+  it('escapes labels so a scenario name cannot break the SVG', () => {
+    expect(escapeXml('a < b & "c"')).toBe('a &lt; b &amp; &quot;c&quot;');
+    const svg = barChartSvg({ title: 'x <y>', unit: 'u', bars: [{ label: 'a&b', value: 1, color: '#000' }] });
+    expect(svg).not.toMatch(/<y>|a&b/);
+  });
+
+  it('draws step series with a corner at each change, and rasterises with sharp', async () => {
+    const svg = lineChartSvg({
+      title: 'steps',
+      xLabel: 'x',
+      panels: [{ yLabel: 'y', series: [{ name: 's', color: '#f00', step: true, points: [[0, 0], [5, 10]] }] }],
+    });
+    // Two points as steps: start, the corner at the old value, then the new value.
+    expect(svg.match(/points="([^"]+)"/)![1]!.split(' ')).toHaveLength(3);
+    const png = await sharp(Buffer.from(svg)).png().toBuffer();
+    expect((await sharp(png).metadata()).width).toBe(1000);
+  });
+});
+
+describe('photo-like inputs', () => {
+  it('are the same bytes for the same seed and differ between seeds', async () => {
+    expect(Array.from({ length: 3 }, seededRandom(7))).toEqual(Array.from({ length: 3 }, seededRandom(7)));
+    const [a, b, c] = await Promise.all([photoLikeImage(160, 120, 1, 'jpeg'), photoLikeImage(160, 120, 1, 'jpeg'), photoLikeImage(160, 120, 2, 'jpeg')]);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(false);
+  });
+
+  it('give PNGs an alpha channel with transparent regions', async () => {
+    const png = await photoLikeImage(200, 150, 3, 'png');
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(4);
+    expect(data.some((value, index) => index % 4 === 3 && value < 128)).toBe(true);
+  });
+});
+
+describe('measurement helpers', () => {
+  it('reports RSS growth of the last quarter against the second, ignoring warm-up', () => {
+    const samples = [50, 50, 100, 100, 100, 100, 110, 110].map((rssMiB, atSeconds) => ({ atSeconds, rssMiB }));
+    expect(rssGrowthPercent(samples)).toBeCloseTo(10, 9);
+    expect(rssGrowthPercent(samples.slice(0, 4))).toBeUndefined();
+    expect(median([3, 1, 2, 10])).toBe(2.5);
+  });
+
+  it('never has more than the given number of tasks in flight and runs each index once', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const seen: number[] = [];
+    await runPool(20, 3, async (index) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      seen.push(index);
+      inFlight--;
+    });
+    expect(peak).toBe(3);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, index) => index));
+  });
+
+  it('escapes pipes in Markdown cells', () => {
+    expect(markdownTable(['a'], [['x|y']])).toBe('| a |\n| --- |\n| x\\|y |');
+  });
+});

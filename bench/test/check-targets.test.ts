@@ -1,0 +1,50 @@
+import type { BenchResults } from '../src/bench-results';
+import { checkTargets } from '../src/check-targets';
+import { formatVerdict } from '../src/targets';
+import { benchResults, throughput, workerRun } from './factories';
+
+function verdictFor(results: Omit<BenchResults, 'targets'>, prefix: string): string {
+  const check = checkTargets(results).find((candidate) => candidate.target.startsWith(prefix));
+  if (check === undefined) throw new Error(`no target starting with ${prefix}`);
+  return formatVerdict(check);
+}
+
+describe('checkTargets', () => {
+  it('compares the best worker run with the ceiling at the same concurrency, not at another', () => {
+    const results = benchResults({
+      sweep: [workerRun({ concurrency: 2, imagesPerSecond: 8.6 }), workerRun({ concurrency: 4, imagesPerSecond: 8 })],
+      bestConcurrency: 2,
+      byConcurrency: [throughput({ concurrency: 2, imagesPerSecond: 10 }), throughput({ concurrency: 4, imagesPerSecond: 20 })],
+    });
+    expect(verdictFor(results, 'worker end to end')).toBe('holds');
+
+    const slower = benchResults({ sweep: [workerRun({ concurrency: 2, imagesPerSecond: 8.4 })], bestConcurrency: 2 });
+    expect(verdictFor(slower, 'worker end to end')).toBe('MISSED');
+  });
+
+  it('explains where the time goes when the ceiling is more than 10% below vipsthumbnail', () => {
+    const results = benchResults({
+      rows: [throughput({ label: 'ResizeProcessor JPEG -> 224x224', imagesPerSecond: 8 })],
+      vipsthumbnailRows: [throughput({ label: 'vipsthumbnail JPEG -> 224x224', imagesPerSecond: 10 })],
+    });
+    const check = checkTargets(results).find((candidate) => candidate.target.includes('vipsthumbnail'));
+    expect(check?.holds).toBe(false);
+    expect(check?.note).toMatch(/libvips/);
+  });
+
+  it('judges peak RSS only from runs at CONCURRENCY=4, and growth only from the long run', () => {
+    const results = benchResults({
+      sweep: [workerRun({ concurrency: 8, peakRssMiB: 900 }), workerRun({ concurrency: 4, peakRssMiB: 380 })],
+      longRun: workerRun({ concurrency: 4, images: 2000, peakRssMiB: 390, rssGrowthPercent: 12 }),
+    });
+    expect(verdictFor(results, 'peak RSS')).toBe('holds');
+    expect(verdictFor(results, 'no RSS growth')).toBe('MISSED');
+    expect(verdictFor(benchResults({ longRun: undefined }), 'no RSS growth')).toBe('not measured');
+  });
+
+  it('checks the cold start median and the simulated 10k burst', () => {
+    const results = benchResults({ coldStartMedianMs: 650 });
+    expect(verdictFor(results, 'cold start')).toBe('MISSED');
+    expect(verdictFor(results, '10k burst')).toBe('holds');
+  });
+});
