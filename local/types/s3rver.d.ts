@@ -3,6 +3,17 @@ declare module 's3rver' {
   import type { EventEmitter } from 'node:events';
   import type { AddressInfo } from 'node:net';
 
+  namespace S3rver {
+    /** Emitted after an object is stored: `eventName` is e.g. `ObjectCreated:Put`, the key is raw (not encoded). */
+    interface S3rverEvent {
+      Records: {
+        eventName: string;
+        eventTime: string;
+        s3: { bucket: { name: string }; object: { key: string; size: number; eTag: string; sequencer?: string } };
+      }[];
+    }
+  }
+
   interface S3rverBucketConfig {
     name: string;
     configs?: (string | Buffer)[];
@@ -20,20 +31,11 @@ declare module 's3rver' {
     serviceEndpoint?: string;
   }
 
-  /** Emitted after an object is stored: `eventName` is e.g. `ObjectCreated:Put`, the key is raw (not encoded). */
-  interface S3rverEvent {
-    Records: {
-      eventName: string;
-      eventTime: string;
-      s3: { bucket: { name: string }; object: { key: string; size: number; eTag: string; sequencer?: string } };
-    }[];
-  }
-
   class S3rver extends EventEmitter {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
-    on(event: 'event', listener: (event: S3rverEvent) => void): this;
+    on(event: 'event', listener: (event: S3rver.S3rverEvent) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 

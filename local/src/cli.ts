@@ -1,0 +1,146 @@
+/**
+ * `npm start` (the whole pipeline on this machine), `npm run status` and `npm run redrive`, locally or against a
+ * deployed stack. One entry point with subcommands: `node dist/local/cli.js <start|status|redrive> [options]`.
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { ConfigError } from '../../app/src/errors';
+import { awsRedrive, awsStatus, localRedrive, localStatus, type StatusReport } from './operator-commands';
+import { runPipeline } from './pipeline';
+
+const USAGE = `usage:
+  npm start -- [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
+               [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>]
+  npm run status  -- [--data-dir <dir>] [--aws]   (--aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY)
+  npm run redrive -- [--data-dir <dir>] [--aws]   (--aws reads DLQ_URL)
+Worker settings (SIZES, FIT, FORMAT, QUALITY, CONCURRENCY, ...) are passed to the workers from the environment.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      load: { type: 'string' },
+      'until-drained': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '900' },
+      'data-dir': { type: 'string', default: process.env.DATA_DIR ?? '.local' },
+      port: { type: 'string', default: process.env.S3_PORT ?? '4568' },
+      'scale-interval': { type: 'string', default: process.env.SCALE_INTERVAL ?? '3' },
+      'max-tasks': { type: 'string', default: process.env.MAX_TASKS ?? '4' },
+      'messages-per-task': { type: 'string', default: process.env.MESSAGES_PER_TASK ?? '10' },
+      aws: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const command = positionals[0] ?? 'start';
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const dataDir = resolve(values['data-dir']);
+  if (command === 'status') return status(values.aws, dataDir, values.json);
+  if (command === 'redrive') return redrive(values.aws, dataDir);
+  if (command !== 'start') {
+    process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+    return 2;
+  }
+
+  const number = (name: string, raw: string, min: number) => {
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) throw new ConfigError(`--${name}="${raw}" is invalid: expected a number of at least ${min}`);
+    return value;
+  };
+  // With --json, stdout carries only the summary; progress goes to stderr.
+  const progress = values.json ? process.stderr : process.stdout;
+  let stops = 0;
+  const handlers: ((force: boolean) => void)[] = [];
+  process.on('SIGINT', () => {
+    stops++;
+    progress.write(stops === 1 ? '\nstopping: workers finish or hand back their messages (Ctrl-C again to force)\n' : '\nforcing stop\n');
+    for (const handler of handlers) handler(stops > 1);
+  });
+  const summary = await runPipeline(
+    {
+      dataDir,
+      port: number('port', values.port, 0),
+      ...(values.load !== undefined ? { load: resolve(values.load) } : {}),
+      untilDrained: values['until-drained'],
+      json: values.json,
+      timeoutSeconds: number('timeout', values.timeout, 1),
+      scaleIntervalSeconds: number('scale-interval', values['scale-interval'], 0.1),
+      maxTasks: number('max-tasks', values['max-tasks'], 1),
+      messagesPerTask: number('messages-per-task', values['messages-per-task'], 1),
+      workerPath: join(__dirname, '..', 'app', 'main.js'),
+      env: process.env,
+      interactive: Boolean(progress.isTTY) && !values.json,
+      write: (text) => progress.write(text),
+    },
+    { onStop: (handler) => handlers.push(handler) },
+  );
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(
+      [
+        '',
+        `loaded ${summary.loaded} files: ${summary.done} processed (${summary.outputs} outputs), ${summary.deadLettered} in the DLQ, ${summary.pending.length} pending`,
+        `${summary.durationSeconds}s, ${summary.imagesPerSecond} images/s, ${summary.workersStarted} workers started, at most ${summary.peakWorkers} at once`,
+        summary.dlqDepth > 0 ? `dead letters: inspect with npm run status, retry with npm run redrive after fixing the cause` : '',
+        `outputs: ${join(dataDir, 's3', 'destination')}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return summary.pending.length === 0 || !values['until-drained'] ? 0 : 1;
+}
+
+async function status(aws: boolean, dataDir: string, json: boolean): Promise<number> {
+  const report: StatusReport = aws
+    ? await awsStatus(
+        { queueUrl: requireEnv('QUEUE_URL'), dlqUrl: requireEnv('DLQ_URL'), cluster: requireEnv('CLUSTER'), taskFamily: requireEnv('TASK_FAMILY') },
+        new SQSClient({}),
+        new ECSClient({}),
+      )
+    : await localStatus(dataDir);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  process.stdout.write(
+    `${report.target}: queue visible ${report.visible}, in flight ${report.inFlight}, delayed ${report.delayed}, DLQ ${report.deadLettered}, running tasks ${report.runningTasks}\n`,
+  );
+  for (const decision of report.lastDecisions) {
+    process.stdout.write(`  ${String(decision.timestamp)} launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
+  }
+  if (aws) {
+    process.stdout.write('  scaling decisions: CloudWatch Logs Insights on the scaler log group:\n    fields @timestamp, visible, running, launch, reasons | filter message = "scaling decision" | sort @timestamp desc | limit 20\n');
+  }
+  return 0;
+}
+
+async function redrive(aws: boolean, dataDir: string): Promise<number> {
+  if (aws) {
+    const handle = await awsRedrive(new SQSClient({}), requireEnv('DLQ_URL'));
+    process.stdout.write(`started SQS message move task ${handle}: dead letters go back to their source queue\n`);
+  } else {
+    process.stdout.write(`moved ${await localRedrive(dataDir)} dead letters back to the local queue\n`);
+  }
+  return 0;
+}
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new ConfigError(`${name} is missing: --aws needs QUEUE_URL, DLQ_URL, CLUSTER and TASK_FAMILY`);
+  return value;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof ConfigError ? 'invalid configuration: ' : ''}${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof ConfigError ? 2 : 1);
+  },
+);

@@ -1,0 +1,90 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { SqsQueue } from '../../app/src/queue/sqs-queue';
+import { LocalQueue } from '../../app/src/queue/local-queue';
+import { EcsTaskLauncher } from '../../scaler/src/ecs-task-launcher';
+
+export interface StatusReport {
+  readonly target: 'local' | 'aws';
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+  readonly deadLettered: number;
+  readonly runningTasks: number;
+  readonly lastDecisions: readonly Record<string, unknown>[];
+}
+
+/** Local: the queue file, the worker pids the pipeline last recorded, and its last scaling decisions. */
+export async function localStatus(dataDir: string, decisions = 5): Promise<StatusReport> {
+  const queuePath = join(dataDir, 'queue.db');
+  if (!existsSync(queuePath)) throw new Error(`no local pipeline data in ${dataDir} (run npm start first)`);
+  const queue = LocalQueue.open(queuePath);
+  try {
+    const depth = await queue.depth();
+    const state = readJson(join(dataDir, 'state.json')) as { workerPids?: number[] } | undefined;
+    const running = (state?.workerPids ?? []).filter(isAlive).length;
+    const decisionsFile = join(dataDir, 'decisions.jsonl');
+    const lines = existsSync(decisionsFile) ? readFileSync(decisionsFile, 'utf8').trim().split('\n').filter(Boolean) : [];
+    return {
+      target: 'local', ...depth, deadLettered: await queue.dlqDepth(), runningTasks: running,
+      lastDecisions: lines.slice(-decisions).map((line) => JSON.parse(line) as Record<string, unknown>),
+    };
+  } finally {
+    await queue.close();
+  }
+}
+
+export interface AwsTarget {
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  readonly cluster: string;
+  readonly taskFamily: string;
+}
+
+/** Deployed: SQS counts and ECS tasks. The decisions live in the scaler's log group (see the README's Logs Insights query). */
+export async function awsStatus(target: AwsTarget, sqs: SQSClient, ecs: ECSClient): Promise<StatusReport> {
+  const queue = new SqsQueue(sqs, target.queueUrl);
+  const dlq = new SqsQueue(sqs, target.dlqUrl);
+  const launcher = new EcsTaskLauncher(ecs, {
+    cluster: target.cluster, taskFamily: target.taskFamily, subnets: [], securityGroups: [], capacityProviderStrategy: [], spotFallback: false, startedBy: 'status',
+  });
+  const [depth, dead, running] = await Promise.all([queue.depth(), dlq.depth(), launcher.countRunning()]);
+  return { target: 'aws', ...depth, deadLettered: dead.visible + dead.inFlight, runningTasks: running, lastDecisions: [] };
+}
+
+export async function localRedrive(dataDir: string): Promise<number> {
+  const queue = LocalQueue.open(join(dataDir, 'queue.db'));
+  try {
+    return await queue.redriveDeadLetters();
+  } finally {
+    await queue.close();
+  }
+}
+
+/** SQS's own DLQ redrive: moves every message back to the queue it came from. */
+export async function awsRedrive(sqs: SQSClient, dlqUrl: string): Promise<string> {
+  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const dlqArn = attributes.Attributes?.QueueArn;
+  if (dlqArn === undefined) throw new Error(`could not read the ARN of ${dlqUrl}`);
+  const task = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+  return task.TaskHandle ?? '';
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

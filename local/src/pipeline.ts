@@ -1,0 +1,201 @@
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { loadConfig } from '../../app/src/config';
+import { parseMessageBody } from '../../app/src/events/parse-message';
+import type { Log, LogFields } from '../../app/src/log/logger';
+import { LocalQueue } from '../../app/src/queue/local-queue';
+import { runScaler } from '../../scaler/src/run-scaler';
+import { account, type Accounting } from './accounting';
+import { writeDemoSet } from './demo-set';
+import { queueBodyFor } from './event-bridge';
+import { LocalTaskLauncher } from './local-task-launcher';
+import { formatProgress, type ProgressSnapshot } from './progress';
+import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
+import { uploadDirectory } from './upload';
+
+export const SOURCE_BUCKET = 'source';
+export const DESTINATION_BUCKET = 'destination';
+
+export interface PipelineOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly load?: string;
+  readonly untilDrained: boolean;
+  readonly json: boolean;
+  readonly timeoutSeconds: number;
+  readonly scaleIntervalSeconds: number;
+  readonly maxTasks: number;
+  readonly messagesPerTask: number;
+  readonly workerPath: string;
+  /** Worker settings passed through (SIZES, FIT, FORMAT, CONCURRENCY, ...), as a task definition would set them. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly interactive: boolean;
+  readonly write: (text: string) => void;
+}
+
+export interface PipelineSummary extends Accounting {
+  readonly durationSeconds: number;
+  readonly imagesPerSecond: number;
+  readonly workersStarted: number;
+  readonly peakWorkers: number;
+  readonly dlqDepth: number;
+  readonly endpoint: string;
+}
+
+const WORKER_SETTINGS = ['SIZES', 'FIT', 'FORMAT', 'QUALITY', 'BACKGROUND', 'CONCURRENCY', 'MAX_INPUT_BYTES', 'MAX_INPUT_PIXELS', 'FAIL_ON', 'LOG_LEVEL', 'DEST_PREFIX', 'SOURCE_PREFIX', 'SHUTDOWN_GRACE_SECONDS'];
+
+/**
+ * The whole blueprint on one machine: S3-protocol server, S3 events bridged to the local queue in the AWS shape, the
+ * scaler's own policy every few seconds, and worker processes started like Fargate tasks that drain and exit.
+ */
+export async function runPipeline(options: PipelineOptions, stopSignal: { onStop: (handler: (force: boolean) => void) => void }): Promise<PipelineSummary> {
+  mkdirSync(options.dataDir, { recursive: true });
+  // Locally a bad file reaches the DLQ after 3 receives (AWS default in the infra: 5), so the demo shows it quickly.
+  const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+  const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
+  const workerEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    QUEUE_URL: join(options.dataDir, 'queue.db'),
+    DEST_BUCKET: DESTINATION_BUCKET,
+    ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
+    SIZES: '224x224,299x299',
+    WAIT_SECONDS: '2',
+    IDLE_POLLS: '2',
+    VISIBILITY_TIMEOUT_SECONDS: '30',
+    AWS_ENDPOINT_URL: server.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    MALLOC_ARENA_MAX: '2',
+    NODE_NO_WARNINGS: '1',
+    ...Object.fromEntries(WORKER_SETTINGS.filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
+  };
+  const workerConfig = loadConfig(workerEnv);
+  const sizes = workerConfig.resize.sizes.map((size) => `${size.width}x${size.height}`);
+  const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[workerConfig.resize.format];
+
+  server.server.on('event', (event) => {
+    const body = queueBodyFor(event, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix });
+    // Synchronous SQLite insert inside s3rver's request: an upload the client saw succeed always has its event queued.
+    if (body !== undefined) void queue.send(body);
+  });
+
+  const s3 = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  const launcher = new LocalTaskLauncher({ workerPath: options.workerPath, env: workerEnv, logDir: join(options.dataDir, 'logs') });
+  const decisionsFile = join(options.dataDir, 'decisions.jsonl');
+  const decisionLog = fileLog(decisionsFile);
+  const started = Date.now();
+  const elapsed = () => (Date.now() - started) / 1000;
+  let stopping = false;
+  stopSignal.onStop((force) => {
+    stopping = true;
+    void launcher.stopAll(force ? 'SIGKILL' : 'SIGTERM');
+  });
+
+  try {
+    options.write(`S3 endpoint ${server.endpoint} (buckets ${SOURCE_BUCKET}, ${DESTINATION_BUCKET}); data in ${options.dataDir}\n`);
+    await load(options, s3);
+    let firstProcessed: { elapsedSeconds: number; processed: number } | undefined;
+    let nextScale = 0;
+    let nextProgress = 0;
+    const deadline = options.timeoutSeconds * 1000 + started;
+    for (;;) {
+      if (stopping) break;
+      const now = Date.now();
+      if (now >= nextScale) {
+        await runScaler({ depthReader: queue, launcher, config: { maxTasks: options.maxTasks, messagesPerTask: options.messagesPerTask, enabled: true, dryRun: false }, log: decisionLog });
+        nextScale = now + options.scaleIntervalSeconds * 1000;
+      }
+      const snapshot = await snapshotOf(queue, launcher, s3, sizes, extension, workerConfig, elapsed());
+      writeFileSync(join(options.dataDir, 'state.json'), JSON.stringify({ pid: process.pid, endpoint: server.endpoint, workerPids: launcher.pids(), updatedAt: new Date().toISOString() }));
+      if (firstProcessed === undefined && snapshot.progress.processed > 0) firstProcessed = { elapsedSeconds: snapshot.progress.elapsedSeconds, processed: 0 };
+      if (now >= nextProgress) {
+        const line = formatProgress(snapshot.progress, firstProcessed);
+        options.write(options.interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+        nextProgress = now + (options.interactive ? 500 : 5000);
+      }
+      const depth = await queue.depth();
+      if (options.untilDrained && depth.visible + depth.inFlight + depth.delayed === 0 && (await launcher.countRunning()) === 0 && snapshot.accounting.pending.length === 0) break;
+      if (options.untilDrained && Date.now() > deadline) {
+        throw new Error(`not drained after --timeout ${options.timeoutSeconds}s: ${snapshot.accounting.pending.length} files pending, ${depth.visible} visible, ${depth.inFlight} in flight`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    if (options.interactive) options.write('\n');
+    const final = await snapshotOf(queue, launcher, s3, sizes, extension, workerConfig, elapsed());
+    const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
+    return {
+      ...final.accounting,
+      durationSeconds: Math.round(elapsed() * 10) / 10,
+      imagesPerSecond: Math.round((final.accounting.done / processingSeconds) * 10) / 10,
+      workersStarted: launcher.startedCount,
+      peakWorkers: launcher.peakRunning,
+      dlqDepth: await queue.dlqDepth(),
+      endpoint: server.endpoint,
+    };
+  } finally {
+    await launcher.stopAll('SIGTERM');
+    s3.destroy();
+    await server.close();
+    await queue.close();
+  }
+}
+
+async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
+  const demoMarker = join(options.dataDir, 'demo-loaded');
+  if (options.load !== undefined) {
+    const keys = await uploadDirectory(s3, SOURCE_BUCKET, options.load);
+    options.write(`loaded ${keys.length} files from ${options.load}\n`);
+  } else if (!existsSync(demoMarker)) {
+    const demoDir = join(options.dataDir, 'demo');
+    const { good, broken } = await writeDemoSet(demoDir);
+    const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir);
+    writeFileSync(demoMarker, new Date().toISOString());
+    options.write(`loaded the demo set: ${keys.length} files (${good} images, ${broken} deliberately broken)\n`);
+  }
+}
+
+async function snapshotOf(
+  queue: LocalQueue, launcher: LocalTaskLauncher, s3: S3Client, sizes: string[], extension: string,
+  config: { destPrefix: string; sourcePrefix: string }, elapsedSeconds: number,
+): Promise<{ progress: ProgressSnapshot; accounting: Accounting }> {
+  const [depth, dlq, workers, sourceKeys, destinationKeys, deadLetters] = await Promise.all([
+    queue.depth(), queue.dlqDepth(), launcher.countRunning(), listKeys(s3, SOURCE_BUCKET), listKeys(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
+  ]);
+  const accounting = account({
+    sourceKeys, destinationKeys, sizes, extension, destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix,
+    deadLetteredKeys: deadLetters.flatMap((letter) => keysIn(letter.body)),
+  });
+  return {
+    accounting,
+    progress: { elapsedSeconds, visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded },
+  };
+}
+
+function keysIn(body: string): string[] {
+  try {
+    const parsed = parseMessageBody(body);
+    return parsed.kind === 'objects' ? parsed.objects.map((object) => object.key) : [];
+  } catch {
+    return [];
+  }
+}
+
+async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return keys;
+}
+
+/** Scaling decisions go to a JSON-lines file that `npm run status` reads. */
+function fileLog(path: string): Log {
+  const write = (level: string) => (message: string, fields: LogFields = {}) =>
+    appendFileSync(path, `${JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...fields })}\n`);
+  return { debug: () => undefined, info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
+}
