@@ -1,5 +1,6 @@
 import type { LambdaCostPerMillion } from './cost/lambda-cost';
 import type { ColdStartResult } from './measure/cold-start';
+import type { QueueCallsPerImage } from './measure/queue-calls';
 import type { ThroughputMeasurement } from './measure/transform-ceiling';
 import type { WorkerRunResult } from './measure/worker-end-to-end';
 import type { LambdaAlternative, PerImageRequests, Prices, TaskSize } from './parameters';
@@ -36,6 +37,7 @@ export interface BenchResults {
     readonly sweep: readonly WorkerRunResult[];
     readonly bestConcurrency: number;
     readonly longRun: WorkerRunResult | undefined;
+    readonly queueCalls: QueueCallsPerImage;
   };
   readonly coldStart: ColdStartResult;
   readonly simulation: {

@@ -8,6 +8,7 @@ import { lambdaCostPerMillion } from './cost/lambda-cost';
 import { ensureInputSet } from './inputs/photo-like-images';
 import { measureColdStart } from './measure/cold-start';
 import { startCountingProxy } from './measure/counting-proxy';
+import { countQueueCalls, type QueueCallsPerImage } from './measure/queue-calls';
 import { startS3Stack } from './measure/s3-stack';
 import {
   measureMinimalSharp,
@@ -54,6 +55,7 @@ interface Plan {
   readonly sweepImages: number;
   readonly longRunImages: number | undefined;
   readonly coldStarts: number;
+  readonly queueCallImages: number;
 }
 
 const WORKER_SIZES = [
@@ -63,8 +65,8 @@ const WORKER_SIZES = [
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { jpegs: 3, pngs: 1, ceilingImages: 6, pngCeilingImages: 2, sweep: [2], sweepImages: 12, longRunImages: undefined, coldStarts: 3 }
-    : { jpegs: 16, pngs: 2, ceilingImages: 120, pngCeilingImages: 12, sweep: [1, 2, 4, 8], sweepImages: 400, longRunImages: 2000, coldStarts: 10 };
+    ? { jpegs: 3, pngs: 1, ceilingImages: 6, pngCeilingImages: 2, sweep: [2], sweepImages: 12, longRunImages: undefined, coldStarts: 3, queueCallImages: 12 }
+    : { jpegs: 16, pngs: 2, ceilingImages: 120, pngCeilingImages: 12, sweep: [1, 2, 4, 8], sweepImages: 400, longRunImages: 2000, coldStarts: 10, queueCallImages: 100 };
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
@@ -130,6 +132,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
   const sweep: WorkerRunResult[] = [];
   let longRun: WorkerRunResult | undefined;
+  let queueCalls: QueueCallsPerImage | undefined;
   try {
     const stack = await startS3Stack(join(scratch, 's3'), jpegs);
     const proxy = await startCountingProxy(stack.port);
@@ -159,6 +162,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         longRun = await run(4, work.longRunImages, 'long-run');
         log(`  long run: ${work.longRunImages} images at 4, peak RSS ${longRun.peakRssMiB.toFixed(0)} MiB, growth ${longRun.rssGrowthPercent?.toFixed(1)}%`);
       }
+      // At the worker's default CONCURRENCY (2 x vCPUs), the setting a deployed task runs with.
+      queueCalls = await countQueueCalls(
+        join(scratch, 'queue-calls.db'),
+        `http://127.0.0.1:${stack.port}`,
+        stack.objects,
+        work.queueCallImages,
+        cores * 2,
+        sizeLabel(WORKER_SIZES).replace('+', ','),
+      );
+      log(`  queue calls: ${queueCalls.sqsRequestsPerImage.toFixed(3)} SQS requests/image (${JSON.stringify(queueCalls.calls)})`);
     } finally {
       await proxy.close();
       await stack.close();
@@ -172,7 +185,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const perVcpu = best.imagesPerSecond / cores;
     const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
     log(`4/5 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
-    const perImage = measuredPerImageRequests(best);
+    const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
 
@@ -189,6 +202,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         sweep,
         bestConcurrency: best.concurrency,
         longRun,
+        queueCalls: queueCalls!,
       },
       coldStart,
       simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios },
@@ -207,10 +221,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   }
 }
 
-/** The worker's measured S3 calls per image; SQS keeps the model's figure (the worker's queue calls are in-process). */
-function measuredPerImageRequests(run: WorkerRunResult): PerImageRequests {
+/**
+ * The worker's measured requests per image. SQS besides receives: S3's SendMessage for the event, the batched
+ * deletes and visibility changes, and the receives beyond the full batches the simulation already counts.
+ */
+export function measuredPerImageRequests(run: WorkerRunResult, queue: QueueCallsPerImage, receiveBatchSize: number): PerImageRequests {
   const per = (method: string): number => (run.s3CallsByMethod[method] ?? 0) / run.images;
   const reads = per('GET') + per('HEAD');
   const writes = per('PUT') + per('POST');
-  return reads + writes > 0 ? { ...DEFAULT_PER_IMAGE_REQUESTS, s3Reads: reads, s3Writes: writes } : DEFAULT_PER_IMAGE_REQUESTS;
+  const extraReceives = Math.max(0, queue.calls.receives / queue.images - 1 / receiveBatchSize);
+  const sqsOther = 1 + (queue.calls.deleteBatches + queue.calls.visibilityBatches) / queue.images + extraReceives;
+  return {
+    s3Reads: reads + writes > 0 ? reads : DEFAULT_PER_IMAGE_REQUESTS.s3Reads,
+    s3Writes: reads + writes > 0 ? writes : DEFAULT_PER_IMAGE_REQUESTS.s3Writes,
+    sqsOther,
+  };
 }

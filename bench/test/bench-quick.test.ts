@@ -53,6 +53,9 @@ it('runs every part of the quick bench and writes the results, the summary and v
   expect(run!.s3CallsByMethod).toEqual({ GET: 12, PUT: 24 });
   expect(run!.peakRssMiB).toBeGreaterThan(30);
   expect(run!.workerCpuSecondsPerImage).toBeGreaterThan(0);
+  expect(results.workerEndToEnd.queueCalls.calls.deleteBatches).toBeGreaterThanOrEqual(2);
+  expect(results.workerEndToEnd.queueCalls.calls.receives).toBeGreaterThanOrEqual(2);
+  expect(results.cost.perImage.sqsOther).toBeGreaterThan(1);
   expect(results.coldStart.runs).toHaveLength(3);
   expect(results.simulation.scenarios.map((scenario) => scenario.name)).toContain('burst 10k');
   expect(results.cost.lambdaPerMillion.total).toBeGreaterThan(0);

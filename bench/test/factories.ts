@@ -109,6 +109,12 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       sweep: overrides.sweep ?? [workerRun()],
       bestConcurrency: overrides.bestConcurrency ?? 2,
       longRun: 'longRun' in overrides ? overrides.longRun : workerRun({ concurrency: 4, images: 2000, rssGrowthPercent: 2 }),
+      queueCalls: {
+        images: 100,
+        concurrency: 4,
+        calls: { receives: 20, emptyReceives: 0, deleteBatches: 12, visibilityBatches: 0, depthReads: 0 },
+        sqsRequestsPerImage: 0.32,
+      },
     },
     coldStart: { runs: [overrides.coldStartMedianMs ?? 200], medianMs: overrides.coldStartMedianMs ?? 200 },
     simulation: {

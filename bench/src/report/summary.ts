@@ -46,6 +46,10 @@ export function summaryMarkdown(results: BenchResults): string {
       `The harness (S3-protocol server, counting proxy, queue watcher) shares the machine's cores with the worker: its CPU per image ` +
       `is time the worker could not use, and is absent in AWS, where S3 runs elsewhere. The ceiling spends ` +
       `${ceilingCpuMs(results)} ms of CPU per image.`,
+    `Queue calls (the worker's own loop in-process at CONCURRENCY=${results.workerEndToEnd.queueCalls.concurrency}, ` +
+      `${results.workerEndToEnd.queueCalls.images} images): ${fixed(results.workerEndToEnd.queueCalls.sqsRequestsPerImage, 3)} SQS requests per image ` +
+      `(${results.workerEndToEnd.queueCalls.calls.receives} receives, ${results.workerEndToEnd.queueCalls.calls.deleteBatches} delete batches, ` +
+      `${results.workerEndToEnd.queueCalls.calls.visibilityBatches} visibility batches), plus S3's own SendMessage per event.`,
     '### 3. Cold start',
     `Process spawn to first receive: median ${fixed(results.coldStart.medianMs, 0)} ms over ${results.coldStart.runs.length} runs ` +
       `(${results.coldStart.runs.map((ms) => ms.toFixed(0)).join(', ')}).`,
