@@ -56,6 +56,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
   const workerEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
+    ...(process.env.NODE_PATH !== undefined ? { NODE_PATH: process.env.NODE_PATH } : {}),
     QUEUE_URL: join(options.dataDir, 'queue.db'),
     DEST_BUCKET: DESTINATION_BUCKET,
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
@@ -82,7 +83,18 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   });
 
   const s3 = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
-  const launcher = new LocalTaskLauncher({ workerPath: options.workerPath, env: workerEnv, logDir: join(options.dataDir, 'logs') });
+  const logDir = join(options.dataDir, 'logs');
+  let crashes = 0;
+  const launcher = new LocalTaskLauncher({
+    workerPath: options.workerPath,
+    env: workerEnv,
+    logDir,
+    onExit: (worker, code, signal) => {
+      if (code === 0 || signal === 'SIGTERM' || stopping) return;
+      crashes++;
+      options.write(`${options.interactive ? '\n' : ''}worker ${worker} exited with ${signal ?? `code ${code}`}: see ${join(logDir, `worker-${worker}.log`)}\n`);
+    },
+  });
   const decisionsFile = join(options.dataDir, 'decisions.jsonl');
   const decisionLog = fileLog(decisionsFile);
   const started = Date.now();
@@ -117,6 +129,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       }
       const depth = await queue.depth();
       if (options.untilDrained && depth.visible + depth.inFlight + depth.delayed === 0 && (await launcher.countRunning()) === 0 && snapshot.accounting.pending.length === 0) break;
+      if (crashes >= 3 * options.maxTasks) throw new Error(`${crashes} workers crashed; giving up (their logs are in ${logDir})`);
       if (options.untilDrained && Date.now() > deadline) {
         throw new Error(`not drained after --timeout ${options.timeoutSeconds}s: ${snapshot.accounting.pending.length} files pending, ${depth.visible} visible, ${depth.inFlight} in flight`);
       }

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import sharp from 'sharp';
+
+/**
+ * `npm start -- --load <dir> --until-drained --json` as a user runs it: the bundled CLI and worker, s3rver, the local
+ * queue, the scaler policy and worker processes, on 120 images and 4 broken files.
+ */
+const ROOT = resolve(__dirname, '../..');
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
+  const bundle = (entry: string, out: string) =>
+    build({ entryPoints: [join(ROOT, entry)], outfile: join(dir, 'dist', out), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp', 'better-sqlite3'], logLevel: 'error' });
+  await Promise.all([bundle('local/src/cli.ts', 'local/cli.js'), bundle('app/src/main.ts', 'app/main.js')]);
+  const input = join(dir, 'input');
+  for (let i = 0; i < 120; i++) {
+    const key = [`set ${i % 3}/photo+${i}.jpg`, `ünï/${i}.png`, `deep/a/b/${i}.jpg`][i % 3]!;
+    const image = sharp({ create: { width: 320 + (i % 4) * 40, height: 240, channels: 3, background: { r: i * 2, g: 100, b: 200 - i } } });
+    mkdirSync(dirname(join(input, key)), { recursive: true });
+    writeFileSync(join(input, key), await (key.endsWith('.png') ? image.png() : image.jpeg()).toBuffer());
+  }
+  mkdirSync(join(input, 'broken'));
+  writeFileSync(join(input, 'broken/empty.jpg'), Buffer.alloc(0));
+  writeFileSync(join(input, 'broken/text.jpg'), 'not an image');
+  writeFileSync(join(input, 'broken/garbage.png'), Buffer.from(Array.from({ length: 999 }, (_, i) => (i * 31) % 256)));
+  const jpeg = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+  writeFileSync(join(input, 'broken/truncated.jpg'), jpeg.subarray(0, 300));
+}, 60_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('loads 124 files, processes every good one, dead-letters the broken ones and returns to zero workers', async () => {
+  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--load', join(dir, 'input'), '--until-drained', '--json',
+    '--data-dir', join(dir, 'data'), '--port', '0', '--scale-interval', '1', '--max-tasks', '3', '--timeout', '150'], {
+    env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', CONCURRENCY: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
+  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+
+  const summary = JSON.parse(stdout.trim());
+  expect(summary).toMatchObject({ loaded: 124, done: 120, deadLettered: 4, pending: [], outputs: 240, dlqDepth: 4 });
+  expect(summary.peakWorkers).toBeGreaterThan(1);
+
+  const outputs = readdirSync(join(dir, 'data/s3/destination/224x224'), { recursive: true });
+  expect(outputs.length).toBeGreaterThan(0);
+  const decisions = readFileSync(join(dir, 'data/decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  expect(decisions.some((decision) => decision.launch > 1)).toBe(true);
+  expect(decisions.at(-1)).toMatchObject({ running: 0 });
+}, 180_000);
