@@ -39,6 +39,8 @@ export interface PipelineSummary extends Accounting {
   readonly imagesPerSecond: number;
   readonly workersStarted: number;
   readonly peakWorkers: number;
+  /** Workers still running when the summary was taken: 0 after --until-drained. */
+  readonly workersAtEnd: number;
   readonly dlqDepth: number;
   readonly endpoint: string;
 }
@@ -144,6 +146,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       imagesPerSecond: Math.round((final.accounting.done / processingSeconds) * 10) / 10,
       workersStarted: launcher.startedCount,
       peakWorkers: launcher.peakRunning,
+      workersAtEnd: await launcher.countRunning(),
       dlqDepth: await queue.dlqDepth(),
       endpoint: server.endpoint,
     };

@@ -48,12 +48,11 @@ it('loads 124 files, processes every good one, dead-letters the broken ones and 
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
 
   const summary = JSON.parse(stdout.trim());
-  expect(summary).toMatchObject({ loaded: 124, done: 120, deadLettered: 4, pending: [], outputs: 240, dlqDepth: 4 });
+  expect(summary).toMatchObject({ loaded: 124, done: 120, deadLettered: 4, pending: [], outputs: 240, dlqDepth: 4, workersAtEnd: 0 });
   expect(summary.peakWorkers).toBeGreaterThan(1);
 
   const outputs = readdirSync(join(dir, 'data/s3/destination/224x224'), { recursive: true });
   expect(outputs.length).toBeGreaterThan(0);
   const decisions = readFileSync(join(dir, 'data/decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   expect(decisions.some((decision) => decision.launch > 1)).toBe(true);
-  expect(decisions.at(-1)).toMatchObject({ running: 0 });
 }, 180_000);
