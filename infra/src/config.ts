@@ -1,0 +1,79 @@
+/** Everything `cdktf deploy` needs, in one typed object with defaults; invalid values fail the synth naming them. */
+export interface InfraConfig {
+  readonly name: string;
+  readonly region: string;
+  /** At least two, e.g. ['eu-west-1a', 'eu-west-1b']: given, not looked up, so plans need no AWS call. */
+  readonly availabilityZones: readonly string[];
+  readonly vpcCidr: string;
+  readonly publicSubnetCidrs: readonly string[];
+  readonly privateSubnetCidrs: readonly string[];
+  /** One NAT gateway per AZ (resilient) instead of one in total (cheaper, the default). */
+  readonly natPerAz: boolean;
+  readonly sourcePrefix: string;
+  /** One notification rule per suffix: S3 suffix filters are case-sensitive. */
+  readonly sourceSuffixes: readonly string[];
+  readonly destPrefix: string;
+  readonly sizes: string;
+  readonly taskCpu: number;
+  readonly taskMemory: number;
+  readonly maxTasks: number;
+  readonly messagesPerTask: number;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly logRetentionDays: number;
+  /** Lets `cdktf destroy` delete non-empty buckets: for demos only. */
+  readonly forceDestroy: boolean;
+  /** The image tasks run until the pipeline registers its own (see README "the two traps"). */
+  readonly bootstrapImage: string;
+  /** Folder holding the bundled scaler (`index.js`), made by `npm run build`. */
+  readonly scalerBundleDir: string;
+}
+
+export const DEFAULT_INFRA_CONFIG: InfraConfig = {
+  name: 's3-queue',
+  region: 'us-east-1',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
+  vpcCidr: '10.40.0.0/16',
+  publicSubnetCidrs: ['10.40.0.0/24', '10.40.1.0/24'],
+  privateSubnetCidrs: ['10.40.16.0/20', '10.40.32.0/20'],
+  natPerAz: false,
+  sourcePrefix: '',
+  sourceSuffixes: ['.jpg', '.jpeg', '.JPG', '.JPEG', '.png', '.PNG'],
+  destPrefix: '',
+  sizes: '224x224,299x299',
+  taskCpu: 2048,
+  taskMemory: 4096,
+  maxTasks: 10,
+  messagesPerTask: 10,
+  maxReceiveCount: 5,
+  visibilityTimeoutSeconds: 120,
+  logRetentionDays: 30,
+  forceDestroy: false,
+  bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim',
+  scalerBundleDir: 'dist/scaler',
+};
+
+const FARGATE_CPU_MEMORY: Record<number, [number, number]> = { 256: [512, 2048], 512: [1024, 4096], 1024: [2048, 8192], 2048: [4096, 16384], 4096: [8192, 30720] };
+
+export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraConfig {
+  const config = { ...DEFAULT_INFRA_CONFIG, ...overrides };
+  const problems: string[] = [];
+  const cidr = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+  if (!/^[a-z][a-z0-9-]{1,20}$/.test(config.name)) problems.push(`name="${config.name}": 2-21 lower-case letters, digits or dashes, starting with a letter`);
+  if (config.availabilityZones.length < 2) problems.push('availabilityZones: at least two, for tasks in two AZs');
+  for (const field of ['publicSubnetCidrs', 'privateSubnetCidrs'] as const) {
+    if (config[field].length !== config.availabilityZones.length || !config[field].every((c) => cidr.test(c))) {
+      problems.push(`${field}: one CIDR per availability zone (${config.availabilityZones.length})`);
+    }
+  }
+  if (!cidr.test(config.vpcCidr)) problems.push(`vpcCidr="${config.vpcCidr}": a CIDR such as 10.40.0.0/16`);
+  const memory = FARGATE_CPU_MEMORY[config.taskCpu];
+  if (memory === undefined) problems.push(`taskCpu=${config.taskCpu}: one of ${Object.keys(FARGATE_CPU_MEMORY).join(', ')}`);
+  else if (config.taskMemory < memory[0] || config.taskMemory > memory[1]) problems.push(`taskMemory=${config.taskMemory}: ${memory[0]}..${memory[1]} MiB for taskCpu ${config.taskCpu}`);
+  if (!Number.isInteger(config.maxTasks) || config.maxTasks < 1) problems.push(`maxTasks=${config.maxTasks}: an integer of at least 1`);
+  if (!Number.isInteger(config.maxReceiveCount) || config.maxReceiveCount < 1 || config.maxReceiveCount > 1000) problems.push(`maxReceiveCount=${config.maxReceiveCount}: 1..1000`);
+  if (config.visibilityTimeoutSeconds < 30 || config.visibilityTimeoutSeconds > 43200) problems.push(`visibilityTimeoutSeconds=${config.visibilityTimeoutSeconds}: 30..43200`);
+  if (!/^\d+x\d+(,\d+x\d+)*$/.test(config.sizes)) problems.push(`sizes="${config.sizes}": WIDTHxHEIGHT list such as 224x224,299x299`);
+  if (problems.length > 0) throw new Error(`invalid infrastructure configuration:\n${problems.join('\n')}`);
+  return Object.freeze(config);
+}

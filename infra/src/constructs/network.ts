@@ -1,0 +1,52 @@
+import { Construct } from 'constructs';
+import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
+import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
+import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
+import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { Vpc } from '@cdktf/provider-aws/lib/vpc';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+
+export interface NetworkProps {
+  readonly name: string;
+  readonly region: string;
+  readonly cidr: string;
+  readonly availabilityZones: readonly string[];
+  readonly publicSubnetCidrs: readonly string[];
+  readonly privateSubnetCidrs: readonly string[];
+  readonly natPerAz: boolean;
+}
+
+/** Private subnets for tasks (no public IPs), egress through NAT, and S3 traffic through a free gateway endpoint. */
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  readonly privateSubnets: Subnet[];
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    this.vpc = new Vpc(this, 'vpc', { cidrBlock: props.cidr, enableDnsSupport: true, enableDnsHostnames: true, tags: { Name: props.name } });
+    const igw = new InternetGateway(this, 'igw', { vpcId: this.vpc.id });
+    const publicRoutes = new RouteTable(this, 'public-routes', { vpcId: this.vpc.id, route: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }] });
+    const publicSubnets = props.availabilityZones.map((az, i) => {
+      const subnet = new Subnet(this, `public-${i}`, { vpcId: this.vpc.id, availabilityZone: az, cidrBlock: props.publicSubnetCidrs[i]!, tags: { Name: `${props.name}-public-${az}` } });
+      new RouteTableAssociation(this, `public-${i}-routes`, { subnetId: subnet.id, routeTableId: publicRoutes.id });
+      return subnet;
+    });
+    const nats = (props.natPerAz ? publicSubnets : publicSubnets.slice(0, 1)).map((subnet, i) => {
+      const eip = new Eip(this, `nat-${i}-ip`, { domain: 'vpc' });
+      return new NatGateway(this, `nat-${i}`, { subnetId: subnet.id, allocationId: eip.id });
+    });
+    const privateRouteTables: RouteTable[] = [];
+    this.privateSubnets = props.availabilityZones.map((az, i) => {
+      const subnet = new Subnet(this, `private-${i}`, { vpcId: this.vpc.id, availabilityZone: az, cidrBlock: props.privateSubnetCidrs[i]!, mapPublicIpOnLaunch: false, tags: { Name: `${props.name}-private-${az}` } });
+      const routes = new RouteTable(this, `private-${i}-routes`, { vpcId: this.vpc.id, route: [{ cidrBlock: '0.0.0.0/0', natGatewayId: nats[props.natPerAz ? i : 0]!.id }] });
+      new RouteTableAssociation(this, `private-${i}-association`, { subnetId: subnet.id, routeTableId: routes.id });
+      privateRouteTables.push(routes);
+      return subnet;
+    });
+    new VpcEndpoint(this, 's3-endpoint', {
+      vpcId: this.vpc.id, serviceName: `com.amazonaws.${props.region}.s3`, vpcEndpointType: 'Gateway', routeTableIds: privateRouteTables.map((table) => table.id),
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Construct } from 'constructs';
+import { Fn } from 'cdktf';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
+
+export interface WorkQueueProps {
+  readonly name: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+  /** The bucket whose events may be sent here, and nothing else. */
+  readonly sourceBucketArn: string;
+}
+
+const FOURTEEN_DAYS = 14 * 24 * 3600;
+
+/** The job queue and its dead-letter queue, encrypted, long-polled, with redrive both ways. */
+export class WorkQueue extends Construct {
+  readonly queue: SqsQueue;
+  readonly deadLetterQueue: SqsQueue;
+  readonly policy: SqsQueuePolicy;
+
+  constructor(scope: Construct, id: string, props: WorkQueueProps) {
+    super(scope, id);
+    this.deadLetterQueue = new SqsQueue(this, 'dlq', { name: `${props.name}-dlq`, messageRetentionSeconds: FOURTEEN_DAYS, sqsManagedSseEnabled: true });
+    this.queue = new SqsQueue(this, 'queue', {
+      name: props.name,
+      visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
+      receiveWaitTimeSeconds: 20,
+      messageRetentionSeconds: FOURTEEN_DAYS,
+      sqsManagedSseEnabled: true,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: props.maxReceiveCount }),
+    });
+    new SqsQueueRedriveAllowPolicy(this, 'redrive-allow', {
+      queueUrl: this.deadLetterQueue.url,
+      redriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [this.queue.arn] }),
+    });
+    // The account is read from the queue's own ARN, so the plan needs no caller-identity lookup.
+    const account = Fn.element(Fn.split(':', this.queue.arn), 4);
+    this.policy = new SqsQueuePolicy(this, 'policy', {
+      queueUrl: this.queue.url,
+      policy: Fn.jsonencode({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'S3EventsFromTheSourceBucketOnly', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'sqs:SendMessage',
+            Resource: this.queue.arn,
+            Condition: { ArnEquals: { 'aws:SourceArn': props.sourceBucketArn }, StringEquals: { 'aws:SourceAccount': account } },
+          },
+          {
+            Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: this.queue.arn,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    });
+  }
+}
