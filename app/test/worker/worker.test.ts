@@ -143,7 +143,8 @@ describe('Worker', () => {
   });
 
   it('extends the visibility of a slow message before it can expire', async () => {
-    const { handle } = tracking(() => 1300);
+    // Long enough that several heartbeat checks fall after the one-third mark even on a loaded machine.
+    const { handle } = tracking(() => 2600);
     const { queue, worker } = setup(handle, { visibilityTimeoutSeconds: 3 }, 1);
     await worker.run();
     expect(queue.visibilityChanges.length).toBeGreaterThanOrEqual(1);
