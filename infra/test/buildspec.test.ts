@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Every shell line CodeBuild runs passes shellcheck, checked as one bash script with CodeBuild's variables declared. */
+it('the buildspec commands pass shellcheck', () => {
+  const buildspec = readFileSync(join(__dirname, '../../buildspec.yml'), 'utf8');
+  const commands = [...buildspec.matchAll(/^ {6}- (.+)$/gm)].map((match) => match[1]!);
+  expect(commands.length).toBeGreaterThan(8);
+  const script = [
+    '#!/usr/bin/env bash',
+    'set -euo pipefail',
+    ': "${CODEBUILD_RESOLVED_SOURCE_VERSION:?}" "${ECR_REPOSITORY_URL:?}" "${TASK_FAMILY:?}" "${AWS_REGION:?}"',
+    ...commands,
+  ].join('\n');
+  // Fails loudly when shellcheck is missing: .ci/run installs it.
+  execFileSync('shellcheck', ['-s', 'bash', '-'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
+});
+
+it('the image runs as non-root, on Node 22, with sharp-friendly memory settings', () => {
+  const dockerfile = readFileSync(join(__dirname, '../../app/Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^FROM --platform=linux\/amd64 node:22-slim$/m);
+  expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+  expect(dockerfile).toContain('MALLOC_ARENA_MAX=2');
+  expect(dockerfile).toMatch(/^CMD \["node", "dist\/app\/main.js"\]$/m);
+});
