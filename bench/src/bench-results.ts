@@ -19,6 +19,8 @@ export interface MachineInfo {
   readonly vipsthumbnail: string | undefined;
   /** 1-minute load average when the run started: a loaded machine gives noisy, low numbers. */
   readonly loadAverageAtStart: number;
+  /** The highest 1-minute load average seen at any step of the run: other work on the machine shows up here. */
+  readonly loadAverageMax: number;
   readonly mode: 'quick' | 'full';
 }
 

@@ -29,6 +29,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // `npm run bench --quick` (without `--`) reaches the script only as npm's config variable.
+  const quick = values.quick || process.env.npm_config_quick === 'true';
   const size = /^(\d+)x(\d+)$/.exec(values['input-size']);
   if (size === null) {
     console.error(`--input-size must be WIDTHxHEIGHT, got "${values['input-size']}"\n${USAGE}`);
@@ -36,9 +38,9 @@ async function main(): Promise<number> {
   }
   // libuv sizes its pool on first use: one thread per image in flight for the widest concurrency the bench sweeps.
   process.env.UV_THREADPOOL_SIZE ??= String(Math.max(8, availableParallelism()) + 2);
-  const outDir = values.out ?? (values.quick ? join(tmpdir(), 's3-queue-bench-quick') : 'bench/results');
+  const outDir = values.out ?? (quick ? join(tmpdir(), 's3-queue-bench-quick') : 'bench/results');
   await runBench({
-    quick: values.quick,
+    quick,
     outDir: resolve(outDir),
     workerScript: resolve(values.worker),
     inputDir: resolve(values['input-dir']),

@@ -70,7 +70,11 @@ function plan(quick: boolean): Plan {
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
-  const { log } = options;
+  let loadAverageMax = loadavg()[0] ?? 0;
+  const log = (line: string): void => {
+    loadAverageMax = Math.max(loadAverageMax, loadavg()[0] ?? 0);
+    options.log(line);
+  };
   const work = plan(options.quick);
   const cores = availableParallelism();
   mkdirSync(options.outDir, { recursive: true });
@@ -84,6 +88,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     libvipsInSharp: sharp.versions.vips,
     vipsthumbnail: await vipsthumbnailVersion(),
     loadAverageAtStart: loadavg()[0] ?? 0,
+    loadAverageMax,
     mode: options.quick ? 'quick' : 'full',
   };
   log(`machine: ${machine.cpuModel}, ${cores} cores, load ${machine.loadAverageAtStart.toFixed(2)}, ${machine.mode} run`);
@@ -193,7 +198,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
 
     const partial = {
-      machine,
+      machine: { ...machine, loadAverageMax },
       inputs: { width: options.inputWidth, height: options.inputHeight, jpegs: jpegs.length, pngs: pngs.length },
       transformCeiling: { rows, vipsthumbnailRows, byConcurrency },
       workerEndToEnd: {

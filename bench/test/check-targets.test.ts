@@ -18,8 +18,14 @@ describe('checkTargets', () => {
     });
     expect(verdictFor(results, 'worker end to end')).toBe('holds');
 
-    const slower = benchResults({ sweep: [workerRun({ concurrency: 2, imagesPerSecond: 8.4 })], bestConcurrency: 2 });
+    const slower = benchResults({
+      sweep: [workerRun({ concurrency: 2, imagesPerSecond: 5, workerCpuSecondsPerImage: 0.25, harnessCpuSecondsPerImage: 0.1 })],
+      bestConcurrency: 2,
+    });
     expect(verdictFor(slower, 'worker end to end')).toBe('MISSED');
+    // The ceiling: 2 cores at 10 images/s = 0.2 CPU s per image, against the worker's 0.25.
+    const check = checkTargets(slower).find((candidate) => candidate.target.startsWith('worker end to end'));
+    expect(check?.note).toMatch(/^per CPU second the worker does 80% of the ceiling's work.*100 ms CPU\/image/);
   });
 
   it('explains where the time goes when the ceiling is more than 10% below vipsthumbnail', () => {

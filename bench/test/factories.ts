@@ -95,6 +95,7 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       libvipsInSharp: '8.18.7',
       vipsthumbnail: 'libvips 8.14.1',
       loadAverageAtStart: 0.1,
+      loadAverageMax: 0.2,
       mode: 'full',
     },
     inputs: { width: 4000, height: 3000, jpegs: 16, pngs: 2 },

@@ -169,6 +169,7 @@ export function niceCeiling(value: number): number {
 }
 
 export function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return value.toLocaleString('en-US');
   if (value >= 1000) return Math.round(value).toLocaleString('en-US');
   if (value >= 10) return value.toFixed(0);
   if (value >= 1) return value.toFixed(1);

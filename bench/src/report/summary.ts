@@ -10,8 +10,8 @@ export function summaryMarkdown(results: BenchResults): string {
     `## Bench results (${machine.mode} run, ${machine.takenAt.slice(0, 10)})`,
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, sharp ${machine.sharp} ` +
       `(libvips ${machine.libvipsInSharp}), vipsthumbnail ${machine.vipsthumbnail ?? 'not installed'}. ` +
-      `1-minute load average at start: ${machine.loadAverageAtStart.toFixed(2)}` +
-      (machine.loadAverageAtStart > machine.cores * 0.5 ? ' (a loaded machine: throughput figures are low and noisy).' : '.'),
+      `1-minute load average: ${machine.loadAverageAtStart.toFixed(2)} at start, up to ${machine.loadAverageMax.toFixed(2)} during the run` +
+      (machine.loadAverageMax > machine.cores * 0.5 ? ' (a loaded machine: throughput figures are low and noisy).' : '.'),
     `Inputs: ${results.inputs.jpegs} photo-like JPEGs and ${results.inputs.pngs} PNGs with alpha, ${results.inputs.width}x${results.inputs.height}, generated deterministically.`,
     '### 1. Transform ceiling (in memory)',
     markdownTable(
