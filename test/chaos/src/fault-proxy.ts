@@ -1,0 +1,165 @@
+import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { seededRandom, type Random } from './seeded-random';
+
+/** What the proxy can do to one request instead of forwarding it untouched. */
+export type FaultKind = 'slow-down-503' | 'internal-error-500' | 'connection-reset' | 'slow-response';
+export const FAULT_KINDS: readonly FaultKind[] = ['slow-down-503', 'internal-error-500', 'connection-reset', 'slow-response'];
+
+export interface FaultProxyOptions {
+  /** Where healthy requests go, e.g. `http://127.0.0.1:4568`; can be changed later (the server restarts elsewhere). */
+  readonly upstream: string;
+  /** Share of requests that get a fault, 0..1 (default 0.05). */
+  readonly rate?: number;
+  readonly seed?: number;
+  /** How long a slow response is held before it is forwarded (default 1500 ms). */
+  readonly slowMs?: number;
+  /** Relative weights of the fault kinds (default equal). */
+  readonly weights?: Partial<Record<FaultKind, number>>;
+}
+
+export interface FaultCounts {
+  readonly requests: number;
+  readonly forwarded: number;
+  readonly upstreamErrors: number;
+  readonly faults: Record<FaultKind, number>;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:<port>`: give it to clients as their endpoint. */
+  readonly endpoint: string;
+  counts(): FaultCounts;
+  setUpstream(upstream: string): void;
+  /** Faults on or off without restarting, e.g. to verify outputs afterwards through a clean path. */
+  setRate(rate: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Decides what happens to the next request: pure apart from the PRNG it is given, so the choice of fault kind is
+ * tested without sockets.
+ */
+export function chooseFault(random: Random, rate: number, weights: Record<FaultKind, number>): FaultKind | undefined {
+  if (random() >= rate) return undefined;
+  const total = FAULT_KINDS.reduce((sum, kind) => sum + weights[kind], 0);
+  let point = random() * total;
+  for (const kind of FAULT_KINDS) {
+    point -= weights[kind];
+    if (point < 0) return kind;
+  }
+  return FAULT_KINDS[FAULT_KINDS.length - 1];
+}
+
+/** S3's own error document, so the SDK parses the code (SlowDown, InternalError) exactly as it would from AWS. */
+export function s3ErrorXml(code: string, message: string, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>${requestId}</RequestId><HostId>chaos-proxy</HostId></Error>`;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of an S3-protocol server that injects the failures S3 really produces:
+ * 503 SlowDown, 500 InternalError, connection resets and slow responses. Headers are forwarded unchanged, Host
+ * included, so SigV4 signatures made for the proxy's address still verify upstream.
+ */
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const random = seededRandom(options.seed ?? 1);
+  let rate = validRate(options.rate ?? 0.05);
+  const slowMs = options.slowMs ?? 1500;
+  const weights: Record<FaultKind, number> = {
+    'slow-down-503': 1, 'internal-error-500': 1, 'connection-reset': 1, 'slow-response': 1, ...options.weights,
+  };
+  let upstream = new URL(options.upstream);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const faults: Record<FaultKind, number> = { 'slow-down-503': 0, 'internal-error-500': 0, 'connection-reset': 0, 'slow-response': 0 };
+  let requests = 0;
+  let forwarded = 0;
+  let upstreamErrors = 0;
+  let sequence = 0;
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    forwarded++;
+    const outgoing = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        upstreamRes.pipe(res);
+      },
+    );
+    outgoing.on('error', () => {
+      // The upstream is down (e.g. the pipeline was killed): the client sees a reset, as it would without a proxy.
+      upstreamErrors++;
+      req.socket.destroy();
+    });
+    req.pipe(outgoing);
+  };
+
+  const answerWithError = (req: IncomingMessage, res: ServerResponse, status: number, code: string, message: string): void => {
+    // Read the request body first: answering mid-upload would turn the fault into a broken pipe instead.
+    req.resume();
+    req.once('end', () => {
+      const body = s3ErrorXml(code, message, `CHAOS${++sequence}`);
+      res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    requests++;
+    const fault = chooseFault(random, rate, weights);
+    if (fault !== undefined) faults[fault]++;
+    switch (fault) {
+      case 'slow-down-503':
+        return answerWithError(req, res, 503, 'SlowDown', 'Please reduce your request rate.');
+      case 'internal-error-500':
+        return answerWithError(req, res, 500, 'InternalError', 'We encountered an internal error. Please try again.');
+      case 'connection-reset':
+        req.socket.destroy();
+        return;
+      case 'slow-response': {
+        req.pause();
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          forward(req, res);
+        }, slowMs);
+        timers.add(timer);
+        return;
+      }
+      default:
+        return forward(req, res);
+    }
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    counts: () => ({ requests, forwarded, upstreamErrors, faults: { ...faults } }),
+    setUpstream: (next) => {
+      upstream = new URL(next);
+      agent.destroy();
+    },
+    setRate: (next) => {
+      rate = validRate(next);
+    },
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function validRate(rate: number): number {
+  if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw new RangeError(`fault rate must be from 0 to 1, got ${rate}`);
+  return rate;
+}
