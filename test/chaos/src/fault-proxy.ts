@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { seededRandom, type Random } from './seeded-random';
@@ -25,10 +26,15 @@ export interface FaultCounts {
   readonly faults: Record<FaultKind, number>;
 }
 
+/** `bucket/key` of every object written through the proxy, with the distinct bodies the server accepted for it. */
+export type WriteLog = ReadonlyMap<string, ReadonlySet<string>>;
+
 export interface FaultProxy {
   /** `http://127.0.0.1:<port>`: give it to clients as their endpoint. */
   readonly endpoint: string;
   counts(): FaultCounts;
+  /** What PUTs the upstream accepted, per object: a second different body for one key is a correctness bug. */
+  writes(): WriteLog;
   setUpstream(upstream: string): void;
   /** Faults on or off without restarting, e.g. to verify outputs afterwards through a clean path. */
   setRate(rate: number): void;
@@ -74,15 +80,20 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let forwarded = 0;
   let upstreamErrors = 0;
   let sequence = 0;
+  const writes = new Map<string, Set<string>>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     forwarded++;
+    const digest = req.method === 'PUT' ? createHash('sha256') : undefined;
+    if (digest !== undefined) req.on('data', (chunk: Buffer) => digest.update(chunk));
     const outgoing = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
       (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        const status = upstreamRes.statusCode ?? 502;
+        if (digest !== undefined && status >= 200 && status < 300) recordWrite(writes, req.url ?? '/', digest.digest('hex'));
+        res.writeHead(status, upstreamRes.headers);
         upstreamRes.pipe(res);
       },
     );
@@ -143,6 +154,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts: () => ({ requests, forwarded, upstreamErrors, faults: { ...faults } }),
+    writes: () => writes,
     setUpstream: (next) => {
       upstream = new URL(next);
       agent.destroy();
@@ -157,6 +169,21 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Path-style URL `/bucket/key?query` to `bucket/key`, decoded the way the SDK encoded it. */
+export function objectPath(url: string): string {
+  const pathname = url.split('?')[0];
+  return pathname.split('/').slice(1).map((segment) => decodeURIComponent(segment)).join('/');
+}
+
+function recordWrite(writes: Map<string, Set<string>>, url: string, digest: string): void {
+  // Multipart part uploads (?partNumber=) are pieces of one object, not writes of it.
+  if (/[?&]partNumber=/.test(url)) return;
+  const path = objectPath(url);
+  const seen = writes.get(path) ?? new Set<string>();
+  seen.add(digest);
+  writes.set(path, seen);
 }
 
 function validRate(rate: number): number {

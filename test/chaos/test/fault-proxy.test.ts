@@ -172,6 +172,25 @@ describe('fault proxy in front of s3rver with the AWS SDK', () => {
     }
   });
 
+  it('records the distinct bodies written to each object, decoding keys', async () => {
+    const p = await startFaultProxy({ upstream, rate: 0 });
+    const s3 = client(p.endpoint, 1);
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'dir/ü x+y.jpg', Body: 'same' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'dir/ü x+y.jpg', Body: 'same' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'other.jpg', Body: 'first' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'other.jpg', Body: 'second' }));
+      await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'other.jpg' }));
+      const writes = p.writes();
+      expect([...writes.keys()].sort()).toEqual(['b/dir/ü x+y.jpg', 'b/other.jpg']);
+      expect(writes.get('b/dir/ü x+y.jpg')?.size).toBe(1);
+      expect(writes.get('b/other.jpg')?.size).toBe(2);
+    } finally {
+      s3.destroy();
+      await p.close();
+    }
+  });
+
   it('produces errors the worker classifies as transient', async () => {
     const p = await startFaultProxy({ upstream, rate: 1, weights: only('slow-down-503') });
     const s3 = client(p.endpoint, 1);
