@@ -2,19 +2,22 @@
  * `npm start` (the whole pipeline on this machine), `npm run status` and `npm run redrive`, locally or against a
  * deployed stack. One entry point with subcommands: `node dist/local/cli.js <start|status|redrive> [options]`.
  */
+import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../app/src/errors';
-import { awsRedrive, awsStatus, localRedrive, localStatus, type StatusReport } from './operator-commands';
+import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
 import { runPipeline } from './pipeline';
 
 const USAGE = `usage:
   npm start -- [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
                [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>]
-  npm run status  -- [--data-dir <dir>] [--aws]   (--aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY)
-  npm run redrive -- [--data-dir <dir>] [--aws]   (--aws reads DLQ_URL)
+  npm run status  -- [--data-dir <dir>] [--json] [--aws | --stack <dir>]
+  npm run redrive -- [--data-dir <dir>] [--aws | --stack <dir>]
+    --aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY from the environment; --stack <dir> reads them from
+    \`terraform output -json\` in a synthesized stack directory (e.g. cdktf.out/stacks/blueprint).
 Worker settings (SIZES, FIT, FORMAT, QUALITY, CONCURRENCY, ...) are passed to the workers from the environment.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       'max-tasks': { type: 'string', default: process.env.MAX_TASKS ?? '4' },
       'messages-per-task': { type: 'string', default: process.env.MESSAGES_PER_TASK ?? '10' },
       aws: { type: 'boolean', default: false },
+      stack: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -41,8 +45,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = resolve(values['data-dir']);
-  if (command === 'status') return status(values.aws, dataDir, values.json);
-  if (command === 'redrive') return redrive(values.aws, dataDir);
+  const aws = values.stack !== undefined ? stackOutputsFrom(terraformOutputs(resolve(values.stack))) : values.aws ? targetFromEnv() : undefined;
+  if (command === 'status') return status(aws, dataDir, values.json);
+  if (command === 'redrive') return redrive(aws, dataDir);
   if (command !== 'start') {
     process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
     return 2;
@@ -57,11 +62,14 @@ async function main(argv: string[]): Promise<number> {
   const progress = values.json ? process.stderr : process.stdout;
   let stops = 0;
   const handlers: ((force: boolean) => void)[] = [];
-  process.on('SIGINT', () => {
+  const onSignal = () => {
     stops++;
     progress.write(stops === 1 ? '\nstopping: workers finish or hand back their messages (Ctrl-C again to force)\n' : '\nforcing stop\n');
     for (const handler of handlers) handler(stops > 1);
-  });
+  };
+  // SIGTERM (a process manager, a test harness) stops the same way as Ctrl-C.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const summary = await runPipeline(
     {
       dataDir,
@@ -97,38 +105,49 @@ async function main(argv: string[]): Promise<number> {
   return summary.pending.length === 0 || !values['until-drained'] ? 0 : 1;
 }
 
-async function status(aws: boolean, dataDir: string, json: boolean): Promise<number> {
-  const report: StatusReport = aws
-    ? await awsStatus(
-        { queueUrl: requireEnv('QUEUE_URL'), dlqUrl: requireEnv('DLQ_URL'), cluster: requireEnv('CLUSTER'), taskFamily: requireEnv('TASK_FAMILY') },
-        new SQSClient({}),
-        new ECSClient({}),
-      )
-    : await localStatus(dataDir);
+async function status(aws: StackOutputs | undefined, dataDir: string, json: boolean): Promise<number> {
+  const report: StatusReport = aws !== undefined ? await awsStatus(aws, new SQSClient({}), new ECSClient({})) : await localStatus(dataDir);
   if (json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return 0;
   }
   process.stdout.write(
-    `${report.target}: queue visible ${report.visible}, in flight ${report.inFlight}, delayed ${report.delayed}, DLQ ${report.deadLettered}, running tasks ${report.runningTasks}\n`,
+    `${report.target}: queue visible ${report.visible}, in flight ${report.inFlight}, delayed ${report.delayed}, DLQ ${report.deadLettered}, running ${report.target === 'local' ? 'workers' : 'tasks'} ${report.runningTasks}\n`,
   );
   for (const decision of report.lastDecisions) {
     process.stdout.write(`  ${String(decision.timestamp)} launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
   }
-  if (aws) {
-    process.stdout.write('  scaling decisions: CloudWatch Logs Insights on the scaler log group:\n    fields @timestamp, visible, running, launch, reasons | filter message = "scaling decision" | sort @timestamp desc | limit 20\n');
+  if (aws !== undefined) {
+    // Reading the log group needs @aws-sdk/client-cloudwatch-logs, which the blueprint does not install for one command.
+    const logGroup = aws.scalerFunctionName !== undefined ? `/aws/lambda/${aws.scalerFunctionName}` : 'the scaler function\'s log group';
+    process.stdout.write(
+      `  last scaling decisions: CloudWatch Logs Insights on ${logGroup}:\n` +
+        '    fields @timestamp, visible, inFlight, running, launch, reasons | filter message = "scaling decision" | sort @timestamp desc | limit 20\n',
+    );
   }
   return 0;
 }
 
-async function redrive(aws: boolean, dataDir: string): Promise<number> {
-  if (aws) {
-    const handle = await awsRedrive(new SQSClient({}), requireEnv('DLQ_URL'));
-    process.stdout.write(`started SQS message move task ${handle}: dead letters go back to their source queue\n`);
+async function redrive(aws: StackOutputs | undefined, dataDir: string): Promise<number> {
+  if (aws !== undefined) {
+    const handle = await awsRedrive(new SQSClient({}), aws);
+    process.stdout.write(`started SQS message move task ${handle}: dead letters go back to ${aws.queueUrl}\n`);
   } else {
     process.stdout.write(`moved ${await localRedrive(dataDir)} dead letters back to the local queue\n`);
   }
   return 0;
+}
+
+function targetFromEnv(): StackOutputs {
+  return { queueUrl: requireEnv('QUEUE_URL'), dlqUrl: requireEnv('DLQ_URL'), cluster: requireEnv('CLUSTER'), taskFamily: requireEnv('TASK_FAMILY') };
+}
+
+function terraformOutputs(stackDir: string): string {
+  try {
+    return execFileSync('terraform', ['output', '-json'], { cwd: stackDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    throw new ConfigError(`--stack ${stackDir}: terraform output -json failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+  }
 }
 
 function requireEnv(name: string): string {

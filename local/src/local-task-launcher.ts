@@ -54,23 +54,37 @@ export class LocalTaskLauncher implements TaskLauncher {
 
   /** Sends the signal to every worker and waits for all of them to exit (their own grace period applies). */
   async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const exits = [...this.running.values()].map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
+    const exits = [...this.running.values()].map((child) => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => child.pid === undefined && resolve());
+    }));
     for (const child of this.running.values()) child.kill(signal);
     await Promise.all(exits);
   }
 
   private startWorker(): void {
+    // Spawn first: an invalid environment throws here, before a log file or a worker number is taken.
+    const child = spawn(process.execPath, [this.options.workerPath], { env: this.options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const worker = ++this.started;
     const log = createWriteStream(join(this.options.logDir, `worker-${worker}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [this.options.workerPath], { env: this.options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A full disk must not take the pipeline down with an unhandled stream error; the worker's exit still counts.
+    log.on('error', () => undefined);
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     this.running.set(worker, child);
     this.peak = Math.max(this.peak, this.running.size);
-    child.once('exit', (code, signal) => {
+    let reported = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (reported) return;
+      reported = true;
       this.running.delete(worker);
       log.end();
       this.options.onExit?.(worker, code, signal);
+    };
+    // 'error' without 'exit' means the process never started (e.g. too many processes): it is not running either.
+    child.once('error', () => {
+      if (child.pid === undefined) finish(null, null);
     });
+    child.once('exit', finish);
   }
 }

@@ -63,13 +63,41 @@ export async function localRedrive(dataDir: string): Promise<number> {
   }
 }
 
-/** SQS's own DLQ redrive: moves every message back to the queue it came from. */
-export async function awsRedrive(sqs: SQSClient, dlqUrl: string): Promise<string> {
-  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
-  const dlqArn = attributes.Attributes?.QueueArn;
-  if (dlqArn === undefined) throw new Error(`could not read the ARN of ${dlqUrl}`);
-  const task = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+/**
+ * SQS's own DLQ redrive (StartMessageMoveTask) from the DLQ back to the work queue. With only the DLQ known, SQS sends
+ * each message back to the queue it came from, which is the same queue in this blueprint.
+ */
+export async function awsRedrive(sqs: SQSClient, target: { dlqUrl: string; queueUrl?: string }): Promise<string> {
+  const [dlqArn, queueArn] = await Promise.all([queueArnOf(sqs, target.dlqUrl), target.queueUrl === undefined ? undefined : queueArnOf(sqs, target.queueUrl)]);
+  const task = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, ...(queueArn !== undefined ? { DestinationArn: queueArn } : {}) }));
   return task.TaskHandle ?? '';
+}
+
+async function queueArnOf(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const arn = attributes.Attributes?.QueueArn;
+  if (arn === undefined) throw new Error(`could not read the ARN of ${queueUrl}`);
+  return arn;
+}
+
+/** The deployed stack as `terraform output -json` describes it (the infra's outputs). */
+export interface StackOutputs extends AwsTarget {
+  readonly scalerFunctionName?: string;
+}
+
+/** Reads the deployed stack's names from `terraform output -json`; an output missing from it is named in the error. */
+export function stackOutputsFrom(terraformOutputJson: string): StackOutputs {
+  const outputs = JSON.parse(terraformOutputJson) as Record<string, { value?: unknown } | undefined>;
+  const value = (name: string) => {
+    const raw = outputs[name]?.value;
+    if (typeof raw !== 'string' || raw === '') throw new Error(`terraform output "${name}" is missing: deploy the stack first (npm run deploy)`);
+    return raw;
+  };
+  const scaler = outputs.scaler_function_name?.value;
+  return {
+    queueUrl: value('queue_url'), dlqUrl: value('dlq_url'), cluster: value('cluster_name'), taskFamily: value('task_family'),
+    ...(typeof scaler === 'string' ? { scalerFunctionName: scaler } : {}),
+  };
 }
 
 function readJson(path: string): unknown {

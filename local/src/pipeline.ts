@@ -8,7 +8,7 @@ import { LocalQueue } from '../../app/src/queue/local-queue';
 import { runScaler } from '../../scaler/src/run-scaler';
 import { account, type Accounting } from './accounting';
 import { writeDemoSet } from './demo-set';
-import { queueBodyFor } from './event-bridge';
+import { connectEventBridge } from './event-bridge';
 import { LocalTaskLauncher } from './local-task-launcher';
 import { formatProgress, type ProgressSnapshot } from './progress';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
@@ -42,6 +42,8 @@ export interface PipelineSummary extends Accounting {
   /** Workers still running when the summary was taken: 0 after --until-drained. */
   readonly workersAtEnd: number;
   readonly dlqDepth: number;
+  /** Uploads whose event could not be put on the queue (reported as they happen); 0 in any healthy run. */
+  readonly eventsNotQueued: number;
   readonly endpoint: string;
 }
 
@@ -53,8 +55,10 @@ const WORKER_SETTINGS = ['SIZES', 'FIT', 'FORMAT', 'QUALITY', 'BACKGROUND', 'CON
  */
 export async function runPipeline(options: PipelineOptions, stopSignal: { onStop: (handler: (force: boolean) => void) => void }): Promise<PipelineSummary> {
   mkdirSync(options.dataDir, { recursive: true });
+  const visibilityTimeoutSeconds = options.env.VISIBILITY_TIMEOUT_SECONDS ?? '60';
   // Locally a bad file reaches the DLQ after 3 receives (AWS default in the infra: 5), so the demo shows it quickly.
-  const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+  // The attributes apply when the queue file is created; a later run keeps the ones it was created with.
+  const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
   const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
   const workerEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -65,7 +69,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     SIZES: '224x224,299x299',
     WAIT_SECONDS: '2',
     IDLE_POLLS: '2',
-    VISIBILITY_TIMEOUT_SECONDS: '30',
+    VISIBILITY_TIMEOUT_SECONDS: visibilityTimeoutSeconds,
     AWS_ENDPOINT_URL: server.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -78,10 +82,11 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   const sizes = workerConfig.resize.sizes.map((size) => `${size.width}x${size.height}`);
   const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[workerConfig.resize.format];
 
-  server.server.on('event', (event) => {
-    const body = queueBodyFor(event, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix });
-    // Synchronous SQLite insert inside s3rver's request: an upload the client saw succeed always has its event queued.
-    if (body !== undefined) void queue.send(body);
+  const suffixes = (options.env.SOURCE_SUFFIXES ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
+  let eventsNotQueued = 0;
+  connectEventBridge(server.server, queue, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix, suffixes }, (body, error) => {
+    eventsNotQueued++;
+    options.write(`event NOT queued (${error instanceof Error ? error.message : String(error)}): ${body}\n`);
   });
 
   const s3 = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
@@ -109,10 +114,18 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
 
   try {
     options.write(`S3 endpoint ${server.endpoint} (buckets ${SOURCE_BUCKET}, ${DESTINATION_BUCKET}); data in ${options.dataDir}\n`);
+    if (!options.untilDrained) {
+      options.write(
+        `load more with any S3 client, e.g.: AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} ` +
+          `aws s3 cp --recursive ./photos s3://${SOURCE_BUCKET}/ --endpoint-url ${server.endpoint}\nCtrl-C stops (workers finish or hand back their messages)\n`,
+      );
+    }
     await load(options, s3);
     let firstProcessed: { elapsedSeconds: number; processed: number } | undefined;
+    let accounting: Accounting | undefined;
     let nextScale = 0;
     let nextProgress = 0;
+    let nextAccounting = 0;
     const deadline = options.timeoutSeconds * 1000 + started;
     for (;;) {
       if (stopping) break;
@@ -121,33 +134,42 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
         await runScaler({ depthReader: queue, launcher, config: { maxTasks: options.maxTasks, messagesPerTask: options.messagesPerTask, enabled: true, dryRun: false }, log: decisionLog });
         nextScale = now + options.scaleIntervalSeconds * 1000;
       }
-      const snapshot = await snapshotOf(queue, launcher, s3, sizes, extension, workerConfig, elapsed());
+      const [depth, dlq, workers] = await Promise.all([queue.depth(), queue.dlqDepth(), launcher.countRunning()]);
+      const quiet = depth.visible + depth.inFlight + depth.delayed === 0 && workers === 0;
+      // Listing both buckets is the expensive part of a tick: every 2 s, and at once when the queue looks drained.
+      if (accounting === undefined || now >= nextAccounting || (quiet && options.untilDrained)) {
+        accounting = await accountingOf(queue, s3, sizes, extension, workerConfig);
+        nextAccounting = now + 2000;
+      }
       writeFileSync(join(options.dataDir, 'state.json'), JSON.stringify({ pid: process.pid, endpoint: server.endpoint, workerPids: launcher.pids(), updatedAt: new Date().toISOString() }));
-      if (firstProcessed === undefined && snapshot.progress.processed > 0) firstProcessed = { elapsedSeconds: snapshot.progress.elapsedSeconds, processed: 0 };
+      const progress: ProgressSnapshot = {
+        elapsedSeconds: elapsed(), visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded,
+      };
+      if (firstProcessed === undefined && progress.processed > 0) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: 0 };
       if (now >= nextProgress) {
-        const line = formatProgress(snapshot.progress, firstProcessed);
+        const line = formatProgress(progress, firstProcessed);
         options.write(options.interactive ? `\r\x1b[2K${line}` : `${line}\n`);
         nextProgress = now + (options.interactive ? 500 : 5000);
       }
-      const depth = await queue.depth();
-      if (options.untilDrained && depth.visible + depth.inFlight + depth.delayed === 0 && (await launcher.countRunning()) === 0 && snapshot.accounting.pending.length === 0) break;
+      if (options.untilDrained && quiet && accounting.pending.length === 0) break;
       if (crashes >= 3 * options.maxTasks) throw new Error(`${crashes} workers crashed; giving up (their logs are in ${logDir})`);
       if (options.untilDrained && Date.now() > deadline) {
-        throw new Error(`not drained after --timeout ${options.timeoutSeconds}s: ${snapshot.accounting.pending.length} files pending, ${depth.visible} visible, ${depth.inFlight} in flight`);
+        throw new Error(`not drained after --timeout ${options.timeoutSeconds}s: ${accounting.pending.length} files pending, ${depth.visible} visible, ${depth.inFlight} in flight`);
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     if (options.interactive) options.write('\n');
-    const final = await snapshotOf(queue, launcher, s3, sizes, extension, workerConfig, elapsed());
+    const final = await accountingOf(queue, s3, sizes, extension, workerConfig);
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
     return {
-      ...final.accounting,
+      ...final,
       durationSeconds: Math.round(elapsed() * 10) / 10,
-      imagesPerSecond: Math.round((final.accounting.done / processingSeconds) * 10) / 10,
+      imagesPerSecond: Math.round((final.done / processingSeconds) * 10) / 10,
       workersStarted: launcher.startedCount,
       peakWorkers: launcher.peakRunning,
       workersAtEnd: await launcher.countRunning(),
       dlqDepth: await queue.dlqDepth(),
+      eventsNotQueued,
       endpoint: server.endpoint,
     };
   } finally {
@@ -172,21 +194,16 @@ async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
   }
 }
 
-async function snapshotOf(
-  queue: LocalQueue, launcher: LocalTaskLauncher, s3: S3Client, sizes: string[], extension: string,
-  config: { destPrefix: string; sourcePrefix: string }, elapsedSeconds: number,
-): Promise<{ progress: ProgressSnapshot; accounting: Accounting }> {
-  const [depth, dlq, workers, sourceKeys, destinationKeys, deadLetters] = await Promise.all([
-    queue.depth(), queue.dlqDepth(), launcher.countRunning(), listKeys(s3, SOURCE_BUCKET), listKeys(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
+async function accountingOf(
+  queue: LocalQueue, s3: S3Client, sizes: string[], extension: string, config: { destPrefix: string; sourcePrefix: string },
+): Promise<Accounting> {
+  const [sourceKeys, destinationKeys, deadLetters] = await Promise.all([
+    listKeys(s3, SOURCE_BUCKET), listKeys(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
   ]);
-  const accounting = account({
+  return account({
     sourceKeys, destinationKeys, sizes, extension, destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix,
     deadLetteredKeys: deadLetters.flatMap((letter) => keysIn(letter.body)),
   });
-  return {
-    accounting,
-    progress: { elapsedSeconds, visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded },
-  };
 }
 
 function keysIn(body: string): string[] {

@@ -9,7 +9,7 @@ declare module 's3rver' {
       Records: {
         eventName: string;
         eventTime: string;
-        s3: { bucket: { name: string }; object: { key: string; size: number; eTag: string; sequencer?: string } };
+        s3: { bucket: { name: string }; object: { key: string; size: number; eTag?: string; sequencer?: string } };
       }[];
     }
   }

@@ -1,0 +1,33 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type S3rver from 's3rver';
+
+/** A raw s3rver event record, as s3rver emits it: the key unencoded, multipart completions named Post. */
+export function s3rverEvent(eventName: string, key: string, options: { bucket?: string; eTag?: string } = {}): S3rver.S3rverEvent {
+  return {
+    Records: [
+      {
+        eventName,
+        eventTime: '2026-11-23T00:00:00.000Z',
+        s3: { bucket: { name: options.bucket ?? 'source' }, object: { key, size: 5, ...(eventName === 'ObjectCreated:Copy' ? {} : { eTag: options.eTag ?? 'abc' }) } },
+      },
+    ],
+  };
+}
+
+/**
+ * A stand-in for the worker entry point that starts in milliseconds: it logs a JSON line, lives FAKE_LIFETIME_MS
+ * (exit code FAKE_EXIT_CODE), and on SIGTERM logs and exits 0 as the real worker does after handing work back.
+ */
+export function writeFakeWorker(dir: string): string {
+  const path = join(dir, 'fake-worker.js');
+  writeFileSync(
+    path,
+    `console.log(JSON.stringify({ message: 'worker started', queue: process.env.QUEUE_URL }));
+console.error(JSON.stringify({ message: 'to stderr' }));
+process.on('SIGTERM', () => { console.log(JSON.stringify({ message: 'stopping on SIGTERM' })); process.exit(0); });
+setTimeout(() => process.exit(Number(process.env.FAKE_EXIT_CODE ?? 0)), Number(process.env.FAKE_LIFETIME_MS ?? 100));
+`,
+  );
+  return path;
+}
