@@ -23,6 +23,8 @@ export interface FaultCounts {
   readonly requests: number;
   readonly forwarded: number;
   readonly upstreamErrors: number;
+  /** Requests or answers held by a brown-out (`holdFor`), on top of the random faults. */
+  readonly held: number;
   readonly faults: Record<FaultKind, number>;
 }
 
@@ -38,6 +40,11 @@ export interface FaultProxy {
   setUpstream(upstream: string): void;
   /** Faults on or off without restarting, e.g. to verify outputs afterwards through a clean path. */
   setRate(rate: number): void;
+  /**
+   * A brown-out: for the next `ms`, new requests are held before forwarding and answers are held before replying.
+   * Work in flight at that moment cannot finish sooner, which is what a SIGTERM test needs to catch a worker mid-batch.
+   */
+  holdFor(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +86,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let requests = 0;
   let forwarded = 0;
   let upstreamErrors = 0;
+  let held = 0;
+  let holdUntil = 0;
   let sequence = 0;
   const writes = new Map<string, Set<string>>();
   const sockets = new Set<Socket>();
@@ -93,8 +102,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         if (digest !== undefined && status >= 200 && status < 300) recordWrite(writes, req.url ?? '/', digest.digest('hex'));
-        res.writeHead(status, upstreamRes.headers);
-        upstreamRes.pipe(res);
+        const reply = () => {
+          res.writeHead(status, upstreamRes.headers);
+          upstreamRes.pipe(res);
+        };
+        // A brown-out also holds answers to requests that were already under way when it began.
+        const holdMs = holdUntil - Date.now();
+        if (holdMs <= 0) return reply();
+        held++;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          reply();
+        }, holdMs);
+        timers.add(timer);
       },
     );
     outgoing.on('error', () => {
@@ -115,8 +135,21 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     });
   };
 
+  const delayThenForward = (req: IncomingMessage, res: ServerResponse, ms: number): void => {
+    req.pause();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      forward(req, res);
+    }, ms);
+    timers.add(timer);
+  };
+
   const server: Server = createServer((req, res) => {
     requests++;
+    if (Date.now() < holdUntil) {
+      held++;
+      return delayThenForward(req, res, holdUntil - Date.now());
+    }
     const fault = chooseFault(random, rate, weights);
     if (fault !== undefined) faults[fault]++;
     switch (fault) {
@@ -127,15 +160,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case 'connection-reset':
         req.socket.destroy();
         return;
-      case 'slow-response': {
-        req.pause();
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          forward(req, res);
-        }, slowMs);
-        timers.add(timer);
-        return;
-      }
+      case 'slow-response':
+        return delayThenForward(req, res, slowMs);
       default:
         return forward(req, res);
     }
@@ -153,7 +179,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    counts: () => ({ requests, forwarded, upstreamErrors, faults: { ...faults } }),
+    counts: () => ({ requests, forwarded, upstreamErrors, held, faults: { ...faults } }),
     writes: () => writes,
     setUpstream: (next) => {
       upstream = new URL(next);
@@ -161,6 +187,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     setRate: (next) => {
       rate = validRate(next);
+    },
+    holdFor: (ms) => {
+      holdUntil = Math.max(holdUntil, Date.now() + ms);
     },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);

@@ -44,7 +44,6 @@ export function finishedRun(overrides: Partial<InvariantInput> = {}): InvariantI
     distinctWritesByKey: Object.fromEntries(goods.flatMap(outputsFor).map((o) => [o.key, 1])),
     sigterms: [],
     shutdownGraceSeconds: 5,
-    visibilityTimeoutSeconds: 10,
     ...overrides,
   };
 }

@@ -129,6 +129,28 @@ describe('fault proxy over HTTP', () => {
     expect(p.counts()).toMatchObject({ forwarded: 1, faults: { 'slow-response': 1 } });
   });
 
+  it('holds every request during a brown-out, then forwards it', async () => {
+    const p = await proxy({ rate: 0 });
+    p.holdFor(400);
+    const [first, second] = await Promise.all([send(p.endpoint, 'one'), send(p.endpoint, 'two')]);
+    expect(first.ms).toBeGreaterThanOrEqual(350);
+    expect(second).toMatchObject({ status: 200, text: 'PUT /bucket/key?x=1 two' });
+    const after = await send(p.endpoint);
+    expect(after.ms).toBeLessThan(300);
+    expect(p.counts()).toMatchObject({ requests: 3, held: 2, forwarded: 3 });
+  });
+
+  it('holds the answer to a request already under way when a brown-out begins', async () => {
+    const p = await proxy({ rate: 1, weights: only('slow-response'), slowMs: 100 });
+    const pending = send(p.endpoint, 'under way');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    p.holdFor(500);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.ms).toBeGreaterThanOrEqual(480);
+    expect(p.counts().held).toBe(1);
+  });
+
   it('follows a new upstream and can switch faults off', async () => {
     const p = await startFaultProxy({ upstream: 'http://127.0.0.1:9', rate: 1, weights: only('slow-down-503') });
     proxies.push(p);

@@ -1,0 +1,73 @@
+/**
+ * The local pipeline the chaos run kills and restarts: the S3-protocol server (objects on disk) and a launcher that
+ * keeps the requested number of workers running while the queue has visible work, as the scaler would. It runs in
+ * its own process group, with its workers, so one SIGKILL to the group takes everything down at once, like a
+ * machine dying. The queue is a file the workers open themselves: what it holds must survive that.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { startS3Server } from '../../../local/src/s3-server';
+import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings, type ToPipeline } from './pipeline-protocol';
+
+const SCALE_INTERVAL_MS = 200;
+
+async function main(): Promise<void> {
+  const settings = JSON.parse(process.env.CHAOS_PIPELINE ?? '') as PipelineSettings;
+  const send = (message: FromPipeline) => process.send?.(message);
+  const server = await startS3Server({ dataDir: settings.dataDir, port: 0, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
+  const queue = LocalQueue.open(settings.workerEnv.QUEUE_URL);
+  const logDir = join(settings.dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const running = new Map<number, ChildProcess>();
+  let target = 0;
+  let started = 0;
+  let stopping = false;
+
+  const launch = () => {
+    const n = ++started;
+    const log = join(logDir, `worker-${settings.generation}-${n}.log`);
+    // The worker writes its log file itself: lines piped through this process would be lost when it is killed.
+    const fd = openSync(log, 'a');
+    const child = spawn(process.execPath, [settings.workerPath], { env: { ...settings.workerEnv }, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const pid = child.pid ?? 0;
+    running.set(pid, child);
+    send({ type: 'worker-started', pid, log, at: Date.now() });
+    child.once('exit', (code, signal) => {
+      running.delete(pid);
+      send({ type: 'worker-exited', pid, code, signal, at: Date.now() });
+    });
+  };
+
+  const timer = setInterval(() => {
+    if (stopping) return;
+    void queue.depth().then((depth) => {
+      if (depth.visible === 0) return;
+      for (let i = running.size; i < target; i++) launch();
+    });
+  }, SCALE_INTERVAL_MS);
+
+  process.on('message', (message: ToPipeline) => {
+    if (message.type === 'scale') target = message.workers;
+    if (message.type === 'shutdown') {
+      stopping = true;
+      clearInterval(timer);
+      const exits = [...running.values()].map((child) => new Promise((resolve) => child.once('exit', resolve)));
+      for (const child of running.values()) child.kill('SIGTERM');
+      void Promise.all(exits)
+        .then(() => queue.close())
+        .then(() => server.close())
+        .then(() => process.exit(0));
+    }
+  });
+  // An orphaned pipeline (its parent died) must not keep workers and a server running forever.
+  process.on('disconnect', () => process.kill(-process.pid, 'SIGKILL'));
+  send({ type: 'ready', endpoint: server.endpoint });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`chaos pipeline: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
