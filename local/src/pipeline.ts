@@ -123,6 +123,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     await load(options, s3);
     let firstProcessed: { elapsedSeconds: number; processed: number } | undefined;
     let accounting: Accounting | undefined;
+    let doneBefore: number | undefined;
     let nextScale = 0;
     let nextProgress = 0;
     let nextAccounting = 0;
@@ -139,13 +140,15 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       // Listing both buckets is the expensive part of a tick: every 2 s, and at once when the queue looks drained.
       if (accounting === undefined || now >= nextAccounting || (quiet && options.untilDrained)) {
         accounting = await accountingOf(queue, s3, sizes, extension, workerConfig);
+        // A rerun finds earlier runs' outputs: the rate counts only what this run processes.
+        doneBefore ??= accounting.done;
         nextAccounting = now + 2000;
       }
       writeFileSync(join(options.dataDir, 'state.json'), JSON.stringify({ pid: process.pid, endpoint: server.endpoint, workerPids: launcher.pids(), updatedAt: new Date().toISOString() }));
       const progress: ProgressSnapshot = {
         elapsedSeconds: elapsed(), visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded,
       };
-      if (firstProcessed === undefined && progress.processed > 0) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: 0 };
+      if (firstProcessed === undefined && progress.processed > (doneBefore ?? 0)) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: doneBefore ?? 0 };
       if (now >= nextProgress) {
         const line = formatProgress(progress, firstProcessed);
         options.write(options.interactive ? `\r\x1b[2K${line}` : `${line}\n`);
@@ -159,12 +162,14 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     if (options.interactive) options.write('\n');
+    // After Ctrl-C the workers are finishing their images: count what they complete, not what was done at the signal.
+    while (stopping && (await launcher.countRunning()) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
     const final = await accountingOf(queue, s3, sizes, extension, workerConfig);
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
     return {
       ...final,
       durationSeconds: Math.round(elapsed() * 10) / 10,
-      imagesPerSecond: Math.round((final.done / processingSeconds) * 10) / 10,
+      imagesPerSecond: Math.round(((final.done - (doneBefore ?? 0)) / processingSeconds) * 10) / 10,
       workersStarted: launcher.startedCount,
       peakWorkers: launcher.peakRunning,
       workersAtEnd: await launcher.countRunning(),
