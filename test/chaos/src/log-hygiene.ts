@@ -26,7 +26,7 @@ export function findLogLeaks(sources: readonly LogSource[], rules: HygieneRules)
   for (const source of sources) {
     const lines = source.text.split('\n');
     lines.forEach((line, index) => {
-      const where = `${source.file}:${index + 1}`;
+      const where = `${source.file}:${index + 1}${describe(line)}`;
       for (const { label, value } of rules.forbidden) {
         if (value !== '' && line.includes(value)) leaks.push(`${where}: ${label} appears in a log line`);
       }
@@ -36,4 +36,15 @@ export function findLogLeaks(sources: readonly LogSource[], rules: HygieneRules)
     });
   }
   return leaks;
+}
+
+/** Names the log event without repeating the leaked text: its message and reason fields when the line is JSON. */
+function describe(line: string): string {
+  try {
+    const event = JSON.parse(line) as { message?: unknown; reason?: unknown };
+    const parts = [event.message, event.reason].filter((part): part is string => typeof part === 'string');
+    return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+  } catch {
+    return '';
+  }
 }

@@ -19,6 +19,11 @@ describe('findLogLeaks', () => {
     ]);
   });
 
+  it('names the leaking event by its message and reason, without repeating the leak', () => {
+    const text = JSON.stringify({ message: 'failed', reason: 'malformed-message', detail: 'body: canary-42' });
+    expect(findLogLeaks([{ file: 'w.log', text }], rules)).toEqual(['w.log:1 (failed, malformed-message): message body content appears in a log line']);
+  });
+
   it('finds credential material whatever its value', () => {
     const lines = [
       'Authorization: AWS4-HMAC-SHA256 Credential=X/20260101/us-east-1/s3/aws4_request',
