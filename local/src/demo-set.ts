@@ -11,13 +11,15 @@ const GOOD_NAMES = [
 const GOOD_COUNT = 40;
 
 /** Generated, never downloaded: smooth colour fields with grain look enough like photos to time realistically. */
-async function photoLike(seed: number, width: number, height: number, png: boolean): Promise<Buffer> {
+async function photoLike(seed: number, width: number, height: number, png: boolean, exifOrientation?: number): Promise<Buffer> {
   let state = seed * 2654435761;
   const random = () => ((state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32);
   const small = Buffer.alloc(8 * 6 * 3);
   for (let i = 0; i < small.length; i++) small[i] = Math.floor(random() * 256);
   const image = sharp(small, { raw: { width: 8, height: 6, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).blur(1.5);
-  return png ? image.png().toBuffer() : image.jpeg({ quality: 88 }).toBuffer();
+  // A camera held sideways stores the pixels unrotated and says so in EXIF: the worker must turn them upright.
+  const tagged = exifOrientation === undefined ? image : image.withMetadata({ orientation: exifOrientation });
+  return png ? tagged.png().toBuffer() : tagged.jpeg({ quality: 88 }).toBuffer();
 }
 
 /** Writes the demo set into `dir` once (about 40 images and 3 broken files) and returns how many good and bad. */
@@ -34,7 +36,8 @@ export async function writeDemoSet(dir: string): Promise<{ good: number; broken:
     const portrait = i % 4 === 1;
     const width = 640 + (i % 5) * 160;
     const height = Math.round(width * (portrait ? 4 / 3 : 3 / 4));
-    files.push([key, () => photoLike(i + 1, width, height, key.endsWith('.png'))]);
+    const sideways = i % 7 === 3 && !key.endsWith('.png') ? 6 : undefined;
+    files.push([key, () => photoLike(i + 1, width, height, key.endsWith('.png'), sideways)]);
   }
   for (const [key, bytes] of Object.entries(broken)) files.push([key, async () => bytes]);
   for (const [key, make] of files) {
