@@ -16,8 +16,8 @@ export type ParsedMessage =
   | { readonly kind: 'test-event' }
   | { readonly kind: 'objects'; readonly objects: readonly ObjectEvent[] };
 
-/** Enough of an invalid body to recognise it in a log, never the whole of it. */
-const BODY_EXCERPT_CHARS = 200;
+/** Enough of an object key to recognise it in a log. */
+const KEY_EXCERPT_CHARS = 200;
 
 /**
  * Reads a queue message body the way S3 delivers it: a notification with any number of records, the
@@ -29,7 +29,7 @@ export function parseMessageBody(body: string, allowedBuckets?: readonly string[
   try {
     json = JSON.parse(body);
   } catch {
-    throw new MalformedMessageError(`message body is not JSON: ${excerpt(body)}`);
+    throw new MalformedMessageError(`message body is not JSON (${describe(body)})`);
   }
   const parsed = parseEnvelope(json);
   if (parsed.kind === 'objects' && allowedBuckets !== undefined && allowedBuckets.length > 0) {
@@ -42,21 +42,21 @@ export function parseMessageBody(body: string, allowedBuckets?: readonly string[
 }
 
 function parseEnvelope(json: unknown): ParsedMessage {
-  if (!isRecord(json)) throw new MalformedMessageError(`message body is JSON but not an object: ${excerpt(JSON.stringify(json))}`);
+  if (!isRecord(json)) throw new MalformedMessageError(`message body is JSON but not an object (${Array.isArray(json) ? 'an array' : typeof json})`);
   if (json.Type === 'Notification' && typeof json.Message === 'string') {
     // SNS fan-out: the S3 notification is a JSON string inside the SNS envelope.
     let inner: unknown;
     try {
       inner = JSON.parse(json.Message);
     } catch {
-      throw new MalformedMessageError(`SNS notification's Message is not JSON: ${excerpt(json.Message)}`);
+      throw new MalformedMessageError(`SNS notification's Message is not JSON (${describe(json.Message)})`);
     }
     return parseEnvelope(inner);
   }
   if (json.Event === 's3:TestEvent') return { kind: 'test-event' };
   if (json.source === 'aws.s3' && typeof json['detail-type'] === 'string') return { kind: 'objects', objects: [parseEventBridge(json)] };
   if (Array.isArray(json.Records)) return { kind: 'objects', objects: parseRecords(json.Records) };
-  throw new MalformedMessageError(`message is not an S3 event notification (no Records, not an s3:TestEvent): ${excerpt(JSON.stringify(json))}`);
+  throw new MalformedMessageError(`message is not an S3 event notification (no Records, not an s3:TestEvent; top-level fields: ${fieldNames(json)})`);
 }
 
 function parseRecords(records: unknown[]): ObjectEvent[] {
@@ -140,5 +140,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function excerpt(text: string): string {
-  return text.length <= BODY_EXCERPT_CHARS ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, BODY_EXCERPT_CHARS))}…`;
+  return text.length <= KEY_EXCERPT_CHARS ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, KEY_EXCERPT_CHARS))}…`;
+}
+
+/** Errors end up in logs, and message bodies must not: describe a bad body by its shape, never its content. */
+function describe(text: string): string {
+  return `${Buffer.byteLength(text)} bytes`;
+}
+
+function fieldNames(json: Record<string, unknown>): string {
+  const names = Object.keys(json).filter((name) => /^[A-Za-z][\w-]{0,40}$/.test(name)).slice(0, 10);
+  return names.length > 0 ? names.join(', ') : 'none';
 }
