@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { buildS3Event } from '../../../app/src/events/s3-event-shape';
 import { OUTPUT_METADATA } from '../../../app/src/naming/output-key';
@@ -365,13 +365,16 @@ function goodImage(n: number): Promise<Buffer> {
 }
 
 async function listOutputs(s3: S3Client): Promise<OutputObject[]> {
+  // ListObjects (v1, paged by Marker), not V2: s3rver 3.7.1 builds V2 continuation tokens with DES, which OpenSSL 3
+  // (Node >= 17) refuses, so any V2 listing past 1,000 keys answers 500 InternalError.
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: DESTINATION_BUCKET, ContinuationToken: token }));
+  let marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: DESTINATION_BUCKET, Marker: marker }));
     keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
+    if (page.IsTruncated !== true || keys.length === 0) break;
+    marker = keys[keys.length - 1];
+  }
   return mapLimit(keys, 8, async (key) => {
     const object = await s3.send(new GetObjectCommand({ Bucket: DESTINATION_BUCKET, Key: key }));
     const bytes = Buffer.from(await object.Body!.transformToByteArray());
