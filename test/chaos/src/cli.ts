@@ -1,13 +1,16 @@
 /**
  * `npm run chaos`: the full reliability run (300 good images + the bad-input matrix under faults and kills), then the
- * load run (5,000 images, resources sampled). Exits 1 when any invariant breaks. `--quick` runs the bounded version.
+ * load run (5,000 images, resources sampled), then the infrastructure policy tests. Exits 1 when anything breaks.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChaos, type ChaosOptions } from './chaos-run';
 import { formatChaosReport, resourceProblems } from './chaos-report';
+
+const POLICY_TESTS = 'infra/test/blueprint-stack.test.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -21,6 +24,7 @@ async function main(): Promise<number> {
       sigkills: { type: 'string', default: '6' },
       sigterms: { type: 'string', default: '3' },
       'skip-load': { type: 'boolean', default: false },
+      'skip-policy': { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
     },
   });
@@ -60,6 +64,12 @@ async function main(): Promise<number> {
     await run('load', {
       goodImages: Number(values['load-images']), matrix: false, sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 1800, sampleResources: true,
     }, resourceProblems);
+  }
+  if (!values['skip-policy']) {
+    // The infrastructure's security policy tests (least privilege, encryption, TLS-only, no public access or IPs).
+    process.stdout.write('== infrastructure policy tests ==\n');
+    const jest = spawnSync(process.execPath, [resolve(root, 'node_modules/jest/bin/jest.js'), POLICY_TESTS], { cwd: root, stdio: 'inherit' });
+    if (jest.status !== 0) failed = true;
   }
   return failed ? 1 : 0;
 }
