@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../app/src/config';
 import { parseMessageBody } from '../../app/src/events/parse-message';
 import type { Log, LogFields } from '../../app/src/log/logger';
@@ -220,15 +220,20 @@ function keysIn(body: string): string[] {
   }
 }
 
+/**
+ * ListObjects v1, paged by Marker: s3rver 3.7 encrypts v2 continuation tokens with DES, which OpenSSL 3 refuses, so
+ * any v2 listing past 1,000 keys fails with a 500.
+ */
 async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return keys;
+  let marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Marker: marker }));
+    const pageKeys = (page.Contents ?? []).map((object) => object.Key ?? '');
+    keys.push(...pageKeys);
+    if (page.IsTruncated !== true || pageKeys.length === 0) return keys;
+    marker = page.NextMarker ?? pageKeys[pageKeys.length - 1];
+  }
 }
 
 /** Scaling decisions go to a JSON-lines file that `npm run status` reads. */
