@@ -38,6 +38,13 @@ describe('checkTargets', () => {
     expect(check?.note).toMatch(/libvips/);
   });
 
+  it('keeps the vipsthumbnail target, unmeasured, on a machine without vipsthumbnail', () => {
+    const checks = checkTargets(benchResults({ vipsthumbnailRows: [] })).filter((candidate) => candidate.target.includes('vipsthumbnail'));
+    expect(checks).toHaveLength(1);
+    expect(formatVerdict(checks[0]!)).toBe('not measured');
+    expect(checks[0]!.measured).toMatch(/not installed/);
+  });
+
   it('judges peak RSS only from runs at CONCURRENCY=4, and growth only from the long run', () => {
     const results = benchResults({
       sweep: [workerRun({ concurrency: 8, peakRssMiB: 900 }), workerRun({ concurrency: 4, peakRssMiB: 380 })],

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { makeS3rverStoreCrashSafe } from './crash-safe-store';
 
 /** s3rver accepts any signature from these; the same pair goes into the workers' environment. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -12,6 +13,7 @@ export interface LocalS3Server {
 
 /** An S3-protocol server on 127.0.0.1 only, its objects kept on disk so a restart continues where it stopped. */
 export async function startS3Server(options: { dataDir: string; port: number; buckets: readonly string[] }): Promise<LocalS3Server> {
+  makeS3rverStoreCrashSafe();
   const server = new S3rver({
     address: '127.0.0.1',
     port: options.port,

@@ -41,3 +41,13 @@ declare module 's3rver' {
 
   export = S3rver;
 }
+
+/** The on-disk store behind s3rver, patched by `local/src/crash-safe-store.ts`. */
+declare module 's3rver/lib/stores/filesystem' {
+  class FilesystemStore {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+    putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5?: string): Promise<void>;
+  }
+  export = FilesystemStore;
+}

@@ -42,7 +42,9 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(() => {
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  // CHAOS_KEEP_DIR=1 keeps the run's queue, objects and worker logs for a post-mortem.
+  if (process.env.CHAOS_KEEP_DIR === '1') process.stdout.write(`chaos data kept in ${dir}\n`);
+  else if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('bounded chaos run', () => {
