@@ -2,8 +2,16 @@ import { App } from 'cdktf';
 import { resolveInfraConfig } from './src/config';
 import { BlueprintStack } from './src/stacks/blueprint-stack';
 
-// Overrides come from cdktf.json's context or `-c key=value` is not available in cdktf; edit DEFAULT_INFRA_CONFIG or
-// pass BLUEPRINT_CONFIG as JSON for a one-off.
+// Settings come as JSON in BLUEPRINT_CONFIG (cdktf has no per-run context flags); defaults are in src/config.ts.
+function readOverrides(text: string | undefined): Record<string, unknown> {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`BLUEPRINT_CONFIG is not valid JSON (${(error as Error).message}); expected e.g. {"githubRepository":"my-org/my-copy"}`);
+  }
+}
+
 const app = new App();
-new BlueprintStack(app, 'blueprint', { config: resolveInfraConfig(JSON.parse(process.env.BLUEPRINT_CONFIG ?? '{}')) });
+new BlueprintStack(app, 'blueprint', { config: resolveInfraConfig(readOverrides(process.env.BLUEPRINT_CONFIG)) });
 app.synth();

@@ -23,8 +23,28 @@ export interface InfraConfig {
   readonly logRetentionDays: number;
   /** Lets `cdktf destroy` delete non-empty buckets: for demos only. */
   readonly forceDestroy: boolean;
-  /** The image tasks run until the pipeline registers its own (see README "the two traps"). */
+  /** The image tasks run until the pipeline pushes the first build (see README "the two traps"). */
   readonly bootstrapImage: string;
+  /** `owner/repo` of your copy of this blueprint on GitHub: CodePipeline rebuilds the worker on every push to it. */
+  readonly githubRepository: string;
+  readonly githubBranch: string;
+  /** An existing CodeConnections (CodeStar) connection; empty: one is created, PENDING until approved in the console. */
+  readonly githubConnectionArn: string;
+  /** Instead of a connection, as the original blueprint does: the name of a Secrets Manager secret holding a GitHub token. */
+  readonly githubTokenSecretName: string;
+  /** Images kept in ECR; older ones expire. */
+  readonly ecrKeepImages: number;
+  /** Interface endpoints for SQS, ECR, CloudWatch Logs and Monitoring, so tasks need no NAT for AWS APIs. */
+  readonly interfaceEndpoints: boolean;
+  /** A customer-managed KMS key (rotated yearly) for the buckets and queues instead of SSE-S3 and SSE-SQS. */
+  readonly kmsEncryption: boolean;
+  readonly bucketVersioning: boolean;
+  /** Source objects expire this many days after upload; 0 keeps them. */
+  readonly sourceExpirationDays: number;
+  /** Subscribed to the alarm and pipeline topic when set (the address confirms by e-mail). */
+  readonly alarmEmail: string;
+  /** The oldest-message alarm fires when a message has waited this long. */
+  readonly oldestMessageAlarmSeconds: number;
   /** Folder holding the bundled scaler (`index.js`), made by `npm run build`. */
   readonly scalerBundleDir: string;
 }
@@ -50,6 +70,17 @@ export const DEFAULT_INFRA_CONFIG: InfraConfig = {
   logRetentionDays: 30,
   forceDestroy: false,
   bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim',
+  githubRepository: '',
+  githubBranch: 'main',
+  githubConnectionArn: '',
+  githubTokenSecretName: '',
+  ecrKeepImages: 20,
+  interfaceEndpoints: false,
+  kmsEncryption: false,
+  bucketVersioning: false,
+  sourceExpirationDays: 0,
+  alarmEmail: '',
+  oldestMessageAlarmSeconds: 3600,
   scalerBundleDir: 'dist/scaler',
 };
 
@@ -57,7 +88,9 @@ const FARGATE_CPU_MEMORY: Record<number, [number, number]> = { 256: [512, 2048],
 
 export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraConfig {
   const config = { ...DEFAULT_INFRA_CONFIG, ...overrides };
-  const problems: string[] = [];
+  const problems: string[] = Object.keys(overrides)
+    .filter((key) => !(key in DEFAULT_INFRA_CONFIG))
+    .map((key) => `${key}: not a setting (known: ${Object.keys(DEFAULT_INFRA_CONFIG).join(', ')})`);
   const cidr = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
   if (!/^[a-z][a-z0-9-]{1,20}$/.test(config.name)) problems.push(`name="${config.name}": 2-21 lower-case letters, digits or dashes, starting with a letter`);
   if (config.availabilityZones.length < 2) problems.push('availabilityZones: at least two, for tasks in two AZs');
@@ -74,6 +107,20 @@ export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraC
   if (!Number.isInteger(config.maxReceiveCount) || config.maxReceiveCount < 1 || config.maxReceiveCount > 1000) problems.push(`maxReceiveCount=${config.maxReceiveCount}: 1..1000`);
   if (config.visibilityTimeoutSeconds < 30 || config.visibilityTimeoutSeconds > 43200) problems.push(`visibilityTimeoutSeconds=${config.visibilityTimeoutSeconds}: 30..43200`);
   if (!/^\d+x\d+(,\d+x\d+)*$/.test(config.sizes)) problems.push(`sizes="${config.sizes}": WIDTHxHEIGHT list such as 224x224,299x299`);
+  if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(config.githubRepository)) {
+    problems.push(`githubRepository="${config.githubRepository}": owner/repo of your GitHub copy of this blueprint, e.g. my-org/s3-queue-fargate`);
+  }
+  if (config.githubBranch.trim() === '') problems.push('githubBranch: the branch whose pushes are built, e.g. main');
+  if (config.githubConnectionArn !== '' && config.githubTokenSecretName !== '') {
+    problems.push('githubConnectionArn and githubTokenSecretName: set at most one (a connection is the default and the better choice)');
+  }
+  if (config.githubConnectionArn !== '' && !/^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/.+$/.test(config.githubConnectionArn)) {
+    problems.push(`githubConnectionArn="${config.githubConnectionArn}": a connection ARN such as arn:aws:codeconnections:us-east-1:123456789012:connection/<id>`);
+  }
+  if (!Number.isInteger(config.ecrKeepImages) || config.ecrKeepImages < 1) problems.push(`ecrKeepImages=${config.ecrKeepImages}: an integer of at least 1`);
+  if (!Number.isInteger(config.sourceExpirationDays) || config.sourceExpirationDays < 0) problems.push(`sourceExpirationDays=${config.sourceExpirationDays}: 0 (keep) or a number of days`);
+  if (config.alarmEmail !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(config.alarmEmail)) problems.push(`alarmEmail="${config.alarmEmail}": an e-mail address, or empty`);
+  if (!Number.isInteger(config.oldestMessageAlarmSeconds) || config.oldestMessageAlarmSeconds < 60) problems.push(`oldestMessageAlarmSeconds=${config.oldestMessageAlarmSeconds}: at least 60`);
   if (problems.length > 0) throw new Error(`invalid infrastructure configuration:\n${problems.join('\n')}`);
   return Object.freeze(config);
 }

@@ -3,55 +3,72 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Testing } from 'cdktf';
-import { resolveInfraConfig } from '../src/config';
+import { resolveInfraConfig, type InfraConfig } from '../src/config';
 import { BlueprintStack } from '../src/stacks/blueprint-stack';
 
 /**
- * The synthesized stack: each property the blueprint promises, the security policy over every statement, and an
- * offline `terraform plan` (the provider comes from TF_PROVIDER_MIRROR when set, as `.ci/run` does on offline machines).
+ * The synthesized stack: the security policy over every statement and resource, the wiring between constructs, and
+ * an offline `terraform plan` (the provider comes from TF_PROVIDER_MIRROR when set, as `.ci/run` does offline).
  */
 let dir: string;
 let outdir: string;
-let synthesized: { resource: Record<string, Record<string, Record<string, unknown>>>; output: Record<string, unknown> };
+let bundleDir: string;
+let synthesized: Synthesized;
+
+interface Synthesized {
+  resource: Record<string, Record<string, Record<string, unknown>>>;
+  output: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
 
 const OFFLINE_PROVIDER = {
   accessKey: 'test', secretKey: 'test', skipCredentialsValidation: true, skipRequestingAccountId: true, skipMetadataApiCheck: 'true', skipRegionValidation: true,
 };
+const GITHUB = { githubRepository: 'example-org/s3-queue-fargate' };
+
+function synthStack(overrides: Partial<InfraConfig>, app = Testing.app()): { stack: BlueprintStack; json: Synthesized } {
+  const stack = new BlueprintStack(app, 'blueprint', { config: resolveInfraConfig({ scalerBundleDir: bundleDir, ...GITHUB, ...overrides }), providerOverrides: OFFLINE_PROVIDER });
+  return { stack, json: JSON.parse(Testing.synth(stack)) as Synthesized };
+}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'infra-test-'));
-  const bundleDir = join(dir, 'scaler-bundle');
+  bundleDir = join(dir, 'scaler-bundle');
   mkdirSync(bundleDir);
   writeFileSync(join(bundleDir, 'index.js'), 'exports.handler = async () => ({});\n');
   outdir = join(dir, 'cdktf.out');
   const app = new App({ outdir });
-  const stack = new BlueprintStack(app, 'blueprint', { config: resolveInfraConfig({ scalerBundleDir: bundleDir }), providerOverrides: OFFLINE_PROVIDER });
-  synthesized = JSON.parse(Testing.synth(stack));
+  synthesized = synthStack({}, app).json;
   app.synth();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const resources = (type: string) => Object.values(synthesized.resource[type] ?? {});
-const statements = () =>
-  [...resources('aws_iam_role_policy'), ...resources('aws_s3_bucket_policy')].flatMap((policy) => {
-    const document = JSON.parse(String(policy.policy)) as { Statement: { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[] };
+const resourcesOf = (json: Synthesized, type: string) => Object.values(json.resource[type] ?? {});
+const resources = (type: string) => resourcesOf(synthesized, type);
+const statementsOf = (json: Synthesized) =>
+  [...resourcesOf(json, 'aws_iam_role_policy'), ...resourcesOf(json, 'aws_s3_bucket_policy')].flatMap((policy) => {
+    const document = JSON.parse(String(policy.policy)) as { Statement: { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, unknown>> }[] };
     return document.Statement;
   });
 const list = (value: string | string[]) => (Array.isArray(value) ? value : [value]);
+const roleRef = (name: string) => expect.stringMatching(new RegExp(`aws_iam_role\\.${name}_\\w+\\.arn`));
 
 describe('the blueprint stack', () => {
-  it('makes every bucket private, owner-enforced, encrypted and TLS-only', () => {
+  it('makes every bucket (source, destination, artifacts) private, owner-enforced, encrypted, TLS-only and cleans stale uploads', () => {
     const buckets = resources('aws_s3_bucket');
-    expect(buckets).toHaveLength(2);
+    expect(buckets).toHaveLength(3);
     expect(resources('aws_s3_bucket_public_access_block')).toEqual(
-      Array(2).fill(expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true })),
+      Array(3).fill(expect.objectContaining({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true })),
     );
-    expect(resources('aws_s3_bucket_ownership_controls').map((c) => c.rule)).toEqual(Array(2).fill({ object_ownership: 'BucketOwnerEnforced' }));
-    expect(resources('aws_s3_bucket_server_side_encryption_configuration')).toHaveLength(2);
+    expect(resources('aws_s3_bucket_ownership_controls').map((c) => c.rule)).toEqual(Array(3).fill({ object_ownership: 'BucketOwnerEnforced' }));
+    expect(resources('aws_s3_bucket_server_side_encryption_configuration')).toHaveLength(3);
     const tlsDenies = resources('aws_s3_bucket_policy').map((policy) => JSON.parse(String(policy.policy)).Statement[0]);
-    expect(tlsDenies).toEqual(Array(2).fill(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })));
-    expect(buckets.every((bucket) => bucket.force_destroy === false)).toBe(true);
+    expect(tlsDenies).toEqual(Array(3).fill(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })));
+    // Only the disposable build artifacts are force-destroyed by default.
+    expect(buckets.filter((bucket) => bucket.force_destroy === true).map((bucket) => bucket.bucket_prefix)).toEqual(['s3-queue-artifacts-']);
+    const lifecycleRules = resources('aws_s3_bucket_lifecycle_configuration').map((config) => (config.rule as { id: string }[]).map((rule) => rule.id));
+    expect(lifecycleRules).toEqual(Array(3).fill(expect.arrayContaining(['abort-incomplete-uploads'])));
   });
 
   it('sends ObjectCreated:* (multipart included) per suffix, after the queue policy exists', () => {
@@ -71,12 +88,25 @@ describe('the blueprint stack', () => {
     expect(resources('aws_sqs_queue_redrive_allow_policy')).toHaveLength(1);
   });
 
-  it('runs the worker as non-root with a read-only root filesystem, a 120 s stop timeout and x86_64 for Spot', () => {
+  it('runs the image the pipeline last pushed: the task definition reads the image parameter, whose value Terraform never resets', () => {
     const [task] = resources('aws_ecs_task_definition');
     const [container] = JSON.parse(String(task!.container_definitions));
     expect(container).toMatchObject({ user: '1000:1000', readonlyRootFilesystem: true, stopTimeout: 120, logConfiguration: { logDriver: 'awslogs' } });
-    expect(task).toMatchObject({ runtime_platform: { cpu_architecture: 'X86_64' }, lifecycle: { ignore_changes: ['container_definitions'] } });
+    expect(container.image).toMatch(/aws_ssm_parameter\.image_parameter.*\.insecure_value/);
+    expect(task).toMatchObject({ runtime_platform: { cpu_architecture: 'X86_64' } });
+    expect(task!.lifecycle).toBeUndefined();
+    expect(resources('aws_ssm_parameter')[0]).toMatchObject({ insecure_value: 'public.ecr.aws/docker/library/node:22-slim', lifecycle: { ignore_changes: ['insecure_value'] } });
     expect(resources('aws_ecs_cluster_capacity_providers')[0]).toMatchObject({ capacity_providers: ['FARGATE_SPOT', 'FARGATE'] });
+  });
+
+  it('wires the build to the registry, the family and the image parameter it updates', () => {
+    const [project] = resources('aws_codebuild_project');
+    const variables = Object.fromEntries(((project!.environment as { environment_variable: { name: string; value: string }[] }).environment_variable).map((v) => [v.name, v.value]));
+    expect(variables).toMatchObject({ TASK_FAMILY: 's3-queue-worker', REVISION_TAG_KEY: 'Blueprint', REVISION_TAG_VALUE: 's3-queue' });
+    expect(variables.ECR_REPOSITORY_URL).toMatch(/aws_ecr_repository\.registry_repository.*\.repository_url/);
+    expect(variables.IMAGE_PARAMETER).toMatch(/aws_ssm_parameter\.image_parameter.*\.name/);
+    const execution = statementsOf(synthesized).find((s) => list(s.Action).includes('ecr:BatchGetImage') && !list(s.Action).includes('ecr:PutImage'));
+    expect(execution!.Resource).toMatch(/aws_ecr_repository\.registry_repository.*\.arn/);
   });
 
   it('schedules the scaler every two minutes on nodejs22.x with reserved concurrency 1', () => {
@@ -84,49 +114,114 @@ describe('the blueprint stack', () => {
     expect(resources('aws_cloudwatch_event_rule')[0]).toMatchObject({ schedule_expression: 'rate(2 minutes)' });
   });
 
-  it('grants least privilege: no "*" action, no write on "*", PassRole only on the two task roles for ECS tasks', () => {
-    for (const statement of statements().filter((s) => s.Effect === 'Allow')) {
+  it('grants least privilege: no "*" action, writes on "*" only where AWS allows nothing narrower and a condition narrows them', () => {
+    for (const statement of statementsOf(synthesized).filter((s) => s.Effect === 'Allow')) {
       const actions = list(statement.Action);
       expect(actions).not.toContain('*');
-      expect(actions.some((action) => action.endsWith(':*'))).toBe(false);
-      if (list(statement.Resource).includes('*')) {
-        expect(actions.every((action) => /^(ecr:GetAuthorizationToken|ecs:ListTasks)$/.test(action))).toBe(true);
+      expect(actions.filter((action) => action.endsWith(':*'))).toEqual([]);
+      if (!list(statement.Resource).includes('*')) continue;
+      for (const action of actions) {
+        expect(['ecr:GetAuthorizationToken', 'ecs:ListTasks', 'ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition']).toContain(action);
       }
+      if (actions.includes('ecs:RegisterTaskDefinition')) expect(statement.Condition).toEqual({ StringEquals: { 'aws:RequestTag/Blueprint': 's3-queue' } });
     }
-    const passRole = statements().filter((s) => list(s.Action).includes('iam:PassRole'));
-    expect(passRole).toHaveLength(1);
-    expect(list(passRole[0]!.Resource)).toHaveLength(2);
-    expect(passRole[0]!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+
+  it('passes only the two task roles, only to ECS tasks (the scaler to run them, the build to register revisions)', () => {
+    const passRole = statementsOf(synthesized).filter((s) => list(s.Action).includes('iam:PassRole'));
+    expect(passRole).toHaveLength(2);
+    for (const statement of passRole) {
+      expect(list(statement.Resource)).toEqual([roleRef('workers_task-role'), roleRef('workers_execution-role')]);
+      expect(statement.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    }
   });
 
   it('gives no public IPs to task subnets and sets a retention on every log group', () => {
     expect(resources('aws_subnet').filter((subnet) => String(subnet.tags && (subnet.tags as Record<string, string>).Name).includes('private')).every((subnet) => subnet.map_public_ip_on_launch === false)).toBe(true);
+    expect(resources('aws_cloudwatch_log_group')).toHaveLength(3);
     expect(resources('aws_cloudwatch_log_group').every((group) => typeof group.retention_in_days === 'number')).toBe(true);
     const scalerEnv = (resources('aws_lambda_function')[0]!.environment as { variables: Record<string, string> }).variables;
     expect(scalerEnv.SUBNETS).toMatch(/aws_subnet\.network_private-0.*aws_subnet\.network_private-1/);
   });
 
-  it('exposes the outputs operators need', () => {
-    expect(Object.keys(synthesized.output).sort()).toEqual(
-      ['cluster_name', 'destination_bucket', 'dlq_arn', 'dlq_url', 'queue_url', 'scaler_function_name', 'source_bucket', 'task_family', 'upload_command'].sort(),
-    );
+  it('alarms on dead letters, old messages and scaler errors to the encrypted operations topic, which also hears the pipeline', () => {
+    const alarms = resources('aws_cloudwatch_metric_alarm');
+    expect(alarms.map((alarm) => alarm.metric_name).sort()).toEqual(['ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'Errors']);
+    expect(alarms.every((alarm) => String(alarm.alarm_actions).includes('aws_sns_topic.operations_topic'))).toBe(true);
+    expect(String(resources('aws_sns_topic')[0]!.kms_master_key_id)).toMatch(/aws_kms_key\.key_\w+\.arn/);
+    expect(JSON.stringify(resources('aws_codestarnotifications_notification_rule')[0]!.target)).toContain('aws_sns_topic.operations_topic');
   });
 
-  it('rejects invalid configuration naming the field', () => {
-    expect(() => resolveInfraConfig({ taskCpu: 3000, availabilityZones: ['a'] })).toThrow(/availabilityZones: at least two[\s\S]*taskCpu=3000/);
+  it('exposes the outputs operators need', () => {
+    expect(Object.keys(synthesized.output).sort()).toEqual([
+      'cluster_name', 'dashboard_url', 'destination_bucket', 'dlq_arn', 'dlq_url', 'ecr_repository_url', 'github_connection_arn', 'operations_topic_arn',
+      'pipeline_name', 'queue_url', 'scaler_function_name', 'source_bucket', 'task_family', 'upload_command',
+    ]);
+  });
+
+  it('with kmsEncryption, encrypts buckets, queues and the registry with the blueprint key and lets the workers use it', () => {
+    const { json } = synthStack({ kmsEncryption: true, bucketVersioning: true, interfaceEndpoints: true });
+    const keyRef = /aws_kms_key\.key_\w+\.arn/;
+    const bucketDefaults = resourcesOf(json, 'aws_s3_bucket_server_side_encryption_configuration')
+      .map((config) => (config.rule as { apply_server_side_encryption_by_default: { sse_algorithm: string; kms_master_key_id?: string } }[])[0]!.apply_server_side_encryption_by_default);
+    // Source and destination; the build artifacts keep SSE-S3 (CodePipeline encrypts them with its own key).
+    expect(bucketDefaults.filter((d) => d.sse_algorithm === 'aws:kms' && keyRef.test(String(d.kms_master_key_id)))).toHaveLength(2);
+    expect((resourcesOf(json, 'aws_ecr_repository')[0]!.encryption_configuration as { encryption_type: string }[])[0]!.encryption_type).toBe('KMS');
+    expect(resourcesOf(json, 'aws_sqs_queue').every((queue) => keyRef.test(String(queue.kms_master_key_id)) && queue.sqs_managed_sse_enabled === undefined)).toBe(true);
+    expect(statementsOf(json).some((s) => list(s.Action).includes('kms:GenerateDataKey') && keyRef.test(String(s.Resource)))).toBe(true);
+    expect(resourcesOf(json, 'aws_s3_bucket_versioning')).toHaveLength(2);
+    expect(resourcesOf(json, 'aws_vpc_endpoint').filter((endpoint) => endpoint.vpc_endpoint_type === 'Interface')).toHaveLength(5);
+  });
+
+  it('with a token secret instead of a connection, reads the token from Secrets Manager and creates no connection', () => {
+    const { json } = synthStack({ githubTokenSecretName: 'github/token' });
+    expect(json.resource.aws_codestarconnections_connection).toBeUndefined();
+    expect(JSON.stringify(json.data)).toContain('"secret_id":"github/token"');
+    const [pipeline] = resourcesOf(json, 'aws_codepipeline');
+    const [source] = (pipeline!.stage as { action: { provider: string; configuration: Record<string, string> }[] }[])[0]!.action;
+    expect(source).toMatchObject({ provider: 'GitHub', configuration: { Owner: 'example-org', Repo: 's3-queue-fargate', Branch: 'main' } });
+    expect(source!.configuration.OAuthToken).toMatch(/data\.aws_secretsmanager_secret_version/);
+  });
+
+  it('rejects invalid configuration naming each field', () => {
+    expect(() => resolveInfraConfig({ taskCpu: 3000, availabilityZones: ['a'], ...GITHUB })).toThrow(/availabilityZones: at least two[\s\S]*taskCpu=3000/);
+    expect(() => resolveInfraConfig({})).toThrow(/githubRepository="": owner\/repo/);
+    expect(() => resolveInfraConfig({ ...GITHUB, githubConnectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/x', githubTokenSecretName: 't' })).toThrow(/set at most one/);
+    expect(() => resolveInfraConfig({ ...GITHUB, sizes: '224' } as Partial<InfraConfig>)).toThrow(/sizes="224"/);
+    expect(() => resolveInfraConfig({ ...GITHUB, maxTask: 3 } as Partial<InfraConfig>)).toThrow(/maxTask: not a setting/);
   });
 
   it('validates and plans offline with terraform', () => {
-    const stackDir = join(outdir, 'stacks', 'blueprint');
-    const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
-    const mirror = process.env.TF_PROVIDER_MIRROR;
-    execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
-    execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
-    execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
-    const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
-    const creates = (plan.resource_changes as { change: { actions: string[] } }[]).filter((change) => change.change.actions.includes('create'));
     const synthesizedCount = Object.values(synthesized.resource).reduce((total, byName) => total + Object.keys(byName).length, 0);
-    expect(synthesizedCount).toBe(47);
-    expect(creates).toHaveLength(synthesizedCount);
+    expect(synthesizedCount).toBe(EXPECTED_RESOURCES);
+    expect(planCreates(join(outdir, 'stacks', 'blueprint'))).toBe(synthesizedCount);
+  }, 120_000);
+
+  it('plans every option at once: KMS, versioning, expiry, interface endpoints, per-AZ NAT, e-mail, an existing connection', () => {
+    const optionsOut = join(dir, 'cdktf-options.out');
+    const app = new App({ outdir: optionsOut });
+    const { json } = synthStack({
+      kmsEncryption: true, bucketVersioning: true, sourceExpirationDays: 30, interfaceEndpoints: true, natPerAz: true, alarmEmail: 'ops@example.com',
+      githubConnectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/0f3e2f5a-1111-2222-3333-444455556666',
+    }, app);
+    app.synth();
+    expect(json.resource.aws_codestarconnections_connection).toBeUndefined();
+    expect(resourcesOf(json, 'aws_sns_topic_subscription')).toEqual([expect.objectContaining({ protocol: 'email', endpoint: 'ops@example.com' })]);
+    const synthesizedCount = Object.values(json.resource).reduce((total, byName) => total + Object.keys(byName).length, 0);
+    expect(planCreates(join(optionsOut, 'stacks', 'blueprint'))).toBe(synthesizedCount);
   }, 120_000);
 });
+
+/** `terraform init/validate/plan` offline; returns how many resources the plan creates. */
+function planCreates(stackDir: string): number {
+  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  const mirror = process.env.TF_PROVIDER_MIRROR;
+  execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
+  const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
+  return (plan.resource_changes as { change: { actions: string[] } }[]).filter((change) => change.change.actions.includes('create')).length;
+}
+
+/** Every resource of the default configuration; a change here is a change to what `cdktf deploy` creates. */
+const EXPECTED_RESOURCES = 76;

@@ -19,7 +19,7 @@ it('the buildspec commands pass shellcheck', () => {
 
 it('the image runs as non-root, on Node 22, with sharp-friendly memory settings', () => {
   const dockerfile = readFileSync(join(__dirname, '../../app/Dockerfile'), 'utf8');
-  expect(dockerfile).toMatch(/^FROM --platform=linux\/amd64 node:22-slim$/m);
+  expect(dockerfile).toMatch(/^FROM --platform=linux\/amd64 public\.ecr\.aws\/docker\/library\/node:22-slim$/m);
   expect(dockerfile).toMatch(/^USER 1000:1000$/m);
   expect(dockerfile).toContain('MALLOC_ARENA_MAX=2');
   expect(dockerfile).toMatch(/^CMD \["node", "dist\/app\/main.js"\]$/m);

@@ -4,6 +4,7 @@ import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
 import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
 import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
 import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
@@ -16,7 +17,12 @@ export interface NetworkProps {
   readonly publicSubnetCidrs: readonly string[];
   readonly privateSubnetCidrs: readonly string[];
   readonly natPerAz: boolean;
+  /** Interface endpoints for the AWS APIs the tasks call, so that traffic stays off the NAT. */
+  readonly interfaceEndpoints: boolean;
 }
+
+/** What a worker task calls besides S3 (which has the free gateway endpoint). */
+const INTERFACE_SERVICES = ['sqs', 'ecr.api', 'ecr.dkr', 'logs', 'monitoring'];
 
 /** Private subnets for tasks (no public IPs), egress through NAT, and S3 traffic through a free gateway endpoint. */
 export class Network extends Construct {
@@ -48,5 +54,19 @@ export class Network extends Construct {
     new VpcEndpoint(this, 's3-endpoint', {
       vpcId: this.vpc.id, serviceName: `com.amazonaws.${props.region}.s3`, vpcEndpointType: 'Gateway', routeTableIds: privateRouteTables.map((table) => table.id),
     });
+    if (props.interfaceEndpoints) this.addInterfaceEndpoints(props);
+  }
+
+  private addInterfaceEndpoints(props: NetworkProps): void {
+    const endpoints = new SecurityGroup(this, 'endpoints', {
+      name: `${props.name}-endpoints`, description: 'Interface endpoints: HTTPS from inside the VPC only', vpcId: this.vpc.id,
+      ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: [props.cidr], description: 'HTTPS from the VPC' }],
+    });
+    for (const service of INTERFACE_SERVICES) {
+      new VpcEndpoint(this, `${service.replace('.', '-')}-endpoint`, {
+        vpcId: this.vpc.id, serviceName: `com.amazonaws.${props.region}.${service}`, vpcEndpointType: 'Interface', privateDnsEnabled: true,
+        subnetIds: this.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [endpoints.id],
+      });
+    }
   }
 }

@@ -27,11 +27,13 @@ export interface ScalerFunctionProps {
 /** The scheduler: the bundled scaler as a Lambda, run every two minutes, never two at once. */
 export class ScalerFunction extends Construct {
   readonly function: LambdaFunction;
+  readonly logGroup: CloudwatchLogGroup;
 
   constructor(scope: Construct, id: string, props: ScalerFunctionProps) {
     super(scope, id);
     const functionName = `${props.name}-scaler`;
     const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/lambda/${functionName}`, retentionInDays: props.logRetentionDays });
+    this.logGroup = logGroup;
     const role = new IamRole(this, 'role', {
       name: functionName,
       assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),

@@ -10,6 +10,8 @@ export interface WorkQueueProps {
   readonly maxReceiveCount: number;
   /** The bucket whose events may be sent here, and nothing else. */
   readonly sourceBucketArn: string;
+  /** SSE-KMS with this key (its policy must let S3 use it); SSE-SQS when absent. */
+  readonly kmsKeyArn?: string;
 }
 
 const FOURTEEN_DAYS = 14 * 24 * 3600;
@@ -22,13 +24,17 @@ export class WorkQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkQueueProps) {
     super(scope, id);
-    this.deadLetterQueue = new SqsQueue(this, 'dlq', { name: `${props.name}-dlq`, messageRetentionSeconds: FOURTEEN_DAYS, sqsManagedSseEnabled: true });
+    const encryption = props.kmsKeyArn !== undefined
+      // Reusing a data key for 5 minutes keeps KMS calls, and their cost, far below one per message.
+      ? { kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 }
+      : { sqsManagedSseEnabled: true };
+    this.deadLetterQueue = new SqsQueue(this, 'dlq', { name: `${props.name}-dlq`, messageRetentionSeconds: FOURTEEN_DAYS, ...encryption });
     this.queue = new SqsQueue(this, 'queue', {
       name: props.name,
       visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
       receiveWaitTimeSeconds: 20,
       messageRetentionSeconds: FOURTEEN_DAYS,
-      sqsManagedSseEnabled: true,
+      ...encryption,
       redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: props.maxReceiveCount }),
     });
     new SqsQueueRedriveAllowPolicy(this, 'redrive-allow', {

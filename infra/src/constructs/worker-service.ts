@@ -25,6 +25,10 @@ export interface WorkerServiceProps {
   readonly destPrefix: string;
   readonly sizes: string;
   readonly visibilityTimeoutSeconds: number;
+  /** The ECR repository the execution role may pull from. */
+  readonly repositoryArn: string;
+  /** The key buckets, queue and registry are encrypted with, when it is a customer-managed one. */
+  readonly kmsKeyArn?: string;
 }
 
 export const CONTAINER_NAME = 'worker';
@@ -61,8 +65,9 @@ export class WorkerService extends Construct {
         Statement: [
           // GetAuthorizationToken has no resource-level permissions: AWS requires "*" for this read-only call.
           { Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
-          { Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: `arn:aws:ecr:${props.region}:*:repository/${props.name}-worker` },
+          { Effect: 'Allow', Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: props.repositoryArn },
           { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${this.logGroup.arn}:*` },
+          ...(props.kmsKeyArn !== undefined ? [{ Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn }] : []),
         ],
       }),
     });
@@ -78,6 +83,7 @@ export class WorkerService extends Construct {
           { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${props.destBucketArn}/${props.destPrefix}*` },
           // HEAD on a missing output answers 404 only with ListBucket; without it the idempotency check sees 403.
           { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: props.destBucketArn },
+          ...(props.kmsKeyArn !== undefined ? [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: props.kmsKeyArn }] : []),
         ],
       }),
     });
@@ -105,8 +111,6 @@ export class WorkerService extends Construct {
         }).map(([name, value]) => ({ name, value })),
         logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': this.logGroup.name, 'awslogs-region': props.region, 'awslogs-stream-prefix': 'worker' } },
       }]),
-      // CodeBuild registers new revisions with the new image; a later `cdktf deploy` must not roll tasks back.
-      lifecycle: { ignoreChanges: ['container_definitions'] },
     });
   }
 }

@@ -1,9 +1,18 @@
 import { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider, type AwsProviderConfig } from '@cdktf/provider-aws/lib/provider';
 import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
+import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
+import { ContainerRegistry } from '../constructs/container-registry';
+import { DeliveryPipeline } from '../constructs/delivery-pipeline';
+import { EncryptionKey } from '../constructs/encryption-key';
+import { ImageBuild } from '../constructs/image-build';
+import { ImagePointer } from '../constructs/image-pointer';
 import { Network } from '../constructs/network';
+import { OperationsDashboard } from '../constructs/operations-dashboard';
+import { OperationsTopic } from '../constructs/operations-topic';
+import { QueueAlarms } from '../constructs/queue-alarms';
 import { ScalerFunction } from '../constructs/scaler-function';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { WorkQueue } from '../constructs/work-queue';
@@ -15,21 +24,34 @@ export interface BlueprintStackProps {
   readonly providerOverrides?: Partial<AwsProviderConfig>;
 }
 
+/** The names the worker and scaler publish their EMF metrics under (their defaults; see app/ and scaler/ config). */
+const WORKER_METRICS = { namespace: 'S3QueueWorker', service: 'worker' };
+const SCALER_METRICS = { namespace: 'S3QueueScaler', service: 's3-queue-scaler' };
+const BLUEPRINT_TAG = 'Blueprint';
+
 /** Composes the blueprint; every resource lives in a construct. */
 export class BlueprintStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: BlueprintStackProps) {
     super(scope, id);
     const { config } = props;
-    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: { Blueprint: config.name } }], ...props.providerOverrides });
+    new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: { [BLUEPRINT_TAG]: config.name } }], ...props.providerOverrides });
+    Aspects.of(this).add(new SecurityPolicyChecks());
 
+    const key = new EncryptionKey(this, 'key', { name: config.name });
+    const dataKeyArn = config.kmsEncryption ? key.key.arn : undefined;
     const network = new Network(this, 'network', {
       name: config.name, region: config.region, cidr: config.vpcCidr, availabilityZones: config.availabilityZones,
       publicSubnetCidrs: config.publicSubnetCidrs, privateSubnetCidrs: config.privateSubnetCidrs, natPerAz: config.natPerAz,
+      interfaceEndpoints: config.interfaceEndpoints,
     });
-    const source = new SecureBucket(this, 'source', { bucketPrefix: `${config.name}-source-`, forceDestroy: config.forceDestroy });
-    const destination = new SecureBucket(this, 'destination', { bucketPrefix: `${config.name}-destination-`, forceDestroy: config.forceDestroy });
+    const bucket = (id: string, extra: { expirationDays?: number } = {}) => new SecureBucket(this, id, {
+      bucketPrefix: `${config.name}-${id}-`, forceDestroy: config.forceDestroy, versioning: config.bucketVersioning, ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}), ...extra,
+    });
+    const source = bucket('source', { expirationDays: config.sourceExpirationDays });
+    const destination = bucket('destination');
     const work = new WorkQueue(this, 'work', {
       name: `${config.name}-jobs`, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, maxReceiveCount: config.maxReceiveCount, sourceBucketArn: source.bucket.arn,
+      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
     });
     new S3BucketNotification(this, 'source-events', {
       bucket: source.bucket.id,
@@ -39,21 +61,52 @@ export class BlueprintStack extends TerraformStack {
       // S3 checks it may send when the notification is created, so the queue policy must exist first.
       dependsOn: [work.policy],
     });
+
+    const registry = new ContainerRegistry(this, 'registry', {
+      name: config.name, keepImages: config.ecrKeepImages, forceDestroy: config.forceDestroy, ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+    });
+    const image = new ImagePointer(this, 'image', { name: config.name, bootstrapImage: config.bootstrapImage });
+    const family = `${config.name}-worker`;
     const workers = new WorkerService(this, 'workers', {
-      name: config.name, region: config.region, vpcId: network.vpc.id, image: config.bootstrapImage, cpu: config.taskCpu, memory: config.taskMemory,
+      name: config.name, region: config.region, vpcId: network.vpc.id, image: image.image, cpu: config.taskCpu, memory: config.taskMemory,
       logRetentionDays: config.logRetentionDays, queueArn: work.queue.arn, queueUrl: work.queue.url,
       sourceBucketArn: source.bucket.arn, sourceBucketName: source.bucket.bucket, sourcePrefix: config.sourcePrefix,
       destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket, destPrefix: config.destPrefix,
-      sizes: config.sizes, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+      sizes: config.sizes, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, repositoryArn: registry.repository.arn,
+      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
     });
-    const family = `${config.name}-worker`;
+    const taskRoleArns = [workers.taskRole.arn, workers.executionRole.arn];
     const scaler = new ScalerFunction(this, 'scaler', {
       name: config.name, bundleDir: config.scalerBundleDir, logRetentionDays: config.logRetentionDays,
       queueArn: work.queue.arn, queueUrl: work.queue.url, clusterArn: workers.cluster.arn, taskFamily: family,
       taskDefinitionArnPattern: `arn:aws:ecs:${config.region}:*:task-definition/${family}:*`,
-      passRoleArns: [workers.taskRole.arn, workers.executionRole.arn],
+      passRoleArns: taskRoleArns,
       subnetIds: network.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [workers.securityGroup.id],
       maxTasks: config.maxTasks, messagesPerTask: config.messagesPerTask,
+    });
+
+    const topic = new OperationsTopic(this, 'operations', { name: config.name, kmsKeyArn: key.key.arn, email: config.alarmEmail });
+    // Build artifacts are disposable, so this bucket always empties on destroy and forgets after 30 days.
+    const artifacts = new SecureBucket(this, 'artifacts', { bucketPrefix: `${config.name}-artifacts-`, forceDestroy: true, expirationDays: 30 });
+    const build = new ImageBuild(this, 'image-build', {
+      name: config.name, region: config.region, logRetentionDays: config.logRetentionDays, artifactBucketArn: artifacts.bucket.arn,
+      repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl, taskFamily: family, taskRoleArns,
+      imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
+      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+    });
+    const delivery = new DeliveryPipeline(this, 'delivery', {
+      name: config.name, repository: config.githubRepository, branch: config.githubBranch,
+      connectionArn: config.githubConnectionArn, tokenSecretName: config.githubTokenSecretName,
+      artifactBucketName: artifacts.bucket.bucket, artifactBucketArn: artifacts.bucket.arn,
+      buildProjectName: build.project.name, buildProjectArn: build.project.arn, topicArn: topic.topic.arn,
+    });
+    new QueueAlarms(this, 'alarms', {
+      name: config.name, queueName: work.queue.name, deadLetterQueueName: work.deadLetterQueue.name, scalerFunctionName: scaler.function.functionName,
+      oldestMessageSeconds: config.oldestMessageAlarmSeconds, topicArn: topic.topic.arn,
+    });
+    const dashboard = new OperationsDashboard(this, 'dashboard', {
+      name: config.name, region: config.region, queueName: work.queue.name, deadLetterQueueName: work.deadLetterQueue.name,
+      clusterName: workers.cluster.name, scalerLogGroupName: scaler.logGroup.name, workerMetrics: WORKER_METRICS, scalerMetrics: SCALER_METRICS,
     });
 
     const output = (name: string, value: string) => new TerraformOutput(this, name, { value });
@@ -65,6 +118,11 @@ export class BlueprintStack extends TerraformStack {
     output('cluster_name', workers.cluster.name);
     output('task_family', family);
     output('scaler_function_name', scaler.function.functionName);
+    output('ecr_repository_url', registry.repository.repositoryUrl);
+    output('pipeline_name', delivery.pipeline.name);
+    if (delivery.connectionArn !== undefined) output('github_connection_arn', delivery.connectionArn);
+    output('operations_topic_arn', topic.topic.arn);
+    output('dashboard_url', `https://${config.region}.console.aws.amazon.com/cloudwatch/home?region=${config.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`);
     output('upload_command', `aws s3 cp --recursive ./images s3://${source.bucket.bucket}/${config.sourcePrefix}`);
   }
 }

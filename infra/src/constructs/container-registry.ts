@@ -1,0 +1,36 @@
+import { Construct } from 'constructs';
+import { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy';
+import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
+
+export interface ContainerRegistryProps {
+  readonly name: string;
+  readonly keepImages: number;
+  readonly forceDestroy: boolean;
+  /** KMS encryption with this key; AES-256 when absent. */
+  readonly kmsKeyArn?: string;
+}
+
+/** Where CodeBuild pushes the worker image: scanned on push, tags immutable (one commit, one image), old images expire. */
+export class ContainerRegistry extends Construct {
+  readonly repository: EcrRepository;
+
+  constructor(scope: Construct, id: string, props: ContainerRegistryProps) {
+    super(scope, id);
+    this.repository = new EcrRepository(this, 'repository', {
+      name: `${props.name}-worker`,
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: [props.kmsKeyArn !== undefined ? { encryptionType: 'KMS', kmsKey: props.kmsKeyArn } : { encryptionType: 'AES256' }],
+      forceDelete: props.forceDestroy,
+    });
+    new EcrLifecyclePolicy(this, 'lifecycle', {
+      repository: this.repository.name,
+      policy: JSON.stringify({
+        rules: [{
+          rulePriority: 1, description: `keep the last ${props.keepImages} images`,
+          selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: props.keepImages }, action: { type: 'expire' },
+        }],
+      }),
+    });
+  }
+}

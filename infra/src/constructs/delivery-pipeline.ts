@@ -1,0 +1,103 @@
+import { Construct } from 'constructs';
+import { Codepipeline, type CodepipelineStageAction } from '@cdktf/provider-aws/lib/codepipeline';
+import { CodestarconnectionsConnection } from '@cdktf/provider-aws/lib/codestarconnections-connection';
+import { CodestarnotificationsNotificationRule } from '@cdktf/provider-aws/lib/codestarnotifications-notification-rule';
+import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+
+export interface DeliveryPipelineProps {
+  readonly name: string;
+  /** `owner/repo` */
+  readonly repository: string;
+  readonly branch: string;
+  /** Use this connection; when both this and the secret are empty, a connection is created (approve it once in the console). */
+  readonly connectionArn: string;
+  /** The original blueprint's way: a GitHub token in Secrets Manager (polled GitHub v1 source). */
+  readonly tokenSecretName: string;
+  readonly artifactBucketName: string;
+  readonly artifactBucketArn: string;
+  readonly buildProjectName: string;
+  readonly buildProjectArn: string;
+  readonly topicArn: string;
+}
+
+const SOURCE_VARIABLES = 'SourceVariables';
+
+/** GitHub push -> CodeBuild (test, image, new task-definition revision), with every run's outcome sent to the topic. */
+export class DeliveryPipeline extends Construct {
+  readonly pipeline: Codepipeline;
+  /** The connection the pipeline reads GitHub through, when it uses one. */
+  readonly connectionArn?: string;
+
+  constructor(scope: Construct, id: string, props: DeliveryPipelineProps) {
+    super(scope, id);
+    const [owner, repo] = props.repository.split('/') as [string, string];
+    this.connectionArn = props.tokenSecretName !== ''
+      ? undefined
+      : props.connectionArn !== ''
+        ? props.connectionArn
+        : new CodestarconnectionsConnection(this, 'github', { name: `${props.name}-github`.slice(0, 32), providerType: 'GitHub' }).arn;
+    const role = new IamRole(this, 'role', {
+      name: `${props.name}-pipeline`,
+      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'codepipeline.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+    new IamRolePolicy(this, 'policy', {
+      role: role.id,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: `${props.artifactBucketArn}/*` },
+          { Effect: 'Allow', Action: ['s3:GetBucketVersioning', 's3:GetBucketLocation'], Resource: props.artifactBucketArn },
+          { Effect: 'Allow', Action: ['codebuild:StartBuild', 'codebuild:BatchGetBuilds'], Resource: props.buildProjectArn },
+          ...(this.connectionArn !== undefined
+            ? [{ Effect: 'Allow', Action: ['codestar-connections:UseConnection', 'codeconnections:UseConnection'], Resource: this.connectionArn }]
+            : []),
+        ],
+      }),
+    });
+    this.pipeline = new Codepipeline(this, 'pipeline', {
+      name: `${props.name}-worker`,
+      roleArn: role.arn,
+      artifactStore: [{ location: props.artifactBucketName, type: 'S3' }],
+      stage: [
+        { name: 'Source', action: [this.sourceAction(props, owner, repo)] },
+        {
+          // Registering the revision is the rollout: the scaler runs the family's newest revision on its next tick.
+          name: 'BuildAndRollOut',
+          action: [{
+            name: 'TestBuildRegister', category: 'Build', owner: 'AWS', provider: 'CodeBuild', version: '1',
+            inputArtifacts: ['source'], outputArtifacts: ['build'],
+            configuration: {
+              ProjectName: props.buildProjectName,
+              EnvironmentVariables: JSON.stringify([{ name: 'COMMIT_ID', value: `#{${SOURCE_VARIABLES}.CommitId}`, type: 'PLAINTEXT' }]),
+            },
+          }],
+        },
+      ],
+    });
+    new CodestarnotificationsNotificationRule(this, 'notifications', {
+      name: `${props.name}-pipeline`,
+      resource: this.pipeline.arn,
+      detailType: 'BASIC',
+      eventTypeIds: ['codepipeline-pipeline-pipeline-execution-failed', 'codepipeline-pipeline-pipeline-execution-succeeded'],
+      target: [{ address: props.topicArn }],
+    });
+  }
+
+  private sourceAction(props: DeliveryPipelineProps, owner: string, repo: string): CodepipelineStageAction {
+    const common = { name: 'GitHub', category: 'Source', outputArtifacts: ['source'], namespace: SOURCE_VARIABLES, version: '1' };
+    if (this.connectionArn !== undefined) {
+      return {
+        ...common, owner: 'AWS', provider: 'CodeStarSourceConnection',
+        configuration: { ConnectionArn: this.connectionArn, FullRepositoryId: `${owner}/${repo}`, BranchName: props.branch, DetectChanges: 'true' },
+      };
+    }
+    // Read at plan time and kept in Terraform state: the reason a connection is the default.
+    const token = new DataAwsSecretsmanagerSecretVersion(this, 'github-token', { secretId: props.tokenSecretName });
+    return {
+      ...common, owner: 'ThirdParty', provider: 'GitHub',
+      configuration: { Owner: owner, Repo: repo, Branch: props.branch, OAuthToken: token.secretString, PollForSourceChanges: 'true' },
+    };
+  }
+}

@@ -1,0 +1,43 @@
+import { Construct } from 'constructs';
+import { Fn } from 'cdktf';
+import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
+import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
+import { KmsKeyPolicy } from '@cdktf/provider-aws/lib/kms-key-policy';
+
+export interface EncryptionKeyProps {
+  readonly name: string;
+}
+
+/**
+ * The blueprint's customer-managed key, rotated yearly. The alarm topic always uses it: CloudWatch and CodeStar
+ * Notifications cannot publish to a topic under the AWS-managed SNS key. Buckets and queues use it when configured.
+ */
+export class EncryptionKey extends Construct {
+  readonly key: KmsKey;
+
+  constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
+    super(scope, id);
+    this.key = new KmsKey(this, 'key', { description: `${props.name}: alarm topic, and buckets and queues when kmsEncryption is on`, enableKeyRotation: true, deletionWindowInDays: 30 });
+    new KmsAlias(this, 'alias', { name: `alias/${props.name}`, targetKeyId: this.key.keyId });
+    // The policy is a separate resource so the account can be read from the key's own ARN: no lookup at plan time.
+    const arnPart = (index: number) => Fn.element(Fn.split(':', this.key.arn), index);
+    const account = arnPart(4);
+    const serviceUse = (sid: string, service: string) => ({
+      Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*',
+      Condition: { StringEquals: { 'aws:SourceAccount': account } },
+    });
+    new KmsKeyPolicy(this, 'policy', {
+      keyId: this.key.keyId,
+      policy: Fn.jsonencode({
+        Version: '2012-10-17',
+        Statement: [
+          // Key policies must let the account administer the key, or nobody can; IAM policies then grant the use.
+          { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: `arn:${arnPart(1)}:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+          serviceUse('AlarmsPublishToTheTopic', 'cloudwatch.amazonaws.com'),
+          serviceUse('PipelineNotificationsPublishToTheTopic', 'codestar-notifications.amazonaws.com'),
+          serviceUse('S3EventsToTheEncryptedQueue', 's3.amazonaws.com'),
+        ],
+      }),
+    });
+  }
+}

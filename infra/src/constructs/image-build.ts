@@ -1,0 +1,86 @@
+import { Construct } from 'constructs';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { CodebuildProject } from '@cdktf/provider-aws/lib/codebuild-project';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+
+export interface ImageBuildProps {
+  readonly name: string;
+  readonly region: string;
+  readonly logRetentionDays: number;
+  readonly artifactBucketArn: string;
+  readonly repositoryArn: string;
+  readonly repositoryUrl: string;
+  readonly taskFamily: string;
+  /** The roles the registered task definitions name, which CodeBuild therefore passes. */
+  readonly taskRoleArns: readonly string[];
+  readonly imageParameterArn: string;
+  readonly imageParameterName: string;
+  /** The tag every registered revision carries; the only condition under which this role may register one. */
+  readonly revisionTag: { readonly key: string; readonly value: string };
+  readonly kmsKeyArn?: string;
+}
+
+/** CodeBuild running the root `buildspec.yml`: tests, the worker image pushed to ECR, the new revision registered. */
+export class ImageBuild extends Construct {
+  readonly project: CodebuildProject;
+
+  constructor(scope: Construct, id: string, props: ImageBuildProps) {
+    super(scope, id);
+    const projectName = `${props.name}-worker-image`;
+    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/codebuild/${projectName}`, retentionInDays: props.logRetentionDays });
+    const role = new IamRole(this, 'role', {
+      name: `${props.name}-image-build`,
+      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'codebuild.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+    new IamRolePolicy(this, 'policy', {
+      role: role.id,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup.arn}:*` },
+          { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: `${props.artifactBucketArn}/*` },
+          { Effect: 'Allow', Action: ['s3:GetBucketAcl', 's3:GetBucketLocation'], Resource: props.artifactBucketArn },
+          // GetAuthorizationToken and DescribeTaskDefinition have no resource-level permissions; both only read.
+          { Effect: 'Allow', Action: ['ecr:GetAuthorizationToken', 'ecs:DescribeTaskDefinition'], Resource: '*' },
+          {
+            Effect: 'Allow',
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
+            Resource: props.repositoryArn,
+          },
+          // RegisterTaskDefinition has no resource-level permissions either: the tag condition is the narrowest grant.
+          {
+            Effect: 'Allow', Action: ['ecs:RegisterTaskDefinition'], Resource: '*',
+            Condition: { StringEquals: { [`aws:RequestTag/${props.revisionTag.key}`]: props.revisionTag.value } },
+          },
+          {
+            Effect: 'Allow', Action: ['ecs:TagResource'], Resource: `arn:aws:ecs:${props.region}:*:task-definition/${props.taskFamily}:*`,
+            Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+          },
+          { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [...props.taskRoleArns], Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },
+          { Effect: 'Allow', Action: ['ssm:PutParameter'], Resource: props.imageParameterArn },
+          ...(props.kmsKeyArn !== undefined ? [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: props.kmsKeyArn }] : []),
+        ],
+      }),
+    });
+    const variables: Record<string, string> = {
+      ECR_REPOSITORY_URL: props.repositoryUrl, TASK_FAMILY: props.taskFamily, IMAGE_PARAMETER: props.imageParameterName,
+      REVISION_TAG_KEY: props.revisionTag.key, REVISION_TAG_VALUE: props.revisionTag.value,
+    };
+    this.project = new CodebuildProject(this, 'project', {
+      name: projectName,
+      description: 'Tests, builds and pushes the worker image, then registers the task-definition revision that runs it',
+      serviceRole: role.arn,
+      buildTimeout: 30,
+      source: { type: 'CODEPIPELINE', buildspec: 'buildspec.yml' },
+      artifacts: { type: 'CODEPIPELINE' },
+      environment: {
+        // Docker-in-Docker needs privileged mode; 4 vCPUs keep `npm test` (image and chaos suites) near five minutes.
+        computeType: 'BUILD_GENERAL1_MEDIUM', image: 'aws/codebuild/standard:7.0', type: 'LINUX_CONTAINER', privilegedMode: true,
+        environmentVariable: Object.entries(variables).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
+      },
+      logsConfig: { cloudwatchLogs: { groupName: logGroup.name, status: 'ENABLED' } },
+      ...(props.kmsKeyArn !== undefined ? { encryptionKey: props.kmsKeyArn } : {}),
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Construct } from 'constructs';
+import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
+
+export interface OperationsDashboardProps {
+  readonly name: string;
+  readonly region: string;
+  readonly queueName: string;
+  readonly deadLetterQueueName: string;
+  readonly clusterName: string;
+  readonly scalerLogGroupName: string;
+  /** The worker's and the scaler's EMF namespaces and Powertools service names (their `service` dimension). */
+  readonly workerMetrics: { readonly namespace: string; readonly service: string };
+  readonly scalerMetrics: { readonly namespace: string; readonly service: string };
+}
+
+type Metric = (string | { stat?: string; label?: string; period?: number })[];
+
+/** One page that answers "is it working, how fast, what does it cost me in tasks, and why did the scaler do that". */
+export class OperationsDashboard extends Construct {
+  readonly dashboard: CloudwatchDashboard;
+
+  constructor(scope: Construct, id: string, props: OperationsDashboardProps) {
+    super(scope, id);
+    const graph = (title: string, metrics: Metric[], x: number, y: number, stat = 'Maximum') => ({
+      type: 'metric', x, y, width: 12, height: 6,
+      properties: { title, region: props.region, view: 'timeSeries', stat, period: 60, metrics },
+    });
+    const sqs = (metric: string, queue: string, label: string): Metric => ['AWS/SQS', metric, 'QueueName', queue, { label }];
+    const worker = (metric: string, label: string): Metric => [props.workerMetrics.namespace, metric, 'service', props.workerMetrics.service, { label, stat: 'Sum' }];
+    const scaler = (metric: string, label: string, stat = 'Maximum'): Metric => [props.scalerMetrics.namespace, metric, 'service', props.scalerMetrics.service, { label, stat }];
+    const widgets = [
+      graph('Queue depth', [
+        sqs('ApproximateNumberOfMessagesVisible', props.queueName, 'visible'),
+        sqs('ApproximateNumberOfMessagesNotVisible', props.queueName, 'in flight'),
+        sqs('ApproximateNumberOfMessagesVisible', props.deadLetterQueueName, 'dead letters'),
+      ], 0, 0),
+      graph('Age of the oldest message (s)', [sqs('ApproximateAgeOfOldestMessage', props.queueName, 'oldest message')], 12, 0),
+      graph('Images per minute', [
+        worker('ImagesProcessed', 'processed'), worker('ImagesSkipped', 'skipped'), worker('Failures', 'failures'),
+      ], 0, 6, 'Sum'),
+      graph('Tasks', [
+        ['ECS/ContainerInsights', 'TaskCount', 'ClusterName', props.clusterName, { label: 'tasks in the cluster' }],
+        scaler('RunningTasks', 'running or pending (scaler view)'),
+        scaler('TasksLaunched', 'launched', 'Sum'),
+        scaler('LaunchFailures', 'launch failures', 'Sum'),
+      ], 12, 6),
+      graph('Backlog per task', [scaler('BacklogPerTask', 'visible messages per task')], 0, 12),
+      {
+        type: 'log', x: 12, y: 12, width: 12, height: 6,
+        properties: {
+          title: 'Scaling decisions', region: props.region, view: 'table',
+          query: `SOURCE '${props.scalerLogGroupName}' | fields @timestamp, visible, inFlight, running, launch, reasons | filter message = "scaling decision" | sort @timestamp desc | limit 20`,
+        },
+      },
+    ];
+    this.dashboard = new CloudwatchDashboard(this, 'dashboard', { dashboardName: props.name, dashboardBody: JSON.stringify({ widgets }) });
+  }
+}

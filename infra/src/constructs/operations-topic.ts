@@ -1,0 +1,43 @@
+import { Construct } from 'constructs';
+import { Fn } from 'cdktf';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
+import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+
+export interface OperationsTopicProps {
+  readonly name: string;
+  /** A customer-managed key whose policy lets CloudWatch and CodeStar Notifications use it. */
+  readonly kmsKeyArn: string;
+  /** Subscribed when set. */
+  readonly email: string;
+}
+
+/** Where alarms and pipeline notifications go: encrypted, publishable only by this account's alarms and pipeline rules. */
+export class OperationsTopic extends Construct {
+  readonly topic: SnsTopic;
+
+  constructor(scope: Construct, id: string, props: OperationsTopicProps) {
+    super(scope, id);
+    this.topic = new SnsTopic(this, 'topic', { name: `${props.name}-operations`, kmsMasterKeyId: props.kmsKeyArn });
+    const account = Fn.element(Fn.split(':', this.topic.arn), 4);
+    const publish = (sid: string, service: string) => ({
+      Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: 'sns:Publish', Resource: this.topic.arn,
+      Condition: { StringEquals: { 'aws:SourceAccount': account } },
+    });
+    new SnsTopicPolicy(this, 'policy', {
+      arn: this.topic.arn,
+      policy: Fn.jsonencode({
+        Version: '2012-10-17',
+        Statement: [
+          publish('AlarmsPublish', 'cloudwatch.amazonaws.com'),
+          publish('PipelineNotificationsPublish', 'codestar-notifications.amazonaws.com'),
+          {
+            Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: this.topic.arn,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    });
+    if (props.email !== '') new SnsTopicSubscription(this, 'email', { topicArn: this.topic.arn, protocol: 'email', endpoint: props.email });
+  }
+}
