@@ -5,6 +5,7 @@ import { CodestarnotificationsNotificationRule } from '@cdktf/provider-aws/lib/c
 import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { assumableBy } from '../assume-role-policy';
 
 export interface DeliveryPipelineProps {
   readonly name: string;
@@ -40,7 +41,7 @@ export class DeliveryPipeline extends Construct {
         : new CodestarconnectionsConnection(this, 'github', { name: `${props.name}-github`.slice(0, 32), providerType: 'GitHub' }).arn;
     const role = new IamRole(this, 'role', {
       name: `${props.name}-pipeline`,
-      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'codepipeline.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      assumeRolePolicy: assumableBy('codepipeline.amazonaws.com'),
     });
     new IamRolePolicy(this, 'policy', {
       role: role.id,

@@ -3,6 +3,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { CodebuildProject } from '@cdktf/provider-aws/lib/codebuild-project';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { assumableBy } from '../assume-role-policy';
 
 export interface ImageBuildProps {
   readonly name: string;
@@ -31,7 +32,7 @@ export class ImageBuild extends Construct {
     const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/codebuild/${projectName}`, retentionInDays: props.logRetentionDays });
     const role = new IamRole(this, 'role', {
       name: `${props.name}-image-build`,
-      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'codebuild.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      assumeRolePolicy: assumableBy('codebuild.amazonaws.com'),
     });
     new IamRolePolicy(this, 'policy', {
       role: role.id,

@@ -18,28 +18,22 @@ export class QueueAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueAlarmsProps) {
     super(scope, id);
-    const notify = { alarmActions: [props.topicArn], okActions: [props.topicArn] };
+    // Every alarm: above a threshold in one five-minute window, quiet when there is no data, both edges notified.
+    const alarm = (id: string, description: string, metric: { namespace: string; metricName: string; dimensions: Record<string, string>; statistic: string; threshold: number }) =>
+      new CloudwatchMetricAlarm(this, id, {
+        alarmName: `${props.name}-${id}`, alarmDescription: description, ...metric,
+        period: FIVE_MINUTES, evaluationPeriods: 1, comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching',
+        alarmActions: [props.topicArn], okActions: [props.topicArn],
+      });
     this.alarms = [
-      new CloudwatchMetricAlarm(this, 'dead-letters', {
-        alarmName: `${props.name}-dead-letters`,
-        alarmDescription: 'Messages reached the DLQ: their reason is in the worker logs (message "failed"); fix, then npm run redrive -- --aws',
-        namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: props.deadLetterQueueName },
-        statistic: 'Maximum', period: FIVE_MINUTES, evaluationPeriods: 1, comparisonOperator: 'GreaterThanThreshold', threshold: 0,
-        treatMissingData: 'notBreaching', ...notify,
+      alarm('dead-letters', 'Messages reached the DLQ: their reason is in the worker logs (message "failed"); fix, then npm run redrive -- --aws', {
+        namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: props.deadLetterQueueName }, statistic: 'Maximum', threshold: 0,
       }),
-      new CloudwatchMetricAlarm(this, 'oldest-message', {
-        alarmName: `${props.name}-oldest-message`,
-        alarmDescription: `A message has waited over ${props.oldestMessageSeconds} s: tasks are not starting (capacity, image, scaler) or MAX_TASKS is too low`,
-        namespace: 'AWS/SQS', metricName: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: props.queueName },
-        statistic: 'Maximum', period: FIVE_MINUTES, evaluationPeriods: 1, comparisonOperator: 'GreaterThanThreshold', threshold: props.oldestMessageSeconds,
-        treatMissingData: 'notBreaching', ...notify,
+      alarm('oldest-message', `A message has waited over ${props.oldestMessageSeconds} s: tasks are not starting (capacity, image, scaler) or MAX_TASKS is too low`, {
+        namespace: 'AWS/SQS', metricName: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: props.queueName }, statistic: 'Maximum', threshold: props.oldestMessageSeconds,
       }),
-      new CloudwatchMetricAlarm(this, 'scaler-errors', {
-        alarmName: `${props.name}-scaler-errors`,
-        alarmDescription: 'The scaler Lambda failed: no tasks are launched while it fails; see its log group',
-        namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: props.scalerFunctionName },
-        statistic: 'Sum', period: FIVE_MINUTES, evaluationPeriods: 1, comparisonOperator: 'GreaterThanThreshold', threshold: 0,
-        treatMissingData: 'notBreaching', ...notify,
+      alarm('scaler-errors', 'The scaler Lambda failed: no tasks are launched while it fails; see its log group', {
+        namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: props.scalerFunctionName }, statistic: 'Sum', threshold: 0,
       }),
     ];
   }

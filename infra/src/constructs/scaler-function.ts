@@ -7,6 +7,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { assumableBy } from '../assume-role-policy';
 
 export interface ScalerFunctionProps {
   readonly name: string;
@@ -36,7 +37,7 @@ export class ScalerFunction extends Construct {
     this.logGroup = logGroup;
     const role = new IamRole(this, 'role', {
       name: functionName,
-      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+      assumeRolePolicy: assumableBy('lambda.amazonaws.com'),
     });
     new IamRolePolicy(this, 'policy', {
       role: role.id,

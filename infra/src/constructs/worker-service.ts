@@ -6,6 +6,7 @@ import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { assumableBy } from '../assume-role-policy';
 
 export interface WorkerServiceProps {
   readonly name: string;
@@ -32,7 +33,7 @@ export interface WorkerServiceProps {
 }
 
 export const CONTAINER_NAME = 'worker';
-const TASKS_ASSUME = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
+const TASKS_ASSUME = assumableBy('ecs-tasks.amazonaws.com');
 
 /** The ECS cluster (Spot and on-demand), the worker task definition and the two least-privilege roles it runs with. */
 export class WorkerService extends Construct {
