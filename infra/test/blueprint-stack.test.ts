@@ -224,4 +224,4 @@ function planCreates(stackDir: string): number {
 }
 
 /** Every resource of the default configuration; a change here is a change to what `cdktf deploy` creates. */
-const EXPECTED_RESOURCES = 76;
+const EXPECTED_RESOURCES = 77;

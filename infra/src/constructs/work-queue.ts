@@ -16,6 +16,10 @@ export interface WorkQueueProps {
 
 const FOURTEEN_DAYS = 14 * 24 * 3600;
 
+const denyInsecureTransport = (queueArn: string) => ({
+  Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: queueArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+});
+
 /** The job queue and its dead-letter queue, encrypted, long-polled, with redrive both ways. */
 export class WorkQueue extends Construct {
   readonly queue: SqsQueue;
@@ -53,12 +57,13 @@ export class WorkQueue extends Construct {
             Resource: this.queue.arn,
             Condition: { ArnEquals: { 'aws:SourceArn': props.sourceBucketArn }, StringEquals: { 'aws:SourceAccount': account } },
           },
-          {
-            Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: this.queue.arn,
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTransport(this.queue.arn),
         ],
       }),
+    });
+    new SqsQueuePolicy(this, 'dlq-policy', {
+      queueUrl: this.deadLetterQueue.url,
+      policy: JSON.stringify({ Version: '2012-10-17', Statement: [denyInsecureTransport(this.deadLetterQueue.arn)] }),
     });
   }
 }

@@ -1,0 +1,133 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ContainerRegistryProps } from '../src/constructs/container-registry';
+import type { DeliveryPipelineProps } from '../src/constructs/delivery-pipeline';
+import type { EncryptionKeyProps } from '../src/constructs/encryption-key';
+import type { ImageBuildProps } from '../src/constructs/image-build';
+import type { ImagePointerProps } from '../src/constructs/image-pointer';
+import type { NetworkProps } from '../src/constructs/network';
+import type { OperationsDashboardProps } from '../src/constructs/operations-dashboard';
+import type { OperationsTopicProps } from '../src/constructs/operations-topic';
+import type { QueueAlarmsProps } from '../src/constructs/queue-alarms';
+import type { ScalerFunctionProps } from '../src/constructs/scaler-function';
+import type { SecureBucketProps } from '../src/constructs/secure-bucket';
+import type { WorkQueueProps } from '../src/constructs/work-queue';
+import type { WorkerServiceProps } from '../src/constructs/worker-service';
+
+/**
+ * Default props for each construct, as literal values (not references), so a test can assert the exact ARN or name
+ * a construct was given ended up where it promises. Override any field per test.
+ */
+export const ACCOUNT = '123456789012';
+export const KEY_ARN = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1111aaaa-2222-bbbb-3333-cccc4444dddd`;
+export const TOPIC_ARN = `arn:aws:sns:eu-west-1:${ACCOUNT}:blue-operations`;
+export const CONNECTION_ARN = `arn:aws:codeconnections:eu-west-1:${ACCOUNT}:connection/0f3e2f5a-1111-2222-3333-444455556666`;
+
+export function networkProps(overrides: Partial<NetworkProps> = {}): NetworkProps {
+  return {
+    name: 'blue', region: 'eu-west-1', cidr: '10.40.0.0/16',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+    publicSubnetCidrs: ['10.40.0.0/24', '10.40.1.0/24', '10.40.2.0/24'],
+    privateSubnetCidrs: ['10.40.16.0/20', '10.40.32.0/20', '10.40.48.0/20'],
+    natPerAz: false, interfaceEndpoints: false,
+    ...overrides,
+  };
+}
+
+export function secureBucketProps(overrides: Partial<SecureBucketProps> = {}): SecureBucketProps {
+  return { bucketPrefix: 'blue-source-', forceDestroy: false, ...overrides };
+}
+
+export function workQueueProps(overrides: Partial<WorkQueueProps> = {}): WorkQueueProps {
+  return { name: 'blue-jobs', visibilityTimeoutSeconds: 120, maxReceiveCount: 5, sourceBucketArn: 'arn:aws:s3:::blue-source', ...overrides };
+}
+
+export function workerServiceProps(overrides: Partial<WorkerServiceProps> = {}): WorkerServiceProps {
+  return {
+    name: 'blue', region: 'eu-west-1', vpcId: 'vpc-0123', image: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-worker:abc123`,
+    cpu: 2048, memory: 4096, logRetentionDays: 14,
+    queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
+    sourceBucketArn: 'arn:aws:s3:::blue-source', sourceBucketName: 'blue-source', sourcePrefix: 'in/',
+    destBucketArn: 'arn:aws:s3:::blue-destination', destBucketName: 'blue-destination', destPrefix: 'out/',
+    sizes: '224x224,299x299', visibilityTimeoutSeconds: 120,
+    repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-worker`,
+    ...overrides,
+  };
+}
+
+/** A folder holding a stub `index.js`, standing in for the bundled scaler. */
+export function scalerBundleDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scaler-bundle-'));
+  writeFileSync(join(dir, 'index.js'), 'exports.handler = async () => ({});\n');
+  return dir;
+}
+
+export function scalerFunctionProps(bundleDir: string, overrides: Partial<ScalerFunctionProps> = {}): ScalerFunctionProps {
+  return {
+    name: 'blue', bundleDir, logRetentionDays: 14,
+    queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
+    clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`, taskFamily: 'blue-worker',
+    taskDefinitionArnPattern: 'arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*',
+    passRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
+    subnetIds: ['subnet-a', 'subnet-b'], securityGroupIds: ['sg-worker'],
+    maxTasks: 10, messagesPerTask: 10,
+    ...overrides,
+  };
+}
+
+export function encryptionKeyProps(overrides: Partial<EncryptionKeyProps> = {}): EncryptionKeyProps {
+  return { name: 'blue', ...overrides };
+}
+
+export function containerRegistryProps(overrides: Partial<ContainerRegistryProps> = {}): ContainerRegistryProps {
+  return { name: 'blue', keepImages: 20, forceDestroy: false, ...overrides };
+}
+
+export function imagePointerProps(overrides: Partial<ImagePointerProps> = {}): ImagePointerProps {
+  return { name: 'blue', bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim', ...overrides };
+}
+
+export function imageBuildProps(overrides: Partial<ImageBuildProps> = {}): ImageBuildProps {
+  return {
+    name: 'blue', region: 'eu-west-1', logRetentionDays: 14, artifactBucketArn: 'arn:aws:s3:::blue-artifacts',
+    repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-worker`, repositoryUrl: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-worker`,
+    taskFamily: 'blue-worker',
+    taskRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
+    imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
+    revisionTag: { key: 'Blueprint', value: 'blue' },
+    ...overrides,
+  };
+}
+
+export function deliveryPipelineProps(overrides: Partial<DeliveryPipelineProps> = {}): DeliveryPipelineProps {
+  return {
+    name: 'blue', repository: 'example-org/s3-queue-fargate', branch: 'main', connectionArn: '', tokenSecretName: '',
+    artifactBucketName: 'blue-artifacts', artifactBucketArn: 'arn:aws:s3:::blue-artifacts',
+    buildProjectName: 'blue-worker-image', buildProjectArn: `arn:aws:codebuild:eu-west-1:${ACCOUNT}:project/blue-worker-image`,
+    topicArn: TOPIC_ARN,
+    ...overrides,
+  };
+}
+
+export function operationsTopicProps(overrides: Partial<OperationsTopicProps> = {}): OperationsTopicProps {
+  return { name: 'blue', kmsKeyArn: KEY_ARN, email: '', ...overrides };
+}
+
+export function queueAlarmsProps(overrides: Partial<QueueAlarmsProps> = {}): QueueAlarmsProps {
+  return {
+    name: 'blue', queueName: 'blue-jobs', deadLetterQueueName: 'blue-jobs-dlq', scalerFunctionName: 'blue-scaler',
+    oldestMessageSeconds: 900, topicArn: TOPIC_ARN,
+    ...overrides,
+  };
+}
+
+export function operationsDashboardProps(overrides: Partial<OperationsDashboardProps> = {}): OperationsDashboardProps {
+  return {
+    name: 'blue', region: 'eu-west-1', queueName: 'blue-jobs', deadLetterQueueName: 'blue-jobs-dlq', clusterName: 'blue',
+    scalerLogGroupName: '/aws/lambda/blue-scaler',
+    workerMetrics: { namespace: 'S3QueueWorker', service: 'worker' },
+    scalerMetrics: { namespace: 'S3QueueScaler', service: 's3-queue-scaler' },
+    ...overrides,
+  };
+}
