@@ -1,52 +1,24 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App, Testing } from 'cdktf';
+import { rmSync } from 'node:fs';
 import { resolveInfraConfig, type InfraConfig } from '../src/config';
-import { BlueprintStack } from '../src/stacks/blueprint-stack';
+import { GITHUB, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
 
 /**
- * The synthesized stack: the security policy over every statement and resource, the wiring between constructs, and
- * an offline `terraform plan` (the provider comes from TF_PROVIDER_MIRROR when set, as `.ci/run` does offline).
+ * The whole synthesized stack: the security policy over every statement and resource, and the wiring between
+ * constructs. `npm run chaos` runs this file too. The offline terraform plan is in terraform-plan.test.ts.
  */
-let dir: string;
-let outdir: string;
 let bundleDir: string;
-let synthesized: Synthesized;
-
-interface Synthesized {
-  resource: Record<string, Record<string, Record<string, unknown>>>;
-  output: Record<string, unknown>;
-  data?: Record<string, unknown>;
-}
-
-const OFFLINE_PROVIDER = {
-  accessKey: 'test', secretKey: 'test', skipCredentialsValidation: true, skipRequestingAccountId: true, skipMetadataApiCheck: 'true', skipRegionValidation: true,
-};
-const GITHUB = { githubRepository: 'example-org/s3-queue-fargate' };
-
-function synthStack(overrides: Partial<InfraConfig>, app = Testing.app()): { stack: BlueprintStack; json: Synthesized } {
-  const stack = new BlueprintStack(app, 'blueprint', { config: resolveInfraConfig({ scalerBundleDir: bundleDir, ...GITHUB, ...overrides }), providerOverrides: OFFLINE_PROVIDER });
-  return { stack, json: JSON.parse(Testing.synth(stack)) as Synthesized };
-}
+let synthesized: SynthesizedStack;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'infra-test-'));
-  bundleDir = join(dir, 'scaler-bundle');
-  mkdirSync(bundleDir);
-  writeFileSync(join(bundleDir, 'index.js'), 'exports.handler = async () => ({});\n');
-  outdir = join(dir, 'cdktf.out');
-  const app = new App({ outdir });
-  synthesized = synthStack({}, app).json;
-  app.synth();
+  bundleDir = scalerBundleDir();
+  synthesized = synthBlueprint({}, { bundleDir });
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
-const resourcesOf = (json: Synthesized, type: string) => Object.values(json.resource[type] ?? {});
+const synthStack = (overrides: Partial<InfraConfig>) => ({ json: synthBlueprint(overrides, { bundleDir }) });
 const resources = (type: string) => resourcesOf(synthesized, type);
-const statementsOf = (json: Synthesized) =>
+const statementsOf = (json: SynthesizedStack) =>
   [...resourcesOf(json, 'aws_iam_role_policy'), ...resourcesOf(json, 'aws_s3_bucket_policy')].flatMap((policy) => {
     const document = JSON.parse(String(policy.policy)) as { Statement: { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: Record<string, Record<string, unknown>> }[] };
     return document.Statement;
@@ -191,37 +163,4 @@ describe('the blueprint stack', () => {
     expect(() => resolveInfraConfig({ ...GITHUB, maxTask: 3 } as Partial<InfraConfig>)).toThrow(/maxTask: not a setting/);
   });
 
-  it('validates and plans offline with terraform', () => {
-    const synthesizedCount = Object.values(synthesized.resource).reduce((total, byName) => total + Object.keys(byName).length, 0);
-    expect(synthesizedCount).toBe(EXPECTED_RESOURCES);
-    expect(planCreates(join(outdir, 'stacks', 'blueprint'))).toBe(synthesizedCount);
-  }, 120_000);
-
-  it('plans every option at once: KMS, versioning, expiry, interface endpoints, per-AZ NAT, e-mail, an existing connection', () => {
-    const optionsOut = join(dir, 'cdktf-options.out');
-    const app = new App({ outdir: optionsOut });
-    const { json } = synthStack({
-      kmsEncryption: true, bucketVersioning: true, sourceExpirationDays: 30, interfaceEndpoints: true, natPerAz: true, alarmEmail: 'ops@example.com',
-      githubConnectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/0f3e2f5a-1111-2222-3333-444455556666',
-    }, app);
-    app.synth();
-    expect(json.resource.aws_codestarconnections_connection).toBeUndefined();
-    expect(resourcesOf(json, 'aws_sns_topic_subscription')).toEqual([expect.objectContaining({ protocol: 'email', endpoint: 'ops@example.com' })]);
-    const synthesizedCount = Object.values(json.resource).reduce((total, byName) => total + Object.keys(byName).length, 0);
-    expect(planCreates(join(optionsOut, 'stacks', 'blueprint'))).toBe(synthesizedCount);
-  }, 120_000);
 });
-
-/** `terraform init/validate/plan` offline; returns how many resources the plan creates. */
-function planCreates(stackDir: string): number {
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
-  const mirror = process.env.TF_PROVIDER_MIRROR;
-  execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
-  execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
-  execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
-  const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
-  return (plan.resource_changes as { change: { actions: string[] } }[]).filter((change) => change.change.actions.includes('create')).length;
-}
-
-/** Every resource of the default configuration; a change here is a change to what `cdktf deploy` creates. */
-const EXPECTED_RESOURCES = 77;

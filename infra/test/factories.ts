@@ -1,6 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type App, Testing } from 'cdktf';
+import { resolveInfraConfig, type InfraConfig } from '../src/config';
 import type { ContainerRegistryProps } from '../src/constructs/container-registry';
 import type { DeliveryPipelineProps } from '../src/constructs/delivery-pipeline';
 import type { EncryptionKeyProps } from '../src/constructs/encryption-key';
@@ -14,6 +16,7 @@ import type { ScalerFunctionProps } from '../src/constructs/scaler-function';
 import type { SecureBucketProps } from '../src/constructs/secure-bucket';
 import type { WorkQueueProps } from '../src/constructs/work-queue';
 import type { WorkerServiceProps } from '../src/constructs/worker-service';
+import { BlueprintStack } from '../src/stacks/blueprint-stack';
 
 /**
  * Default props for each construct, as literal values (not references), so a test can assert the exact ARN or name
@@ -131,3 +134,27 @@ export function operationsDashboardProps(overrides: Partial<OperationsDashboardP
     ...overrides,
   };
 }
+
+/** The synthesized JSON of a whole stack, as Terraform reads it. */
+export interface SynthesizedStack {
+  resource: Record<string, Record<string, Record<string, unknown>>>;
+  output: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+/** Provider settings that let `terraform plan` run with no AWS account; real deploys never set them. */
+export const OFFLINE_PROVIDER = {
+  accessKey: 'test', secretKey: 'test', skipCredentialsValidation: true, skipRequestingAccountId: true, skipMetadataApiCheck: 'true', skipRegionValidation: true,
+};
+export const GITHUB = { githubRepository: 'example-org/s3-queue-fargate' };
+
+/** The blueprint stack with the given settings (a GitHub repository and the stub scaler bundle filled in). */
+export function synthBlueprint(overrides: Partial<InfraConfig>, options: { bundleDir: string; app?: App }): SynthesizedStack {
+  const stack = new BlueprintStack(options.app ?? Testing.app(), 'blueprint', {
+    config: resolveInfraConfig({ scalerBundleDir: options.bundleDir, ...GITHUB, ...overrides }), providerOverrides: OFFLINE_PROVIDER,
+  });
+  return JSON.parse(Testing.synth(stack)) as SynthesizedStack;
+}
+
+export const resourceCount = (json: SynthesizedStack) => Object.values(json.resource).reduce((total, byName) => total + Object.keys(byName).length, 0);
+export const resourcesOf = (json: SynthesizedStack, type: string) => Object.values(json.resource[type] ?? {});

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { runChaos, type ChaosOptions } from './chaos-run';
 import { formatChaosReport, resourceProblems } from './chaos-report';
 
-const POLICY_TESTS = 'infra/test/blueprint-stack.test.ts';
+const POLICY_TESTS = ['infra/test/blueprint-stack.test.ts', 'infra/test/security-policy.test.ts'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -68,7 +68,7 @@ async function main(): Promise<number> {
   if (!values['skip-policy']) {
     // The infrastructure's security policy tests (least privilege, encryption, TLS-only, no public access or IPs).
     process.stdout.write('== infrastructure policy tests ==\n');
-    const jest = spawnSync(process.execPath, [resolve(root, 'node_modules/jest/bin/jest.js'), POLICY_TESTS], { cwd: root, stdio: 'inherit' });
+    const jest = spawnSync(process.execPath, [resolve(root, 'node_modules/jest/bin/jest.js'), ...POLICY_TESTS], { cwd: root, stdio: 'inherit' });
     if (jest.status !== 0) failed = true;
   }
   return failed ? 1 : 0;

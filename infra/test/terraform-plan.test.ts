@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'cdktf';
+import { CONNECTION_ARN, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
+
+/**
+ * `terraform validate` and `terraform plan` of the synthesized stacks, offline: the provider comes from
+ * TF_PROVIDER_MIRROR when set (`.ci/run` sets it to the machine's mirror), credentials are dummies and the plan
+ * refreshes nothing, so no AWS account is needed.
+ */
+let dir: string;
+let bundleDir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'terraform-plan-'));
+  bundleDir = scalerBundleDir();
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(bundleDir, { recursive: true, force: true });
+});
+
+/** Every resource of the default configuration; a change here is a change to what `cdktf deploy` creates. */
+const EXPECTED_RESOURCES = 77;
+
+/** Synthesizes to disk as `cdktf synth` does, plans, and returns the synthesized resource count and the planned creates. */
+function synthAndPlan(name: string, overrides: Parameters<typeof synthBlueprint>[0]) {
+  const outdir = join(dir, name);
+  const app = new App({ outdir });
+  const json = synthBlueprint(overrides, { bundleDir, app });
+  app.synth();
+  const stackDir = join(outdir, 'stacks', 'blueprint');
+  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  const mirror = process.env.TF_PROVIDER_MIRROR;
+  execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
+  const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
+  const creates = (plan.resource_changes as { change: { actions: string[] } }[]).filter((change) => change.change.actions.includes('create')).length;
+  return { json, synthesized: resourceCount(json), creates };
+}
+
+it('validates and plans the default stack offline, creating every synthesized resource', () => {
+  const { synthesized, creates } = synthAndPlan('default', {});
+  expect(synthesized).toBe(EXPECTED_RESOURCES);
+  expect(creates).toBe(synthesized);
+}, 120_000);
+
+it('plans every option at once: KMS, versioning, expiry, interface endpoints, per-AZ NAT, e-mail, an existing connection', () => {
+  const { json, synthesized, creates } = synthAndPlan('options', {
+    kmsEncryption: true, bucketVersioning: true, sourceExpirationDays: 30, interfaceEndpoints: true, natPerAz: true, alarmEmail: 'ops@example.com',
+    githubConnectionArn: CONNECTION_ARN,
+  });
+  expect(json.resource.aws_codestarconnections_connection).toBeUndefined();
+  expect(resourcesOf(json, 'aws_sns_topic_subscription')).toEqual([expect.objectContaining({ protocol: 'email', endpoint: 'ops@example.com' })]);
+  expect(synthesized).toBeGreaterThan(EXPECTED_RESOURCES);
+  expect(creates).toBe(synthesized);
+}, 120_000);
