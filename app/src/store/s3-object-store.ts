@@ -1,5 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InputTooLargeError, SourceMissingError } from '../errors';
+import { readBody } from './read-body';
 import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 
 /** The object-store port over S3 (or any S3-protocol server). Transient SDK errors propagate for the caller to classify. */
@@ -19,10 +20,9 @@ export class S3ObjectStore implements ObjectStore {
       response.Body?.transformToWebStream().cancel().catch(() => undefined);
       throw new InputTooLargeError(`s3://${ref.bucket}/${ref.key} is ${size} bytes, over MAX_INPUT_BYTES (${options.maxBytes})`);
     }
-    const body = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
-    if (body.length > options.maxBytes) {
-      throw new InputTooLargeError(`s3://${ref.bucket}/${ref.key} sent ${body.length} bytes, over MAX_INPUT_BYTES (${options.maxBytes})`);
-    }
+    const body = response.Body === undefined
+      ? Buffer.alloc(0)
+      : await readBody(response.Body as AsyncIterable<Uint8Array>, size, options.maxBytes, `s3://${ref.bucket}/${ref.key}`);
     return { body, size: body.length, etag: unquote(response.ETag), contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
   }
 

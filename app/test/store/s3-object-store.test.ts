@@ -6,12 +6,21 @@ import { S3ObjectStore } from '../../src/store/s3-object-store';
 const s3 = mockClient(S3Client);
 const store = () => new S3ObjectStore(new S3Client({ region: 'eu-west-1' }));
 const ref = { bucket: 'src', key: 'a b/ü.jpg' };
-/** The two methods of the SDK's stream mixin the store may call. */
-const body = (text: string) =>
-  ({
-    transformToByteArray: async () => new Uint8Array(Buffer.from(text)),
+/** A response body as the SDK gives it in Node: an async iterable of chunks (here 4 bytes each) with the stream mixin. */
+const body = (text: string) => {
+  const bytes = Buffer.from(text);
+  let read = 0;
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (let offset = 0; offset < bytes.length; offset += 4) {
+        read++;
+        yield bytes.subarray(offset, offset + 4);
+      }
+    },
+    chunksRead: () => read,
     transformToWebStream: () => ({ cancel: async () => undefined }),
-  }) as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'] & { transformToByteArray: () => Promise<Uint8Array> };
+  } as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'] & { chunksRead: () => number };
+};
 const notFound = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 404 } });
 
 beforeEach(() => s3.reset());
@@ -26,15 +35,25 @@ describe('S3ObjectStore', () => {
 
   it('refuses an object over maxBytes from its Content-Length, before reading the body', async () => {
     const stream = body('x'.repeat(50));
-    const read = jest.spyOn(stream!, 'transformToByteArray');
     s3.on(GetObjectCommand).resolves({ Body: stream, ContentLength: 50, ETag: '"e"' });
     await expect(store().get(ref, { maxBytes: 10 })).rejects.toBeInstanceOf(InputTooLargeError);
-    expect(read).not.toHaveBeenCalled();
+    expect(stream!.chunksRead()).toBe(0);
   });
 
-  it('refuses a body longer than its declared length', async () => {
-    s3.on(GetObjectCommand).resolves({ Body: body('x'.repeat(50)), ContentLength: 5, ETag: '"e"' });
+  it('refuses a body longer than its declared length once it passes maxBytes, without reading the rest', async () => {
+    const stream = body('x'.repeat(50));
+    s3.on(GetObjectCommand).resolves({ Body: stream, ContentLength: 5, ETag: '"e"' });
     await expect(store().get(ref, { maxBytes: 10 })).rejects.toBeInstanceOf(InputTooLargeError);
+    expect(stream!.chunksRead()).toBe(3);
+  });
+
+  it('keeps every byte of a body longer than it declared while under maxBytes, and of a multi-chunk body', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body('0123456789abcdef'), ContentLength: 5, ETag: '"e"' });
+    expect((await store().get(ref, { maxBytes: 100 })).body.toString()).toBe('0123456789abcdef');
+    s3.on(GetObjectCommand).resolves({ Body: body('0123456789abcdef'), ContentLength: 16, ETag: '"e"' });
+    const object = await store().get(ref, { maxBytes: 100 });
+    expect(object.body.toString()).toBe('0123456789abcdef');
+    expect(object.size).toBe(16);
   });
 
   it('turns NoSuchKey into SourceMissingError and lets other errors through for classification', async () => {
