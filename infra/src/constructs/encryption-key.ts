@@ -3,6 +3,7 @@ import { Fn } from 'cdktf';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { KmsKeyPolicy } from '@cdktf/provider-aws/lib/kms-key-policy';
+import { arnPart } from '../arn-part';
 
 export interface EncryptionKeyProps {
   readonly name: string;
@@ -19,9 +20,8 @@ export class EncryptionKey extends Construct {
     super(scope, id);
     this.key = new KmsKey(this, 'key', { description: `${props.name}: alarm topic, and buckets and queues when kmsEncryption is on`, enableKeyRotation: true, deletionWindowInDays: 30 });
     new KmsAlias(this, 'alias', { name: `alias/${props.name}`, targetKeyId: this.key.keyId });
-    // The policy is a separate resource so the account can be read from the key's own ARN: no lookup at plan time.
-    const arnPart = (index: number) => Fn.element(Fn.split(':', this.key.arn), index);
-    const account = arnPart(4);
+    // The policy is a separate resource so the account can be read from the key's own ARN.
+    const account = arnPart(this.key.arn, 4);
     const serviceUse = (sid: string, service: string) => ({
       Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*',
       Condition: { StringEquals: { 'aws:SourceAccount': account } },
@@ -32,7 +32,7 @@ export class EncryptionKey extends Construct {
         Version: '2012-10-17',
         Statement: [
           // Key policies must let the account administer the key, or nobody can; IAM policies then grant the use.
-          { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: `arn:${arnPart(1)}:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+          { Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: `arn:${arnPart(this.key.arn, 1)}:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
           serviceUse('AlarmsPublishToTheTopic', 'cloudwatch.amazonaws.com'),
           serviceUse('PipelineNotificationsPublishToTheTopic', 'codestar-notifications.amazonaws.com'),
           serviceUse('S3EventsToTheEncryptedQueue', 's3.amazonaws.com'),

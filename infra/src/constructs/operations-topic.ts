@@ -3,6 +3,7 @@ import { Fn } from 'cdktf';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+import { arnPart } from '../arn-part';
 
 export interface OperationsTopicProps {
   readonly name: string;
@@ -19,7 +20,7 @@ export class OperationsTopic extends Construct {
   constructor(scope: Construct, id: string, props: OperationsTopicProps) {
     super(scope, id);
     this.topic = new SnsTopic(this, 'topic', { name: `${props.name}-operations`, kmsMasterKeyId: props.kmsKeyArn });
-    const account = Fn.element(Fn.split(':', this.topic.arn), 4);
+    const account = arnPart(this.topic.arn, 4);
     const publish = (sid: string, service: string) => ({
       Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: 'sns:Publish', Resource: this.topic.arn,
       Condition: { StringEquals: { 'aws:SourceAccount': account } },

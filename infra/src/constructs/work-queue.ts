@@ -3,6 +3,7 @@ import { Fn } from 'cdktf';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
+import { arnPart } from '../arn-part';
 
 export interface WorkQueueProps {
   readonly name: string;
@@ -46,7 +47,7 @@ export class WorkQueue extends Construct {
       redriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [this.queue.arn] }),
     });
     // The account is read from the queue's own ARN, so the plan needs no caller-identity lookup.
-    const account = Fn.element(Fn.split(':', this.queue.arn), 4);
+    const account = arnPart(this.queue.arn, 4);
     this.policy = new SqsQueuePolicy(this, 'policy', {
       queueUrl: this.queue.url,
       policy: Fn.jsonencode({

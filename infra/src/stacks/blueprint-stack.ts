@@ -38,20 +38,21 @@ export class BlueprintStack extends TerraformStack {
     Aspects.of(this).add(new SecurityPolicyChecks());
 
     const key = new EncryptionKey(this, 'key', { name: config.name });
-    const dataKeyArn = config.kmsEncryption ? key.key.arn : undefined;
+    // Spread into every construct that stores data: the blueprint key when kmsEncryption is on, AWS-managed keys otherwise.
+    const dataKey = config.kmsEncryption ? { kmsKeyArn: key.key.arn } : {};
     const network = new Network(this, 'network', {
       name: config.name, region: config.region, cidr: config.vpcCidr, availabilityZones: config.availabilityZones,
       publicSubnetCidrs: config.publicSubnetCidrs, privateSubnetCidrs: config.privateSubnetCidrs, natPerAz: config.natPerAz,
       interfaceEndpoints: config.interfaceEndpoints,
     });
     const bucket = (id: string, extra: { expirationDays?: number } = {}) => new SecureBucket(this, id, {
-      bucketPrefix: `${config.name}-${id}-`, forceDestroy: config.forceDestroy, versioning: config.bucketVersioning, ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}), ...extra,
+      bucketPrefix: `${config.name}-${id}-`, forceDestroy: config.forceDestroy, versioning: config.bucketVersioning, ...dataKey, ...extra,
     });
     const source = bucket('source', { expirationDays: config.sourceExpirationDays });
     const destination = bucket('destination');
     const work = new WorkQueue(this, 'work', {
       name: `${config.name}-jobs`, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, maxReceiveCount: config.maxReceiveCount, sourceBucketArn: source.bucket.arn,
-      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+      ...dataKey,
     });
     new S3BucketNotification(this, 'source-events', {
       bucket: source.bucket.id,
@@ -63,7 +64,7 @@ export class BlueprintStack extends TerraformStack {
     });
 
     const registry = new ContainerRegistry(this, 'registry', {
-      name: config.name, keepImages: config.ecrKeepImages, forceDestroy: config.forceDestroy, ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+      name: config.name, keepImages: config.ecrKeepImages, forceDestroy: config.forceDestroy, ...dataKey,
     });
     const image = new ImagePointer(this, 'image', { name: config.name, bootstrapImage: config.bootstrapImage });
     const family = `${config.name}-worker`;
@@ -73,7 +74,7 @@ export class BlueprintStack extends TerraformStack {
       sourceBucketArn: source.bucket.arn, sourceBucketName: source.bucket.bucket, sourcePrefix: config.sourcePrefix,
       destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket, destPrefix: config.destPrefix,
       sizes: config.sizes, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, repositoryArn: registry.repository.arn,
-      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+      ...dataKey,
     });
     const taskRoleArns = [workers.taskRole.arn, workers.executionRole.arn];
     const scaler = new ScalerFunction(this, 'scaler', {
@@ -92,7 +93,7 @@ export class BlueprintStack extends TerraformStack {
       name: config.name, region: config.region, logRetentionDays: config.logRetentionDays, artifactBucketArn: artifacts.bucket.arn,
       repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl, taskFamily: family, taskRoleArns,
       imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
-      ...(dataKeyArn !== undefined ? { kmsKeyArn: dataKeyArn } : {}),
+      ...dataKey,
     });
     const delivery = new DeliveryPipeline(this, 'delivery', {
       name: config.name, repository: config.githubRepository, branch: config.githubBranch,
