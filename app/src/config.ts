@@ -35,6 +35,17 @@ export interface WorkerConfig {
   /** QUEUE_URL: an SQS URL (http/https) or a local queue location (a path or file: URL to the SQLite file). */
   readonly queueUrl: string;
   readonly queueKind: 'sqs' | 'local';
+  /**
+   * DLQ_URL: the dead-letter queue's URL, required with an SQS queue: the worker sends what cannot succeed there
+   * itself, with its reasons. A local queue file holds its own DLQ.
+   */
+  readonly deadLetterQueueUrl: string;
+  /** MAX_RECEIVE_COUNT (default 5): the redrive policy's maxReceiveCount, so the last attempt dead-letters with its reason. */
+  readonly maxReceiveCount: number;
+  /** MESSAGE_DEADLINE_SECONDS (default 300): active work one message may take before it is given up. */
+  readonly messageDeadlineSeconds: number;
+  /** OUTAGE_WAIT_SECONDS (default 900): how long a message may wait out an S3 outage before it is handed back. */
+  readonly outageWaitSeconds: number;
   /** DEST_BUCKET (required). */
   readonly destBucket: string;
   /** DEST_PREFIX (default ''): outputs land at DEST_PREFIX/<size>/<source key minus SOURCE_PREFIX>. */
@@ -79,6 +90,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
   const config: WorkerConfig = {
     queueUrl: queueKind === 'local' && queueUrl.startsWith('file:') ? fileURLToPath(queueUrl) : queueUrl,
     queueKind,
+    deadLetterQueueUrl: queueKind === 'sqs' ? read.required('DLQ_URL', 'the dead-letter queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>-dlq)') : '',
+    maxReceiveCount: read.int('MAX_RECEIVE_COUNT', 5, 1, 1000),
+    messageDeadlineSeconds: read.int('MESSAGE_DEADLINE_SECONDS', 300, 1, 43_200),
+    outageWaitSeconds: read.int('OUTAGE_WAIT_SECONDS', 900, 0, 43_200),
     destBucket: read.required('DEST_BUCKET', 'the destination bucket name'),
     destPrefix: normalisePrefix(env.DEST_PREFIX),
     sourcePrefix: normalisePrefix(env.SOURCE_PREFIX),

@@ -8,8 +8,11 @@ export abstract class WorkerError extends Error {
   abstract readonly kind: FailureKind;
   /** A short machine-readable reason for logs and metrics, e.g. `corrupt-image`. */
   abstract readonly reason: string;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** See `Classified.attemptsAllowed`. */
+  readonly attemptsAllowed?: number;
+  constructor(message: string, options?: { cause?: unknown; attemptsAllowed?: number }) {
     super(message, options);
+    if (options?.attemptsAllowed !== undefined) this.attemptsAllowed = options.attemptsAllowed;
   }
 }
 
@@ -52,12 +55,40 @@ export class SourceMissingError extends WorkerError {
 
 /** Throttling, 5xx, timeouts, resets: retried with backoff, and by redelivery after that. */
 export class TransientError extends WorkerError {
-  override readonly name = 'TransientError';
+  override readonly name: string = 'TransientError';
   readonly kind = 'transient' as const;
   readonly reason: string;
-  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+  constructor(reason: string, message: string, options?: { cause?: unknown; attemptsAllowed?: number }) {
     super(message, options);
     this.reason = reason;
+  }
+}
+
+/** An output key or its metadata would break an S3 limit: known before any work, and no retry can change it. */
+export class S3LimitError extends PermanentError {
+  override readonly name = 'S3LimitError';
+  readonly reason: 'output-key-too-long' | 'metadata-too-large';
+  constructor(reason: 'output-key-too-long' | 'metadata-too-large', message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** The work would need more memory than the task can ever give it, even alone. */
+export class MemoryBudgetError extends PermanentError {
+  override readonly name = 'MemoryBudgetError';
+  readonly reason = 'decode-memory-exceeded';
+}
+
+/**
+ * A message outlived MESSAGE_DEADLINE_SECONDS of active work (time spent waiting out an outage does not count), or
+ * one render outlived its timeout. Worth one more attempt on a quieter task, then permanent: input that takes this
+ * long twice is the input, not the machine.
+ */
+export class DeadlineExceededError extends TransientError {
+  override readonly name = 'DeadlineExceededError';
+  constructor(reason: 'deadline-exceeded' | 'render-timeout', message: string, options?: { cause?: unknown }) {
+    super(reason, message, { ...options, attemptsAllowed: 2 });
   }
 }
 
@@ -72,36 +103,77 @@ const TRANSIENT_NETWORK_CODES = new Set([
 const TRANSIENT_ERROR_NAMES = new Set([
   'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'Throttling', 'ThrottlingException',
   'ThrottledException', 'RequestThrottled', 'TooManyRequestsException', 'ServiceUnavailable', 'InternalError',
-  'AbortError',
+  'AbortError', 'KMS.ThrottlingException', 'KmsThrottled',
+  // 4xx answers that a later attempt can pass: credentials refreshed, a clock resynchronised, a conflicting request
+  // finished, bytes damaged in transit.
+  'RequestTimeTooSkewed', 'ExpiredToken', 'ExpiredTokenException', 'TokenRefreshRequired', 'OperationAborted',
+  'ConditionalRequestConflict', 'BadDigest', 'XAmzContentSHA256Mismatch', 'IncompleteBody',
 ]);
+
+/**
+ * S3 answers that no retry can change, with the reason logged and the limit named. A 4xx not listed here is
+ * permanent too (`s3-rejected`), except the transient names above.
+ */
+const PERMANENT_S3_ANSWERS: Readonly<Record<string, { reason: string; explain: string }>> = {
+  KeyTooLongError: { reason: 'key-too-long', explain: 'S3 keys are at most 1024 bytes of UTF-8' },
+  MetadataTooLarge: { reason: 'metadata-too-large', explain: 'S3 user metadata is at most 2 KB in all' },
+  NoSuchBucket: { reason: 'bucket-missing', explain: 'the bucket does not exist (a deployment error, not a deleted file)' },
+  AccessDenied: {
+    reason: 'access-denied',
+    explain: 'the role may not do this; for a GET or HEAD, S3 also answers 403 for a missing key when the role lacks s3:ListBucket',
+  },
+  Forbidden: {
+    reason: 'access-denied',
+    explain: 'the role may not do this; for a HEAD, S3 also answers 403 for a missing key when the role lacks s3:ListBucket',
+  },
+  AllAccessDisabled: { reason: 'access-denied', explain: 'all access to this object has been disabled' },
+  EntityTooLarge: { reason: 'entity-too-large', explain: 'a single PUT is at most 5 GB' },
+  InvalidObjectState: { reason: 'object-archived', explain: 'the object is in an archive storage class and must be restored first' },
+  'KMS.DisabledException': { reason: 'kms-key-disabled', explain: 'the object\'s KMS key is disabled' },
+  NotImplemented: { reason: 's3-rejected', explain: 'the S3 endpoint does not implement this request' },
+};
 
 export interface Classified {
   readonly kind: FailureKind;
   readonly reason: string;
   readonly message: string;
+  /**
+   * A transient failure that is worth this many attempts in all, then permanent (a render timeout: once may be a
+   * busy CPU, twice is the input). Absent: transient until the queue's receive limit.
+   */
+  readonly attemptsAllowed?: number;
 }
 
 /**
- * Every failure the worker sees goes through here. Anything unrecognised is transient: retrying a failure that is
- * really permanent costs a few receives before redrive puts it in the DLQ, while calling a transient one permanent
- * would dead-letter good work.
+ * Every failure the worker sees goes through here. An unrecognised error that is not an HTTP 4xx is transient:
+ * retrying a failure that is really permanent costs a few receives before it reaches the DLQ, while calling a
+ * transient one permanent would dead-letter good work. A 4xx is S3's own verdict on the request, and a retry sends
+ * the same request again, so it is permanent unless it is one of the known passing ones.
  */
 export function classifyFailure(error: unknown): Classified {
-  if (error instanceof WorkerError) return { kind: error.kind, reason: error.reason, message: error.message };
+  if (error instanceof WorkerError) {
+    return { kind: error.kind, reason: error.reason, message: error.message, ...(error.attemptsAllowed !== undefined ? { attemptsAllowed: error.attemptsAllowed } : {}) };
+  }
   const e = (error ?? {}) as {
-    name?: string; code?: string; message?: string; $fault?: string; $retryable?: unknown;
+    name?: string; code?: string; Code?: string; message?: string; $fault?: string; $retryable?: unknown;
     $metadata?: { httpStatusCode?: number };
   };
   const message = typeof e.message === 'string' ? e.message : String(error);
   const status = e.$metadata?.httpStatusCode;
-  if (e.name === 'NoSuchKey' || e.name === 'NotFound' || (status === 404 && e.name !== 'NoSuchBucket')) {
+  const name = e.name ?? e.Code;
+  if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404) || (status === 404 && name !== 'NoSuchBucket' && PERMANENT_S3_ANSWERS[name ?? ''] === undefined)) {
     return { kind: 'missing', reason: 'source-missing', message };
   }
+  const known = name !== undefined ? PERMANENT_S3_ANSWERS[name] : undefined;
+  if (known !== undefined) return { kind: 'permanent', reason: known.reason, message: `${message} (${name}: ${known.explain})` };
   if (
-    e.$retryable !== undefined || e.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429)) ||
-    (e.name !== undefined && TRANSIENT_ERROR_NAMES.has(e.name)) || (e.code !== undefined && TRANSIENT_NETWORK_CODES.has(e.code))
+    e.$retryable !== undefined || (e.$fault === 'server' && status !== 501) || (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
+    (name !== undefined && (TRANSIENT_ERROR_NAMES.has(name) || /thrott/i.test(name))) || (e.code !== undefined && TRANSIENT_NETWORK_CODES.has(e.code))
   ) {
-    return { kind: 'transient', reason: transientReason(e.name, e.code, status), message };
+    return { kind: 'transient', reason: transientReason(name, e.code, status), message };
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { kind: 'permanent', reason: 's3-rejected', message: `${message} (${name ?? `HTTP ${status}`}: S3 refuses this request as sent; retrying cannot change that)` };
   }
   return { kind: 'transient', reason: 'unexpected-error', message };
 }

@@ -1,77 +1,14 @@
 /**
- * The worker's entry point: the container's CMD and `npm run worker`. Everything is configured from the
- * environment (see README "Configuration"); the process exits 0 when the queue is drained or after a graceful stop.
+ * The container's CMD and `npm run worker`. The process that starts is a small supervisor; the worker itself runs in
+ * a child process. A native libvips thread cannot be interrupted, and `process.exit()` waits for it, so a worker
+ * asked to stop while a long render runs would outlive ECS's stopTimeout and be SIGKILLed (exit 137) after handing
+ * its messages back. The supervisor ends such a child once it has said it is done, and exits with the child's code.
+ * Both roles live in this one bundle; each loads only its own code.
  */
-import { loadConfig, type WorkerConfig } from './config';
-import { ConfigError } from './errors';
-import { createLog, type Log } from './log/logger';
-import { createEmfSink } from './metrics/emf-publisher';
-import { WorkerStats } from './metrics/worker-stats';
-import { ResizeProcessor } from './processors/resize-processor';
-import type { Queue } from './ports/queue';
-import { openQueue } from './queue/open-queue';
-import { createS3Client } from './store/s3-client';
-import { S3ObjectStore } from './store/s3-object-store';
-import { handleMessage } from './worker/handle-message';
-import { realSleep } from './worker/retry';
-import { Worker } from './worker/worker';
+import { SUPERVISED_CHILD_ENV } from './runtime/supervisor-protocol';
 
-const SERVICE = 'worker';
-
-async function main(): Promise<number> {
-  let config: WorkerConfig;
-  let queue: Queue;
-  try {
-    config = loadConfig(process.env);
-    queue = await openQueue(config, { env: process.env, concurrency: config.concurrency });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`worker: invalid configuration\n${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  // libuv sizes its pool on first use, so this still applies: sharp needs one pool thread per image in flight.
-  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, config.concurrency + 2));
-
-  const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
-  const stats = new WorkerStats();
-  const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
-  const processor = new ResizeProcessor(config.resize);
-  const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep };
-  const worker = new Worker({
-    queue,
-    handle: (message) => handleMessage(message, { store, processor, config, retry, log, stats }),
-    config,
-    log,
-    stats,
-    metrics: createEmfSink(config.metricsNamespace, SERVICE),
-  });
-  installSignalHandlers(worker, log);
-  log.info('worker started', {
-    queue: config.queueKind,
-    concurrency: config.concurrency,
-    sizes: config.resize.sizes.map((size) => `${size.width}x${size.height}`),
-    destBucket: config.destBucket,
-  });
-  const summary = await worker.run();
-  await queue.close();
-  return summary.reason === 'receive-failing' ? 1 : 0;
+if (process.env[SUPERVISED_CHILD_ENV] === '1') {
+  void import('./worker-process').then((worker) => worker.runWorkerProcess());
+} else {
+  void import('./runtime/supervisor').then((supervisor) => supervisor.supervise());
 }
-
-function installSignalHandlers(worker: Worker, log: Log): void {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      log.info('signal received', { signal });
-      worker.stop();
-    });
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`worker: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);

@@ -2,7 +2,7 @@ import { loadConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { detectCpuCount } from '../src/runtime/cpu-count';
 
-const base = { QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', DEST_BUCKET: 'dest' };
+const base = { QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', DEST_BUCKET: 'dest' };
 
 function problems(env: Record<string, string>): string {
   try {
@@ -15,11 +15,18 @@ function problems(env: Record<string, string>): string {
 }
 
 describe('loadConfig', () => {
+  it('needs DLQ_URL with an SQS queue (the worker dead-letters itself), not with a local queue file', () => {
+    const { DLQ_URL: _dlq, ...withoutDlq } = base;
+    expect(() => loadConfig(withoutDlq, 2)).toThrow(/DLQ_URL is missing/);
+    expect(loadConfig({ QUEUE_URL: '/tmp/queue.db', DEST_BUCKET: 'dest' }, 2)).toMatchObject({ queueKind: 'local', deadLetterQueueUrl: '' });
+  });
+
   it('applies the documented defaults, with concurrency from the vCPUs', () => {
     const config = loadConfig(base, 2);
     expect(config).toMatchObject({
       queueKind: 'sqs', destPrefix: '', sourcePrefix: '', concurrency: 4, receiveBatchSize: 10, waitSeconds: 20, idlePolls: 2,
       visibilityTimeoutSeconds: 60, shutdownGraceSeconds: 100, maxInputBytes: 104857600, transientRetries: 3, logLevel: 'INFO',
+      deadLetterQueueUrl: base.DLQ_URL, maxReceiveCount: 5, messageDeadlineSeconds: 300, outageWaitSeconds: 900,
       resize: { sizes: [{ width: 224, height: 224 }], fit: 'cover', format: 'jpeg', quality: 85, background: '#ffffff', maxInputPixels: 100000000, failOn: 'warning' },
     });
     expect(config.allowedSourceBuckets).toBeUndefined();
@@ -31,11 +38,12 @@ describe('loadConfig', () => {
       WAIT_SECONDS: '3', IDLE_POLLS: '4', VISIBILITY_TIMEOUT_SECONDS: '90', SHUTDOWN_GRACE_SECONDS: '50', MAX_INPUT_BYTES: '1000',
       TRANSIENT_RETRIES: '1', THROUGHPUT_LOG_SECONDS: '10', METRICS_NAMESPACE: 'NS', LOG_LEVEL: 'debug', SIZES: '224x224, 299x299,224x224',
       FIT: 'contain', FORMAT: 'webp', QUALITY: '70', BACKGROUND: '#00FF00', MAX_INPUT_PIXELS: '5000', FAIL_ON: 'error',
+      MAX_RECEIVE_COUNT: '3', MESSAGE_DEADLINE_SECONDS: '60', OUTAGE_WAIT_SECONDS: '120',
     }, 2);
     expect(config).toMatchObject({
       destPrefix: 'resized/', sourcePrefix: 'in/', allowedSourceBuckets: ['a', 'b'], concurrency: 7, receiveBatchSize: 5, waitSeconds: 3,
       idlePolls: 4, visibilityTimeoutSeconds: 90, shutdownGraceSeconds: 50, maxInputBytes: 1000, transientRetries: 1, throughputLogSeconds: 10,
-      metricsNamespace: 'NS', logLevel: 'DEBUG',
+      metricsNamespace: 'NS', logLevel: 'DEBUG', maxReceiveCount: 3, messageDeadlineSeconds: 60, outageWaitSeconds: 120,
       resize: { sizes: [{ width: 224, height: 224 }, { width: 299, height: 299 }], fit: 'contain', format: 'webp', quality: 70, background: '#00ff00', maxInputPixels: 5000, failOn: 'error' },
     });
   });

@@ -1,4 +1,4 @@
-import { classifyFailure, InvalidImageError, MalformedMessageError, PixelLimitError, SourceMissingError, TransientError } from '../src/errors';
+import { classifyFailure, DeadlineExceededError, InvalidImageError, MalformedMessageError, PixelLimitError, SourceMissingError, TransientError } from '../src/errors';
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} happened`), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}), ...extra });
@@ -17,13 +17,35 @@ describe('classifyFailure', () => {
     [sdkError('InternalError', 500), 'transient', 'server-error'],
     [sdkError('TimeoutError'), 'transient', 'timeout'],
     [Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'transient', 'network'],
-    [sdkError('AccessDenied', 403), 'transient', 'unexpected-error'],
+    [sdkError('AccessDenied', 403), 'permanent', 'access-denied'],
+    [sdkError('Forbidden', 403), 'permanent', 'access-denied'],
+    [sdkError('KeyTooLongError', 400), 'permanent', 'key-too-long'],
+    [sdkError('MetadataTooLarge', 400), 'permanent', 'metadata-too-large'],
+    [sdkError('InvalidArgument', 400), 'permanent', 's3-rejected'],
+    [sdkError('NotImplemented', 501, { $fault: 'server' }), 'permanent', 's3-rejected'],
+    [sdkError('RequestTimeout', 400), 'transient', 'timeout'],
+    [sdkError('ExpiredToken', 400), 'transient', 'transient'],
+    [sdkError('RequestTimeTooSkewed', 403), 'transient', 'transient'],
+    [sdkError('OperationAborted', 409), 'transient', 'transient'],
+    [sdkError('KMS.ThrottlingException', 400), 'transient', 'throttled'],
+    [sdkError('InvalidObjectState', 403), 'permanent', 'object-archived'],
+    [new Error('cannot read properties of undefined'), 'transient', 'unexpected-error'],
     ['a string was thrown', 'transient', 'unexpected-error'],
   ])('%s -> %s (%s)', (error, kind, reason) => {
     expect(classifyFailure(error)).toMatchObject({ kind, reason });
   });
 
-  it('does not call a missing bucket a missing object: that is a deployment error, retried and then dead-lettered', () => {
-    expect(classifyFailure(sdkError('NoSuchBucket', 404)).kind).toBe('transient');
+  it('does not call a missing bucket a missing object: that is a deployment error, dead-lettered with its reason', () => {
+    expect(classifyFailure(sdkError('NoSuchBucket', 404))).toMatchObject({ kind: 'permanent', reason: 'bucket-missing' });
+  });
+
+  it('names the S3 limit in the message of a permanent S3 answer', () => {
+    expect(classifyFailure(sdkError('KeyTooLongError', 400)).message).toMatch(/at most 1024 bytes/);
+    expect(classifyFailure(sdkError('MetadataTooLarge', 400)).message).toMatch(/at most 2 KB/);
+    expect(classifyFailure(sdkError('AccessDenied', 403)).message).toMatch(/s3:ListBucket/);
+  });
+
+  it('gives a render timeout one more attempt, then makes it permanent', () => {
+    expect(classifyFailure(new DeadlineExceededError('render-timeout', 'slow'))).toMatchObject({ kind: 'transient', reason: 'render-timeout', attemptsAllowed: 2 });
   });
 });

@@ -103,7 +103,8 @@ export interface PerImageRequests {
 }
 
 export const DEFAULT_PER_IMAGE_REQUESTS: PerImageRequests = Object.freeze({
-  s3Reads: 1,
+  // The GET, and the HEAD that reads the source back after writing so an older version never wins a race.
+  s3Reads: 2,
   s3Writes: 2,
   // 1 SendMessage by S3 + 1/10 DeleteMessageBatch.
   sqsOther: 1.1,

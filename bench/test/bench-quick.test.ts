@@ -49,8 +49,9 @@ it('runs every part of the quick bench and writes the results, the summary and v
   const [run] = results.workerEndToEnd.sweep;
   expect(run!.images).toBe(12);
   expect(run!.imagesPerSecond).toBeGreaterThan(0);
-  // One GET per image and one PUT per output size, counted at the proxy in front of the S3-protocol server.
-  expect(run!.s3CallsByMethod).toEqual({ GET: 12, PUT: 24 });
+  // One GET per image, one PUT per output size and one HEAD reading the source back (the overwrite-race check),
+  // counted at the proxy in front of the S3-protocol server.
+  expect(run!.s3CallsByMethod).toEqual({ GET: 12, PUT: 24, HEAD: 12 });
   expect(run!.peakRssMiB).toBeGreaterThan(30);
   expect(run!.workerCpuSecondsPerImage).toBeGreaterThan(0);
   expect(results.workerEndToEnd.queueCalls.calls.deleteBatches).toBeGreaterThanOrEqual(2);

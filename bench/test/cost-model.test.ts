@@ -59,7 +59,7 @@ describe('lambdaCostPerMillion', () => {
   it('charges one request per batch and the same S3 requests as the worker', () => {
     const cost = lambdaCostPerMillion(10, { ...DEFAULT_LAMBDA, batchSize: 10 }, PRICES, DEFAULT_PER_IMAGE_REQUESTS);
     expect(cost.requests).toBeCloseTo(100_000 * PRICES.lambdaPerRequest, 12);
-    expect(cost.s3).toBeCloseTo(1_000_000 * (PRICES.s3GetPerRequest + 2 * PRICES.s3PutPerRequest), 9);
+    expect(cost.s3).toBeCloseTo(1_000_000 * (2 * PRICES.s3GetPerRequest + 2 * PRICES.s3PutPerRequest), 9);
     expect(cost.total).toBeCloseTo(cost.compute + cost.requests + cost.sqs + cost.s3, 12);
   });
 

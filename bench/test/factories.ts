@@ -113,7 +113,7 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       queueCalls: {
         images: 100,
         concurrency: 4,
-        calls: { receives: 20, emptyReceives: 0, deleteBatches: 12, visibilityBatches: 0, depthReads: 0 },
+        calls: { receives: 20, emptyReceives: 0, deleteBatches: 12, visibilityBatches: 0, depthReads: 0, sends: 0 },
         sqsRequestsPerImage: 0.32,
       },
     },

@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
-import { SqsQueue } from '../../app/src/queue/sqs-queue';
 import { LocalQueue } from '../../app/src/queue/local-queue';
 import { EcsTaskLauncher } from '../../scaler/src/ecs-task-launcher';
+import { SqsDepthReader } from '../../scaler/src/sqs-depth-reader';
 
 export interface StatusReport {
   readonly target: 'local' | 'aws';
@@ -45,8 +45,8 @@ export interface AwsTarget {
 
 /** Deployed: SQS counts and ECS tasks. The decisions live in the scaler's log group (see the README's Logs Insights query). */
 export async function awsStatus(target: AwsTarget, sqs: SQSClient, ecs: ECSClient): Promise<StatusReport> {
-  const queue = new SqsQueue(sqs, target.queueUrl);
-  const dlq = new SqsQueue(sqs, target.dlqUrl);
+  const queue = new SqsDepthReader(sqs, target.queueUrl);
+  const dlq = new SqsDepthReader(sqs, target.dlqUrl);
   const launcher = new EcsTaskLauncher(ecs, {
     cluster: target.cluster, taskFamily: target.taskFamily, subnets: [], securityGroups: [], capacityProviderStrategy: [], spotFallback: false, startedBy: 'status',
   });

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../app/src/config';
-import { parseMessageBody } from '../../app/src/events/parse-message';
+import { objectsNamedIn } from '../../app/src/events/parse-message';
 import type { Log, LogFields } from '../../app/src/log/logger';
 import { LocalQueue } from '../../app/src/queue/local-queue';
 import { runScaler } from '../../scaler/src/run-scaler';
@@ -212,12 +212,7 @@ async function accountingOf(
 }
 
 function keysIn(body: string): string[] {
-  try {
-    const parsed = parseMessageBody(body);
-    return parsed.kind === 'objects' ? parsed.objects.map((object) => object.key) : [];
-  } catch {
-    return [];
-  }
+  return objectsNamedIn(body).map((object) => object.key);
 }
 
 /**

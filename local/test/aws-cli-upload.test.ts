@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseMessageBody } from '../../app/src/events/parse-message';
+import { objectsNamedIn } from '../../app/src/events/parse-message';
 import { LocalQueue } from '../../app/src/queue/local-queue';
 import { connectEventBridge } from '../src/event-bridge';
 import { LOCAL_CREDENTIALS, startS3Server, type LocalS3Server } from '../src/s3-server';
@@ -64,10 +64,7 @@ it('aws s3 cp --recursive --endpoint-url queues one AWS-shaped event per file, m
     ['ObjectCreated:CompleteMultipartUpload', 'big.jpg'],
     ['ObjectCreated:Put', 'nested/deeper/100%25+real.png'],
   ]);
-  const objects = messages.flatMap((message) => {
-    const parsed = parseMessageBody(message.body);
-    return parsed.kind === 'objects' ? parsed.objects : [];
-  });
+  const objects = messages.flatMap((message) => objectsNamedIn(message.body));
   expect(objects.map((object) => object.key).sort()).toEqual(['a b/ü+x.jpg', 'big.jpg', 'nested/deeper/100% real.png']);
   expect(objects.find((object) => object.key === 'big.jpg')?.size).toBe(9 * 1024 * 1024);
 }, 60_000);

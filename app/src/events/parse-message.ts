@@ -12,9 +12,22 @@ export interface ObjectEvent {
   readonly sequencer?: string;
 }
 
-export type ParsedMessage =
-  | { readonly kind: 'test-event' }
-  | { readonly kind: 'objects'; readonly objects: readonly ObjectEvent[] };
+/** One record of a message: each stands or fails on its own, so one bad record never strands the others. */
+export type ParsedRecord =
+  | { readonly ok: true; readonly object: ObjectEvent }
+  | { readonly ok: false; readonly error: MalformedMessageError };
+
+export interface ParsedRecords {
+  readonly kind: 'records';
+  readonly records: readonly ParsedRecord[];
+  /**
+   * The body of a message carrying only these records (by index), in the shape S3 sends, so a dead-lettered or
+   * re-queued part parses exactly like the original and a redrive needs no translation. All of them: the original.
+   */
+  bodyFor(indices: readonly number[]): string;
+}
+
+export type ParsedMessage = { readonly kind: 'test-event' } | ParsedRecords;
 
 /** Enough of an object key to recognise it in a log. */
 const KEY_EXCERPT_CHARS = 200;
@@ -22,7 +35,8 @@ const KEY_EXCERPT_CHARS = 200;
 /**
  * Reads a queue message body the way S3 delivers it: a notification with any number of records, the
  * `s3:TestEvent` S3 sends when notifications are configured, the same notification wrapped by SNS, or an
- * EventBridge `Object Created` event. Anything else is a MalformedMessageError naming the problem.
+ * EventBridge `Object Created` event. A body that is none of these throws a MalformedMessageError naming the
+ * problem; a bad record inside a good notification is returned as that record's own failure.
  */
 export function parseMessageBody(body: string, allowedBuckets?: readonly string[]): ParsedMessage {
   let json: unknown;
@@ -31,17 +45,29 @@ export function parseMessageBody(body: string, allowedBuckets?: readonly string[
   } catch {
     throw new MalformedMessageError(`message body is not JSON (${describe(body)})`);
   }
-  const parsed = parseEnvelope(json);
-  if (parsed.kind === 'objects' && allowedBuckets !== undefined && allowedBuckets.length > 0) {
-    const foreign = parsed.objects.find((object) => !allowedBuckets.includes(object.bucket));
-    if (foreign !== undefined) {
-      throw new MalformedMessageError(`event names bucket "${foreign.bucket}", which is not an allowed source bucket`);
-    }
-  }
-  return parsed;
+  const parsed = parseEnvelope(json, body);
+  if (parsed.kind === 'test-event' || allowedBuckets === undefined || allowedBuckets.length === 0) return parsed;
+  return {
+    ...parsed,
+    records: parsed.records.map((record): ParsedRecord =>
+      record.ok && !allowedBuckets.includes(record.object.bucket)
+        ? { ok: false, error: new MalformedMessageError(`event names bucket "${record.object.bucket}", which is not an allowed source bucket`) }
+        : record,
+    ),
+  };
 }
 
-function parseEnvelope(json: unknown): ParsedMessage {
+/** The objects a body names, skipping its bad records: for tools that read dead letters (status, accounting). */
+export function objectsNamedIn(body: string): ObjectEvent[] {
+  try {
+    const parsed = parseMessageBody(body);
+    return parsed.kind === 'records' ? parsed.records.flatMap((record) => (record.ok ? [record.object] : [])) : [];
+  } catch {
+    return [];
+  }
+}
+
+function parseEnvelope(json: unknown, body: string): ParsedMessage {
   if (!isRecord(json)) throw new MalformedMessageError(`message body is JSON but not an object (${Array.isArray(json) ? 'an array' : typeof json})`);
   if (json.Type === 'Notification' && typeof json.Message === 'string') {
     // SNS fan-out: the S3 notification is a JSON string inside the SNS envelope.
@@ -51,37 +77,54 @@ function parseEnvelope(json: unknown): ParsedMessage {
     } catch {
       throw new MalformedMessageError(`SNS notification's Message is not JSON (${describe(json.Message)})`);
     }
-    return parseEnvelope(inner);
+    return parseEnvelope(inner, body);
   }
-  if (json.Event === 's3:TestEvent') return { kind: 'test-event' };
-  if (json.source === 'aws.s3' && typeof json['detail-type'] === 'string') return { kind: 'objects', objects: [parseEventBridge(json)] };
-  if (Array.isArray(json.Records)) return { kind: 'objects', objects: parseRecords(json.Records) };
+  // A test event with records is not S3's own (S3 sends none with it): whoever added records wants them processed.
+  const hasRecords = Array.isArray(json.Records) && json.Records.length > 0;
+  if (json.Event === 's3:TestEvent' && !hasRecords) return { kind: 'test-event' };
+  if (json.source === 'aws.s3' && typeof json['detail-type'] === 'string') {
+    return { kind: 'records', records: [settle(() => parseEventBridge(json))], bodyFor: () => body };
+  }
+  if (Array.isArray(json.Records)) {
+    const raw: readonly unknown[] = json.Records;
+    if (raw.length === 0) throw new MalformedMessageError('S3 event notification has an empty Records list');
+    return {
+      kind: 'records',
+      records: raw.map((record, index) => settle(() => parseRecord(record, `record ${index + 1} of ${raw.length}`))),
+      bodyFor: (indices) => (indices.length === raw.length && indices.every((value, i) => value === i) ? body : JSON.stringify({ Records: indices.map((i) => raw[i]) })),
+    };
+  }
   throw new MalformedMessageError(`message is not an S3 event notification (no Records, not an s3:TestEvent; top-level fields: ${fieldNames(json)})`);
 }
 
-function parseRecords(records: unknown[]): ObjectEvent[] {
-  if (records.length === 0) throw new MalformedMessageError('S3 event notification has an empty Records list');
-  return records.map((record, index) => {
-    const where = `record ${index + 1} of ${records.length}`;
-    if (!isRecord(record)) throw new MalformedMessageError(`${where} is not an object`);
-    const eventName = typeof record.eventName === 'string' ? record.eventName.replace(/^s3:/, '') : undefined;
-    if (record.eventSource !== undefined && record.eventSource !== 'aws:s3') {
-      throw new MalformedMessageError(`${where} comes from "${String(record.eventSource)}", not aws:s3`);
-    }
-    if (eventName === undefined || !eventName.startsWith('ObjectCreated:')) {
-      throw new MalformedMessageError(`${where} is a "${String(eventName)}" event; only ObjectCreated:* events are processed`);
-    }
-    const s3 = isRecord(record.s3) ? record.s3 : {};
-    const bucket = isRecord(s3.bucket) ? s3.bucket.name : undefined;
-    const object = isRecord(s3.object) ? s3.object : {};
-    return objectEvent(where, {
-      bucket,
-      encodedKey: object.key,
-      size: object.size,
-      etag: object.eTag,
-      eventName,
-      sequencer: object.sequencer,
-    });
+function settle(parse: () => ObjectEvent): ParsedRecord {
+  try {
+    return { ok: true, object: parse() };
+  } catch (error) {
+    if (error instanceof MalformedMessageError) return { ok: false, error };
+    throw error;
+  }
+}
+
+function parseRecord(record: unknown, where: string): ObjectEvent {
+  if (!isRecord(record)) throw new MalformedMessageError(`${where} is not an object`);
+  const eventName = typeof record.eventName === 'string' ? record.eventName.replace(/^s3:/, '') : undefined;
+  if (record.eventSource !== undefined && record.eventSource !== 'aws:s3') {
+    throw new MalformedMessageError(`${where} comes from "${String(record.eventSource)}", not aws:s3`);
+  }
+  if (eventName === undefined || !eventName.startsWith('ObjectCreated:')) {
+    throw new MalformedMessageError(`${where} is a "${String(eventName)}" event; only ObjectCreated:* events are processed`);
+  }
+  const s3 = isRecord(record.s3) ? record.s3 : {};
+  const bucket = isRecord(s3.bucket) ? s3.bucket.name : undefined;
+  const object = isRecord(s3.object) ? s3.object : {};
+  return objectEvent(where, {
+    bucket,
+    encodedKey: object.key,
+    size: object.size,
+    etag: object.eTag,
+    eventName,
+    sequencer: object.sequencer,
   });
 }
 

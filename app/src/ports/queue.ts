@@ -10,6 +10,15 @@ export interface ReceivedMessage {
   readonly body: string;
   /** How many times this message has been received, this receive included (SQS ApproximateReceiveCount). */
   readonly receiveCount: number;
+  /** String message attributes (SQS MessageAttributes); `{}` when it has none. */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export interface SendOptions {
+  /** 0..900, as in SQS. */
+  readonly delaySeconds?: number;
+  /** String message attributes; at most 10, as in SQS. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 export interface ReceiveOptions {
@@ -49,7 +58,19 @@ export interface QueueDepthReader {
 }
 
 export interface Queue extends QueueDepthReader {
+  /**
+   * The queue's own redrive limit when the adapter can know it (a local queue file stores it); for SQS it comes
+   * from the worker's MAX_RECEIVE_COUNT, which the infra sets from the same value as the redrive policy.
+   */
+  readonly maxReceiveCount?: number;
   receive(options: ReceiveOptions): Promise<ReceivedMessage[]>;
+  /** Puts a new message on this queue; returns its id. */
+  send(body: string, options?: SendOptions): Promise<string>;
+  /**
+   * Puts a message straight on this queue's dead-letter queue, with attributes saying why: the worker dead-letters
+   * what it knows cannot succeed instead of waiting out maxReceiveCount receives that would lose the reason.
+   */
+  sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void>;
   /** Deletes up to any number of messages, batching by 10; returns the ones that could not be deleted. */
   deleteMessages(receiptHandles: readonly string[]): Promise<BatchFailure[]>;
   /** Changes visibility of any number of messages, batching by 10; returns the ones that failed. */

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type {
-  BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, VisibilityChange,
+  BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange,
 } from '../ports/queue';
 
 /**
@@ -38,11 +38,7 @@ export interface DeadLetter {
   readonly receiveCount: number;
   /** Epoch milliseconds at which the message moved to the dead-letter queue. */
   readonly diedAt: number;
-}
-
-export interface SendOptions {
-  /** 0..900, as in SQS. */
-  readonly delaySeconds?: number;
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
 const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
@@ -51,6 +47,7 @@ const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 const MAX_DELAY_SECONDS = 900;
 const MAX_WAIT_SECONDS = 20;
 const MAX_MESSAGES_PER_RECEIVE = 10;
+const MAX_MESSAGE_ATTRIBUTES = 10;
 const POLL_INTERVAL_MS = 50;
 /** Long enough to ride out another process's write transaction, which lasts milliseconds. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -67,7 +64,8 @@ const SCHEMA = `
     sent_at INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt_handle TEXT UNIQUE
+    receipt_handle TEXT UNIQUE,
+    attributes TEXT NOT NULL DEFAULT '{}'
   );
   CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (visible_at, seq);
   CREATE TABLE IF NOT EXISTS dead_letters (
@@ -76,7 +74,8 @@ const SCHEMA = `
     body TEXT NOT NULL,
     sent_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL,
-    died_at INTEGER NOT NULL
+    died_at INTEGER NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}'
   );
 `;
 
@@ -85,6 +84,7 @@ interface MessageRow {
   readonly message_id: string;
   readonly body: string;
   readonly receive_count: number;
+  readonly attributes: string;
 }
 
 interface DeadLetterRow {
@@ -92,6 +92,7 @@ interface DeadLetterRow {
   readonly body: string;
   readonly receive_count: number;
   readonly died_at: number;
+  readonly attributes: string;
 }
 
 export class LocalQueue implements Queue {
@@ -100,7 +101,8 @@ export class LocalQueue implements Queue {
   private closed = false;
 
   private readonly statements: {
-    readonly insert: Database.Statement<[string, string, number, number]>;
+    readonly insert: Database.Statement<[string, string, number, number, string]>;
+    readonly insertDeadLetter: Database.Statement<[string, string, number, number, number, string]>;
     readonly anyVisible: Database.Statement<[number]>;
     readonly visibleBatch: Database.Statement<[number, number]>;
     readonly markReceived: Database.Statement<[string, number, number]>;
@@ -118,17 +120,20 @@ export class LocalQueue implements Queue {
     this.db = db;
     this.clock = clock;
     this.statements = {
-      insert: db.prepare('INSERT INTO messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO messages (message_id, body, sent_at, visible_at, attributes) VALUES (?, ?, ?, ?, ?)'),
+      insertDeadLetter: db.prepare(
+        'INSERT INTO dead_letters (message_id, body, sent_at, receive_count, died_at, attributes) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       anyVisible: db.prepare('SELECT 1 FROM messages WHERE visible_at <= ? LIMIT 1'),
       visibleBatch: db.prepare(
-        'SELECT seq, message_id, body, receive_count FROM messages WHERE visible_at <= ? ORDER BY visible_at, seq LIMIT ?',
+        'SELECT seq, message_id, body, receive_count, attributes FROM messages WHERE visible_at <= ? ORDER BY visible_at, seq LIMIT ?',
       ),
       markReceived: db.prepare(
         'UPDATE messages SET receipt_handle = ?, visible_at = ?, receive_count = receive_count + 1 WHERE seq = ?',
       ),
       moveToDeadLetters: db.prepare(
-        `INSERT INTO dead_letters (message_id, body, sent_at, receive_count, died_at)
-         SELECT message_id, body, sent_at, receive_count, ? FROM messages WHERE seq = ?`,
+        `INSERT INTO dead_letters (message_id, body, sent_at, receive_count, died_at, attributes)
+         SELECT message_id, body, sent_at, receive_count, ?, attributes FROM messages WHERE seq = ?`,
       ),
       deleteBySeq: db.prepare('DELETE FROM messages WHERE seq = ?'),
       deleteByHandle: db.prepare('DELETE FROM messages WHERE receipt_handle = ?'),
@@ -143,7 +148,7 @@ export class LocalQueue implements Queue {
       ),
       dlqDepth: db.prepare('SELECT COUNT(*) AS count FROM dead_letters'),
       peekDeadLetters: db.prepare(
-        'SELECT message_id, body, receive_count, died_at FROM dead_letters ORDER BY seq LIMIT ?',
+        'SELECT message_id, body, receive_count, died_at, attributes FROM dead_letters ORDER BY seq LIMIT ?',
       ),
       readAttributes: db.prepare('SELECT name, value FROM queue_attributes'),
     };
@@ -172,11 +177,16 @@ export class LocalQueue implements Queue {
       db.pragma('synchronous = NORMAL');
       if (create !== undefined) initialise(db, create, (options.clock ?? Date.now)());
       else if (!hasSchema(db)) throw new Error(`Not a local queue file (no queue_attributes table): ${path}`);
+      addAttributeColumns(db);
     } catch (error) {
       db.close();
       throw error;
     }
     return new LocalQueue(db, options.clock ?? Date.now);
+  }
+
+  get maxReceiveCount(): number {
+    return this.attributes().maxReceiveCount;
   }
 
   attributes(): LocalQueueAttributes {
@@ -193,6 +203,12 @@ export class LocalQueue implements Queue {
   /** Returns the new message's id. */
   async send(body: string, options: SendOptions = {}): Promise<string> {
     return this.insertAll([body], options)[0];
+  }
+
+  async sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+    this.assertOpen();
+    const now = this.clock();
+    this.statements.insertDeadLetter.run(randomUUID(), body, now, 0, now, encodeAttributes(attributes));
   }
 
   /** Sends any number of bodies in one transaction (all or none); returns their ids in order. */
@@ -264,6 +280,7 @@ export class LocalQueue implements Queue {
       body: row.body,
       receiveCount: row.receive_count,
       diedAt: row.died_at,
+      attributes: decodeAttributes(row.attributes),
     }));
   }
 
@@ -273,8 +290,8 @@ export class LocalQueue implements Queue {
     return this.db.transaction(() => {
       const moved = this.db
         .prepare(
-          `INSERT INTO messages (message_id, body, sent_at, visible_at, receive_count)
-           SELECT message_id, body, sent_at, ?, 0 FROM dead_letters ORDER BY seq`,
+          `INSERT INTO messages (message_id, body, sent_at, visible_at, receive_count, attributes)
+           SELECT message_id, body, sent_at, ?, 0, attributes FROM dead_letters ORDER BY seq`,
         )
         .run(this.clock()).changes;
       this.db.prepare('DELETE FROM dead_letters').run();
@@ -302,12 +319,13 @@ export class LocalQueue implements Queue {
   private insertAll(bodies: readonly string[], options: SendOptions): string[] {
     this.assertOpen();
     validateInteger('delaySeconds', options.delaySeconds, 0, MAX_DELAY_SECONDS);
+    const attributes = encodeAttributes(options.attributes ?? {});
     return this.db.transaction(() => {
       const now = this.clock();
       const visibleAt = now + (options.delaySeconds ?? 0) * 1000;
       return bodies.map((body) => {
         const messageId = randomUUID();
-        this.statements.insert.run(messageId, body, now, visibleAt);
+        this.statements.insert.run(messageId, body, now, visibleAt, attributes);
         return messageId;
       });
     }).immediate();
@@ -344,6 +362,7 @@ export class LocalQueue implements Queue {
             receiptHandle,
             body: row.body,
             receiveCount: row.receive_count + 1,
+            attributes: decodeAttributes(row.attributes),
           });
         }
         if (!movedAny || received.length >= maxMessages) return received;
@@ -367,6 +386,29 @@ function initialise(db: Database.Database, create: NonNullable<LocalQueueOpenOpt
     if (create.maxReceiveCount !== undefined) overwrite.run('maxReceiveCount', create.maxReceiveCount);
     else keep.run('maxReceiveCount', DEFAULT_MAX_RECEIVE_COUNT);
   }).immediate();
+}
+
+/** Queue files made before message attributes existed gain the columns, so a rerun keeps its messages. */
+function addAttributeColumns(db: Database.Database): void {
+  // IMMEDIATE: several workers may open an old file at once, and only one of them may add the column.
+  db.transaction(() => {
+    for (const table of ['messages', 'dead_letters']) {
+      const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((column) => column.name === 'attributes')) {
+        db.exec(`ALTER TABLE ${table} ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'`);
+      }
+    }
+  }).immediate();
+}
+
+function encodeAttributes(attributes: Readonly<Record<string, string>>): string {
+  const names = Object.keys(attributes);
+  if (names.length > MAX_MESSAGE_ATTRIBUTES) throw new RangeError(`a message may carry at most ${MAX_MESSAGE_ATTRIBUTES} attributes, got ${names.length}`);
+  return JSON.stringify(attributes);
+}
+
+function decodeAttributes(text: string): Record<string, string> {
+  return JSON.parse(text) as Record<string, string>;
 }
 
 function hasSchema(db: Database.Database): boolean {

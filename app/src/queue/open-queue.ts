@@ -7,12 +7,13 @@ import { SqsQueue } from './sqs-queue';
 export interface QueueLocation {
   readonly queueUrl: string;
   readonly queueKind: 'sqs' | 'local';
+  readonly deadLetterQueueUrl: string;
 }
 
 /** The queue adapter follows QUEUE_URL: an SQS URL, or the path of a local queue file made by the local pipeline. */
 export async function openQueue(location: QueueLocation, deps: { env: NodeJS.ProcessEnv; concurrency: number }): Promise<Queue> {
   if (location.queueKind === 'sqs') {
-    return new SqsQueue(createSqsClient(deps.env, { maxSockets: Math.max(10, deps.concurrency) }), location.queueUrl);
+    return new SqsQueue(createSqsClient(deps.env, { maxSockets: Math.max(10, deps.concurrency) }), location.queueUrl, location.deadLetterQueueUrl);
   }
   if (!existsSync(location.queueUrl)) {
     throw new ConfigError(`QUEUE_URL="${location.queueUrl}" is invalid: no local queue file there (start the local pipeline with npm start, or give an SQS URL)`);

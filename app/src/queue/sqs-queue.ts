@@ -1,16 +1,25 @@
 import {
-  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient,
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand,
+  type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { classifyFailure } from '../errors';
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, VisibilityChange } from '../ports/queue';
+import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../ports/queue';
 import { realSleep, type Sleep } from '../worker/retry';
 
 const SQS_BATCH_LIMIT = 10;
 const BATCH_CALL_RETRIES = 3;
 
-/** The queue port over SQS. Batch calls never throw: what could not be done comes back as failures per handle. */
+/**
+ * The queue port over SQS. Batch calls never throw: what could not be done comes back as failures per handle. Sends
+ * do throw, so the caller keeps the original message until its replacement is safely queued.
+ */
 export class SqsQueue implements Queue {
-  constructor(private readonly sqs: SQSClient, private readonly queueUrl: string, private readonly sleep: Sleep = realSleep) {}
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly deadLetterQueueUrl: string,
+    private readonly sleep: Sleep = realSleep,
+  ) {}
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
     if (options.signal?.aborted) return [];
@@ -22,6 +31,7 @@ export class SqsQueue implements Queue {
           WaitTimeSeconds: options.waitSeconds,
           VisibilityTimeout: options.visibilityTimeoutSeconds,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageAttributeNames: ['All'],
         }),
         { abortSignal: options.signal },
       );
@@ -30,11 +40,23 @@ export class SqsQueue implements Queue {
         receiptHandle: message.ReceiptHandle ?? '',
         body: message.Body ?? '',
         receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '1'),
+        attributes: stringAttributes(message.MessageAttributes),
       }));
     } catch (error) {
       if (options.signal?.aborted) return [];
       throw error;
     }
+  }
+
+  async send(body: string, options: SendOptions = {}): Promise<string> {
+    const response = await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body, DelaySeconds: options.delaySeconds, MessageAttributes: toSqsAttributes(options.attributes) }),
+    );
+    return response.MessageId ?? '';
+  }
+
+  async sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.deadLetterQueueUrl, MessageBody: body, MessageAttributes: toSqsAttributes(attributes) }));
   }
 
   deleteMessages(receiptHandles: readonly string[]): Promise<BatchFailure[]> {
@@ -105,4 +127,15 @@ export class SqsQueue implements Queue {
       }
     }
   }
+}
+
+function stringAttributes(attributes: Record<string, MessageAttributeValue> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(attributes ?? {}).flatMap(([name, value]) => (value.StringValue !== undefined ? [[name, value.StringValue]] : [])),
+  );
+}
+
+function toSqsAttributes(attributes: Readonly<Record<string, string>> | undefined): Record<string, MessageAttributeValue> | undefined {
+  if (attributes === undefined || Object.keys(attributes).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]));
 }

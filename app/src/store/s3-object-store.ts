@@ -1,5 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InputTooLargeError, SourceMissingError } from '../errors';
+import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../naming/s3-limits';
 import { readBody } from './read-body';
 import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 
@@ -37,6 +38,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(ref: ObjectRef, body: Buffer, options: PutOptions): Promise<void> {
+    // What S3 would refuse with a 400 is refused here, before a byte is sent, with the limit named.
+    assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
+    assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
     // No ServerSideEncryption here: the bucket's default encryption (SSE-S3 or KMS, set by the infra) applies, so
     // switching the bucket to KMS needs no worker change.
     await this.s3.send(
@@ -45,8 +49,10 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
+/** A missing key, not a missing bucket: an event naming a bucket that does not exist is an error, never a skip. */
 function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 

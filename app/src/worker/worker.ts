@@ -1,10 +1,13 @@
+import { DeadlineExceededError, TransientError } from '../errors';
 import type { Log } from '../log/logger';
 import type { MetricsSink } from '../metrics/emf-publisher';
 import type { WorkerStats } from '../metrics/worker-stats';
 import type { Queue, ReceivedMessage } from '../ports/queue';
 import { DeleteBatcher } from './delete-batcher';
-import type { MessageOutcome } from './handle-message';
+import type { HandleContext, MessageOutcome } from './handle-message';
+import type { HealthGate } from './health-gate';
 import { realSleep, type Sleep } from './retry';
+import { ATTEMPTS_ATTRIBUTE, carriedAttempts, deadLetterAttributes, planSettlement, type RecordFailure } from './settlement';
 
 export interface WorkerLoopConfig {
   readonly concurrency: number;
@@ -14,15 +17,23 @@ export interface WorkerLoopConfig {
   readonly visibilityTimeoutSeconds: number;
   readonly shutdownGraceSeconds: number;
   readonly throughputLogSeconds: number;
+  /** The redrive policy's maxReceiveCount: the worker dead-letters on the last attempt itself, with the reason. */
+  readonly maxReceiveCount: number;
+  /** Active work one message may take before it is given up (time waiting out an outage does not count). */
+  readonly messageDeadlineSeconds: number;
+  /** How long one message may wait out an outage before it is handed back. */
+  readonly outageWaitSeconds: number;
 }
 
 export interface WorkerDeps {
   readonly queue: Queue;
-  readonly handle: (message: ReceivedMessage) => Promise<MessageOutcome>;
+  readonly handle: (message: ReceivedMessage, context: HandleContext) => Promise<MessageOutcome>;
   readonly config: WorkerLoopConfig;
   readonly log: Log;
   readonly stats: WorkerStats;
   readonly metrics: MetricsSink;
+  /** The gate the handler's calls record into; while it is open the worker receives nothing new. */
+  readonly gate?: HealthGate;
   readonly sleep?: Sleep;
   readonly now?: () => number;
 }
@@ -33,27 +44,39 @@ export interface RunSummary {
   readonly reason: ExitReason;
   readonly received: number;
   readonly released: number;
+  /** Handlers still running for messages already given up (a native render that outlived its deadline). */
+  readonly abandonedStillRunning: number;
 }
 
 interface InFlight {
   readonly message: ReceivedMessage;
+  readonly controller: AbortController;
   extendedAt: number;
-  released: boolean;
+  lastTick: number;
+  activeMs: number;
+  outageMs: number;
+  /** Its message has been deleted, released, rerouted or lost: nothing more may be done with its receipt handle. */
+  settled: boolean;
+  /** Given up while its handler still ran: the handler keeps a slot until it returns. */
+  givenUp: boolean;
 }
 
 /** Consecutive failed receives after which the worker gives up (the scaler starts a fresh task later). */
 const MAX_CONSECUTIVE_RECEIVE_FAILURES = 8;
-
-/** Redelivery delay after transient failures outlasted the in-process retries: grows with each delivery. */
-export function transientReleaseDelaySeconds(receiveCount: number): number {
-  return Math.min(900, 5 * 2 ** Math.max(0, receiveCount - 1));
-}
+const WATCH_INTERVAL_MS = 1000;
+/** SQS's answers for a receipt handle that no longer owns its message: its visibility ran out and it moved on. */
+const LOST_VISIBILITY = /^(MessageNotInflight|ReceiptHandleIsInvalid|InvalidParameterValue)/;
 
 /**
  * The self-draining queue loop: keeps up to `concurrency` messages in flight, receiving again as soon as a slot
  * frees (no waiting for whole batches), heartbeats visibility for slow messages, and returns once the queue has stayed
  * empty for `idlePolls` long polls with nothing in flight. `stop()` is the Spot notice: stop receiving, let in-flight
  * work finish within the grace period, hand back the rest at once. A second `stop()` hands back everything now.
+ *
+ * What becomes of a handled message is `planSettlement`'s decision; this class only carries it out. A message that
+ * outlives its deadline or its outage wait is given up: settled as failed at once, its handler told to stop. Until
+ * that handler really returns (a native render cannot be interrupted), it keeps its slot, so the task never runs
+ * more work at once than it was sized for.
  */
 export class Worker {
   private readonly inFlight = new Map<string, InFlight>();
@@ -63,6 +86,7 @@ export class Worker {
   private readonly now: () => number;
   private stopping = false;
   private forced = false;
+  private abandoned = 0;
   private wakeLoop: () => void = () => undefined;
   private wakeShutdown: () => void = () => undefined;
   private received = 0;
@@ -99,34 +123,44 @@ export class Worker {
   async run(): Promise<RunSummary> {
     const { config, log } = this.deps;
     const heartbeat = setInterval(() => void this.heartbeat(), heartbeatIntervalMs(config.visibilityTimeoutSeconds) / 2);
+    const watch = setInterval(() => this.watchDeadlines(), WATCH_INTERVAL_MS);
     const throughput = setInterval(() => this.reportThroughput(), config.throughputLogSeconds * 1000);
     heartbeat.unref();
+    watch.unref();
     throughput.unref();
     let reason: ExitReason = 'stopped';
     try {
       reason = await this.receiveLoop();
-      if (this.stopping) reason = await this.finishWithinGrace();
+      // Receives failing is no reason to abandon work under way: finish it as a stop would, then hand back the rest.
+      if (this.stopping || reason === 'receive-failing') {
+        const finished = await this.finishWithinGrace();
+        if (reason !== 'receive-failing') reason = finished;
+      }
     } finally {
       clearInterval(heartbeat);
+      clearInterval(watch);
       clearInterval(throughput);
       await this.deletes.drain();
       this.reportThroughput();
     }
-    log.info('worker exiting', { reason, received: this.received, released: this.released, ...this.deps.stats.totals() });
-    return { reason, received: this.received, released: this.released };
+    log.info('worker exiting', { reason, received: this.received, released: this.released, abandonedStillRunning: this.abandoned, ...this.deps.stats.totals() });
+    return { reason, received: this.received, released: this.released, abandonedStillRunning: this.abandoned };
   }
 
   private async receiveLoop(): Promise<ExitReason> {
-    const { queue, config, log } = this.deps;
+    const { queue, config, log, gate } = this.deps;
     let emptyPolls = 0;
     let receiveFailures = 0;
     while (!this.stopping) {
       await this.waitForFreeSlot();
+      // During an outage's pause new work would only wait at the gate too, and SQS would count its receive: leave it
+      // queued. Once the pause is over, new work goes ahead as a probe like any other call.
+      await gate?.ready(this.receiveAbort.signal);
       if (this.stopping) break;
       let messages: ReceivedMessage[];
       try {
         messages = await queue.receive({
-          maxMessages: Math.min(config.receiveBatchSize, config.concurrency - this.inFlight.size),
+          maxMessages: Math.min(config.receiveBatchSize, config.concurrency - this.slotsUsed()),
           waitSeconds: config.waitSeconds,
           visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
           signal: this.receiveAbort.signal,
@@ -141,7 +175,7 @@ export class Worker {
       }
       if (this.stopping) {
         // Received while the stop arrived: hand them straight back rather than start work we may not finish.
-        await this.release(messages.map((message) => ({ message, extendedAt: this.now(), released: false })));
+        await this.release(messages.map((message) => this.entryFor(message)));
         break;
       }
       if (messages.length === 0) {
@@ -155,55 +189,148 @@ export class Worker {
     return 'stopped';
   }
 
+  private entryFor(message: ReceivedMessage): InFlight {
+    const now = this.now();
+    return { message, controller: new AbortController(), extendedAt: now, lastTick: now, activeMs: 0, outageMs: 0, settled: false, givenUp: false };
+  }
+
+  private slotsUsed(): number {
+    return this.inFlight.size + this.abandoned;
+  }
+
   private start(message: ReceivedMessage): void {
-    const entry: InFlight = { message, extendedAt: this.now(), released: false };
+    const entry = this.entryFor(message);
     this.inFlight.set(message.receiptHandle, entry);
     this.received++;
     this.deps.log.info('received', { messageId: message.messageId, receiveCount: message.receiveCount });
     void this.deps
-      .handle(message)
-      .catch((error: unknown): MessageOutcome => ({
-        action: 'release',
-        kind: 'transient',
-        reason: 'unexpected-error',
-        detail: error instanceof Error ? error.message : String(error),
-      }))
-      .then((outcome) => this.settle(entry, outcome));
+      .handle(message, { signal: entry.controller.signal })
+      .catch((error: unknown): MessageOutcome => wholeMessageFailure(message, 'unexpected-error', error instanceof Error ? error.message : String(error)))
+      .then(async (outcome) => {
+        if (entry.givenUp) {
+          // Given up earlier; its handler has only now returned, and its slot is free again.
+          this.abandoned--;
+          this.wakeLoop();
+          return;
+        }
+        // Already handed back by a stop: nothing more to do with it.
+        if (!entry.settled) await this.settle(entry, outcome);
+      });
   }
 
   private async settle(entry: InFlight, outcome: MessageOutcome): Promise<void> {
-    if (!entry.released) {
-      if (outcome.action === 'delete') {
-        this.deletes.add(entry.message.receiptHandle);
+    entry.settled = true;
+    const { message } = entry;
+    const plan = planSettlement({
+      receiveCount: message.receiveCount,
+      carriedAttempts: carriedAttempts(message.attributes),
+      maxReceiveCount: this.deps.config.maxReceiveCount,
+      recordCount: outcome.recordCount,
+      failures: outcome.failures,
+    });
+    try {
+      if (plan.action === 'delete') {
+        this.deletes.add(message.receiptHandle);
+      } else if (plan.action === 'release') {
+        this.logFailures(message, outcome.failures, { outcome: 'retry', attempts: plan.attempts, retryInSeconds: plan.delaySeconds });
+        await this.changeVisibility(message, plan.delaySeconds);
       } else {
-        // Counted as in flight until the release lands, so the loop cannot call the queue drained before it has.
-        entry.released = true;
-        const { message } = entry;
-        const delay = outcome.kind === 'permanent' ? 0 : transientReleaseDelaySeconds(message.receiveCount);
-        this.deps.stats.recordFailed();
-        this.deps.log.error('failed', {
-          messageId: message.messageId,
-          receiveCount: message.receiveCount,
-          key: outcome.key,
-          kind: outcome.kind,
-          reason: outcome.reason,
-          detail: outcome.detail,
-          retryInSeconds: delay,
+        this.logFailures(message, plan.deadLetter, { outcome: 'dead-lettered', attempts: plan.attempts });
+        this.logFailures(message, plan.retry, { outcome: 'retry', attempts: plan.attempts, retryInSeconds: plan.delaySeconds });
+        if (await this.reroute(message, outcome, plan)) this.deletes.add(message.receiptHandle);
+        else await this.changeVisibility(message, plan.delaySeconds);
+      }
+    } finally {
+      this.inFlight.delete(message.receiptHandle);
+      this.wakeLoop();
+      if (this.inFlight.size === 0) this.wakeShutdown();
+    }
+  }
+
+  /**
+   * Sends the dead-lettered and the re-queued parts, and only then lets the original go. A failed send keeps the
+   * original (released, so it is tried again), which at worst dead-letters a record twice, never loses one.
+   */
+  private async reroute(message: ReceivedMessage, outcome: MessageOutcome, plan: { deadLetter: readonly RecordFailure[]; retry: readonly RecordFailure[]; attempts: number; delaySeconds: number }): Promise<boolean> {
+    const { queue, log } = this.deps;
+    try {
+      if (plan.deadLetter.length > 0) {
+        await queue.sendToDeadLetterQueue(
+          outcome.bodyFor(plan.deadLetter.map((failure) => failure.index)),
+          deadLetterAttributes(plan.deadLetter, { messageId: message.messageId, attempts: plan.attempts, at: new Date(this.now()) }),
+        );
+      }
+      if (plan.retry.length > 0) {
+        await queue.send(outcome.bodyFor(plan.retry.map((failure) => failure.index)), {
+          delaySeconds: plan.delaySeconds,
+          attributes: { [ATTEMPTS_ATTRIBUTE]: String(plan.attempts) },
         });
-        const failures = await this.deps.queue.changeVisibility([{ receiptHandle: message.receiptHandle, timeoutSeconds: delay }]);
-        for (const failure of failures) this.deps.log.warn('release failed', { messageId: message.messageId, reason: failure.reason });
+      }
+      return true;
+    } catch (error) {
+      log.warn('reroute failed: releasing the whole message instead', { messageId: message.messageId, reason: error instanceof Error ? error.message : String(error) });
+      return false;
+    }
+  }
+
+  private logFailures(message: ReceivedMessage, failures: readonly RecordFailure[], fields: { outcome: string; attempts: number; retryInSeconds?: number }): void {
+    for (const failure of failures) {
+      this.deps.stats.recordFailed();
+      this.deps.log.error('failed', {
+        messageId: message.messageId,
+        receiveCount: message.receiveCount,
+        key: failure.key,
+        kind: failure.kind,
+        reason: failure.reason,
+        detail: failure.detail,
+        ...fields,
+      });
+    }
+  }
+
+  private async changeVisibility(message: ReceivedMessage, timeoutSeconds: number): Promise<void> {
+    const failures = await this.deps.queue.changeVisibility([{ receiptHandle: message.receiptHandle, timeoutSeconds }]);
+    for (const failure of failures) this.deps.log.warn('release failed', { messageId: message.messageId, reason: failure.reason });
+  }
+
+  /**
+   * Gives a message up now: settled as a failure of the whole message (a redelivery skips the records already done),
+   * its handler told to stop. Called from the watch and the heartbeat, never while the message is being settled.
+   */
+  private abandon(entry: InFlight, error: TransientError): void {
+    if (entry.settled) return;
+    entry.controller.abort(error);
+    this.giveUp(entry);
+    void this.settle(entry, wholeMessageFailure(entry.message, error.reason, error.message, error.attemptsAllowed));
+  }
+
+  private giveUp(entry: InFlight): void {
+    entry.givenUp = true;
+    this.abandoned++;
+  }
+
+  private watchDeadlines(): void {
+    const { config, gate } = this.deps;
+    const now = this.now();
+    for (const entry of this.inFlight.values()) {
+      if (entry.settled) continue;
+      const elapsed = now - entry.lastTick;
+      entry.lastTick = now;
+      if (gate?.isOpen === true) entry.outageMs += elapsed;
+      else entry.activeMs += elapsed;
+      if (entry.activeMs > config.messageDeadlineSeconds * 1000) {
+        this.abandon(entry, new DeadlineExceededError('deadline-exceeded', `message took more than MESSAGE_DEADLINE_SECONDS (${config.messageDeadlineSeconds}) of work`));
+      } else if (entry.outageMs > config.outageWaitSeconds * 1000) {
+        this.abandon(entry, new TransientError('outage', `message waited out an outage for more than OUTAGE_WAIT_SECONDS (${config.outageWaitSeconds})`));
       }
     }
-    this.inFlight.delete(entry.message.receiptHandle);
-    this.wakeLoop();
-    if (this.inFlight.size === 0) this.wakeShutdown();
   }
 
   private waitForFreeSlot(): Promise<void> {
-    if (this.inFlight.size < this.deps.config.concurrency) return Promise.resolve();
+    if (this.slotsUsed() < this.deps.config.concurrency) return Promise.resolve();
     return new Promise((resolve) => {
       this.wakeLoop = () => {
-        if (this.stopping || this.inFlight.size < this.deps.config.concurrency) resolve();
+        if (this.stopping || this.slotsUsed() < this.deps.config.concurrency) resolve();
       };
     });
   }
@@ -219,14 +346,16 @@ export class Worker {
       });
       clearTimeout(graceTimer);
     }
-    await this.release([...this.inFlight.values()].filter((entry) => !entry.released));
+    const unfinished = [...this.inFlight.values()].filter((entry) => !entry.settled);
+    for (const entry of unfinished) entry.controller.abort(new TransientError('stopping', 'the worker is stopping'));
+    await this.release(unfinished);
     return this.forced ? 'forced' : 'stopped';
   }
 
   /** Makes messages visible again at once so another worker can take them without waiting for the timeout. */
   private async release(entries: InFlight[]): Promise<void> {
     if (entries.length === 0) return;
-    for (const entry of entries) entry.released = true;
+    for (const entry of entries) entry.settled = true;
     this.released += entries.length;
     const failures = await this.deps.queue.changeVisibility(
       entries.map((entry) => ({ receiptHandle: entry.message.receiptHandle, timeoutSeconds: 0 })),
@@ -242,15 +371,33 @@ export class Worker {
     const { config, queue, log } = this.deps;
     const now = this.now();
     const due = [...this.inFlight.values()].filter(
-      (entry) => !entry.released && now - entry.extendedAt >= heartbeatIntervalMs(config.visibilityTimeoutSeconds),
+      (entry) => !entry.settled && now - entry.extendedAt >= heartbeatIntervalMs(config.visibilityTimeoutSeconds),
     );
     if (due.length === 0) return;
+    const previous = new Map(due.map((entry) => [entry.message.receiptHandle, entry.extendedAt]));
     for (const entry of due) entry.extendedAt = now;
     const failures = await queue.changeVisibility(
       due.map((entry) => ({ receiptHandle: entry.message.receiptHandle, timeoutSeconds: config.visibilityTimeoutSeconds })),
     );
     log.debug('heartbeat', { extended: due.length - failures.length, failures: failures.length });
-    for (const failure of failures) log.warn('heartbeat failed', { reason: failure.reason });
+    for (const failure of failures) {
+      const entry = this.inFlight.get(failure.receiptHandle);
+      if (entry === undefined || entry.settled) continue;
+      if (LOST_VISIBILITY.test(failure.reason)) {
+        // The message became visible and may already be another worker's: stop, and touch it no more.
+        log.warn('visibility lost: giving the message up', { messageId: entry.message.messageId, reason: failure.reason });
+        entry.controller.abort(new TransientError('visibility-lost', 'the message is no longer in flight for this worker'));
+        entry.settled = true;
+        this.giveUp(entry);
+        this.inFlight.delete(failure.receiptHandle);
+        this.wakeLoop();
+        if (this.inFlight.size === 0) this.wakeShutdown();
+      } else {
+        // Retried on the next tick, well before the message could expire, not a whole interval later.
+        entry.extendedAt = previous.get(failure.receiptHandle) ?? entry.extendedAt;
+        log.warn('heartbeat failed', { messageId: entry.message.messageId, reason: failure.reason });
+      }
+    }
   }
 
   private reportThroughput(): void {
@@ -270,9 +417,18 @@ export class Worker {
   }
 }
 
+/** The whole message failed as one (it could not be handled, or was given up): the original body is the unit. */
+function wholeMessageFailure(message: ReceivedMessage, reason: string, detail: string, attemptsAllowed?: number): MessageOutcome {
+  return {
+    recordCount: 1,
+    failures: [{ index: 0, kind: 'transient', reason, detail, ...(attemptsAllowed !== undefined ? { attemptsAllowed } : {}) }],
+    bodyFor: () => message.body,
+  };
+}
+
 /**
  * Messages are extended once they are a third of the visibility timeout old, checked twice as often, so a message
- * always has at least half its timeout left and a failed heartbeat can be retried before it expires.
+ * always has at least half its timeout left and a failed heartbeat is retried on the next check.
  */
 function heartbeatIntervalMs(visibilityTimeoutSeconds: number): number {
   return Math.max(1000, (visibilityTimeoutSeconds * 1000) / 3);

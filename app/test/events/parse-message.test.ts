@@ -11,20 +11,32 @@ const record = (overrides: Record<string, unknown> = {}, object: Record<string, 
 });
 const notification = (...records: unknown[]) => JSON.stringify({ Records: records });
 
-function objectsOf(body: string, allowed?: string[]) {
+function recordsOf(body: string, allowed?: string[]) {
   const parsed = parseMessageBody(body, allowed);
-  if (parsed.kind !== 'objects') throw new Error(`expected objects, got ${parsed.kind}`);
-  return parsed.objects;
+  if (parsed.kind !== 'records') throw new Error(`expected records, got ${parsed.kind}`);
+  return parsed;
 }
 
+function objectsOf(body: string, allowed?: string[]) {
+  return recordsOf(body, allowed).records.map((record) => {
+    if (!record.ok) throw record.error;
+    return record.object;
+  });
+}
+
+/** The reason a body is malformed: of the whole message, or of its only record. */
 function malformed(body: string, allowed?: string[]): string {
+  let records;
   try {
-    parseMessageBody(body, allowed);
+    records = recordsOf(body, allowed).records;
   } catch (error) {
     expect(error).toBeInstanceOf(MalformedMessageError);
     return (error as Error).message;
   }
-  throw new Error('expected MalformedMessageError');
+  const failed = records.find((record) => !record.ok);
+  if (failed === undefined || failed.ok) throw new Error('expected MalformedMessageError');
+  expect(failed.error).toBeInstanceOf(MalformedMessageError);
+  return failed.error.message;
 }
 
 describe('parseMessageBody', () => {
@@ -83,8 +95,22 @@ describe('parseMessageBody', () => {
     expect(malformed(body)).toMatch(message);
   });
 
-  it('rejects a record in a multi-record message when any record is not ObjectCreated', () => {
-    expect(malformed(notification(record(), record({ eventName: 'ObjectRemoved:Delete' })))).toMatch(/record 2 of 2/);
+  it('fails only the bad record of a multi-record message; the others stand', () => {
+    const { records } = recordsOf(notification(record({}, { key: 'one.jpg' }), record({ eventName: 'ObjectRemoved:Delete' }), record({}, { key: 'three.jpg' })));
+    expect(records.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(!records[1].ok && records[1].error.message).toMatch(/record 2 of 3 is a "ObjectRemoved:Delete" event/);
+  });
+
+  it('builds a body of any subset of records that parses like the original, and the original for all of them', () => {
+    const body = notification(record({}, { key: 'one.jpg' }), record({}, { key: 'two.jpg' }), record({}, { key: 'three.jpg' }));
+    const parsed = recordsOf(body);
+    expect(parsed.bodyFor([0, 1, 2])).toBe(body);
+    expect(objectsOf(parsed.bodyFor([2, 0])).map((object) => object.key)).toEqual(['three.jpg', 'one.jpg']);
+  });
+
+  it('processes the records of a test event that carries some, instead of dropping them', () => {
+    const body = JSON.stringify({ Event: 's3:TestEvent', Records: [record({}, { key: 'real.jpg' })] });
+    expect(objectsOf(body).map((object) => object.key)).toEqual(['real.jpg']);
   });
 
   it('never puts body content in the error, which ends up in logs', () => {
@@ -94,6 +120,7 @@ describe('parseMessageBody', () => {
 
   it('rejects events naming a bucket outside the allowed list', () => {
     expect(malformed(notification(record()), ['other'])).toMatch(/"photos", which is not an allowed source bucket/);
+    expect(recordsOf(notification(record(), record({}, { key: 'b.jpg' })), ['other']).records.every((r) => !r.ok)).toBe(true);
     expect(objectsOf(notification(record()), ['photos'])).toHaveLength(1);
   });
 });

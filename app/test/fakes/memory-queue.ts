@@ -1,8 +1,9 @@
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, VisibilityChange } from '../../src/ports/queue';
+import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../src/ports/queue';
 
 interface StoredMessage {
   readonly messageId: string;
   readonly body: string;
+  readonly attributes: Readonly<Record<string, string>>;
   receiveCount: number;
   visibleAt: number;
   receiptHandle?: string;
@@ -11,22 +12,35 @@ interface StoredMessage {
 /**
  * An in-memory queue with SQS visibility semantics on the real clock, for testing the worker loop in isolation.
  * Empty receives wait a few milliseconds (a real long poll never returns instantly), so the loop cannot spin.
+ * Like SQS, a receipt handle stops working once its message's visibility has run out and it was received again.
  */
 export class MemoryQueue implements Queue {
   readonly messages: StoredMessage[] = [];
   readonly deleted: string[] = [];
+  readonly deadLetters: { body: string; attributes: Readonly<Record<string, string>> }[] = [];
   readonly visibilityChanges: VisibilityChange[] = [];
   readonly receiveCalls: ReceiveOptions[] = [];
   readonly deleteCalls: string[][] = [];
+  readonly sent: { body: string; options: SendOptions }[] = [];
   private nextId = 0;
   private handles = 0;
 
   constructor(private readonly defaultVisibilitySeconds = 30, private readonly emptyPollMs = 5) {}
 
-  send(body: string): string {
+  /** Adds a message synchronously (for setting up tests); returns its id. */
+  add(body: string, attributes: Readonly<Record<string, string>> = {}, delaySeconds = 0): string {
     const messageId = `m-${++this.nextId}`;
-    this.messages.push({ messageId, body, receiveCount: 0, visibleAt: 0 });
+    this.messages.push({ messageId, body, attributes, receiveCount: 0, visibleAt: delaySeconds === 0 ? 0 : Date.now() + delaySeconds * 1000 });
     return messageId;
+  }
+
+  async send(body: string, options: SendOptions = {}): Promise<string> {
+    this.sent.push({ body, options });
+    return this.add(body, options.attributes ?? {}, options.delaySeconds ?? 0);
+  }
+
+  async sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+    this.deadLetters.push({ body, attributes });
   }
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
@@ -45,7 +59,7 @@ export class MemoryQueue implements Queue {
       message.receiveCount++;
       message.visibleAt = now + 1000 * (options.visibilityTimeoutSeconds ?? this.defaultVisibilitySeconds);
       message.receiptHandle = `h-${++this.handles}`;
-      return { messageId: message.messageId, receiptHandle: message.receiptHandle, body: message.body, receiveCount: message.receiveCount };
+      return { messageId: message.messageId, receiptHandle: message.receiptHandle, body: message.body, receiveCount: message.receiveCount, attributes: message.attributes };
     });
   }
 
@@ -62,11 +76,13 @@ export class MemoryQueue implements Queue {
 
   async changeVisibility(changes: readonly VisibilityChange[]): Promise<BatchFailure[]> {
     this.visibilityChanges.push(...changes);
+    const failures: BatchFailure[] = [];
     for (const change of changes) {
       const message = this.messages.find((candidate) => candidate.receiptHandle === change.receiptHandle);
-      if (message) message.visibleAt = Date.now() + change.timeoutSeconds * 1000;
+      if (message === undefined) failures.push({ receiptHandle: change.receiptHandle, reason: 'ReceiptHandleIsInvalid: no such message' });
+      else message.visibleAt = Date.now() + change.timeoutSeconds * 1000;
     }
-    return [];
+    return failures;
   }
 
   async depth(): Promise<QueueDepth> {

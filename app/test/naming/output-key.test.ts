@@ -1,4 +1,5 @@
-import { outputKey } from '../../src/naming/output-key';
+import { outputKey, outputMetadata, sourceKeyOf } from '../../src/naming/output-key';
+import { userMetadataBytes } from '../../src/naming/s3-limits';
 
 const key = (sourceKey: string, overrides: Partial<Parameters<typeof outputKey>[0]> = {}) =>
   outputKey({ destPrefix: '', sourcePrefix: '', sourceKey, outputName: '224x224', extension: '.jpg', ...overrides });
@@ -31,5 +32,25 @@ describe('outputKey', () => {
 
   it('gives each size its own folder', () => {
     expect(key('x.jpg', { outputName: '299x299' })).toBe('299x299/x.jpg');
+  });
+});
+
+describe('outputMetadata', () => {
+  it('stores the source key URL-encoded when it fits, readable and reversible', () => {
+    const metadata = outputMetadata({ bucket: 'src', key: 'a b/ü+x.jpg', etag: 'e1' });
+    expect(metadata).toEqual({ 'source-bucket': 'src', 'source-key': encodeURIComponent('a b/ü+x.jpg'), 'source-etag': 'e1' });
+    expect(sourceKeyOf(metadata)).toBe('a b/ü+x.jpg');
+  });
+
+  it.each([
+    ['1024 bytes of three-byte characters', '日'.repeat(341) + 'x'],
+    ['1024 bytes of four-byte characters', '😀'.repeat(256)],
+    ['1024 ASCII bytes', 'k'.repeat(1024)],
+    ['1022 bytes of two-byte characters', 'é'.repeat(511)],
+  ])('keeps any legal key (%s) within S3\'s 2 KB of metadata, with the longest bucket name and a multipart ETag', (_name, key) => {
+    expect(Buffer.byteLength(key)).toBeLessThanOrEqual(1024);
+    const metadata = outputMetadata({ bucket: 'b'.repeat(63), key, etag: `${'f'.repeat(32)}-10000` });
+    expect(userMetadataBytes(metadata)).toBeLessThanOrEqual(2048);
+    expect(sourceKeyOf(metadata)).toBe(key);
   });
 });

@@ -259,7 +259,7 @@ describe('LocalQueue dead-letter redrive', () => {
     expect(await q.queue.dlqDepth()).toBe(1);
     expect(await q.queue.depth()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     expect(await q.queue.peekDeadLetters(10)).toEqual([
-      { messageId: expect.any(String), body: 'poison', receiveCount: 2, diedAt: q.now },
+      { messageId: expect.any(String), body: 'poison', receiveCount: 2, diedAt: q.now, attributes: {} },
     ]);
     q.advance(3600 * SECOND);
     expect(await q.queue.receive(receiveNow)).toEqual([]);
@@ -308,6 +308,54 @@ describe('LocalQueue dead-letter redrive', () => {
     expect(await q.queue.purgeDeadLetters()).toBe(1);
     expect(await q.queue.dlqDepth()).toBe(0);
     await q.queue.close();
+  });
+});
+
+describe('LocalQueue message attributes and direct dead letters', () => {
+  it('keeps a message\'s attributes through receive, redrive and its dead letter, like SQS', async () => {
+    const q = queueWithClock({ maxReceiveCount: 1 });
+    await q.queue.send('with attributes', { attributes: { attempts: '2' } });
+    const [message] = await q.queue.receive(receiveNow);
+    expect(message.attributes).toEqual({ attempts: '2' });
+    await q.queue.changeVisibility([{ receiptHandle: message.receiptHandle, timeoutSeconds: 0 }]);
+    expect(await q.queue.receive(receiveNow)).toEqual([]);
+    expect((await q.queue.peekDeadLetters())[0].attributes).toEqual({ attempts: '2' });
+    await q.queue.redriveDeadLetters();
+    expect((await q.queue.receive(receiveNow))[0].attributes).toEqual({ attempts: '2' });
+    await q.queue.close();
+  });
+
+  it('takes a dead letter straight into the DLQ with the attributes that say why', async () => {
+    const q = queueWithClock();
+    await q.queue.sendToDeadLetterQueue('poison', { 'failure-reasons': 'corrupt-image' });
+    expect(await q.queue.dlqDepth()).toBe(1);
+    expect(await q.queue.depth()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(await q.queue.peekDeadLetters()).toEqual([{ messageId: expect.any(String), body: 'poison', receiveCount: 0, diedAt: q.now, attributes: { 'failure-reasons': 'corrupt-image' } }]);
+    await q.queue.close();
+  });
+
+  it('refuses more than ten attributes, as SQS does', async () => {
+    const q = queueWithClock();
+    const attributes = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`a${i}`, 'x']));
+    await expect(q.queue.send('x', { attributes })).rejects.toThrow(/at most 10 attributes/);
+    await q.queue.close();
+  });
+
+  it('opens a queue file made before attributes existed and keeps its messages', async () => {
+    const path = freshPath();
+    const db = new Database(path);
+    db.exec(`
+      CREATE TABLE queue_attributes (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, sent_at INTEGER NOT NULL,
+        visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt_handle TEXT UNIQUE);
+      CREATE TABLE dead_letters (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, sent_at INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL, died_at INTEGER NOT NULL);
+      INSERT INTO messages (message_id, body, sent_at, visible_at) VALUES ('old', 'kept', 0, 0);
+    `);
+    db.close();
+    const queue = LocalQueue.open(path);
+    expect(await queue.receive(receiveNow)).toEqual([expect.objectContaining({ messageId: 'old', body: 'kept', attributes: {} })]);
+    await queue.close();
   });
 });
 

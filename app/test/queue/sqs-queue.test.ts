@@ -1,13 +1,14 @@
 import {
-  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient,
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SqsQueue } from '../../src/queue/sqs-queue';
 
 const URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs';
+const DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq';
 const sqs = mockClient(SQSClient);
 const sleeps: number[] = [];
-const queue = () => new SqsQueue(new SQSClient({ region: 'eu-west-1' }), URL, async (ms) => void sleeps.push(ms));
+const queue = () => new SqsQueue(new SQSClient({ region: 'eu-west-1' }), URL, DLQ_URL, async (ms) => void sleeps.push(ms));
 const handles = (n: number) => Array.from({ length: n }, (_, i) => `h${i}`);
 
 beforeEach(() => {
@@ -18,14 +19,35 @@ beforeEach(() => {
 describe('SqsQueue', () => {
   it('long-polls with the receive count attribute and the requested visibility', async () => {
     sqs.on(ReceiveMessageCommand).resolves({
-      Messages: [{ MessageId: 'm1', ReceiptHandle: 'r1', Body: '{}', Attributes: { ApproximateReceiveCount: '3' } }],
+      Messages: [{
+        MessageId: 'm1', ReceiptHandle: 'r1', Body: '{}', Attributes: { ApproximateReceiveCount: '3' },
+        MessageAttributes: { attempts: { DataType: 'String', StringValue: '2' }, blob: { DataType: 'Binary', BinaryValue: new Uint8Array([1]) } },
+      }],
     });
     await expect(queue().receive({ maxMessages: 7, waitSeconds: 20, visibilityTimeoutSeconds: 60 })).resolves.toEqual([
-      { messageId: 'm1', receiptHandle: 'r1', body: '{}', receiveCount: 3 },
+      { messageId: 'm1', receiptHandle: 'r1', body: '{}', receiveCount: 3, attributes: { attempts: '2' } },
     ]);
     expect(sqs).toHaveReceivedCommandWith(ReceiveMessageCommand, {
       QueueUrl: URL, MaxNumberOfMessages: 7, WaitTimeSeconds: 20, VisibilityTimeout: 60, MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      MessageAttributeNames: ['All'],
     });
+  });
+
+  it('sends to the work queue with a delay and attributes, and dead letters to the DLQ', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'new' });
+    await expect(queue().send('body', { delaySeconds: 30, attributes: { attempts: '2' } })).resolves.toBe('new');
+    await queue().sendToDeadLetterQueue('dead', { 'failure-reasons': 'corrupt-image' });
+    expect(sqs).toHaveReceivedNthCommandWith(1, SendMessageCommand, {
+      QueueUrl: URL, MessageBody: 'body', DelaySeconds: 30, MessageAttributes: { attempts: { DataType: 'String', StringValue: '2' } },
+    });
+    expect(sqs).toHaveReceivedNthCommandWith(2, SendMessageCommand, {
+      QueueUrl: DLQ_URL, MessageBody: 'dead', MessageAttributes: { 'failure-reasons': { DataType: 'String', StringValue: 'corrupt-image' } },
+    });
+  });
+
+  it('lets a failed send throw, so the caller keeps the original message', async () => {
+    sqs.on(SendMessageCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    await expect(queue().sendToDeadLetterQueue('dead', {})).rejects.toThrow('denied');
   });
 
   it('returns no messages when the poll is aborted', async () => {

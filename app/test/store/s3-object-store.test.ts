@@ -77,4 +77,20 @@ describe('S3ObjectStore', () => {
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'dest', Key: '224x224/a.jpg', ContentType: 'image/jpeg', Metadata: { 'source-etag': 'e' } });
     expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.ServerSideEncryption).toBeUndefined();
   });
+
+  it('does not call a missing bucket a missing source: NoSuchBucket goes on to classification', async () => {
+    const noBucket = notFound('NoSuchBucket');
+    s3.on(GetObjectCommand).rejects(noBucket);
+    await expect(store().get(ref, { maxBytes: 10 })).rejects.toBe(noBucket);
+  });
+
+  it('refuses a key or metadata S3 would refuse, before sending anything', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    const options = { contentType: 'image/jpeg', metadata: {} };
+    await expect(store().put({ bucket: 'dest', key: 'é'.repeat(513) }, Buffer.from('out'), options)).rejects.toMatchObject({ reason: 'output-key-too-long' });
+    await store().put({ bucket: 'dest', key: 'é'.repeat(512) }, Buffer.from('out'), options);
+    await expect(store().put({ bucket: 'dest', key: 'a.jpg' }, Buffer.from('out'), { contentType: 'image/jpeg', metadata: { note: 'x'.repeat(2045) } }))
+      .rejects.toMatchObject({ reason: 'metadata-too-large' });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
+  });
 });

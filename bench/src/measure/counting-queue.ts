@@ -1,4 +1,4 @@
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, VisibilityChange } from '../../../app/src/ports/queue';
+import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../app/src/ports/queue';
 
 /** SQS requests a queue client makes, as SQS would bill them: batch calls carry at most 10 entries. */
 export interface QueueCallCounts {
@@ -7,13 +7,14 @@ export interface QueueCallCounts {
   readonly deleteBatches: number;
   readonly visibilityBatches: number;
   readonly depthReads: number;
+  readonly sends: number;
 }
 
 const SQS_BATCH_LIMIT = 10;
 
 /** Wraps any Queue and counts the SQS requests the same calls would make against SQS. */
 export class CountingQueue implements Queue {
-  private counts: QueueCallCounts = { receives: 0, emptyReceives: 0, deleteBatches: 0, visibilityBatches: 0, depthReads: 0 };
+  private counts: QueueCallCounts = { receives: 0, emptyReceives: 0, deleteBatches: 0, visibilityBatches: 0, depthReads: 0, sends: 0 };
 
   constructor(private readonly inner: Queue) {}
 
@@ -25,6 +26,16 @@ export class CountingQueue implements Queue {
     const messages = await this.inner.receive(options);
     this.add({ receives: 1, emptyReceives: messages.length === 0 ? 1 : 0 });
     return messages;
+  }
+
+  send(body: string, options?: SendOptions): Promise<string> {
+    this.add({ sends: 1 });
+    return this.inner.send(body, options);
+  }
+
+  sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+    this.add({ sends: 1 });
+    return this.inner.sendToDeadLetterQueue(body, attributes);
   }
 
   deleteMessages(receiptHandles: readonly string[]): Promise<BatchFailure[]> {

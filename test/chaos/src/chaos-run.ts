@@ -228,7 +228,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const report = checkInvariants({
       inputs,
       outputs,
-      deadLetterIds: deadLetters.map((letter) => letter.messageId),
+      deadLetterIds: deadLetters.map((letter) => letter.attributes['source-message-id'] ?? letter.messageId),
       logLines,
       sizes: SIZES,
       naming: { destPrefix: '', sourcePrefix: '', extension: '.jpg' },

@@ -1,0 +1,100 @@
+/**
+ * The worker itself, run by the supervisor in `main.ts`. Everything is configured from the environment (see README
+ * "Worker configuration"); the process exits 0 when the queue is drained or after a graceful stop.
+ */
+import { loadConfig, type WorkerConfig } from './config';
+import { ConfigError } from './errors';
+import { createLog, type Log, type LogFields } from './log/logger';
+import { createEmfSink } from './metrics/emf-publisher';
+import { WorkerStats } from './metrics/worker-stats';
+import { ResizeProcessor } from './processors/resize-processor';
+import type { Queue } from './ports/queue';
+import { openQueue } from './queue/open-queue';
+import type { ExitingNotice } from './runtime/supervisor-protocol';
+import { createS3Client } from './store/s3-client';
+import { S3ObjectStore } from './store/s3-object-store';
+import { handleMessage } from './worker/handle-message';
+import { HealthGate } from './worker/health-gate';
+import { realSleep } from './worker/retry';
+import { Worker } from './worker/worker';
+
+const SERVICE = 'worker';
+
+async function main(): Promise<number> {
+  let config: WorkerConfig;
+  let queue: Queue;
+  try {
+    config = loadConfig(process.env);
+    queue = await openQueue(config, { env: process.env, concurrency: config.concurrency });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`worker: invalid configuration\n${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  // libuv sizes its pool on first use, so this still applies: sharp needs one pool thread per image in flight.
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, config.concurrency + 2));
+
+  const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
+  const stats = new WorkerStats();
+  const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
+  const processor = new ResizeProcessor(config.resize);
+  const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
+  const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
+  const worker = new Worker({
+    queue,
+    handle: (message, context) => handleMessage(message, { store, processor, config, retry, log, stats }, context),
+    config: { ...config, maxReceiveCount: queue.maxReceiveCount ?? config.maxReceiveCount },
+    log,
+    stats,
+    gate,
+    metrics: createEmfSink(config.metricsNamespace, SERVICE),
+  });
+  installSignalHandlers(worker, log);
+  log.info('worker started', {
+    queue: config.queueKind,
+    concurrency: config.concurrency,
+    sizes: config.resize.sizes.map((size) => `${size.width}x${size.height}`),
+    destBucket: config.destBucket,
+  });
+  const summary = await worker.run();
+  await queue.close();
+  return summary.reason === 'receive-failing' ? 1 : 0;
+}
+
+function logGateChange(log: Log, open: boolean, detail: LogFields): void {
+  if (open) log.warn('outage: most recent S3 calls fail; holding messages and pausing receives', detail);
+  else log.info('outage over: resuming', detail);
+}
+
+function installSignalHandlers(worker: Worker, log: Log): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      log.info('signal received', { signal });
+      worker.stop();
+    });
+  }
+}
+
+/**
+ * Runs the worker and exits. Under the supervisor it first says it is exiting, because `process.exit()` can wait
+ * for a native render that nothing can interrupt; the supervisor then ends it if need be. A supervisor that is gone
+ * (killed) takes the worker with it, as the container would.
+ */
+export function runWorkerProcess(): void {
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  main().then(exit, (error: unknown) => {
+    process.stderr.write(`worker: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    exit(1);
+  });
+}
+
+function exit(code: number): void {
+  if (process.send === undefined || !process.connected) process.exit(code);
+  const notice: ExitingNotice = { type: 'exiting', code };
+  process.removeAllListeners('disconnect');
+  process.send(notice, () => process.exit(code));
+  // A send that never completes must not keep the worker alive.
+  setTimeout(() => process.exit(code), 1000).unref();
+}
