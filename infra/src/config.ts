@@ -18,8 +18,16 @@ export interface InfraConfig {
   readonly taskMemory: number;
   readonly maxTasks: number;
   readonly messagesPerTask: number;
+  /** The redrive policy's maxReceiveCount; the worker gets the same value (MAX_RECEIVE_COUNT) and dead-letters on that attempt itself. */
   readonly maxReceiveCount: number;
   readonly visibilityTimeoutSeconds: number;
+  /** How long the work queue keeps a message: 60 s to 14 days, default 4 days (SQS's own default). */
+  readonly queueRetentionSeconds: number;
+  /**
+   * How long the DLQ keeps a message: longer than queueRetentionSeconds, because a message moved there by the redrive
+   * policy keeps its original enqueue time. Default 14 days, SQS's maximum.
+   */
+  readonly deadLetterRetentionSeconds: number;
   readonly logRetentionDays: number;
   /** Lets `cdktf destroy` delete non-empty buckets: for demos only. */
   readonly forceDestroy: boolean;
@@ -49,6 +57,11 @@ export interface InfraConfig {
   readonly scalerBundleDir: string;
 }
 
+const DAY_SECONDS = 24 * 3600;
+/** SQS keeps a message at least a minute and at most 14 days. */
+const MIN_RETENTION_SECONDS = 60;
+const MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
+
 export const DEFAULT_INFRA_CONFIG: InfraConfig = {
   name: 's3-queue',
   region: 'us-east-1',
@@ -67,6 +80,8 @@ export const DEFAULT_INFRA_CONFIG: InfraConfig = {
   messagesPerTask: 10,
   maxReceiveCount: 5,
   visibilityTimeoutSeconds: 120,
+  queueRetentionSeconds: 4 * DAY_SECONDS,
+  deadLetterRetentionSeconds: MAX_RETENTION_SECONDS,
   logRetentionDays: 30,
   forceDestroy: false,
   bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim',
@@ -106,6 +121,18 @@ export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraC
   if (!Number.isInteger(config.maxTasks) || config.maxTasks < 1) problems.push(`maxTasks=${config.maxTasks}: an integer of at least 1`);
   if (!Number.isInteger(config.maxReceiveCount) || config.maxReceiveCount < 1 || config.maxReceiveCount > 1000) problems.push(`maxReceiveCount=${config.maxReceiveCount}: 1..1000`);
   if (config.visibilityTimeoutSeconds < 30 || config.visibilityTimeoutSeconds > 43200) problems.push(`visibilityTimeoutSeconds=${config.visibilityTimeoutSeconds}: 30..43200`);
+  for (const field of ['queueRetentionSeconds', 'deadLetterRetentionSeconds'] as const) {
+    const value = config[field];
+    if (!Number.isInteger(value) || value < MIN_RETENTION_SECONDS || value > MAX_RETENTION_SECONDS) {
+      problems.push(`${field}=${value}: ${MIN_RETENTION_SECONDS}..${MAX_RETENTION_SECONDS} (60 s to 14 days)`);
+    }
+  }
+  if (config.deadLetterRetentionSeconds <= config.queueRetentionSeconds) {
+    problems.push(
+      `deadLetterRetentionSeconds=${config.deadLetterRetentionSeconds} must be longer than queueRetentionSeconds=${config.queueRetentionSeconds}: ` +
+      'a message the redrive policy moves to the DLQ keeps its original enqueue time',
+    );
+  }
   if (!/^\d+x\d+(,\d+x\d+)*$/.test(config.sizes)) problems.push(`sizes="${config.sizes}": WIDTHxHEIGHT list such as 224x224,299x299`);
   if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(config.githubRepository)) {
     problems.push(`githubRepository="${config.githubRepository}": owner/repo of your GitHub copy of this blueprint, e.g. my-org/s3-queue-fargate`);

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { resolveInfraConfig, type InfraConfig } from '../src/config';
-import { GITHUB, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
+import { DAY, GITHUB, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
 
 /**
  * The whole synthesized stack: the security policy over every statement and resource, and the wiring between
@@ -51,13 +51,32 @@ describe('the blueprint stack', () => {
     expect(notification!.depends_on).toEqual([expect.stringContaining('aws_sqs_queue_policy')]);
   });
 
-  it('encrypts the queue and DLQ, long-polls, keeps 14 days and redrives after 5 receives', () => {
+  it('encrypts the queue and DLQ, long-polls, keeps 4 days in the queue and 14 in the DLQ, and redrives after 5 receives', () => {
     const queues = resources('aws_sqs_queue');
-    expect(queues.every((queue) => queue.sqs_managed_sse_enabled === true && queue.message_retention_seconds === 1209600)).toBe(true);
+    expect(queues.every((queue) => queue.sqs_managed_sse_enabled === true)).toBe(true);
     const main = queues.find((queue) => queue.redrive_policy !== undefined)!;
-    expect(main).toMatchObject({ receive_wait_time_seconds: 20, visibility_timeout_seconds: 120 });
+    const dlq = queues.find((queue) => queue !== main)!;
+    expect(main).toMatchObject({ receive_wait_time_seconds: 20, visibility_timeout_seconds: 120, message_retention_seconds: 4 * DAY });
+    expect(dlq).toMatchObject({ message_retention_seconds: 14 * DAY });
     expect(JSON.parse(String(main.redrive_policy))).toMatchObject({ maxReceiveCount: 5 });
     expect(resources('aws_sqs_queue_redrive_allow_policy')).toHaveLength(1);
+  });
+
+  it('tells the worker the DLQ and the same maxReceiveCount as the redrive policy, and lets it send only to the two queues', () => {
+    const { json } = synthStack({ maxReceiveCount: 3, taskCpu: 1024, taskMemory: 3072, queueRetentionSeconds: 2 * DAY, deadLetterRetentionSeconds: 7 * DAY });
+    const main = resourcesOf(json, 'aws_sqs_queue').find((queue) => queue.redrive_policy !== undefined)!;
+    expect(main.message_retention_seconds).toBe(2 * DAY);
+    expect(resourcesOf(json, 'aws_sqs_queue').find((queue) => queue !== main)!.message_retention_seconds).toBe(7 * DAY);
+    const [task] = resourcesOf(json, 'aws_ecs_task_definition');
+    const [container] = JSON.parse(String(task!.container_definitions)) as { environment: { name: string; value: string }[] }[];
+    const environment = Object.fromEntries(container!.environment.map((v) => [v.name, v.value]));
+    expect(JSON.parse(String(main.redrive_policy)).maxReceiveCount).toBe(3);
+    expect(environment).toMatchObject({
+      MAX_RECEIVE_COUNT: '3', TASK_MEMORY_MIB: '3072',
+      QUEUE_URL: expect.stringMatching(/^\$\{aws_sqs_queue\.work_queue_\w+\.url\}$/), DLQ_URL: expect.stringMatching(/^\$\{aws_sqs_queue\.work_dlq_\w+\.url\}$/),
+    });
+    const sends = statementsOf(json).filter((s) => list(s.Action).includes('sqs:SendMessage')).flatMap((s) => list(s.Resource));
+    expect(sends).toEqual([expect.stringMatching(/aws_sqs_queue\.work_queue_\w+\.arn/), expect.stringMatching(/aws_sqs_queue\.work_dlq_\w+\.arn/)]);
   });
 
   it('runs the image the pipeline last pushed: the task definition reads the image parameter, whose value Terraform never resets', () => {
@@ -161,6 +180,18 @@ describe('the blueprint stack', () => {
     expect(() => resolveInfraConfig({ ...GITHUB, githubConnectionArn: 'arn:aws:codeconnections:us-east-1:123456789012:connection/x', githubTokenSecretName: 't' })).toThrow(/set at most one/);
     expect(() => resolveInfraConfig({ ...GITHUB, sizes: '224' } as Partial<InfraConfig>)).toThrow(/sizes="224"/);
     expect(() => resolveInfraConfig({ ...GITHUB, maxTask: 3 } as Partial<InfraConfig>)).toThrow(/maxTask: not a setting/);
+    expect(() => resolveInfraConfig({ ...GITHUB, queueRetentionSeconds: 30, deadLetterRetentionSeconds: 15 * DAY })).toThrow(
+      /queueRetentionSeconds=30: 60\.\.1209600[\s\S]*deadLetterRetentionSeconds=1296000: 60\.\.1209600/,
+    );
+  });
+
+  it('fails the synth when the DLQ would not keep messages longer than the queue, naming both settings', () => {
+    for (const deadLetterRetentionSeconds of [4 * DAY, 2 * DAY]) {
+      expect(() => synthStack({ deadLetterRetentionSeconds })).toThrow(
+        new RegExp(`deadLetterRetentionSeconds=${deadLetterRetentionSeconds} must be longer than queueRetentionSeconds=${4 * DAY}`),
+      );
+    }
+    expect(() => synthStack({ queueRetentionSeconds: 14 * DAY })).toThrow(/deadLetterRetentionSeconds=1209600 must be longer than queueRetentionSeconds=1209600/);
   });
 
 });

@@ -58,8 +58,9 @@ import { ScalerFunction } from '../src/constructs/scaler-function';
 import { SecureBucket } from '../src/constructs/secure-bucket';
 import { WorkQueue } from '../src/constructs/work-queue';
 import { WorkerService } from '../src/constructs/worker-service';
+import { workerTaskPolicyStatements } from '../src/policies/worker-task-policy';
 import {
-  ACCOUNT, CONNECTION_ARN, KEY_ARN, TOPIC_ARN, containerRegistryProps, deliveryPipelineProps, encryptionKeyProps, imageBuildProps, imagePointerProps,
+  ACCOUNT, CONNECTION_ARN, DAY, KEY_ARN, TOPIC_ARN, containerRegistryProps, deliveryPipelineProps, encryptionKeyProps, imageBuildProps, imagePointerProps,
   networkProps, operationsDashboardProps, operationsTopicProps, queueAlarmsProps, scalerBundleDir, scalerFunctionProps, secureBucketProps,
   workQueueProps, workerServiceProps,
 } from './factories';
@@ -367,12 +368,28 @@ describe('WorkQueue', () => {
     }
   });
 
-  it('long-polls, keeps messages 14 days, and moves a message to the DLQ after maxReceiveCount receives', () => {
-    const queues = byId(work({ maxReceiveCount: 3, visibilityTimeoutSeconds: 90 }), SqsQueue);
+  it('long-polls, and moves a message to the DLQ after maxReceiveCount receives, which it tells the worker too', () => {
+    let construct: WorkQueue | undefined;
+    const queues = byId(synth((scope) => { construct = new WorkQueue(scope, 'w', workQueueProps({ maxReceiveCount: 3, visibilityTimeoutSeconds: 90 })); }), SqsQueue);
     const queue = named(queues, 'w_queue');
-    expect(queue).toMatchObject({ name: 'blue-jobs', receive_wait_time_seconds: 20, visibility_timeout_seconds: 90, message_retention_seconds: 1209600 });
-    expect(named(queues, 'w_dlq')).toMatchObject({ name: 'blue-jobs-dlq', message_retention_seconds: 1209600 });
+    expect(queue).toMatchObject({ name: 'blue-jobs', receive_wait_time_seconds: 20, visibility_timeout_seconds: 90 });
+    expect(named(queues, 'w_dlq')).toMatchObject({ name: 'blue-jobs-dlq' });
     expect(JSON.parse(String(queue.redrive_policy))).toEqual({ deadLetterTargetArn: ref('aws_sqs_queue', 'w_dlq', 'arn'), maxReceiveCount: 3 });
+    expect(construct!.maxReceiveCount).toBe(3);
+  });
+
+  it('keeps messages in the DLQ longer than in the queue (a redriven message keeps its original enqueue time)', () => {
+    const queues = byId(work({ retentionSeconds: 2 * DAY, deadLetterRetentionSeconds: 10 * DAY }), SqsQueue);
+    expect(named(queues, 'w_queue').message_retention_seconds).toBe(2 * DAY);
+    expect(named(queues, 'w_dlq').message_retention_seconds).toBe(10 * DAY);
+  });
+
+  it('refuses a DLQ retention that is not longer than the queue\'s, naming both', () => {
+    for (const deadLetterRetentionSeconds of [4 * DAY, 3 * DAY]) {
+      expect(() => work({ retentionSeconds: 4 * DAY, deadLetterRetentionSeconds })).toThrow(
+        new RegExp(`deadLetterRetentionSeconds \\(${deadLetterRetentionSeconds}\\) must be longer than retentionSeconds \\(${4 * DAY}\\)`),
+      );
+    }
   });
 
   it('lets only the work queue redrive into the DLQ (and so redrive back out of it)', () => {
@@ -451,19 +468,33 @@ describe('WorkerService', () => {
 
   it('configures the worker through its environment, extending visibility in steps of at most 60 s', () => {
     expect(environmentOf(containerOf(service()))).toEqual({
-      QUEUE_URL: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`, DEST_BUCKET: 'blue-destination', DEST_PREFIX: 'out/', SOURCE_PREFIX: 'in/',
+      QUEUE_URL: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`, DLQ_URL: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs-dlq`,
+      MAX_RECEIVE_COUNT: '5', DEST_BUCKET: 'blue-destination', DEST_PREFIX: 'out/', SOURCE_PREFIX: 'in/',
       ALLOWED_SOURCE_BUCKETS: 'blue-source', SIZES: '224x224,299x299', VISIBILITY_TIMEOUT_SECONDS: '60', SHUTDOWN_GRACE_SECONDS: '100',
-      AWS_REGION: 'eu-west-1', MALLOC_ARENA_MAX: '2',
+      AWS_REGION: 'eu-west-1', MALLOC_ARENA_MAX: '2', TASK_MEMORY_MIB: '4096',
     });
     expect(environmentOf(containerOf(service({ visibilityTimeoutSeconds: 45 }))).VISIBILITY_TIMEOUT_SECONDS).toBe('45');
   });
 
-  it('lets tasks consume the queue, read the source prefix and write the destination prefix, and nothing else', () => {
-    expect(roleStatements(service(), 'w_task-role')).toEqual([
-      { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs` },
-      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::blue-source/in/*' },
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: 'arn:aws:s3:::blue-destination/out/*' },
-      { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: 'arn:aws:s3:::blue-destination' },
+  it('tells the worker the DLQ, the redrive policy\'s maxReceiveCount and the task memory it was given', () => {
+    const environment = environmentOf(containerOf(service({
+      deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/other-dlq', maxReceiveCount: 3, cpu: 1024, memory: 3072,
+    })));
+    expect(environment).toMatchObject({ DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/other-dlq', MAX_RECEIVE_COUNT: '3', TASK_MEMORY_MIB: '3072' });
+  });
+
+  it('lets tasks consume and re-queue on the queue, dead-letter, read and list the source prefix, write and list the destination prefix, and nothing else', () => {
+    const statements = roleStatements(service(), 'w_task-role');
+    expect(statements).toEqual(workerTaskPolicyStatements({
+      queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, deadLetterQueueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs-dlq`,
+      sourceBucketArn: 'arn:aws:s3:::blue-source', sourcePrefix: 'in/', destBucketArn: 'arn:aws:s3:::blue-destination', destPrefix: 'out/',
+    }));
+    expect(grantsOf(statements, 'sqs:SendMessage').map((statement) => statement.Resource)).toEqual([
+      `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs-dlq`,
+    ]);
+    expect(grantsOf(statements, 's3:ListBucket')).toEqual([
+      expect.objectContaining({ Resource: 'arn:aws:s3:::blue-source', Condition: { StringLike: { 's3:prefix': ['in/*'] } } }),
+      expect.objectContaining({ Resource: 'arn:aws:s3:::blue-destination', Condition: { StringLike: { 's3:prefix': ['out/*'] } } }),
     ]);
   });
 
@@ -477,7 +508,9 @@ describe('WorkerService', () => {
 
   it('with a customer-managed key, lets tasks encrypt and decrypt with it and the execution role decrypt', () => {
     const synthesized = service({ kmsKeyArn: KEY_ARN });
-    expect(roleStatements(synthesized, 'w_task-role')).toContainEqual({ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: KEY_ARN });
+    expect(grantsOf(roleStatements(synthesized, 'w_task-role'), 'kms:GenerateDataKey')).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: KEY_ARN }),
+    ]);
     expect(roleStatements(synthesized, 'w_execution-role')).toContainEqual({ Effect: 'Allow', Action: ['kms:Decrypt'], Resource: KEY_ARN });
   });
 

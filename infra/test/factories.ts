@@ -25,6 +25,7 @@ import { BlueprintStack } from '../src/stacks/blueprint-stack';
 export const ACCOUNT = '123456789012';
 export const KEY_ARN = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1111aaaa-2222-bbbb-3333-cccc4444dddd`;
 export const TOPIC_ARN = `arn:aws:sns:eu-west-1:${ACCOUNT}:blue-operations`;
+export const DAY = 24 * 3600;
 export const CONNECTION_ARN = `arn:aws:codeconnections:eu-west-1:${ACCOUNT}:connection/0f3e2f5a-1111-2222-3333-444455556666`;
 
 export function networkProps(overrides: Partial<NetworkProps> = {}): NetworkProps {
@@ -43,7 +44,10 @@ export function secureBucketProps(overrides: Partial<SecureBucketProps> = {}): S
 }
 
 export function workQueueProps(overrides: Partial<WorkQueueProps> = {}): WorkQueueProps {
-  return { name: 'blue-jobs', visibilityTimeoutSeconds: 120, maxReceiveCount: 5, sourceBucketArn: 'arn:aws:s3:::blue-source', ...overrides };
+  return {
+    name: 'blue-jobs', visibilityTimeoutSeconds: 120, maxReceiveCount: 5, retentionSeconds: 4 * DAY, deadLetterRetentionSeconds: 14 * DAY,
+    sourceBucketArn: 'arn:aws:s3:::blue-source', ...overrides,
+  };
 }
 
 export function workerServiceProps(overrides: Partial<WorkerServiceProps> = {}): WorkerServiceProps {
@@ -51,6 +55,8 @@ export function workerServiceProps(overrides: Partial<WorkerServiceProps> = {}):
     name: 'blue', region: 'eu-west-1', vpcId: 'vpc-0123', image: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-worker:abc123`,
     cpu: 2048, memory: 4096, logRetentionDays: 14,
     queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
+    deadLetterQueueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs-dlq`, deadLetterQueueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs-dlq`,
+    maxReceiveCount: 5,
     sourceBucketArn: 'arn:aws:s3:::blue-source', sourceBucketName: 'blue-source', sourcePrefix: 'in/',
     destBucketArn: 'arn:aws:s3:::blue-destination', destBucketName: 'blue-destination', destPrefix: 'out/',
     sizes: '224x224,299x299', visibilityTimeoutSeconds: 120,

@@ -9,13 +9,19 @@ export interface WorkQueueProps {
   readonly name: string;
   readonly visibilityTimeoutSeconds: number;
   readonly maxReceiveCount: number;
+  /** How long the work queue keeps a message (SQS allows 60 s to 14 days). */
+  readonly retentionSeconds: number;
+  /**
+   * How long the DLQ keeps a message: longer than retentionSeconds, because a message the redrive policy moves into a
+   * standard queue's DLQ keeps its original enqueue time: with equal retentions, one that waited long in the work
+   * queue would expire from the DLQ soon after it arrived.
+   */
+  readonly deadLetterRetentionSeconds: number;
   /** The bucket whose events may be sent here, and nothing else. */
   readonly sourceBucketArn: string;
   /** SSE-KMS with this key (its policy must let S3 use it); SSE-SQS when absent. */
   readonly kmsKeyArn?: string;
 }
-
-const FOURTEEN_DAYS = 14 * 24 * 3600;
 
 const denyInsecureTransport = (queueArn: string) => ({
   Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: queueArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
@@ -26,19 +32,28 @@ export class WorkQueue extends Construct {
   readonly queue: SqsQueue;
   readonly deadLetterQueue: SqsQueue;
   readonly policy: SqsQueuePolicy;
+  /** The redrive policy's maxReceiveCount, for the worker, which dead-letters on that attempt itself. */
+  readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: WorkQueueProps) {
     super(scope, id);
+    if (props.deadLetterRetentionSeconds <= props.retentionSeconds) {
+      throw new Error(
+        `WorkQueue ${props.name}: deadLetterRetentionSeconds (${props.deadLetterRetentionSeconds}) must be longer than retentionSeconds ` +
+        `(${props.retentionSeconds}): a redriven message keeps its original enqueue time, so it could expire from the DLQ as soon as it arrives`,
+      );
+    }
+    this.maxReceiveCount = props.maxReceiveCount;
     const encryption = props.kmsKeyArn !== undefined
       // Reusing a data key for 5 minutes keeps KMS calls, and their cost, far below one per message.
       ? { kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 }
       : { sqsManagedSseEnabled: true };
-    this.deadLetterQueue = new SqsQueue(this, 'dlq', { name: `${props.name}-dlq`, messageRetentionSeconds: FOURTEEN_DAYS, ...encryption });
+    this.deadLetterQueue = new SqsQueue(this, 'dlq', { name: `${props.name}-dlq`, messageRetentionSeconds: props.deadLetterRetentionSeconds, ...encryption });
     this.queue = new SqsQueue(this, 'queue', {
       name: props.name,
       visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
       receiveWaitTimeSeconds: 20,
-      messageRetentionSeconds: FOURTEEN_DAYS,
+      messageRetentionSeconds: props.retentionSeconds,
       ...encryption,
       redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: props.maxReceiveCount }),
     });

@@ -7,6 +7,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { assumableBy } from '../assume-role-policy';
+import { workerTaskPolicyStatements } from '../policies/worker-task-policy';
 
 export interface WorkerServiceProps {
   readonly name: string;
@@ -18,6 +19,11 @@ export interface WorkerServiceProps {
   readonly logRetentionDays: number;
   readonly queueArn: string;
   readonly queueUrl: string;
+  /** The worker dead-letters with reasons itself, by sending here. */
+  readonly deadLetterQueueArn: string;
+  readonly deadLetterQueueUrl: string;
+  /** The redrive policy's maxReceiveCount: the worker dead-letters on this attempt itself, with its reason. */
+  readonly maxReceiveCount: number;
   readonly sourceBucketArn: string;
   readonly sourceBucketName: string;
   readonly sourcePrefix: string;
@@ -78,14 +84,11 @@ export class WorkerService extends Construct {
       role: this.taskRole.id,
       policy: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: props.queueArn },
-          { Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${props.sourceBucketArn}/${props.sourcePrefix}*` },
-          { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${props.destBucketArn}/${props.destPrefix}*` },
-          // HEAD on a missing output answers 404 only with ListBucket; without it the idempotency check sees 403.
-          { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: props.destBucketArn },
-          ...(props.kmsKeyArn !== undefined ? [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: props.kmsKeyArn }] : []),
-        ],
+        Statement: workerTaskPolicyStatements({
+          queueArn: props.queueArn, deadLetterQueueArn: props.deadLetterQueueArn,
+          sourceBucketArn: props.sourceBucketArn, sourcePrefix: props.sourcePrefix,
+          destBucketArn: props.destBucketArn, destPrefix: props.destPrefix, kmsKeyArn: props.kmsKeyArn,
+        }),
       }),
     });
 
@@ -106,9 +109,12 @@ export class WorkerService extends Construct {
         readonlyRootFilesystem: true,
         stopTimeout: 120,
         environment: Object.entries({
-          QUEUE_URL: props.queueUrl, DEST_BUCKET: props.destBucketName, DEST_PREFIX: props.destPrefix, SOURCE_PREFIX: props.sourcePrefix,
+          QUEUE_URL: props.queueUrl, DLQ_URL: props.deadLetterQueueUrl, MAX_RECEIVE_COUNT: String(props.maxReceiveCount),
+          DEST_BUCKET: props.destBucketName, DEST_PREFIX: props.destPrefix, SOURCE_PREFIX: props.sourcePrefix,
           ALLOWED_SOURCE_BUCKETS: props.sourceBucketName, SIZES: props.sizes, VISIBILITY_TIMEOUT_SECONDS: String(Math.min(60, props.visibilityTimeoutSeconds)),
           SHUTDOWN_GRACE_SECONDS: '100', AWS_REGION: props.region, MALLOC_ARENA_MAX: '2',
+          // The worker sizes its memory budget from its cgroup; this is the fallback when it cannot read one.
+          TASK_MEMORY_MIB: String(props.memory),
         }).map(([name, value]) => ({ name, value })),
         logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': this.logGroup.name, 'awslogs-region': props.region, 'awslogs-stream-prefix': 'worker' } },
       }]),

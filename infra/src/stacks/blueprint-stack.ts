@@ -52,6 +52,7 @@ export class BlueprintStack extends TerraformStack {
     const destination = bucket('destination');
     const work = new WorkQueue(this, 'work', {
       name: `${config.name}-jobs`, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, maxReceiveCount: config.maxReceiveCount, sourceBucketArn: source.bucket.arn,
+      retentionSeconds: config.queueRetentionSeconds, deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
       ...dataKey,
     });
     new S3BucketNotification(this, 'source-events', {
@@ -71,6 +72,8 @@ export class BlueprintStack extends TerraformStack {
     const workers = new WorkerService(this, 'workers', {
       name: config.name, region: config.region, vpcId: network.vpc.id, image: image.image, cpu: config.taskCpu, memory: config.taskMemory,
       logRetentionDays: config.logRetentionDays, queueArn: work.queue.arn, queueUrl: work.queue.url,
+      // The count the redrive policy was built with, so the worker's last attempt is the queue's last receive.
+      deadLetterQueueArn: work.deadLetterQueue.arn, deadLetterQueueUrl: work.deadLetterQueue.url, maxReceiveCount: work.maxReceiveCount,
       sourceBucketArn: source.bucket.arn, sourceBucketName: source.bucket.bucket, sourcePrefix: config.sourcePrefix,
       destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket, destPrefix: config.destPrefix,
       sizes: config.sizes, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, repositoryArn: registry.repository.arn,

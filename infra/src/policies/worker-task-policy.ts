@@ -1,0 +1,63 @@
+/**
+ * What the worker task may do, as plain IAM statements. This module imports nothing (no cdktf, no provider): the
+ * stack attaches these statements to the task role, and the local S3 emulator evaluates the very same ones to decide
+ * what the local worker may do, so both sides answer 403 and 404 alike.
+ */
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface WorkerTaskPolicyInput {
+  readonly queueArn: string;
+  readonly deadLetterQueueArn: string;
+  readonly sourceBucketArn: string;
+  /** '' for the whole bucket. */
+  readonly sourcePrefix: string;
+  readonly destBucketArn: string;
+  /** '' for the whole bucket. */
+  readonly destPrefix: string;
+  /** The customer-managed key of the queues and buckets, when there is one. */
+  readonly kmsKeyArn?: string;
+}
+
+/**
+ * s3:ListBucket on a bucket, limited to listing under `prefix`. S3 answers a GET or HEAD of a missing key with 404
+ * only when the caller may list the bucket, and with 403 otherwise, so the worker needs this to tell "gone" (a
+ * permanent failure) from "forbidden".
+ */
+function listUnder(sid: string, bucketArn: string, prefix: string): PolicyStatement {
+  // With an empty prefix the role may already read (or write) every key, so listing the whole bucket discloses
+  // nothing more, and the condition is left out: a ListObjects without a prefix parameter carries no s3:prefix
+  // key at all, and a StringLike on a key that is absent never matches, so a `*` condition would deny exactly that.
+  if (prefix === '') return { Sid: sid, Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn };
+  return { Sid: sid, Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${prefix}*`] } } };
+}
+
+/** The task role's statements: consume and re-queue on the work queue, dead-letter, read the source prefix, write the destination prefix. */
+export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): PolicyStatement[] {
+  return [
+    {
+      // SendMessage here re-queues the records of a multi-record message that still need a retry.
+      Sid: 'ConsumeAndRequeueOnTheWorkQueue',
+      Effect: 'Allow',
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
+      Resource: input.queueArn,
+    },
+    // The worker dead-letters what cannot succeed, and its last allowed attempt, itself, with the reasons attached.
+    { Sid: 'DeadLetterWithReasons', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: input.deadLetterQueueArn },
+    { Sid: 'ReadSourceObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${input.sourceBucketArn}/${input.sourcePrefix}*` },
+    listUnder('MissingSourceKeyAnswers404', input.sourceBucketArn, input.sourcePrefix),
+    // GetObject too: a redelivered message HEADs its outputs, and skips the work when they already match the source's ETag.
+    { Sid: 'WriteAndCheckOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
+    listUnder('MissingOutputAnswers404', input.destBucketArn, input.destPrefix),
+    // Decrypt to read encrypted messages and objects; GenerateDataKey to write outputs and send to an encrypted queue.
+    ...(input.kmsKeyArn !== undefined
+      ? [{ Sid: 'UseTheDataKey', Effect: 'Allow' as const, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: input.kmsKeyArn }]
+      : []),
+  ];
+}
