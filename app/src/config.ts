@@ -1,10 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors';
 import { detectCpuCount } from './runtime/cpu-count';
+import { detectMemoryLimit } from './runtime/memory-limit';
 
 /** The worker's configuration: read once from the environment, validated, frozen. */
 export type FitMode = 'cover' | 'contain' | 'inside';
 export type OutputFormat = 'jpeg' | 'webp' | 'png';
+export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+/** SVG is off by default: a tiny file can render for hours or pull in external references. */
+const DEFAULT_INPUT_FORMATS: readonly InputFormat[] = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif'];
 
 export interface Size {
   readonly width: number;
@@ -29,6 +34,13 @@ export interface ResizeConfig {
    * through, so no garbled image reaches a training set; `error` accepts those and rejects only what cannot be decoded.
    */
   readonly failOn: 'none' | 'truncated' | 'error' | 'warning';
+  /**
+   * INPUT_FORMATS: the formats accepted, judged from the content (default every raster format: jpeg, png, webp, gif,
+   * tiff, avif, heif; add svg to accept SVG). Anything else is dead-lettered as `format-not-accepted`.
+   */
+  readonly inputFormats: readonly InputFormat[];
+  /** RENDER_TIMEOUT_SECONDS (default 60): one image's render is stopped after this long (`render-timeout`). */
+  readonly renderTimeoutSeconds: number;
 }
 
 export interface WorkerConfig {
@@ -76,6 +88,11 @@ export interface WorkerConfig {
   readonly metricsNamespace: string;
   /** LOG_LEVEL: DEBUG, INFO (default), WARN, ERROR. */
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * MEMORY_BUDGET_MIB: the memory decodes in flight may use together. Default: 70% of the task's real memory limit
+   * (its cgroup, else TASK_MEMORY_MIB, else the host) less 128 MiB for Node, the SDK and the bodies in flight.
+   */
+  readonly memoryBudgetBytes: number;
   readonly resize: ResizeConfig;
 }
 
@@ -83,7 +100,7 @@ export interface WorkerConfig {
  * Reads and validates every variable at once, so a bad deployment shows all its mistakes in one start, each naming
  * the variable, what it got, and the form expected.
  */
-export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuCount()): WorkerConfig {
+export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuCount(), memoryLimitBytes: number = detectMemoryLimit(env).bytes): WorkerConfig {
   const read = new EnvReader(env);
   const queueUrl = read.required('QUEUE_URL', 'an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or a local queue file path');
   const queueKind: WorkerConfig['queueKind'] = /^https?:\/\//i.test(queueUrl) ? 'sqs' : 'local';
@@ -109,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     throughputLogSeconds: read.int('THROUGHPUT_LOG_SECONDS', 60, 1, 3600),
     metricsNamespace: env.METRICS_NAMESPACE?.trim() || 'S3QueueWorker',
     logLevel: read.oneOf('LOG_LEVEL', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO'),
+    memoryBudgetBytes: read.int('MEMORY_BUDGET_MIB', defaultMemoryBudgetMib(memoryLimitBytes), 16, 1024 * 1024) * MIB,
     resize: {
       sizes: read.sizes('SIZES', '224x224'),
       fit: read.oneOf('FIT', ['cover', 'contain', 'inside'] as const, 'cover'),
@@ -117,10 +135,18 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
       background: read.colour('BACKGROUND', '#ffffff'),
       maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, Number.MAX_SAFE_INTEGER),
       failOn: read.oneOf('FAIL_ON', ['none', 'truncated', 'error', 'warning'] as const, 'warning'),
+      inputFormats: read.subsetOf('INPUT_FORMATS', INPUT_FORMATS, DEFAULT_INPUT_FORMATS),
+      renderTimeoutSeconds: read.int('RENDER_TIMEOUT_SECONDS', 60, 1, 3600),
     },
   };
   read.throwIfInvalid();
   return deepFreeze(config);
+}
+
+const MIB = 1024 * 1024;
+
+export function defaultMemoryBudgetMib(memoryLimitBytes: number): number {
+  return Math.max(64, Math.floor((memoryLimitBytes * 0.7) / MIB) - 128);
 }
 
 /** `in` and `in/` mean the same folder; '' stays the bucket root. */
@@ -159,6 +185,17 @@ class EnvReader {
     const match = allowed.find((option) => option.toLowerCase() === raw.toLowerCase());
     if (match === undefined) this.invalid(name, raw, `one of ${allowed.join(', ')}`);
     return match ?? fallback;
+  }
+
+  subsetOf<T extends string>(name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
+    const items = this.list(name);
+    if (items === undefined) return [...fallback];
+    const chosen = items.map((item) => allowed.find((option) => option === item.toLowerCase()));
+    if (chosen.some((item) => item === undefined)) {
+      this.invalid(name, items.join(','), `a comma-separated list of ${allowed.join(', ')}`);
+      return [...fallback];
+    }
+    return [...new Set(chosen as T[])];
   }
 
   list(name: string): string[] | undefined {

@@ -15,6 +15,7 @@ import { createS3Client } from './store/s3-client';
 import { S3ObjectStore } from './store/s3-object-store';
 import { handleMessage } from './worker/handle-message';
 import { HealthGate } from './worker/health-gate';
+import { MemoryBudget } from './worker/memory-budget';
 import { realSleep } from './worker/retry';
 import { Worker } from './worker/worker';
 
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
   const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
   const stats = new WorkerStats();
   const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
-  const processor = new ResizeProcessor(config.resize);
+  const processor = new ResizeProcessor(config.resize, new MemoryBudget(config.memoryBudgetBytes));
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
   const worker = new Worker({
@@ -56,6 +57,8 @@ async function main(): Promise<number> {
     queue: config.queueKind,
     concurrency: config.concurrency,
     sizes: config.resize.sizes.map((size) => `${size.width}x${size.height}`),
+    inputFormats: config.resize.inputFormats,
+    memoryBudgetMiB: Math.round(config.memoryBudgetBytes / (1024 * 1024)),
     destBucket: config.destBucket,
   });
   const summary = await worker.run();

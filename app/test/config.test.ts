@@ -21,6 +21,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ QUEUE_URL: '/tmp/queue.db', DEST_BUCKET: 'dest' }, 2)).toMatchObject({ queueKind: 'local', deadLetterQueueUrl: '' });
   });
 
+  it('accepts raster formats by default, SVG only when asked, and names a wrong format', () => {
+    expect(loadConfig(base, 2).resize.inputFormats).toEqual(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
+    expect(loadConfig({ ...base, INPUT_FORMATS: 'JPEG, svg,jpeg' }, 2).resize.inputFormats).toEqual(['jpeg', 'svg']);
+    expect(problems({ INPUT_FORMATS: 'jpeg,bmp' })).toMatch(/INPUT_FORMATS="jpeg,bmp" is invalid: expected a comma-separated list of jpeg, png, webp, gif, tiff, avif, heif, svg/);
+  });
+
+  it('derives the decode memory budget from the task memory limit, and takes MEMORY_BUDGET_MIB over it', () => {
+    const twoGiB = 2 * 1024 ** 3;
+    expect(loadConfig(base, 2, twoGiB).memoryBudgetBytes).toBe((Math.floor(2048 * 0.7) - 128) * 1024 * 1024);
+    expect(loadConfig({ ...base, MEMORY_BUDGET_MIB: '300' }, 2, twoGiB).memoryBudgetBytes).toBe(300 * 1024 * 1024);
+    expect(loadConfig(base, 2, 128 * 1024 * 1024).memoryBudgetBytes).toBe(64 * 1024 * 1024);
+    expect(problems({ MEMORY_BUDGET_MIB: '8' })).toMatch(/MEMORY_BUDGET_MIB="8" is invalid/);
+    expect(loadConfig(base, 2).resize.renderTimeoutSeconds).toBe(60);
+    expect(problems({ RENDER_TIMEOUT_SECONDS: '0' })).toMatch(/RENDER_TIMEOUT_SECONDS="0" is invalid/);
+  });
+
   it('applies the documented defaults, with concurrency from the vCPUs', () => {
     const config = loadConfig(base, 2);
     expect(config).toMatchObject({

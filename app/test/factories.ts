@@ -24,6 +24,8 @@ export const grayscaleJpeg = (width: number, height: number) => rgb(width, heigh
 
 export const cmykJpeg = (width: number, height: number) => rgb(width, height, '#ff8800').toColourspace('cmyk').jpeg().toBuffer();
 
+export const interlacedPng = (width: number, height: number) => rgb(width, height, '#3366cc').png({ progressive: true }).toBuffer();
+export const progressiveJpeg = (width: number, height: number) => rgb(width, height, '#cc6633').jpeg({ progressive: true }).toBuffer();
 export const png16 = (width: number, height: number) => rgb(width, height, '#22aa44').toColourspace('rgb16').png().toBuffer();
 
 /** Two frames, red then green: the processor must take the first. */

@@ -34,6 +34,9 @@ export interface Processor {
   readonly name: string;
   /** The outputs every successful run produces, known up front; undefined when they depend on the input. */
   plannedOutputs(): readonly OutputSpec[] | undefined;
-  /** Throws a PermanentError subclass for input that can never be processed. */
-  process(input: ProcessorInput): Promise<ProcessorOutput[]>;
+  /**
+   * Throws a PermanentError subclass for input that can never be processed. `signal` aborts when the worker gives the
+   * message up: work not yet started should not start.
+   */
+  process(input: ProcessorInput, signal?: AbortSignal): Promise<ProcessorOutput[]>;
 }

@@ -1,7 +1,9 @@
-import sharp from 'sharp';
-import type { OutputFormat, ResizeConfig, Size } from '../config';
-import { InvalidImageError, PixelLimitError } from '../errors';
+import sharp, { type Sharp, type SharpOptions } from 'sharp';
+import type { InputFormat, OutputFormat, ResizeConfig, Size } from '../config';
+import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../errors';
 import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../ports/processor';
+import { MemoryBudget } from '../worker/memory-budget';
+import { planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';
 
 const FORMATS: Record<OutputFormat, { extension: string; contentType: string }> = {
   jpeg: { extension: '.jpg', contentType: 'image/jpeg' },
@@ -9,45 +11,101 @@ const FORMATS: Record<OutputFormat, { extension: string; contentType: string }> 
   png: { extension: '.png', contentType: 'image/png' },
 };
 
+/** libvips's loader names, as `metadata().format` reports them, for each INPUT_FORMATS entry. */
+const LOADER_FORMATS: Readonly<Record<InputFormat, readonly string[]>> = {
+  jpeg: ['jpeg'], png: ['png'], webp: ['webp'], gif: ['gif'], tiff: ['tiff'], avif: ['heif', 'avif'], heif: ['heif'], svg: ['svg'],
+};
+
+type SizedSpec = OutputSpec & { size: Size };
+
 /**
- * Resizes one image to every configured size. Each size is its own libvips pipeline from the encoded bytes, so JPEG
- * shrink-on-load picks the cheapest decode scale for that size (decoding 4000x3000 once at full size and scaling from
- * there would be several times slower). Outputs carry no EXIF/GPS metadata: stripping it is the privacy-safe default.
+ * Resizes one image to every configured size, within the task's memory budget. The header is read first (no pixel
+ * decoded): the format must be one INPUT_FORMATS accepts (libvips picks its loader from the content, so a `.jpg`
+ * may be an SVG), the pixel count within MAX_INPUT_PIXELS, and the estimated decode memory is admitted by the
+ * budget before any decode starts. Baseline JPEG and WebP render each size from the encoded bytes, so shrink-on-load
+ * picks the cheapest decode scale per size; formats that decode whole are decoded once and every size is cut from
+ * one reduced copy. Every render has RENDER_TIMEOUT_SECONDS. Outputs carry no EXIF/GPS metadata.
  */
 export class ResizeProcessor implements Processor {
   readonly name = 'resize';
-  private readonly specs: readonly (OutputSpec & { size: Size })[];
+  private readonly specs: readonly SizedSpec[];
+  private readonly acceptedLoaders: ReadonlySet<string>;
 
-  constructor(private readonly config: ResizeConfig) {
+  /** Without a budget (benchmarks, tests of the transform alone), every image is admitted. */
+  constructor(private readonly config: ResizeConfig, private readonly budget?: MemoryBudget) {
     const format = FORMATS[config.format];
     this.specs = config.sizes.map((size) => ({ name: `${size.width}x${size.height}`, size, ...format }));
+    this.acceptedLoaders = new Set(config.inputFormats.flatMap((name) => LOADER_FORMATS[name]));
   }
 
   plannedOutputs(): readonly OutputSpec[] {
     return this.specs.map(({ name, extension, contentType }) => ({ name, extension, contentType }));
   }
 
-  async process(input: ProcessorInput): Promise<ProcessorOutput[]> {
-    if (input.bytes.length === 0) throw new InvalidImageError('empty-file', `${input.source.key} is empty (0 bytes)`);
+  async process(input: ProcessorInput, signal?: AbortSignal): Promise<ProcessorOutput[]> {
+    const { key } = input.source;
+    if (input.bytes.length === 0) throw new InvalidImageError('empty-file', `${key} is empty (0 bytes)`);
     try {
-      return await Promise.all(this.specs.map((spec) => this.render(input.bytes, spec)));
+      const header = await this.readHeader(input.bytes, key);
+      const plan = planDecode(header, this.config.sizes);
+      const lease = await this.budget?.acquire(plan.estimatedBytes, key, signal);
+      try {
+        return await this.render(input.bytes, plan.strategy);
+      } finally {
+        lease?.release();
+      }
     } catch (error) {
-      throw imageError(error, input.source.key);
+      throw imageError(error, key, this.config.renderTimeoutSeconds);
     }
   }
 
-  private async render(bytes: Buffer, spec: OutputSpec & { size: Size }): Promise<ProcessorOutput> {
-    const { fit, background, quality, maxInputPixels, format, failOn } = this.config;
+  private async readHeader(bytes: Buffer, key: string): Promise<ImageHeader> {
+    const metadata = await sharp(bytes, { failOn: this.config.failOn }).metadata();
+    const format: string = metadata.format ?? 'unknown';
+    if (!this.acceptedLoaders.has(format)) {
+      throw new InvalidImageError(
+        'format-not-accepted',
+        `${key} is ${format === 'unknown' ? 'of an unrecognised format' : `a ${format.toUpperCase()} file`}; INPUT_FORMATS accepts ${this.config.inputFormats.join(', ')}`,
+      );
+    }
+    const { width, height } = metadata;
+    if (width === undefined || height === undefined) throw new InvalidImageError('corrupt-image', `${key} has no dimensions in its header`);
+    if (width * height > this.config.maxInputPixels) {
+      throw new PixelLimitError(`${key} declares ${width}x${height} pixels, more than MAX_INPUT_PIXELS (${this.config.maxInputPixels}) allows`);
+    }
+    return {
+      format, width, height,
+      channels: metadata.channels ?? 4,
+      depth: metadata.depth ?? 'uchar',
+      isProgressive: metadata.isProgressive ?? false,
+      ...(metadata.orientation !== undefined ? { orientation: metadata.orientation } : {}),
+    };
+  }
+
+  private async render(bytes: Buffer, strategy: DecodeStrategy): Promise<ProcessorOutput[]> {
+    const { failOn, maxInputPixels } = this.config;
     // failOn rejects truncated and corrupt files instead of writing half-grey outputs; the pixel limit is checked
-    // from the header, before any pixel is decoded, so a decompression bomb costs nothing.
-    let pipeline = sharp(bytes, { failOn, limitInputPixels: maxInputPixels, animated: false, sequentialRead: true })
-      .rotate()
+    // from the header again by libvips itself.
+    const encoded: SharpOptions = { failOn, limitInputPixels: maxInputPixels, animated: false, sequentialRead: true };
+    if (strategy.kind === 'per-size') {
+      return Promise.all(this.specs.map((spec) => this.encode(sharp(bytes, encoded).rotate(), spec)));
+    }
+    const reduced = await this.withTimeout(
+      sharp(bytes, encoded).rotate().resize(strategy.width, strategy.height, { fit: 'fill' }).toColourspace('srgb').raw({ depth: 'uchar' }),
+    ).toBuffer({ resolveWithObject: true });
+    const raw = { width: reduced.info.width, height: reduced.info.height, channels: reduced.info.channels };
+    return Promise.all(this.specs.map((spec) => this.encode(sharp(reduced.data, { raw }), spec)));
+  }
+
+  private async encode(source: Sharp, spec: SizedSpec): Promise<ProcessorOutput> {
+    const { fit, background, quality, format } = this.config;
+    let pipeline = source
       .resize(spec.size.width, spec.size.height, { fit, position: 'centre', background, withoutEnlargement: false })
       .toColourspace('srgb');
     if (format === 'jpeg') pipeline = pipeline.flatten({ background }).jpeg({ quality, mozjpeg: false });
     else if (format === 'webp') pipeline = pipeline.webp({ quality });
     else pipeline = pipeline.png();
-    const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
+    const { data, info } = await this.withTimeout(pipeline).toBuffer({ resolveWithObject: true });
     return {
       name: spec.name,
       extension: spec.extension,
@@ -56,11 +114,20 @@ export class ResizeProcessor implements Processor {
       info: { width: info.width, height: info.height, bytes: data.length, channels: info.channels },
     };
   }
+
+  /** libvips checks the timeout as it computes, so a render that would run for hours stops itself. */
+  private withTimeout(pipeline: Sharp): Sharp {
+    return pipeline.timeout({ seconds: this.config.renderTimeoutSeconds });
+  }
 }
 
-/** Every sharp/libvips failure on input becomes a permanent error with a reason; this is the one place that maps them. */
-export function imageError(error: unknown, key: string): Error {
+/** Every sharp/libvips failure on input becomes an error with a reason; this is the one place that maps them. */
+export function imageError(error: unknown, key: string, renderTimeoutSeconds: number): Error {
+  if (error instanceof WorkerError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (/^timeout:/i.test(message)) {
+    return new DeadlineExceededError('render-timeout', `${key} took more than RENDER_TIMEOUT_SECONDS (${renderTimeoutSeconds}) to render`, { cause: error });
+  }
   if (/exceeds pixel limit/i.test(message)) {
     return new PixelLimitError(`${key} declares more pixels than MAX_INPUT_PIXELS allows`, { cause: error });
   }

@@ -165,7 +165,7 @@ async function handleObject(object: ObjectEvent, redelivered: boolean, deps: Mes
     const outputs = await processor.process({
       bytes: source.body,
       source: { bucket: object.bucket, key: object.key, etag: source.etag, size: source.size, contentType: source.contentType },
-    });
+    }, retry.signal);
     const metadata = outputMetadata({ bucket: object.bucket, key: object.key, etag: source.etag });
     await Promise.all(
       outputs.map((output) =>

@@ -1,9 +1,11 @@
 import sharp from 'sharp';
 import type { ResizeConfig } from '../../src/config';
-import { InvalidImageError, PixelLimitError } from '../../src/errors';
+import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../src/errors';
+import { MemoryBudget } from '../../src/worker/memory-budget';
 import { ResizeProcessor } from '../../src/processors/resize-processor';
 import {
-  alphaPng, animatedGif, cmykJpeg, corruptJpeg, exifRotatedJpeg, grayscaleJpeg, halvesJpeg, pixelBombPng, plainJpeg, png16, textAsJpg, truncated,
+  alphaPng, animatedGif, cmykJpeg, corruptJpeg, exifRotatedJpeg, grayscaleJpeg, halvesJpeg, interlacedPng, pixelBombPng, plainJpeg, png16, progressiveJpeg, textAsJpg,
+  truncated,
 } from '../factories';
 
 const config: ResizeConfig = {
@@ -14,6 +16,8 @@ const config: ResizeConfig = {
   background: '#ffffff',
   maxInputPixels: 100_000_000,
   failOn: 'warning',
+  inputFormats: ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif'],
+  renderTimeoutSeconds: 60,
 };
 
 const source = { bucket: 'src', key: 'in/photo.jpg', etag: 'e', size: 1 };
@@ -25,9 +29,9 @@ async function run(bytes: Buffer, overrides: Partial<ResizeConfig> = {}) {
   );
 }
 
-async function rejection(bytes: Buffer, overrides: Partial<ResizeConfig> = {}): Promise<Error> {
+async function rejection(bytes: Buffer, overrides: Partial<ResizeConfig> = {}, budget?: MemoryBudget): Promise<Error> {
   try {
-    await new ResizeProcessor({ ...config, ...overrides }).process({ bytes, source });
+    await new ResizeProcessor({ ...config, ...overrides }, budget).process({ bytes, source });
   } catch (error) {
     return error as Error;
   }
@@ -136,4 +140,87 @@ describe('ResizeProcessor', () => {
     expect(error).toBeInstanceOf(PixelLimitError);
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
   });
+
+  describe('images that decode whole (no shrink-on-load) are decoded once and every size cut from it', () => {
+    const twoSizes = { sizes: [{ width: 224, height: 224 }, { width: 299, height: 299 }] };
+
+    it('gives every size exactly from an interlaced PNG, a progressive JPEG and a 16-bit PNG', async () => {
+      for (const bytes of [await interlacedPng(900, 700), await progressiveJpeg(900, 700), await png16(900, 700)]) {
+        const results = await run(bytes, twoSizes);
+        expect(results.map(({ meta }) => [meta.width, meta.height, meta.depth, meta.space])).toEqual([
+          [224, 224, 'uchar', 'srgb'],
+          [299, 299, 'uchar', 'srgb'],
+        ]);
+      }
+    });
+
+    it('keeps EXIF orientation and fit on that path: progressive 400x200 with orientation 6 fits inside 100x100 as 50x100', async () => {
+      const bytes = await sharp(await plainJpeg(400, 200)).jpeg({ progressive: true }).withMetadata({ orientation: 6 }).toBuffer();
+      const [result] = await run(bytes, { fit: 'inside', sizes: [{ width: 100, height: 100 }] });
+      expect([result!.meta.width, result!.meta.height]).toEqual([50, 100]);
+    });
+
+    it('cover crops the centre on that path too', async () => {
+      const wide = await sharp(await halvesJpeg(800, 200)).png({ progressive: true }).toBuffer();
+      const [result] = await run(wide);
+      const { data } = await sharp(result!.output.body).raw().toBuffer({ resolveWithObject: true });
+      expect(data[0]!).toBeGreaterThan(200);
+      expect(data[(224 - 1) * 3 + 2]!).toBeGreaterThan(200);
+    });
+  });
+
+  describe('input formats are judged from the content', () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="red"/></svg>');
+
+    it('refuses an SVG named .jpg by default, naming the format and the setting', async () => {
+      const error = await rejection(svg);
+      expect(error).toBeInstanceOf(InvalidImageError);
+      expect((error as InvalidImageError).reason).toBe('format-not-accepted');
+      expect(error.message).toMatch(/in\/photo\.jpg is a SVG file; INPUT_FORMATS accepts jpeg, png/);
+    });
+
+    it('renders SVG when INPUT_FORMATS includes it, and refuses PNG when it does not', async () => {
+      const [result] = await run(svg, { inputFormats: ['svg'] });
+      expect([result!.meta.width, result!.meta.height]).toEqual([224, 224]);
+      expect(((await rejection(await alphaPng(50, 50), { inputFormats: ['jpeg'] })) as InvalidImageError).reason).toBe('format-not-accepted');
+    });
+  });
+
+  describe('memory budget', () => {
+    it('refuses, before decoding, an image that could not fit the budget even alone', async () => {
+      const budget = new MemoryBudget(8 * 1024 * 1024);
+      const error = await rejection(await interlacedPng(2000, 2000), {}, budget);
+      expect(error).toBeInstanceOf(MemoryBudgetError);
+      expect(error.message).toMatch(/in\/photo\.jpg needs about \d+ MiB to decode, more than this task's decode budget of 8 MiB/);
+      expect(budget.usedBytes).toBe(0);
+    });
+
+    it('admits decodes one after another when two would not fit together, and releases what it admitted', async () => {
+      const bytes = await interlacedPng(1500, 1500);
+      // Room for one such decode (about 20 MiB estimated), not two.
+      const budget = new MemoryBudget(24 * 1024 * 1024);
+      const processor = new ResizeProcessor(config, budget);
+      let peak = 0;
+      const watch = setInterval(() => (peak = Math.max(peak, budget.usedBytes)), 1);
+      const results = await Promise.all([1, 2, 3].map(() => processor.process({ bytes, source })));
+      clearInterval(watch);
+      expect(results.every((outputs) => outputs.length === 1)).toBe(true);
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThanOrEqual(24 * 1024 * 1024);
+      expect(budget.usedBytes).toBe(0);
+    });
+  });
+
+  it('stops a render that outlives RENDER_TIMEOUT_SECONDS as a render-timeout worth one more attempt', async () => {
+    // An 8000x8000 interlaced PNG of noise decodes whole and takes well over a second on any machine here.
+    const width = 8000;
+    const raw = Buffer.alloc(width * width * 3);
+    for (let i = 0; i < raw.length; i += 7) raw[i] = (i * 31) % 251;
+    const bytes = await sharp(raw, { raw: { width, height: width, channels: 3 } }).png({ progressive: true, compressionLevel: 0 }).toBuffer();
+    const error = await rejection(bytes, { renderTimeoutSeconds: 1 });
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect((error as DeadlineExceededError).reason).toBe('render-timeout');
+    expect((error as DeadlineExceededError).attemptsAllowed).toBe(2);
+    expect(error.message).toMatch(/RENDER_TIMEOUT_SECONDS \(1\)/);
+  }, 30_000);
 });
