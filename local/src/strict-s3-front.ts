@@ -1,0 +1,382 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext } from './iam-policy-evaluator';
+
+/**
+ * An HTTP front on 127.0.0.1 for an S3-protocol server (s3rver) that answers as S3 does where s3rver is more lenient,
+ * acting as ONE IAM role whose identity policy it is given:
+ * - every request is mapped to its S3 action and resource ARN and refused with 403 AccessDenied unless the policy
+ *   allows it; requests it cannot map are refused too;
+ * - a GET or HEAD of a missing key answers 403 AccessDenied, not 404 NoSuchKey, when the role may not
+ *   s3:ListBucket the bucket with `s3:prefix` = the key;
+ * - a key over 1024 bytes of UTF-8 is refused with 400 KeyTooLongError, user metadata over 2048 bytes (names without
+ *   `x-amz-meta-` plus values) with 400 MetadataTooLarge, before anything reaches the server.
+ * Bodies stream both ways; the path, query and headers (Host included, so SigV4 signatures still verify upstream) are
+ * forwarded unchanged. Path-style addressing only, as the local endpoints use.
+ */
+
+export const S3_MAX_KEY_BYTES = 1024;
+export const S3_MAX_USER_METADATA_BYTES = 2048;
+
+export interface StrictS3FrontOptions {
+  /** The S3-protocol server, e.g. `http://127.0.0.1:4568`. */
+  readonly upstream: string;
+  /** The role's identity policy; refused at start when it uses what the evaluator cannot read. */
+  readonly statements: readonly IamStatement[];
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** Told of every answer the front gives itself instead of the server's (403, 400), e.g. to log policy gaps. */
+  readonly onRefused?: (refusal: Refusal) => void;
+}
+
+export interface StrictS3Front {
+  /** `http://127.0.0.1:<port>`: the endpoint to give the role's clients. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+export interface Refusal {
+  readonly method: string;
+  readonly bucket?: string;
+  readonly key?: string;
+  readonly status: number;
+  readonly code: string;
+  /** Why, e.g. `s3:PutObject on arn:aws:s3:::b/k: no statement allows it`. */
+  readonly detail: string;
+}
+
+/** One permission a request needs: all of a request's checks must pass. */
+export interface PermissionCheck {
+  readonly action: string;
+  readonly resource: string;
+  readonly context: RequestContext;
+}
+
+export type MappedRequest =
+  | { readonly kind: 'invalid-uri' }
+  | { readonly kind: 'unmapped'; readonly bucket?: string; readonly key?: string; readonly operation: string }
+  | {
+      readonly kind: 'mapped';
+      readonly bucket?: string;
+      /** Set for object requests. */
+      readonly key?: string;
+      readonly checks: readonly PermissionCheck[];
+      /** A plain GET or HEAD of an object: a 404 from the server becomes 403 without s3:ListBucket. */
+      readonly missingKeyIs403: boolean;
+      /** The request sets user metadata (PUT, CreateMultipartUpload, copy with REPLACE): the 2 KB limit applies. */
+      readonly setsMetadata: boolean;
+    };
+
+/** Query parameters that never change which operation a request is (SDK hints, presigning, listing options). */
+const NEUTRAL_PARAMETERS = new Set(['x-id']);
+const LISTING_PARAMETERS = new Set([
+  'prefix', 'delimiter', 'marker', 'max-keys', 'encoding-type', 'list-type', 'continuation-token', 'fetch-owner', 'start-after',
+  'key-marker', 'version-id-marker', 'upload-id-marker', 'max-uploads',
+]);
+
+/**
+ * Which S3 operation a path-style request is and what it needs from the policy. Pure, so the mapping is tested
+ * without sockets.
+ */
+export function mapRequest(method: string, url: string, headers: IncomingHttpHeaders): MappedRequest {
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  if (!path.startsWith('/')) return { kind: 'invalid-uri' };
+  const slash = path.indexOf('/', 1);
+  let bucket: string;
+  let key: string;
+  try {
+    bucket = decodeURIComponent(slash === -1 ? path.slice(1) : path.slice(1, slash));
+    // `+` in a path is a plus, not a space: decodeURIComponent is exactly right here.
+    key = slash === -1 ? '' : decodeURIComponent(path.slice(slash + 1));
+  } catch {
+    return { kind: 'invalid-uri' };
+  }
+  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+  const names = [...new Set(query.keys())].filter((name) => !NEUTRAL_PARAMETERS.has(name) && !name.toLowerCase().startsWith('x-amz-'));
+  const verb = method.toUpperCase();
+
+  if (bucket === '') {
+    if (verb === 'GET' && names.length === 0) return mapped(undefined, undefined, [{ action: 's3:ListAllMyBuckets', resource: '*', context: {} }]);
+    return { kind: 'unmapped', operation: `${verb} /` };
+  }
+  if (key === '') return mapBucketRequest(verb, bucket, names, query);
+  return mapObjectRequest(verb, bucket, key, names, query, headers);
+}
+
+function mapBucketRequest(verb: string, bucket: string, names: readonly string[], query: URLSearchParams): MappedRequest {
+  const resource = `arn:aws:s3:::${bucket}`;
+  const sub = names.filter((name) => !LISTING_PARAMETERS.has(name));
+  const only = (...expected: string[]) => sub.length === expected.length && expected.every((name) => sub.includes(name));
+  const allow = (action: string, context: RequestContext = {}) => mapped(bucket, undefined, [{ action, resource, context }]);
+  // ListObjects (v1 and v2) and ListObjectVersions carry s3:prefix; '' when the request names none.
+  if (verb === 'GET' && only()) return allow('s3:ListBucket', { prefix: query.get('prefix') ?? '' });
+  if (verb === 'GET' && only('versions')) return allow('s3:ListBucketVersions', { prefix: query.get('prefix') ?? '' });
+  if (verb === 'GET' && only('uploads')) return allow('s3:ListBucketMultipartUploads');
+  if (verb === 'GET' && only('location')) return allow('s3:GetBucketLocation');
+  // HeadBucket needs s3:ListBucket and carries no s3:prefix.
+  if (verb === 'HEAD' && only()) return allow('s3:ListBucket');
+  if (verb === 'PUT' && only()) return allow('s3:CreateBucket');
+  if (verb === 'DELETE' && only()) return allow('s3:DeleteBucket');
+  return { kind: 'unmapped', bucket, operation: `${verb} bucket${sub.length > 0 ? ` ?${sub.join('&')}` : ''}` };
+}
+
+function mapObjectRequest(
+  verb: string, bucket: string, key: string, names: readonly string[], query: URLSearchParams, headers: IncomingHttpHeaders,
+): MappedRequest {
+  const resource = `arn:aws:s3:::${bucket}/${key}`;
+  const versioned = query.has('versionId');
+  const sub = names.filter((name) => name !== 'versionId' && !name.startsWith('response-') && !((verb === 'GET' || verb === 'HEAD') && name === 'partNumber'));
+  const only = (...expected: string[]) => sub.length === expected.length && expected.every((name) => sub.includes(name));
+  const check = (action: string): PermissionCheck => ({ action, resource, context: {} });
+  const copySource = headerValue(headers, 'x-amz-copy-source');
+  const copyChecks = (): PermissionCheck[] | undefined => {
+    if (copySource === undefined) return [];
+    const source = parseCopySource(copySource);
+    if (source === undefined) return undefined;
+    return [{ action: source.versioned ? 's3:GetObjectVersion' : 's3:GetObject', resource: `arn:aws:s3:::${source.bucket}/${source.key}`, context: {} }];
+  };
+  const unmapped = (): MappedRequest => ({ kind: 'unmapped', bucket, key, operation: `${verb} object${sub.length > 0 ? ` ?${sub.join('&')}` : ''}` });
+
+  if ((verb === 'GET' || verb === 'HEAD') && only()) {
+    return { ...mapped(bucket, key, [check(versioned ? 's3:GetObjectVersion' : 's3:GetObject')]), missingKeyIs403: true };
+  }
+  if (verb === 'GET' && only('uploadId')) return mapped(bucket, key, [check('s3:ListMultipartUploadParts')]);
+  if (verb === 'GET' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging')]);
+  if (verb === 'GET' && only('acl')) return mapped(bucket, key, [check(versioned ? 's3:GetObjectVersionAcl' : 's3:GetObjectAcl')]);
+  if (verb === 'PUT' && (only() || only('partNumber', 'uploadId'))) {
+    // PutObject, CopyObject, UploadPart and UploadPartCopy: writing needs s3:PutObject, a copy also reading its source.
+    const sourceChecks = copyChecks();
+    if (sourceChecks === undefined) return { kind: 'invalid-uri' };
+    const replacesMetadata = copySource === undefined || headerValue(headers, 'x-amz-metadata-directive')?.toUpperCase() === 'REPLACE';
+    return { ...mapped(bucket, key, [check('s3:PutObject'), ...sourceChecks]), setsMetadata: only() && replacesMetadata };
+  }
+  if (verb === 'PUT' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:PutObjectVersionTagging' : 's3:PutObjectTagging')]);
+  if (verb === 'PUT' && only('acl')) return mapped(bucket, key, [check(versioned ? 's3:PutObjectVersionAcl' : 's3:PutObjectAcl')]);
+  if (verb === 'POST' && only('uploads')) return { ...mapped(bucket, key, [check('s3:PutObject')]), setsMetadata: true };
+  if (verb === 'POST' && only('uploadId')) return mapped(bucket, key, [check('s3:PutObject')]);
+  if (verb === 'DELETE' && only()) return mapped(bucket, key, [check(versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject')]);
+  if (verb === 'DELETE' && only('uploadId')) return mapped(bucket, key, [check('s3:AbortMultipartUpload')]);
+  if (verb === 'DELETE' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:DeleteObjectVersionTagging' : 's3:DeleteObjectTagging')]);
+  return unmapped();
+}
+
+function mapped(bucket: string | undefined, key: string | undefined, checks: PermissionCheck[]) {
+  return {
+    kind: 'mapped' as const,
+    ...(bucket !== undefined ? { bucket } : {}),
+    ...(key !== undefined ? { key } : {}),
+    checks,
+    missingKeyIs403: false,
+    setsMetadata: false,
+  };
+}
+
+/** `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded, optionally `?versionId=`. */
+export function parseCopySource(value: string): { bucket: string; key: string; versioned: boolean } | undefined {
+  const queryAt = value.indexOf('?');
+  const path = (queryAt === -1 ? value : value.slice(0, queryAt)).replace(/^\//, '');
+  const slash = path.indexOf('/');
+  if (slash <= 0) return undefined;
+  try {
+    const bucket = decodeURIComponent(path.slice(0, slash));
+    const key = decodeURIComponent(path.slice(slash + 1));
+    if (key === '') return undefined;
+    return { bucket, key, versioned: queryAt !== -1 && new URLSearchParams(value.slice(queryAt + 1)).has('versionId') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * User metadata as S3 counts it: the bytes of every `x-amz-meta-` name without the prefix and of its value. Node
+ * reads header bytes as latin1, so the latin1 length of each string is the number of bytes that came on the wire.
+ */
+export function userMetadataBytes(rawHeaders: readonly string[]): number {
+  let total = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!name.toLowerCase().startsWith('x-amz-meta-')) continue;
+    total += Buffer.byteLength(name.slice('x-amz-meta-'.length), 'latin1') + Buffer.byteLength(rawHeaders[i + 1]!, 'latin1');
+  }
+  return total;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly extra?: Readonly<Record<string, string | number>>;
+  readonly detail: string;
+}
+
+const ACCESS_DENIED = { status: 403, code: 'AccessDenied', message: 'Access Denied' } as const;
+
+/** S3's error document. */
+export function s3ErrorBody(code: string, message: string, requestId: string, extra: Readonly<Record<string, string | number>> = {}): string {
+  const fields = Object.entries(extra).map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${fields}<RequestId>${requestId}</RequestId><HostId>strict-s3-front</HostId></Error>`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (char) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[char]!);
+}
+
+/** The front's own verdict on a request before it is forwarded: an answer to give, or the permissions were granted. */
+function judge(request: MappedRequest, rawHeaders: readonly string[], statements: readonly IamStatement[]): Answer | undefined {
+  if (request.kind === 'invalid-uri') return { status: 400, code: 'InvalidURI', message: "Couldn't parse the specified URI.", detail: 'the path is not a valid URL-encoded bucket/key' };
+  if (request.kind === 'unmapped') return { ...ACCESS_DENIED, detail: `${request.operation} is not an operation the strict front maps to an IAM action, so it refuses it` };
+  if (request.key !== undefined) {
+    const bytes = Buffer.byteLength(request.key, 'utf8');
+    if (bytes > S3_MAX_KEY_BYTES) {
+      return { status: 400, code: 'KeyTooLongError', message: 'Your key is too long.', extra: { Size: bytes, MaxSizeAllowed: S3_MAX_KEY_BYTES }, detail: `the key is ${bytes} bytes of UTF-8, over ${S3_MAX_KEY_BYTES}` };
+    }
+  }
+  if (request.setsMetadata) {
+    const bytes = userMetadataBytes(rawHeaders);
+    if (bytes > S3_MAX_USER_METADATA_BYTES) {
+      return {
+        status: 400, code: 'MetadataTooLarge', message: 'Your metadata headers exceed the maximum allowed metadata size.',
+        extra: { Size: bytes, MaxSizeAllowed: S3_MAX_USER_METADATA_BYTES }, detail: `the user metadata is ${bytes} bytes, over ${S3_MAX_USER_METADATA_BYTES}`,
+      };
+    }
+  }
+  for (const check of request.checks) {
+    const decision = evaluate(statements, check.action, check.resource, check.context);
+    if (!decision.allowed) return { ...ACCESS_DENIED, detail: denial(statements, check, decision) };
+  }
+  return undefined;
+}
+
+function denial(statements: readonly IamStatement[], check: PermissionCheck, decision: ReturnType<typeof evaluate>): string {
+  const context = check.context.prefix !== undefined ? ` with s3:prefix ${JSON.stringify(check.context.prefix)}` : '';
+  const why = decision.allowed ? '' : decision.reason === 'explicit-deny' ? `statement ${statements[decision.statement]?.Sid ?? decision.statement} denies it` : 'no statement allows it';
+  return `${check.action} on ${check.resource}${context}: ${why}`;
+}
+
+/** Starts the front; the policy is checked first, so a statement the evaluator cannot read fails here, by name. */
+export async function startStrictS3Front(options: StrictS3FrontOptions): Promise<StrictS3Front> {
+  assertSupportedPolicy(options.statements);
+  const statements = options.statements;
+  const upstream = new URL(options.upstream);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const sockets = new Set<Socket>();
+  const onRefused = options.onRefused ?? (() => undefined);
+
+  const answer = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, closeAfter: boolean): void => {
+    onRefused({
+      method: req.method ?? '', status: given.status, code: given.code, detail: given.detail,
+      ...(request.kind !== 'invalid-uri' && request.bucket !== undefined ? { bucket: request.bucket } : {}),
+      ...(request.kind !== 'invalid-uri' && request.key !== undefined ? { key: request.key } : {}),
+    });
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const body = s3ErrorBody(given.code, given.message, requestId, given.extra);
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/xml', 'x-amz-request-id': requestId, 'x-amz-id-2': 'strict-s3-front', ...(closeAfter ? { connection: 'close' } : {}),
+    };
+    // HEAD answers carry no body; the SDK reads only the status then.
+    if (req.method === 'HEAD') {
+      res.writeHead(given.status, headers);
+      res.end();
+    } else {
+      res.writeHead(given.status, { ...headers, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    }
+  };
+
+  const refuse = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, expectsContinue: boolean): void => {
+    // A client waiting for 100 Continue has not sent its body: answer at once and close, as S3 does. Otherwise read
+    // (and discard) the body first, or answering mid-upload turns the refusal into a broken pipe.
+    if (expectsContinue) return answer(req, res, given, request, true);
+    req.on('error', () => res.destroy());
+    req.once('end', () => answer(req, res, given, request, false));
+    req.resume();
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, request: Extract<MappedRequest, { kind: 'mapped' }>): void => {
+    const outgoing = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent });
+    outgoing.on('response', (upstreamRes) => {
+      const status = upstreamRes.statusCode ?? 502;
+      if (status === 404 && request.missingKeyIs403 && request.key !== undefined && !mayList(request.bucket!, request.key)) {
+        return answerMissingKey(req, res, upstreamRes, request);
+      }
+      res.writeHead(status, upstreamRes.statusMessage, upstreamRes.rawHeaders);
+      pipeline(upstreamRes, res, () => undefined);
+    });
+    outgoing.on('error', () => {
+      // The server is down or reset the connection: the client sees a reset too, as it would without the front.
+      if (res.headersSent) res.destroy();
+      else req.socket.destroy();
+    });
+    // A client that goes away mid-request takes the upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) outgoing.destroy();
+    });
+    req.pipe(outgoing);
+  };
+
+  const mayList = (bucket: string, key: string) => evaluate(statements, 's3:ListBucket', `arn:aws:s3:::${bucket}`, { prefix: key }).allowed;
+
+  /** The server says 404: S3 says 403 to a role that may not list the key, unless the bucket itself is missing. */
+  const answerMissingKey = (req: IncomingMessage, res: ServerResponse, upstreamRes: IncomingMessage, request: Extract<MappedRequest, { kind: 'mapped' }>): void => {
+    const denied: Answer = { ...ACCESS_DENIED, detail: `the key is missing and s3:ListBucket on arn:aws:s3:::${request.bucket} with s3:prefix ${JSON.stringify(request.key)} is not allowed, so S3 answers 403` };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    upstreamRes.on('data', (chunk: Buffer) => {
+      // An error document is small; keep at most 64 KB of it.
+      if (size < 65_536) chunks.push(chunk);
+      size += chunk.length;
+    });
+    upstreamRes.on('error', () => res.destroy());
+    upstreamRes.on('end', () => {
+      const body = Buffer.concat(chunks);
+      // A HEAD has no body to tell a missing bucket from a missing key: locally the buckets exist, so it is the key.
+      if (/<Code>NoSuchBucket<\/Code>/.test(body.toString('utf8'))) {
+        res.writeHead(404, upstreamRes.statusMessage, upstreamRes.rawHeaders);
+        res.end(body);
+        return;
+      }
+      answer(req, res, denied, request, false);
+    });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const request = mapRequest(req.method ?? 'GET', req.url ?? '/', req.headers);
+    const refusal = judge(request, req.rawHeaders, statements);
+    if (refusal !== undefined || request.kind !== 'mapped') {
+      return refuse(req, res, refusal ?? { ...ACCESS_DENIED, detail: 'unmapped request' }, request, expectsContinue);
+    }
+    if (expectsContinue) res.writeContinue();
+    forward(req, res, request);
+  };
+
+  const server: Server = createServer((req, res) => handle(req, res, false));
+  // Without this listener Node sends 100 Continue by itself, before the front has judged the request.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      agent.destroy();
+      await closed;
+    },
+  };
+}
