@@ -1,14 +1,7 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import S3rver from 's3rver';
 import { createMemoryCgroup, type MemoryCgroup } from '../../../test/support/memory-cgroup';
-import { buildS3Event } from '../../src/events/s3-event-shape';
-import { LocalQueue } from '../../src/queue/local-queue';
+import { loadRun, startHarness, startWorker, type Harness } from './worker-harness';
 
 /**
  * The real worker bundle under a real memory limit (a memory cgroup: the kernel SIGKILLs past it, as Fargate does),
@@ -16,15 +9,9 @@ import { LocalQueue } from '../../src/queue/local-queue';
  * the default task's 4 GiB so the inputs stay quick to make; the mechanism (budget from the cgroup, admission by the
  * header's estimate) is the same at any size. The control run without a budget shows the inputs really kill.
  */
-const ROOT = resolve(__dirname, '../../..');
 const LIMIT_BYTES = 768 * 1024 * 1024;
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-let dir: string;
-let bundlePath: string;
-let server: S3rver;
-let endpoint: string;
-let s3: S3Client;
+let harness: Harness;
 let heavy: Buffer;
 let tooHeavyAlone: Buffer;
 const cgroups: MemoryCgroup[] = [];
@@ -34,60 +21,30 @@ const heavyPng = (side: number) =>
   sharp({ create: { width: side, height: side, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } }).toColourspace('rgb16').png({ progressive: true }).toBuffer();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'worker-mem-'));
-  bundlePath = join(dir, 'main.js');
-  await build({
-    entryPoints: [join(ROOT, 'app/src/main.ts')], outfile: bundlePath, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['sharp', 'better-sqlite3'], logLevel: 'error',
-  });
-  server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dir, 's3') });
-  const address = (await server.run()) as { port: number };
-  endpoint = `http://127.0.0.1:${address.port}`;
-  s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+  harness = await startHarness('worker-mem-');
   // 5000x5000 decodes to 190 MiB; 7000x7000 to 374 MiB, which no 768 MiB task can hold beside itself.
   [heavy, tooHeavyAlone] = await Promise.all([heavyPng(5000), heavyPng(7000)]);
 }, 120_000);
 
 afterAll(async () => {
   for (const cgroup of cgroups) cgroup.remove();
-  s3?.destroy();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await harness?.close();
 });
 
 async function runUnderLimit(name: string, inputs: readonly { key: string; body: Buffer }[], env: Record<string, string>) {
-  const source = `${name}-src`;
-  const dest = `${name}-dest`;
-  await s3.send(new CreateBucketCommand({ Bucket: source }));
-  await s3.send(new CreateBucketCommand({ Bucket: dest }));
-  const queuePath = join(dir, `${name}.db`);
-  const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 30, maxReceiveCount: 2 } });
-  for (const input of inputs) {
-    const put = await s3.send(new PutObjectCommand({ Bucket: source, Key: input.key, Body: input.body }));
-    await queue.send(buildS3Event([{ bucket: source, key: input.key, size: input.body.length, etag: put.ETag ?? '' }]));
-  }
+  const run = await loadRun(harness, name, inputs);
   const cgroup = createMemoryCgroup(name, LIMIT_BYTES);
   cgroups.push(cgroup);
-  const { command, args } = cgroup.wrap(process.execPath, [bundlePath]);
-  const child = spawn(command, args, {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), QUEUE_URL: queuePath, DEST_BUCKET: dest, ALLOWED_SOURCE_BUCKETS: source,
-      SIZES: '224x224,299x299', WAIT_SECONDS: '1', IDLE_POLLS: '1', CONCURRENCY: '4', VISIBILITY_TIMEOUT_SECONDS: '30', MALLOC_ARENA_MAX: '2',
-      AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exitCode = await new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
-  const lines = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-  const outputsOf = async (key: string) =>
-    (await Promise.all(['224x224', '299x299'].map((size) => s3.send(new HeadObjectCommand({ Bucket: dest, Key: `${size}/${key.replace(/\.png$/, '.jpg')}` })).then(() => 1, () => 0)))).reduce((a: number, b: number) => a + b, 0);
-  const result = { exitCode, lines, deadLetters: await queue.peekDeadLetters(100), oomKills: cgroup.oomKills(), peakBytes: cgroup.peakBytes(), outputsOf };
-  queue.close();
+  const worker = startWorker(harness, run, { IDLE_POLLS: '1', VISIBILITY_TIMEOUT_SECONDS: '30', MALLOC_ARENA_MAX: '2', ...env }, cgroup.wrap);
+  const exitCode = await worker.exited;
+  const outputsOf = async (key: string) => {
+    const found = await Promise.all(
+      ['224x224', '299x299'].map((size) => harness.s3.send(new HeadObjectCommand({ Bucket: run.dest, Key: `${size}/${key.replace(/\.png$/, '.jpg')}` })).then(() => 1, () => 0)),
+    );
+    return found.reduce((a, b) => a + b, 0);
+  };
+  const result = { exitCode, lines: worker.lines, deadLetters: await run.queue.peekDeadLetters(100), oomKills: cgroup.oomKills(), peakBytes: cgroup.peakBytes(), outputsOf };
+  run.queue.close();
   return result;
 }
 
