@@ -12,7 +12,9 @@ import { connectEventBridge } from './event-bridge';
 import { LocalTaskLauncher } from './local-task-launcher';
 import { formatProgress, type ProgressSnapshot } from './progress';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
+import { startStrictS3Front, type Refusal, type StrictS3Front } from './strict-s3-front';
 import { uploadDirectory } from './upload';
+import { localWorkerStatements } from './worker-policy';
 
 export const SOURCE_BUCKET = 'source';
 export const DESTINATION_BUCKET = 'destination';
@@ -60,7 +62,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   // The attributes apply when the queue file is created; a later run keeps the ones it was created with.
   const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
   const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
-  const workerEnv: NodeJS.ProcessEnv = {
+  const settings: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     ...(process.env.NODE_PATH !== undefined ? { NODE_PATH: process.env.NODE_PATH } : {}),
     QUEUE_URL: join(options.dataDir, 'queue.db'),
@@ -70,7 +72,6 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     WAIT_SECONDS: '2',
     IDLE_POLLS: '2',
     VISIBILITY_TIMEOUT_SECONDS: visibilityTimeoutSeconds,
-    AWS_ENDPOINT_URL: server.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -78,7 +79,22 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     NODE_NO_WARNINGS: '1',
     ...Object.fromEntries(WORKER_SETTINGS.filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
   };
-  const workerConfig = loadConfig(workerEnv);
+  const workerConfig = loadConfig(settings);
+  // Workers reach S3 through the strict front, as the role the infra gives the Fargate task (403 for what that policy
+  // refuses and for a missing key it may not list, S3's key and metadata limits); uploads and the operator commands
+  // use the server directly.
+  let front: StrictS3Front;
+  try {
+    front = await startStrictS3Front({
+      upstream: server.endpoint,
+      statements: localWorkerStatements({ sourceBucket: SOURCE_BUCKET, sourcePrefix: workerConfig.sourcePrefix, destBucket: DESTINATION_BUCKET, destPrefix: workerConfig.destPrefix }),
+      onRefused: (refusal) => options.write(`${options.interactive ? '\n' : ''}${describeRefusal(refusal)}\n`),
+    });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
   const sizes = workerConfig.resize.sizes.map((size) => `${size.width}x${size.height}`);
   const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[workerConfig.resize.format];
 
@@ -180,6 +196,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   } finally {
     await launcher.stopAll('SIGTERM');
     s3.destroy();
+    await front.close();
     await server.close();
     await queue.close();
   }
@@ -229,6 +246,12 @@ async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
     if (page.IsTruncated !== true || pageKeys.length === 0) return keys;
     marker = page.NextMarker ?? pageKeys[pageKeys.length - 1];
   }
+}
+
+/** A refusal means the deployed worker would be refused the same way: worth a line of its own. */
+function describeRefusal(refusal: Refusal): string {
+  const target = refusal.bucket === undefined ? '' : ` s3://${refusal.bucket}/${refusal.key ?? ''}`;
+  return `S3 (as the worker task role) answered ${refusal.method}${target} with ${refusal.status} ${refusal.code}: ${refusal.detail}`;
 }
 
 /** Scaling decisions go to a JSON-lines file that `npm run status` reads. */

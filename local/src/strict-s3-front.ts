@@ -266,7 +266,9 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
   assertSupportedPolicy(options.statements);
   const statements = options.statements;
   const upstream = new URL(options.upstream);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle upstream sockets are dropped after 4 s, before a Node server's 5 s keep-alive timeout closes them under a
+  // request (the front would have to pass that reset on); a request in progress is never cut by this timeout.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const sockets = new Set<Socket>();
   const onRefused = options.onRefused ?? (() => undefined);
 

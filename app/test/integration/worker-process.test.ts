@@ -2,13 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import S3rver from 's3rver';
 import { buildS3Event } from '../../src/events/s3-event-shape';
 import { outputKey } from '../../src/naming/output-key';
 import { LocalQueue } from '../../src/queue/local-queue';
+import { startStrictS3Front } from '../../../local/src/strict-s3-front';
+import { localWorkerStatements } from '../../../local/src/worker-policy';
 
 /**
  * The real worker process (the esbuild bundle the container runs) against a real S3-protocol server on 127.0.0.1
@@ -202,5 +204,54 @@ describe('the worker process against s3rver and the local queue', () => {
     expect(await destKeys(dest)).toEqual(processed.flatMap(expectedOutputs).sort());
     expect(await queue.dlqDepth()).toBe(0);
     await queue.close();
+  }, 120_000);
+});
+
+describe('the worker process under the task role\'s policy, through the strict S3 front', () => {
+  const SOURCE_PREFIX = 'in/';
+  const DEST_PREFIX = 'out/';
+  const outputsOf = (key: string) =>
+    SIZES.map((size) => outputKey({ destPrefix: DEST_PREFIX, sourcePrefix: SOURCE_PREFIX, sourceKey: key, outputName: size, extension: '.jpg' }));
+
+  /** A kept image and a deleted one, worked on as the role `withoutSourceListing` says; what the worker made of them. */
+  async function runWithDeletedSource(name: string, withoutSourceListing: boolean) {
+    const inputs = [{ key: 'in/kept photo+1.jpg', body: await image(1), good: true }, { key: 'in/deleted ü.jpg', body: await image(2), good: true }];
+    const { source, dest, queue, queuePath } = await setupRun(name, inputs);
+    await s3.send(new DeleteObjectCommand({ Bucket: source, Key: 'in/deleted ü.jpg' }));
+    const infra = localWorkerStatements({ sourceBucket: source, sourcePrefix: SOURCE_PREFIX, destBucket: dest, destPrefix: DEST_PREFIX });
+    const listsSource = (statement: (typeof infra)[number]) => [statement.Action].flat().includes('s3:ListBucket') && statement.Resource === `arn:aws:s3:::${source}`;
+    expect(infra.filter(listsSource)).toHaveLength(1);
+    const front = await startStrictS3Front({ upstream: endpoint, statements: withoutSourceListing ? infra.filter((statement) => !listsSource(statement)) : infra });
+    try {
+      const worker = startWorker(queuePath, source, dest, { AWS_ENDPOINT_URL: front.endpoint, SOURCE_PREFIX, DEST_PREFIX });
+      const code = await worker.exited;
+      expect({ code, stderr: code === 0 ? '' : worker.stderr() }).toEqual({ code: 0, stderr: '' });
+      const deadLetters = await queue.peekDeadLetters(10);
+      const depth = await queue.depth();
+      await queue.close();
+      return { worker, deadLetters, depth, outputs: await destKeys(dest) };
+    } finally {
+      await front.close();
+    }
+  }
+
+  it('skips a source deleted before it ran (404: the infra policy lets it list the source prefix)', async () => {
+    const run = await runWithDeletedSource('policy-404', false);
+    expect(run.outputs).toEqual(outputsOf('in/kept photo+1.jpg').sort());
+    expect(run.deadLetters).toEqual([]);
+    expect(run.depth).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(run.worker.lines.find((line) => line.message === 'skipped')).toMatchObject({ key: 'in/deleted ü.jpg', reason: 'source missing' });
+    expect(run.worker.lines.filter((line) => line.message === 'failed')).toEqual([]);
+  }, 120_000);
+
+  it('dead-letters it as access-denied when the role may not list the source (S3 answers 403, not 404)', async () => {
+    const run = await runWithDeletedSource('policy-403', true);
+    expect(run.outputs).toEqual(outputsOf('in/kept photo+1.jpg').sort());
+    expect(run.deadLetters).toHaveLength(1);
+    expect(run.deadLetters[0]!.attributes['failure-reasons']).toBe('access-denied');
+    expect(JSON.parse(run.deadLetters[0]!.body).Records[0].s3.object.key).toBe('in/deleted+%C3%BC.jpg');
+    expect(run.depth).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(run.worker.lines.find((line) => line.message === 'failed')).toMatchObject({ key: 'in/deleted ü.jpg', kind: 'permanent', reason: 'access-denied' });
+    expect(run.worker.lines.filter((line) => line.message === 'skipped')).toEqual([]);
   }, 120_000);
 });

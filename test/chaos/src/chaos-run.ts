@@ -7,6 +7,8 @@ import { buildS3Event } from '../../../app/src/events/s3-event-shape';
 import { OUTPUT_METADATA } from '../../../app/src/naming/output-key';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
 import { LOCAL_CREDENTIALS } from '../../../local/src/s3-server';
+import { startStrictS3Front } from '../../../local/src/strict-s3-front';
+import { localWorkerStatements } from '../../../local/src/worker-policy';
 import { BAD_INPUT_MATRIX, BODY_CANARY, MATRIX_MAX_INPUT_BYTES, type UploadedObject } from './bad-input-matrix';
 import { startFaultProxy, type FaultCounts, type FaultProxy } from './fault-proxy';
 import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type SigtermRecord } from './invariants';
@@ -109,6 +111,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const queuePath = join(options.dataDir, 'queue.db');
   const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 10, maxReceiveCount: MAX_RECEIVE_COUNT } });
   const proxy = await startFaultProxy({ upstream: 'http://127.0.0.1:9', rate: options.faultRate, seed: options.seed });
+  // Workers -> strict front (the task role's policy, S3's 403s and limits) -> fault proxy -> s3rver. The front lives
+  // here, not in the pipeline process, so it outlives the pipeline kills as S3 would.
+  const front = await startStrictS3Front({
+    upstream: proxy.endpoint,
+    statements: localWorkerStatements({ sourceBucket: SOURCE_BUCKET, sourcePrefix: '', destBucket: DESTINATION_BUCKET, destPrefix: '' }),
+    onRefused: (refusal) => say(`S3 front refused ${refusal.method} s3://${refusal.bucket ?? ''}/${refusal.key ?? ''}: ${refusal.status} ${refusal.code} (${refusal.detail})`),
+  });
   const workerEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_PATH: options.nodeModules,
@@ -117,7 +126,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
     CONCURRENCY: String(options.concurrency),
     ...CHAOS_WORKER_SETTINGS,
-    AWS_ENDPOINT_URL: proxy.endpoint,
+    AWS_ENDPOINT_URL: front.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -256,6 +265,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   } finally {
     s3?.destroy();
     await pipeline?.shutdown();
+    await front.close();
     await proxy.close();
     await queue.close();
   }

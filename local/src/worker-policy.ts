@@ -1,0 +1,26 @@
+import { workerTaskPolicyStatements, type PolicyStatement } from '../../infra/src/policies/worker-task-policy';
+
+/** The local queue has no ARN; these stand in for it in the statements (only the S3 ones are evaluated locally). */
+const LOCAL_QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:local-queue';
+const LOCAL_DEAD_LETTER_QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:local-queue-dlq';
+
+/**
+ * The very statements the infra attaches to the Fargate task role, for the local buckets (`arn:aws:s3:::<name>`)
+ * and the worker's SOURCE_PREFIX and DEST_PREFIX as loadConfig normalised them: the local worker, behind the strict
+ * S3 front, may do exactly what the deployed one may.
+ */
+export function localWorkerStatements(input: {
+  readonly sourceBucket: string;
+  readonly sourcePrefix: string;
+  readonly destBucket: string;
+  readonly destPrefix: string;
+}): PolicyStatement[] {
+  return workerTaskPolicyStatements({
+    queueArn: LOCAL_QUEUE_ARN,
+    deadLetterQueueArn: LOCAL_DEAD_LETTER_QUEUE_ARN,
+    sourceBucketArn: `arn:aws:s3:::${input.sourceBucket}`,
+    sourcePrefix: input.sourcePrefix,
+    destBucketArn: `arn:aws:s3:::${input.destBucket}`,
+    destPrefix: input.destPrefix,
+  });
+}
