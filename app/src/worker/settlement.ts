@@ -45,6 +45,13 @@ export type Settlement =
 
 /** The message attribute a re-queued message carries its used attempts in. */
 export const ATTEMPTS_ATTRIBUTE = 'attempts';
+/** The id of the message S3 (or the producer) first sent, carried by re-queued parts and named by dead letters. */
+export const ORIGIN_ATTRIBUTE = 'source-message-id';
+
+/** The first message's id, however many times its records were re-queued since. */
+export function originMessageId(message: { readonly messageId: string; readonly attributes: Readonly<Record<string, string>> }): string {
+  return message.attributes[ORIGIN_ATTRIBUTE] ?? message.messageId;
+}
 
 /** Redelivery delay after a transient failure outlasted the in-process retries: grows with each attempt. */
 export function transientReleaseDelaySeconds(attempts: number): number {
@@ -89,7 +96,7 @@ export function deadLetterAttributes(failures: readonly RecordFailure[], context
       })),
     ),
     'failed-records': String(failures.length),
-    'source-message-id': context.messageId,
+    [ORIGIN_ATTRIBUTE]: context.messageId,
     'attempts-used': String(context.attempts),
     'dead-lettered-at': context.at.toISOString(),
   };

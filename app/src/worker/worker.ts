@@ -7,7 +7,7 @@ import { DeleteBatcher } from './delete-batcher';
 import type { HandleContext, MessageOutcome } from './handle-message';
 import type { HealthGate } from './health-gate';
 import { realSleep, type Sleep } from './retry';
-import { ATTEMPTS_ATTRIBUTE, carriedAttempts, deadLetterAttributes, planSettlement, type RecordFailure } from './settlement';
+import { ATTEMPTS_ATTRIBUTE, carriedAttempts, deadLetterAttributes, ORIGIN_ATTRIBUTE, originMessageId, planSettlement, type RecordFailure } from './settlement';
 
 export interface WorkerLoopConfig {
   readonly concurrency: number;
@@ -257,13 +257,13 @@ export class Worker {
       if (plan.deadLetter.length > 0) {
         await queue.sendToDeadLetterQueue(
           outcome.bodyFor(plan.deadLetter.map((failure) => failure.index)),
-          deadLetterAttributes(plan.deadLetter, { messageId: message.messageId, attempts: plan.attempts, at: new Date(this.now()) }),
+          deadLetterAttributes(plan.deadLetter, { messageId: originMessageId(message), attempts: plan.attempts, at: new Date(this.now()) }),
         );
       }
       if (plan.retry.length > 0) {
         await queue.send(outcome.bodyFor(plan.retry.map((failure) => failure.index)), {
           delaySeconds: plan.delaySeconds,
-          attributes: { [ATTEMPTS_ATTRIBUTE]: String(plan.attempts) },
+          attributes: { [ATTEMPTS_ATTRIBUTE]: String(plan.attempts), [ORIGIN_ATTRIBUTE]: originMessageId(message) },
         });
       }
       return true;

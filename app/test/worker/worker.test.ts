@@ -126,13 +126,20 @@ describe('Worker', () => {
     const { queue, worker, log } = setup(async (message) => outcome(message), {}, 1);
     expect((await worker.run()).reason).toBe('drained');
     expect(queue.deadLetters).toEqual([{ body: 'body-0[1]', attributes: expect.objectContaining({ 'failure-reasons': 'corrupt-image' }) }]);
-    expect(queue.sent).toEqual([{ body: 'body-0[2]', options: { delaySeconds: 5, attributes: { attempts: '1' } } }]);
+    expect(queue.sent).toEqual([{ body: 'body-0[2]', options: { delaySeconds: 5, attributes: { attempts: '1', 'source-message-id': 'm-1' } } }]);
     expect(queue.deleted).toEqual(['m-1']);
     // The re-queued part becomes visible after its delay and is done then.
     queue.messages[0].visibleAt = 0;
     const later = new Worker({ queue, handle: async (message) => outcome(message), config: baseConfig, log, stats: new WorkerStats(), metrics: silentMetricsSink });
     await later.run();
     expect(queue.deleted).toEqual(['m-1', 'm-2']);
+  });
+
+  it('names the first message in a dead letter of a re-queued part, however often it was re-queued', async () => {
+    const { queue, worker } = setup(async (message) => failedWith({ kind: 'permanent', reason: 'corrupt-image', detail: 'bad' }, 1)(message));
+    queue.add('a re-queued part', { attempts: '2', 'source-message-id': 'first' });
+    await worker.run();
+    expect(queue.deadLetters[0]!.attributes['source-message-id']).toBe('first');
   });
 
   it('keeps the original when a reroute cannot be sent, so no record is lost', async () => {
