@@ -172,6 +172,11 @@ export function classifyFailure(error: unknown): Classified {
   ) {
     return { kind: 'transient', reason: transientReason(name, e.code, status), message };
   }
+  if (status === 403) {
+    // A HEAD answer has no body, so the SDK cannot name it (name "Unknown"): a bare 403 is S3's access denial.
+    const explain = PERMANENT_S3_ANSWERS.AccessDenied;
+    return { kind: 'permanent', reason: explain.reason, message: `${message} (HTTP 403: ${explain.explain})` };
+  }
   if (status !== undefined && status >= 400 && status < 500) {
     return { kind: 'permanent', reason: 's3-rejected', message: `${message} (${name ?? `HTTP ${status}`}: S3 refuses this request as sent; retrying cannot change that)` };
   }

@@ -19,6 +19,8 @@ describe('classifyFailure', () => {
     [Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'transient', 'network'],
     [sdkError('AccessDenied', 403), 'permanent', 'access-denied'],
     [sdkError('Forbidden', 403), 'permanent', 'access-denied'],
+    // What the SDK makes of a HEAD answered 403: no body, so no name.
+    [sdkError('Unknown', 403, { $fault: 'client' }), 'permanent', 'access-denied'],
     [sdkError('KeyTooLongError', 400), 'permanent', 'key-too-long'],
     [sdkError('MetadataTooLarge', 400), 'permanent', 'metadata-too-large'],
     [sdkError('InvalidArgument', 400), 'permanent', 's3-rejected'],
