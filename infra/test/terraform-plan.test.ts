@@ -4,16 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdktf';
 import { CONNECTION_ARN, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
+import { findProviderMirror } from './provider-mirror';
 
 /**
- * `terraform validate` and `terraform plan` of the synthesized stacks, offline: the provider comes from
- * TF_PROVIDER_MIRROR when set (`.ci/run` sets it to the machine's mirror), credentials are dummies and the plan
- * refreshes nothing, so no AWS account is needed.
+ * `terraform validate` and `terraform plan` of the synthesized stacks, offline: the provider comes from the machine's
+ * filesystem mirror when it has one (TF_PROVIDER_MIRROR, else found), credentials are dummies and the plan refreshes
+ * nothing, so no AWS account is needed.
  */
 let dir: string;
 let bundleDir: string;
+let mirror: string | undefined;
 
 beforeAll(() => {
+  mirror = findProviderMirror();
   dir = mkdtempSync(join(tmpdir(), 'terraform-plan-'));
   bundleDir = scalerBundleDir();
 });
@@ -34,7 +37,6 @@ function synthAndPlan(name: string, overrides: Parameters<typeof synthBlueprint>
   app.synth();
   const stackDir = join(outdir, 'stacks', 'blueprint');
   const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
-  const mirror = process.env.TF_PROVIDER_MIRROR;
   execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
   execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
   execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
