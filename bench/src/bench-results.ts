@@ -1,5 +1,7 @@
 import type { LambdaCostPerMillion } from './cost/lambda-cost';
 import type { ColdStartResult } from './measure/cold-start';
+import type { CpuOverhead } from './measure/cpu-overhead';
+import type { DecodeHeavyRun } from './measure/decode-heavy-memory';
 import type { QueueCallsPerImage } from './measure/queue-calls';
 import type { ThroughputMeasurement } from './measure/transform-ceiling';
 import type { WorkerRunResult } from './measure/worker-end-to-end';
@@ -40,6 +42,15 @@ export interface BenchResults {
     readonly bestConcurrency: number;
     readonly longRun: WorkerRunResult | undefined;
     readonly queueCalls: QueueCallsPerImage;
+    /** Worker CPU per image against the ceiling's on the same files and sizes, per run (sweep, then the long run). */
+    readonly cpuOverhead: readonly CpuOverhead[];
+  };
+  /** One worker at a fixed CONCURRENCY on decode-heavy valid inputs inside a memory cgroup of the task's size. */
+  readonly decodeHeavy: {
+    readonly concurrency: number;
+    /** The cgroup's limit and the worker's TASK_MEMORY_MIB: the default Fargate task memory (infra config). */
+    readonly limitMiB: number;
+    readonly runs: readonly DecodeHeavyRun[];
   };
   readonly coldStart: ColdStartResult;
   readonly simulation: {

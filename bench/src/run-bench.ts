@@ -5,9 +5,12 @@ import sharp from 'sharp';
 import type { BenchResults, MachineInfo } from './bench-results';
 import { writeBenchCharts } from './charts/bench-charts';
 import { lambdaCostPerMillion } from './cost/lambda-cost';
+import { ensureDecodeHeavySet, workerInputLimits, type DecodeHeavySpec } from './inputs/decode-heavy-images';
 import { ensureInputSet } from './inputs/photo-like-images';
 import { measureColdStart } from './measure/cold-start';
 import { startCountingProxy } from './measure/counting-proxy';
+import { cpuOverheads } from './measure/cpu-overhead';
+import { runDecodeHeavy, type DecodeHeavyRun } from './measure/decode-heavy-memory';
 import { countQueueCalls, type QueueCallsPerImage } from './measure/queue-calls';
 import { startS3Stack } from './measure/s3-stack';
 import {
@@ -32,6 +35,8 @@ import {
 import { summaryMarkdown } from './report/summary';
 import { compareRules, standardScenarios } from './simulation/scenarios';
 import { checkTargets } from './check-targets';
+import { TARGETS } from './targets';
+import { DEFAULT_INFRA_CONFIG } from '../../infra/src/config';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -56,17 +61,82 @@ interface Plan {
   readonly longRunImages: number | undefined;
   readonly coldStarts: number;
   readonly queueCallImages: number;
+  readonly decodeHeavy: readonly DecodeHeavyPlan[];
+  readonly decodeHeavyTimeoutSeconds: number;
 }
+
+/** One decode-heavy run: its inputs, queued `copies` times each, and any worker setting that differs. */
+interface DecodeHeavyPlan {
+  readonly name: string;
+  readonly specs: readonly DecodeHeavySpec[];
+  readonly copies: number;
+  readonly extraEnv?: Readonly<Record<string, string>>;
+  readonly control?: boolean;
+}
+
+/** The issue's setting: one worker at CONCURRENCY=4, in a memory cgroup of the default task's size. */
+const DECODE_HEAVY_CONCURRENCY = TARGETS.decodeHeavyConcurrency;
 
 const WORKER_SIZES = [
   { width: 224, height: 224 },
   { width: 299, height: 299 },
 ];
 
+/** Adam7 PNG with alpha, 16-bit PNG and progressive JPEG: each decodes whole, with no shrink-on-load. */
+function decodeHeavySet(square: number, jpegWidth: number, jpegHeight: number): DecodeHeavySpec[] {
+  return [
+    { format: 'png', width: square, height: square, channels: 4, bitsPerSample: 8, interlaced: true },
+    { format: 'png', width: square, height: square, channels: 3, bitsPerSample: 16, interlaced: false },
+    { format: 'jpeg', width: jpegWidth, height: jpegHeight, channels: 3, bitsPerSample: 8, interlaced: true },
+  ];
+}
+
+/** The heaviest valid input: a 16-bit RGBA Adam7 PNG with as many pixels as the default MAX_INPUT_PIXELS allows. */
+function atPixelLimit(): DecodeHeavySpec {
+  const side = Math.floor(Math.sqrt(workerInputLimits().maxInputPixels));
+  return { format: 'png', width: side, height: side, channels: 4, bitsPerSample: 16, interlaced: true };
+}
+
 function plan(quick: boolean): Plan {
-  return quick
-    ? { jpegs: 3, pngs: 1, ceilingImages: 6, pngCeilingImages: 2, sweep: [2], sweepImages: 12, longRunImages: undefined, coldStarts: 3, queueCallImages: 12 }
-    : { jpegs: 16, pngs: 2, ceilingImages: 120, pngCeilingImages: 12, sweep: [1, 2, 4, 8], sweepImages: 400, longRunImages: 2000, coldStarts: 10, queueCallImages: 100 };
+  if (quick) {
+    return {
+      jpegs: 3,
+      pngs: 1,
+      ceilingImages: 6,
+      pngCeilingImages: 2,
+      sweep: [2],
+      sweepImages: 12,
+      longRunImages: undefined,
+      coldStarts: 3,
+      queueCallImages: 12,
+      decodeHeavy: [{ name: 'decode-heavy set (small)', specs: decodeHeavySet(480, 960, 640), copies: DECODE_HEAVY_CONCURRENCY }],
+      decodeHeavyTimeoutSeconds: 60,
+    };
+  }
+  return {
+    jpegs: 16,
+    pngs: 2,
+    ceilingImages: 120,
+    pngCeilingImages: 12,
+    sweep: [1, 2, 4, 8],
+    sweepImages: 400,
+    longRunImages: 2000,
+    coldStarts: 10,
+    queueCallImages: 100,
+    decodeHeavy: [
+      { name: 'decode-heavy set', specs: decodeHeavySet(3000, 6000, 4000), copies: DECODE_HEAVY_CONCURRENCY },
+      { name: 'at MAX_INPUT_PIXELS', specs: [atPixelLimit()], copies: DECODE_HEAVY_CONCURRENCY },
+      {
+        name: 'at MAX_INPUT_PIXELS, decode budget off (control)',
+        specs: [atPixelLimit()],
+        copies: DECODE_HEAVY_CONCURRENCY,
+        // A budget larger than any task: every decode is admitted at once, as before the budget existed.
+        extraEnv: { MEMORY_BUDGET_MIB: String(1024 * 1024) },
+        control: true,
+      },
+    ],
+    decodeHeavyTimeoutSeconds: 900,
+  };
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
@@ -103,7 +173,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const jpegs = inputs.filter((input) => input.format === 'jpeg').map((input) => input.path);
   const pngs = inputs.filter((input) => input.format === 'png').map((input) => input.path);
 
-  log('1/5 transform ceiling');
+  log('1/6 transform ceiling');
   const rows: ThroughputMeasurement[] = [];
   for (const size of WORKER_SIZES) {
     rows.push(await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel([size])}`, jpegs, [size], cores, work.ceilingImages));
@@ -131,9 +201,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel(WORKER_SIZES)}`, jpegs, WORKER_SIZES, concurrency, work.ceilingImages),
     );
   }
-  for (const row of [...rows, ...vipsthumbnailRows]) log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s`);
+  for (const row of [...rows, ...vipsthumbnailRows, ...byConcurrency]) {
+    log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s, ${(row.cpuSecondsPerImage * 1000).toFixed(0)} ms CPU/image`);
+  }
 
-  log('2/5 worker end to end');
+  log('2/6 worker end to end');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
   const sweep: WorkerRunResult[] = [];
   let longRun: WorkerRunResult | undefined;
@@ -157,9 +229,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       for (const concurrency of work.sweep) {
         const result = await run(concurrency, work.sweepImages, `sweep-${concurrency}`);
         sweep.push(result);
+        const ceiling = byConcurrency.find((row) => row.concurrency === concurrency);
         log(
-          `  CONCURRENCY=${concurrency}: ${result.imagesPerSecond.toFixed(2)} images/s, peak RSS ${result.peakRssMiB.toFixed(0)} MiB, ` +
-            `${result.s3CallsPerImage.toFixed(2)} S3 calls/image, CPU ms/image worker ${(result.workerCpuSecondsPerImage * 1000).toFixed(0)} ` +
+          `  CONCURRENCY=${concurrency}: ${result.imagesPerSecond.toFixed(2)} images/s, peak RSS ${result.peakRssMiB.toFixed(0)} MiB ` +
+            `(${result.workerProcesses} processes), ${result.s3CallsPerImage.toFixed(2)} S3 calls/image, CPU ms/image worker ` +
+            `${(result.workerCpuSecondsPerImage * 1000).toFixed(0)} (ceiling ${ceiling ? (ceiling.cpuSecondsPerImage * 1000).toFixed(0) : 'n/a'}) ` +
             `harness ${(result.harnessCpuSecondsPerImage * 1000).toFixed(0)}`,
         );
       }
@@ -182,19 +256,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await stack.close();
     }
 
-    log('3/5 cold start');
+    log(`3/6 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
+    const decodeHeavyRuns = await measureDecodeHeavy(options, work, scratch, log);
+
+    log('4/6 cold start');
     const coldStart = await measureColdStart(options.workerScript, join(scratch, 'cold.db'), work.coldStarts);
     log(`  median ${coldStart.medianMs.toFixed(0)} ms over ${coldStart.runs.length}`);
 
     const best = sweep.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
     const perVcpu = best.imagesPerSecond / cores;
     const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
-    log(`4/5 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
+    log(`5/6 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
     const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
 
-    log('5/5 cost per million images');
+    log('6/6 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
 
     const partial = {
@@ -208,7 +285,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         bestConcurrency: best.concurrency,
         longRun,
         queueCalls: queueCalls!,
+        cpuOverhead: cpuOverheads([...sweep, ...(longRun ? [longRun] : [])], byConcurrency),
       },
+      decodeHeavy: { concurrency: DECODE_HEAVY_CONCURRENCY, limitMiB: DEFAULT_INFRA_CONFIG.taskMemory, runs: decodeHeavyRuns },
       coldStart,
       simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios },
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
@@ -224,6 +303,49 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Part 3: every planned decode-heavy run, against one S3-protocol server holding all their inputs. */
+async function measureDecodeHeavy(options: BenchOptions, work: Plan, scratch: string, log: (line: string) => void): Promise<DecodeHeavyRun[]> {
+  const specs = work.decodeHeavy.flatMap((run) => run.specs);
+  const inputs = await ensureDecodeHeavySet(options.inputDir, specs);
+  for (const input of inputs) log(`  input ${input.name}: ${(input.bytes / 2 ** 20).toFixed(1)} MiB on disk, ${input.decodedMiB.toFixed(0)} MiB decoded`);
+  const paths = [...new Set(inputs.map((input) => input.path))];
+  const stack = await startS3Stack(join(scratch, 's3-decode-heavy'), paths);
+  const runs: DecodeHeavyRun[] = [];
+  try {
+    let offset = 0;
+    for (const [index, item] of work.decodeHeavy.entries()) {
+      const runInputs = inputs.slice(offset, offset + item.specs.length);
+      offset += item.specs.length;
+      const run = await runDecodeHeavy({
+        name: item.name,
+        workerScript: options.workerScript,
+        queuePath: join(scratch, `decode-heavy-${index}.db`),
+        s3Endpoint: `http://127.0.0.1:${stack.port}`,
+        objects: runInputs.map((input) => ({ object: stack.objects[paths.indexOf(input.path)]!, input })),
+        copies: item.copies,
+        concurrency: DECODE_HEAVY_CONCURRENCY,
+        limitMiB: DEFAULT_INFRA_CONFIG.taskMemory,
+        sizes: sizeLabel(WORKER_SIZES).replace('+', ','),
+        timeoutSeconds: work.decodeHeavyTimeoutSeconds,
+        memorySampleMs: 100,
+        ...(item.extraEnv ? { extraEnv: item.extraEnv } : {}),
+        ...(item.control ? { control: true } : {}),
+      });
+      runs.push(run);
+      log(
+        run.measured
+          ? `  ${run.name}: peak ${run.peakMiB.toFixed(0)} of ${run.limitMiB} MiB, ${run.killed ? 'KILLED' : 'not killed'} ` +
+              `(exit ${run.exitCode ?? run.signal}, oom_kill ${run.oomKills ?? 'n/a'}), ${run.processed}/${run.images} processed, ` +
+              `${run.deadLettered} dead-lettered, ${run.leftInQueue} left, ${run.seconds.toFixed(1)} s`
+          : `  ${run.name}: not measured: ${run.reason}`,
+      );
+    }
+  } finally {
+    await stack.close();
+  }
+  return runs;
 }
 
 /**

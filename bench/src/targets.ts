@@ -7,13 +7,29 @@ export interface TargetCheck {
   readonly note?: string;
 }
 
+const END_TO_END_SHARE_OF_CEILING = 0.85;
+
 export const TARGETS = Object.freeze({
-  endToEndShareOfCeiling: 0.85,
+  endToEndShareOfCeiling: END_TO_END_SHARE_OF_CEILING,
+  /**
+   * Worker CPU per image at most this many times the in-memory ceiling's, on the same files and sizes. It is the
+   * throughput target above in the form the bench's harness cannot distort: in a task the worker has its vCPUs to
+   * itself (S3 and SQS run elsewhere) and keeps them busy, so its share of the ceiling's rate is ceiling CPU / worker
+   * CPU per image, and 85% of the rate allows 1 / 0.85 = 1.18x the CPU. Everything the worker does besides the resize
+   * (S3 and queue calls, parsing, logging, the supervisor) has to fit in that 18%.
+   */
+  cpuOverheadRatio: 1 / END_TO_END_SHARE_OF_CEILING,
   ceilingShareOfVipsthumbnail: 0.9,
   peakRssMiBAtConcurrency4: 400,
   /** "No growth": the last quarter's median RSS within this much of the second quarter's. */
   rssGrowthPercent: 10,
   coldStartMs: 500,
+  /**
+   * Decode-heavy valid inputs at CONCURRENCY=4 in a memory cgroup of the task's size: the peak stays under the limit
+   * (strictly: at the limit the kernel is already reclaiming and about to kill), nothing is killed, and every image is
+   * processed (dead-lettering a valid input would keep memory down by refusing the work).
+   */
+  decodeHeavyConcurrency: 4,
   burstDrainOverIdeal: 1.15,
 });
 

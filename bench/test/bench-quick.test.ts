@@ -52,18 +52,48 @@ it('runs every part of the quick bench and writes the results, the summary and v
   // One GET per image, one PUT per output size and one HEAD reading the source back (the overwrite-race check),
   // counted at the proxy in front of the S3-protocol server.
   expect(run!.s3CallsByMethod).toEqual({ GET: 12, PUT: 24, HEAD: 12 });
-  expect(run!.peakRssMiB).toBeGreaterThan(30);
+  // The process tree: the supervisor main.js starts and the worker it runs, both in the figures.
+  expect(run!.workerProcesses).toBe(2);
+  expect(run!.peakRssMiB).toBeGreaterThan(60);
   expect(run!.workerCpuSecondsPerImage).toBeGreaterThan(0);
+
+  // CPU per image of the in-memory ceiling on the same files, sizes and concurrency, and the worker's overhead on it.
+  const ceiling = results.transformCeiling.byConcurrency.find((row) => row.concurrency === run!.concurrency)!;
+  expect(ceiling.cpuSecondsPerImage).toBeGreaterThan(0);
+  expect(results.transformCeiling.rows.every((row) => row.cpuSecondsPerImage > 0)).toBe(true);
+  const [overhead] = results.workerEndToEnd.cpuOverhead;
+  expect(overhead).toMatchObject({ concurrency: run!.concurrency, images: 12 });
+  expect(overhead!.ratio).toBeCloseTo(run!.workerCpuSecondsPerImage / ceiling.cpuSecondsPerImage, 9);
+  expect(results.targets.find((check) => check.target.startsWith('worker CPU per image'))?.holds).toBeDefined();
+
+  // Decode-heavy inputs at CONCURRENCY=4 in a memory cgroup of the default task size (small images in quick mode).
+  expect(results.decodeHeavy).toMatchObject({ concurrency: 4, limitMiB: 4096 });
+  const [heavy] = results.decodeHeavy.runs;
+  expect(heavy!.inputs.map((input) => input.name)).toEqual(['png-480x480-rgba8-adam7', 'png-480x480-rgb16', 'jpeg-960x640-rgb8-progressive']);
+  expect(heavy!.images).toBe(12);
+  const heavyCheck = results.targets.find((check) => check.target.startsWith('decode-heavy valid inputs'))!;
+  if (heavy!.measured) {
+    expect(heavy!.peakMiB).toBeGreaterThan(30);
+    expect(heavy!.peakMiB).toBeLessThan(4096);
+    expect(heavy).toMatchObject({ killed: false, oomKills: 0, exitCode: 0, drained: true, processed: 12, deadLettered: 0, leftInQueue: 0 });
+    expect(heavyCheck.holds).toBe(true);
+  } else {
+    // Without root there is no cgroup: the run says why and the target stays unmeasured, never passed.
+    expect(heavy!.reason).toMatch(/cannot/);
+    expect(heavyCheck.holds).toBeUndefined();
+  }
   expect(results.workerEndToEnd.queueCalls.calls.deleteBatches).toBeGreaterThanOrEqual(2);
   expect(results.workerEndToEnd.queueCalls.calls.receives).toBeGreaterThanOrEqual(2);
   expect(results.cost.perImage.sqsOther).toBeGreaterThan(1);
   expect(results.coldStart.runs).toHaveLength(3);
   expect(results.simulation.scenarios.map((scenario) => scenario.name)).toContain('burst 10k');
   expect(results.cost.lambdaPerMillion.total).toBeGreaterThan(0);
-  expect(results.targets.length).toBeGreaterThanOrEqual(6);
+  expect(results.targets.length).toBeGreaterThanOrEqual(8);
 
   const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
   expect(summary).toContain('### Targets');
+  expect(summary).toContain('### 3. Decode-heavy inputs in a memory cgroup (CONCURRENCY=4, limit 4096 MiB)');
+  expect(summary).toContain('CPU overhead (worker / ceiling)');
   expect(lines.join('\n')).toContain(summary.trim().split('\n')[0]);
 
   for (const chart of ['throughput.png', 'cost-per-million.png', 'scaling-burst-10k.png']) {

@@ -1,7 +1,7 @@
 import type { BenchResults } from '../src/bench-results';
 import { checkTargets } from '../src/check-targets';
 import { formatVerdict } from '../src/targets';
-import { benchResults, throughput, workerRun } from './factories';
+import { benchResults, decodeHeavyRun, throughput, workerRun } from './factories';
 
 function verdictFor(results: Omit<BenchResults, 'targets'>, prefix: string): string {
   const check = checkTargets(results).find((candidate) => candidate.target.startsWith(prefix));
@@ -53,6 +53,51 @@ describe('checkTargets', () => {
     expect(verdictFor(results, 'peak RSS')).toBe('holds');
     expect(verdictFor(results, 'no RSS growth')).toBe('MISSED');
     expect(verdictFor(benchResults({ longRun: undefined }), 'no RSS growth')).toBe('not measured');
+  });
+
+  it('judges the CPU overhead at the best concurrency against the ceiling at the same concurrency', () => {
+    const results = benchResults({
+      sweep: [workerRun({ concurrency: 2, workerCpuSecondsPerImage: 0.22 }), workerRun({ concurrency: 4, workerCpuSecondsPerImage: 0.3 })],
+      bestConcurrency: 2,
+      byConcurrency: [throughput({ concurrency: 2, cpuSecondsPerImage: 0.2 }), throughput({ concurrency: 4, cpuSecondsPerImage: 0.2 })],
+      longRun: undefined,
+    });
+    const check = checkTargets(results).find((candidate) => candidate.target.startsWith('worker CPU per image'));
+    expect(check?.target).toContain('1.18x');
+    expect(check?.holds).toBe(true);
+    expect(check?.measured).toBe('1.10x at CONCURRENCY=2 (220 vs 200 ms CPU/image); 1.10-1.50x over 2 runs');
+
+    const costly = benchResults({ sweep: [workerRun({ concurrency: 2, workerCpuSecondsPerImage: 0.26 })], longRun: undefined });
+    const missed = checkTargets(costly).find((candidate) => candidate.target.startsWith('worker CPU per image'));
+    expect(formatVerdict(missed!)).toBe('MISSED');
+    expect(missed?.note).toMatch(/^60 ms CPU\/image beyond the resize.*77% of the ceiling's rate$/);
+    expect(verdictFor(benchResults({ byConcurrency: [throughput({ concurrency: 8 })] }), 'worker CPU per image')).toBe('not measured');
+  });
+
+  it('judges each decode-heavy run: under the limit, never killed, all processed; control runs are not judged', () => {
+    const prefix = 'decode-heavy valid inputs (decode-heavy set)';
+    expect(verdictFor(benchResults(), prefix)).toBe('holds');
+    const killed = benchResults({
+      decodeHeavyRuns: [decodeHeavyRun({ killed: true, oomKills: 1, exitCode: 137, peakMiB: 4096, limitHits: 12, processed: 3, leftInQueue: 9, drained: false })],
+    });
+    const check = checkTargets(killed).find((candidate) => candidate.target.startsWith(prefix));
+    expect(formatVerdict(check!)).toBe('MISSED');
+    expect(check?.measured).toBe('peak 4096 MiB of 4096 (100%), KILLED, 3/12 processed, 0 dead-lettered');
+    expect(check?.note).toContain('killed (OOM kill x1) with 9 messages left');
+    // Keeping memory down by refusing valid work is no pass.
+    const refused = benchResults({ decodeHeavyRuns: [decodeHeavyRun({ processed: 10, deadLettered: 2, deadLetterReasons: ['decode-memory-exceeded'] })] });
+    expect(verdictFor(refused, prefix)).toBe('MISSED');
+    // A machine that cannot create a cgroup reports it unmeasured, with the reason, never as a pass.
+    const unmeasured = benchResults({
+      decodeHeavyRuns: [{ ...decodeHeavyRun(), measured: false, reason: 'cannot create the memory cgroup (EACCES)' }],
+    });
+    const notMeasured = checkTargets(unmeasured).find((candidate) => candidate.target.startsWith(prefix));
+    expect(formatVerdict(notMeasured!)).toBe('not measured');
+    expect(notMeasured?.measured).toContain('EACCES');
+    const withControl = benchResults({
+      decodeHeavyRuns: [decodeHeavyRun(), decodeHeavyRun({ name: 'budget off (control)', control: true, killed: true })],
+    });
+    expect(checkTargets(withControl).filter((candidate) => candidate.target.startsWith('decode-heavy'))).toHaveLength(1);
   });
 
   it('checks the cold start median and the simulated 10k burst', () => {

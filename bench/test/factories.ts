@@ -1,5 +1,7 @@
 import type { BenchResults } from '../src/bench-results';
 import { lambdaCostPerMillion } from '../src/cost/lambda-cost';
+import { cpuOverheads } from '../src/measure/cpu-overhead';
+import type { DecodeHeavyMeasured, DecodeHeavyRun } from '../src/measure/decode-heavy-memory';
 import type { ThroughputMeasurement } from '../src/measure/transform-ceiling';
 import type { WorkerRunResult } from '../src/measure/worker-end-to-end';
 import {
@@ -49,7 +51,17 @@ export function simulationResult(overrides: Partial<SimulationResult> = {}): Sim
 }
 
 export function throughput(overrides: Partial<ThroughputMeasurement> = {}): ThroughputMeasurement {
-  return { label: 'ResizeProcessor JPEG -> 224x224+299x299', concurrency: 2, images: 100, seconds: 10, imagesPerSecond: 10, ...overrides };
+  return {
+    label: 'ResizeProcessor JPEG -> 224x224+299x299',
+    concurrency: 2,
+    images: 100,
+    seconds: 10,
+    imagesPerSecond: 10,
+    // Two cores busy for the whole 10 s.
+    cpuSeconds: 20,
+    cpuSecondsPerImage: 0.2,
+    ...overrides,
+  };
 }
 
 export function workerRun(overrides: Partial<WorkerRunResult> = {}): WorkerRunResult {
@@ -60,12 +72,41 @@ export function workerRun(overrides: Partial<WorkerRunResult> = {}): WorkerRunRe
     imagesPerSecond: 10,
     peakRssMiB: 200,
     rssGrowthPercent: undefined,
-    workerCpuSecondsPerImage: 0.15,
+    workerCpuSecondsPerImage: 0.22,
     harnessCpuSecondsPerImage: 0.05,
+    workerProcesses: 2,
     s3CallsPerImage: 3,
     s3CallsByMethod: { GET: 400, PUT: 800 },
     workerSummary: undefined,
     exitCode: 0,
+    ...overrides,
+  };
+}
+
+export function decodeHeavyRun(overrides: Partial<DecodeHeavyMeasured> = {}): DecodeHeavyRun {
+  return {
+    name: 'decode-heavy set',
+    control: false,
+    extraEnv: {},
+    concurrency: 4,
+    limitMiB: 4096,
+    images: 12,
+    inputs: [{ name: 'png-3000x3000-rgba8-adam7', bytes: 3_500_000, decodedMiB: 34.3 }],
+    measured: true,
+    peakMiB: 450,
+    peakTreeRssMiB: 520,
+    limitHits: 0,
+    oomKills: 0,
+    exitCode: 0,
+    signal: null,
+    killed: false,
+    drained: true,
+    processed: 12,
+    deadLettered: 0,
+    leftInQueue: 0,
+    deadLetterReasons: [],
+    seconds: 5,
+    stderrReports: [],
     ...overrides,
   };
 }
@@ -78,11 +119,15 @@ interface BenchResultsOverrides {
   readonly bestConcurrency?: number;
   readonly longRun?: WorkerRunResult | undefined;
   readonly coldStartMedianMs?: number;
+  readonly decodeHeavyRuns?: readonly DecodeHeavyRun[];
 }
 
 /** A whole run's results without targets, with the 10k burst simulated for real at the defaults. */
 export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchResults, 'targets'> {
   const parameters = simulationParameters();
+  const sweep = overrides.sweep ?? [workerRun()];
+  const longRun = 'longRun' in overrides ? overrides.longRun : workerRun({ concurrency: 4, images: 2000, rssGrowthPercent: 2 });
+  const byConcurrency = overrides.byConcurrency ?? [throughput()];
   const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage: DEFAULT_PER_IMAGE_REQUESTS, scalerRun: DEFAULT_SCALER_RUN };
   return {
     machine: {
@@ -102,21 +147,23 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
     transformCeiling: {
       rows: overrides.rows ?? [throughput()],
       vipsthumbnailRows: overrides.vipsthumbnailRows ?? [],
-      byConcurrency: overrides.byConcurrency ?? [throughput()],
+      byConcurrency,
     },
     workerEndToEnd: {
       sizes: '224x224+299x299',
       distinctObjects: 16,
-      sweep: overrides.sweep ?? [workerRun()],
+      sweep,
       bestConcurrency: overrides.bestConcurrency ?? 2,
-      longRun: 'longRun' in overrides ? overrides.longRun : workerRun({ concurrency: 4, images: 2000, rssGrowthPercent: 2 }),
+      longRun,
       queueCalls: {
         images: 100,
         concurrency: 4,
         calls: { receives: 20, emptyReceives: 0, deleteBatches: 12, visibilityBatches: 0, depthReads: 0, sends: 0 },
         sqsRequestsPerImage: 0.32,
       },
+      cpuOverhead: cpuOverheads([...sweep, ...(longRun ? [longRun] : [])], byConcurrency),
     },
+    decodeHeavy: { concurrency: 4, limitMiB: 4096, runs: overrides.decodeHeavyRuns ?? [decodeHeavyRun()] },
     coldStart: { runs: [overrides.coldStartMedianMs ?? 200], medianMs: overrides.coldStartMedianMs ?? 200 },
     simulation: {
       perTaskImagesPerSecond: parameters.perTaskImagesPerSecond,

@@ -65,7 +65,7 @@ export async function photoLikeImage(
   return format === 'png' ? image.png({ compressionLevel: 6 }).toBuffer() : image.jpeg({ quality: 90 }).toBuffer();
 }
 
-async function upscaledField(
+export async function upscaledField(
   fieldWidth: number,
   fieldHeight: number,
   channels: 1 | 3 | 4,

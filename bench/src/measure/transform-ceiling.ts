@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, type ResizeConfig, type Size } from '../../../app/src/config';
 import sharp from 'sharp';
 import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
+import { reapedChildrenCpuSeconds } from './process-sampler';
 import { elapsedSeconds, runPool } from './run-pool';
 
 /** Part 1: the resize alone, in memory, and libvips's own thumbnailer on the same files, as the practical ceiling. */
@@ -14,6 +15,12 @@ export interface ThroughputMeasurement {
   readonly images: number;
   readonly seconds: number;
   readonly imagesPerSecond: number;
+  /**
+   * CPU seconds used by the timed work (user + system, every thread): the bench process's own for the in-memory rows
+   * (process.cpuUsage, nothing else runs in it meanwhile), the reaped vipsthumbnail processes' for theirs.
+   */
+  readonly cpuSeconds: number;
+  readonly cpuSecondsPerImage: number;
 }
 
 /** The worker's own resize defaults, read through its config loader so they cannot drift, for the given sizes. */
@@ -44,9 +51,7 @@ export async function measureResizeProcessor(
     await processor.process({ bytes, source: { bucket: 'bench', key: paths[index % paths.length]!, etag: 'bench', size: bytes.length } });
   };
   await runPool(Math.min(concurrency * 2, images), concurrency, run);
-  const startedAt = process.hrtime.bigint();
-  await runPool(images, concurrency, run);
-  return throughput(label, concurrency, images, elapsedSeconds(startedAt));
+  return timedInProcess(label, concurrency, images, () => runPool(images, concurrency, run));
 }
 
 /**
@@ -66,9 +71,7 @@ export async function measureMinimalSharp(
     await sharp(inputs[index % inputs.length]!).resize(size.width, size.height).jpeg({ quality: 85 }).toBuffer();
   };
   await runPool(Math.min(concurrency * 2, images), concurrency, run);
-  const startedAt = process.hrtime.bigint();
-  await runPool(images, concurrency, run);
-  return throughput(label, concurrency, images, elapsedSeconds(startedAt));
+  return timedInProcess(label, concurrency, images, () => runPool(images, concurrency, run));
 }
 
 /**
@@ -89,6 +92,7 @@ export async function measureVipsthumbnail(
     for (let i = 0; i < images; i++) shares[i % processes]!.push(paths[i % paths.length]!);
     const output = join(outputDirectory, `%s_${size.width}x${size.height}.jpg[Q=85,strip]`);
     const startedAt = process.hrtime.bigint();
+    const cpuBefore = reapedChildrenCpuSeconds();
     await Promise.all(
       shares.map((files) =>
         runCommand('vipsthumbnail', ['--size', `${size.width}x${size.height}`, '--smartcrop', 'centre', '-o', output, ...files], {
@@ -96,7 +100,8 @@ export async function measureVipsthumbnail(
         }),
       ),
     );
-    return throughput(label, processes, images, elapsedSeconds(startedAt));
+    const seconds = elapsedSeconds(startedAt);
+    return throughput(label, processes, images, seconds, reapedChildrenCpuSeconds() - cpuBefore);
   } finally {
     rmSync(outputDirectory, { recursive: true, force: true });
   }
@@ -110,8 +115,18 @@ export async function vipsthumbnailVersion(): Promise<string | undefined> {
   }
 }
 
-function throughput(label: string, concurrency: number, images: number, seconds: number): ThroughputMeasurement {
-  return { label, concurrency, images, seconds, imagesPerSecond: images / seconds };
+/** Times `work` in this process: wall clock, and CPU with process.cpuUsage (all of its threads, libvips's included). */
+async function timedInProcess(label: string, concurrency: number, images: number, work: () => Promise<void>): Promise<ThroughputMeasurement> {
+  const startedAt = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
+  await work();
+  const seconds = elapsedSeconds(startedAt);
+  const cpu = process.cpuUsage(cpuBefore);
+  return throughput(label, concurrency, images, seconds, (cpu.user + cpu.system) / 1e6);
+}
+
+function throughput(label: string, concurrency: number, images: number, seconds: number, cpuSeconds: number): ThroughputMeasurement {
+  return { label, concurrency, images, seconds, imagesPerSecond: images / seconds, cpuSeconds, cpuSecondsPerImage: cpuSeconds / images };
 }
 
 function runCommand(command: string, args: readonly string[], env: Record<string, string>): Promise<string> {

@@ -29,13 +29,19 @@ export interface WorkerRunResult {
   readonly images: number;
   readonly seconds: number;
   readonly imagesPerSecond: number;
+  /** Peak of the summed RSS of the worker's process tree (the supervisor and the worker it runs). */
   readonly peakRssMiB: number;
   /** Median RSS of the last quarter against the second quarter; undefined on short runs. */
   readonly rssGrowthPercent: number | undefined;
-  /** The worker's own CPU time per image: with the ceiling's (cores / its rate) it shows whether the worker was short of CPU. */
+  /**
+   * The worker's CPU time per image, over the same window as the throughput (first receive to empty queue), summed
+   * over its process tree: against the ceiling's CPU per image it is the worker's true overhead.
+   */
   readonly workerCpuSecondsPerImage: number;
-  /** The bench process's CPU per image during the run: the S3-protocol server, the counting proxy, the queue watcher. */
+  /** The bench process's CPU per image over the same window: the S3-protocol server, the counting proxy, the queue watcher. */
   readonly harnessCpuSecondsPerImage: number;
+  /** The most processes seen in the worker's tree at once (2: the supervisor and the worker). */
+  readonly workerProcesses: number;
   readonly s3CallsPerImage: number;
   readonly s3CallsByMethod: Readonly<Record<string, number>>;
   /** What the worker itself reported on exit (its `worker exiting` line), when it printed one. */
@@ -87,9 +93,14 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
     const errors = tailCollector(child.stderr, 20);
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const sampler = new ProcessSampler(child.pid!, options.memorySampleMs);
-    const harnessCpuBefore = process.cpuUsage();
+    // Both CPU figures start at the first receive, like the throughput: process start-up is cold start, not per image.
+    let workerCpuAtFirstReceive = 0;
+    let harnessCpuBefore = process.cpuUsage();
 
-    const watch = await watchDrain(queue, options.images, options.timeoutSeconds, exited);
+    const watch = await watchDrain(queue, options.images, options.timeoutSeconds, exited, () => {
+      workerCpuAtFirstReceive = sampler.sample();
+      harnessCpuBefore = process.cpuUsage();
+    });
     const memory = sampler.stop();
     const harnessCpu = process.cpuUsage(harnessCpuBefore);
     if (!watch.drained) child.kill('SIGTERM');
@@ -109,8 +120,9 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
       imagesPerSecond: options.images / watch.seconds,
       peakRssMiB: memory.peakRssMiB,
       rssGrowthPercent: rssGrowthPercent(memory.samples),
-      workerCpuSecondsPerImage: memory.cpuSeconds / options.images,
+      workerCpuSecondsPerImage: (memory.cpuSeconds - workerCpuAtFirstReceive) / options.images,
       harnessCpuSecondsPerImage: (harnessCpu.user + harnessCpu.system) / 1e6 / options.images,
+      workerProcesses: memory.maxProcesses,
       s3CallsPerImage: calls / options.images,
       s3CallsByMethod: counts,
       workerSummary: findExitSummary(lastLines()),
@@ -121,12 +133,16 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
   }
 }
 
-/** Watches the queue from outside: first receive = the visible count drops; drained = nothing visible or in flight. */
-async function watchDrain(
+/**
+ * Watches the queue from outside: first receive = the visible count drops; drained = nothing visible, in flight or
+ * waiting out a retry delay (every message processed or dead-lettered). Gives up when the process exits first or the timeout passes.
+ */
+export async function watchDrain(
   queue: LocalQueue,
   total: number,
   timeoutSeconds: number,
-  exited: Promise<number | null>,
+  exited: Promise<unknown>,
+  onFirstReceive: () => void = () => undefined,
 ): Promise<{ drained: boolean; seconds: number | undefined }> {
   let processExited = false;
   void exited.then(() => (processExited = true));
@@ -135,8 +151,11 @@ async function watchDrain(
   for (;;) {
     const depth = await queue.depth();
     const now = process.hrtime.bigint();
-    if (firstReceiveAt === undefined && depth.visible < total) firstReceiveAt = now;
-    if (depth.visible === 0 && depth.inFlight === 0 && firstReceiveAt !== undefined) {
+    if (firstReceiveAt === undefined && depth.visible < total) {
+      firstReceiveAt = now;
+      onFirstReceive();
+    }
+    if (depth.visible === 0 && depth.inFlight === 0 && depth.delayed === 0 && firstReceiveAt !== undefined) {
       return { drained: true, seconds: Number(now - firstReceiveAt) / 1e9 };
     }
     if (processExited || elapsedSeconds(startedAt) > timeoutSeconds) return { drained: false, seconds: undefined };
@@ -158,7 +177,7 @@ export function tailCollector(stream: NodeJS.ReadableStream, keep: number): () =
   return () => (partial ? [...lines, partial] : [...lines]);
 }
 
-function findExitSummary(lines: readonly string[]): Record<string, unknown> | undefined {
+export function findExitSummary(lines: readonly string[]): Record<string, unknown> | undefined {
   for (const line of [...lines].reverse()) {
     try {
       const parsed = JSON.parse(line) as Record<string, unknown>;

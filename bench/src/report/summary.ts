@@ -15,27 +15,40 @@ export function summaryMarkdown(results: BenchResults): string {
     `Inputs: ${results.inputs.jpegs} photo-like JPEGs and ${results.inputs.pngs} PNGs with alpha, ${results.inputs.width}x${results.inputs.height}, generated deterministically.`,
     '### 1. Transform ceiling (in memory)',
     markdownTable(
-      ['measurement', 'concurrency', 'images', 'images/s', 'images/s per core'],
+      ['measurement', 'concurrency', 'images', 'images/s', 'images/s per core', 'CPU ms/image'],
       [...results.transformCeiling.rows, ...results.transformCeiling.vipsthumbnailRows, ...results.transformCeiling.byConcurrency].map((row) => [
         row.label,
         String(row.concurrency),
         String(row.images),
         fixed(row.imagesPerSecond, 2),
         fixed(row.imagesPerSecond / Math.min(row.concurrency, machine.cores), 2),
+        fixed(row.cpuSecondsPerImage * 1000, 0),
       ]),
     ),
     `### 2. Worker end to end (${results.workerEndToEnd.sizes}, S3-protocol server and local queue on loopback)`,
     markdownTable(
-      ['CONCURRENCY', 'images', 'images/s', 'share of ceiling', 'peak RSS MiB', 'CPU ms/image: worker, harness', 'S3 calls/image'],
+      [
+        'CONCURRENCY',
+        'images',
+        'images/s',
+        'share of ceiling',
+        'peak RSS MiB',
+        'CPU ms/image: worker, ceiling, harness',
+        'CPU overhead (worker / ceiling)',
+        'S3 calls/image',
+      ],
       [...results.workerEndToEnd.sweep, ...(results.workerEndToEnd.longRun ? [results.workerEndToEnd.longRun] : [])].map((run) => {
         const ceiling = results.transformCeiling.byConcurrency.find((row) => row.concurrency === run.concurrency);
+        const overhead = results.workerEndToEnd.cpuOverhead.find((item) => item.concurrency === run.concurrency && item.images === run.images);
         return [
           String(run.concurrency),
           String(run.images),
           fixed(run.imagesPerSecond, 2),
           ceiling ? `${((run.imagesPerSecond / ceiling.imagesPerSecond) * 100).toFixed(0)}%` : 'n/a',
           fixed(run.peakRssMiB, 0),
-          `${fixed(run.workerCpuSecondsPerImage * 1000, 0)}, ${fixed(run.harnessCpuSecondsPerImage * 1000, 0)}`,
+          `${fixed(run.workerCpuSecondsPerImage * 1000, 0)}, ${ceiling ? fixed(ceiling.cpuSecondsPerImage * 1000, 0) : 'n/a'}, ` +
+            fixed(run.harnessCpuSecondsPerImage * 1000, 0),
+          overhead !== undefined ? `${fixed(overhead.ratio, 2)}x` : 'n/a',
           `${fixed(run.s3CallsPerImage, 2)} (${Object.entries(run.s3CallsByMethod)
             .map(([method, count]) => `${method} ${(count / run.images).toFixed(2)}`)
             .join(', ')})`,
@@ -44,16 +57,20 @@ export function summaryMarkdown(results: BenchResults): string {
     ),
     `Best CONCURRENCY on this machine: ${results.workerEndToEnd.bestConcurrency}. Events cycle over ${results.workerEndToEnd.distinctObjects} distinct source objects. ` +
       `The harness (S3-protocol server, counting proxy, queue watcher) shares the machine's cores with the worker: its CPU per image ` +
-      `is time the worker could not use, and is absent in AWS, where S3 runs elsewhere. The ceiling spends ` +
-      `${ceilingCpuMs(results)} ms of CPU per image.`,
+      `is time the worker could not use, and is absent in AWS, where S3 runs elsewhere. So besides the wall-clock share, ` +
+      `the CPU overhead compares CPU per image: the worker's (its whole process tree, the supervisor and the worker, from ` +
+      `the first receive to the empty queue) against the in-memory ceiling's (the same files, sizes and concurrency). ` +
+      `Peak RSS is the peak of the process tree's summed RSS.`,
     `Queue calls (the worker's own loop in-process at CONCURRENCY=${results.workerEndToEnd.queueCalls.concurrency}, ` +
       `${results.workerEndToEnd.queueCalls.images} images): ${fixed(results.workerEndToEnd.queueCalls.sqsRequestsPerImage, 3)} SQS requests per image ` +
       `(${results.workerEndToEnd.queueCalls.calls.receives} receives, ${results.workerEndToEnd.queueCalls.calls.deleteBatches} delete batches, ` +
       `${results.workerEndToEnd.queueCalls.calls.visibilityBatches} visibility batches), plus S3's own SendMessage per event.`,
-    '### 3. Cold start',
+    `### 3. Decode-heavy inputs in a memory cgroup (CONCURRENCY=${results.decodeHeavy.concurrency}, limit ${results.decodeHeavy.limitMiB} MiB)`,
+    decodeHeavyText(results),
+    '### 4. Cold start',
     `Process spawn to first receive: median ${fixed(results.coldStart.medianMs, 0)} ms over ${results.coldStart.runs.length} runs ` +
       `(${results.coldStart.runs.map((ms) => ms.toFixed(0)).join(', ')}).`,
-    '### 4. Scaling simulation: original rule vs ours',
+    '### 5. Scaling simulation: original rule vs ours',
     `Per-task throughput ${fixed(results.simulation.perTaskImagesPerSecond, 2)} images/s (best end-to-end rate per core x ` +
       `${results.simulation.taskSize.vcpu} vCPU). Schedule every ${DEFAULT_SIMULATION.scheduleIntervalSeconds} s, first run ` +
       `${DEFAULT_SIMULATION.firstTickSeconds} s after the burst, Fargate start ${DEFAULT_SIMULATION.startLatencySeconds} s, ` +
@@ -78,7 +95,7 @@ export function summaryMarkdown(results: BenchResults): string {
         }),
       ),
     ),
-    '### 5. Cost per million images',
+    '### 6. Cost per million images',
     costTable(results),
     `Prices: ${results.cost.pricesAsOf}. Fargate cost is at the capacity-provider mix (${results.simulation.taskSize.spotShare * 100}% Spot) ` +
       `for a ${results.simulation.taskSize.vcpu} vCPU / ${results.simulation.taskSize.memoryGb} GB task; see bench/src/parameters.ts.`,
@@ -91,11 +108,39 @@ export function summaryMarkdown(results: BenchResults): string {
   return `${sections.join('\n\n')}\n`;
 }
 
-/** CPU per image of the in-memory ceiling with the worker's sizes, from its rate with every core busy. */
-function ceilingCpuMs(results: BenchResults): string {
-  const reference = results.transformCeiling.rows.find((row) => row.label.endsWith(results.workerEndToEnd.sizes));
-  if (reference === undefined) return 'n/a';
-  return fixed((Math.min(reference.concurrency, results.machine.cores) / reference.imagesPerSecond) * 1000, 0);
+function decodeHeavyText(results: BenchResults): string {
+  const { runs, limitMiB } = results.decodeHeavy;
+  const intro =
+    `One worker drains a queue of valid images that decode whole (no shrink-on-load): CONCURRENCY copies of each queued ` +
+    `together, inside a cgroup v1 memory group limited to the default task memory (${limitMiB} MiB), which is also the ` +
+    `worker's TASK_MEMORY_MIB. Past the limit the kernel kills with SIGKILL, as Fargate does. Peak is the cgroup's ` +
+    `memory.max_usage_in_bytes; killed means an OOM kill in the group or exit 137.`;
+  if (runs.length === 0) return `${intro}
+
+Not run.`;
+  const rows = runs.map((run) => {
+    const inputs = run.inputs
+      .map((input) => `${input.name} (${fixed(input.bytes / 2 ** 20, 1)} MiB on disk, ${fixed(input.decodedMiB, 0)} MiB decoded)`)
+      .join('; ');
+    const name = `${run.name}${Object.keys(run.extraEnv).length > 0 ? ` [${Object.entries(run.extraEnv).map(([key, value]) => `${key}=${value}`).join(' ')}]` : ''}`;
+    if (!run.measured) return [name, inputs, String(run.images), `not measured: ${run.reason}`, '', '', '', ''];
+    return [
+      name,
+      inputs,
+      String(run.images),
+      `${fixed(run.peakMiB, 0)} / ${run.limitMiB} (${((run.peakMiB / run.limitMiB) * 100).toFixed(0)}%)`,
+      fixed(run.peakTreeRssMiB, 0),
+      run.killed ? `yes (oom_kill ${run.oomKills ?? 'n/a'}, exit ${run.exitCode ?? run.signal})` : `no (exit ${run.exitCode ?? run.signal})`,
+      `${run.processed} / ${run.deadLettered} / ${run.leftInQueue}`,
+      fixed(run.seconds, 1),
+    ];
+  });
+  return `${intro}
+
+${markdownTable(
+    ['run', 'inputs', 'images', 'peak MiB / limit', 'peak tree RSS MiB', 'killed', 'processed / dead-lettered / left', 'seconds'],
+    rows,
+  )}`;
 }
 
 function costTable(results: BenchResults): string {
