@@ -1,55 +1,23 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { build } from 'esbuild';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import S3rver from 's3rver';
-import { buildS3Event } from '../../src/events/s3-event-shape';
 import { outputKey } from '../../src/naming/output-key';
-import { LocalQueue } from '../../src/queue/local-queue';
 import { startStrictS3Front } from '../../../local/src/strict-s3-front';
 import { localWorkerStatements } from '../../../local/src/worker-policy';
+import { loadRun, startHarness, startWorker as startHarnessWorker, type Harness, type LoadedRun } from './worker-harness';
 
 /**
  * The real worker process (the esbuild bundle the container runs) against a real S3-protocol server on 127.0.0.1
  * and the local queue: the whole production code path except AWS itself.
  */
-const ROOT = resolve(__dirname, '../../..');
 const SIZES = ['224x224', '299x299'];
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-let dir: string;
-let bundlePath: string;
-let server: S3rver;
-let endpoint: string;
-let s3: S3Client;
+let harness: Harness;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'worker-it-'));
-  bundlePath = join(dir, 'main.js');
-  await build({
-    entryPoints: [join(ROOT, 'app/src/main.ts')],
-    outfile: bundlePath,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['sharp', 'better-sqlite3'],
-    logLevel: 'error',
-  });
-  server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(dir, 's3') });
-  const address = (await server.run()) as { port: number };
-  endpoint = `http://127.0.0.1:${address.port}`;
-  s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+  harness = await startHarness('worker-it-');
 }, 60_000);
 
-afterAll(async () => {
-  s3?.destroy();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => harness?.close());
 
 interface Loaded {
   readonly key: string;
@@ -57,75 +25,19 @@ interface Loaded {
 }
 
 async function setupRun(name: string, inputs: readonly { key: string; body: Buffer; good: boolean }[]) {
-  const source = `${name}-src`;
-  const dest = `${name}-dest`;
-  await s3.send(new CreateBucketCommand({ Bucket: source }));
-  await s3.send(new CreateBucketCommand({ Bucket: dest }));
-  const queuePath = join(dir, `${name}.db`);
-  const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 30, maxReceiveCount: 2 } });
-  const bodies: string[] = [];
-  for (const input of inputs) {
-    const put = await s3.send(new PutObjectCommand({ Bucket: source, Key: input.key, Body: input.body }));
-    bodies.push(buildS3Event([{ bucket: source, key: input.key, size: input.body.length, etag: put.ETag ?? '' }]));
-  }
-  await queue.sendBatch(bodies);
-  return { source, dest, queue, queuePath, loaded: inputs.map(({ key, good }): Loaded => ({ key, good })) };
+  const run = await loadRun(harness, name, inputs);
+  return { ...run, loaded: inputs.map(({ key, good }): Loaded => ({ key, good })) };
 }
 
-function startWorker(queuePath: string, source: string, dest: string, extraEnv: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [bundlePath], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_PATH: join(ROOT, 'node_modules'),
-      QUEUE_URL: queuePath,
-      DEST_BUCKET: dest,
-      ALLOWED_SOURCE_BUCKETS: source,
-      SIZES: SIZES.join(','),
-      WAIT_SECONDS: '1',
-      IDLE_POLLS: '2',
-      CONCURRENCY: '4',
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Powertools writes warnings and errors to stderr, the rest to stdout: both streams carry JSON log lines.
-  const lines: Record<string, unknown>[] = [];
-  const lineListeners: ((line: Record<string, unknown>) => void)[] = [];
-  let stderr = '';
-  const collect = (stream: NodeJS.ReadableStream, raw: (text: string) => void) => {
-    let partial = '';
-    stream.on('data', (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      for (const part of parts) {
-        if (!part.startsWith('{')) {
-          raw(`${part}\n`);
-          continue;
-        }
-        const line = JSON.parse(part) as Record<string, unknown>;
-        lines.push(line);
-        for (const listener of lineListeners) listener(line);
-      }
-    });
-  };
-  collect(child.stdout, () => undefined);
-  collect(child.stderr, (text) => (stderr += text));
-  const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
-  const logged = (message: string) =>
-    new Promise<void>((resolveLogged) => lineListeners.push((line) => line.message === message && resolveLogged()));
-  return { child, lines, exited, logged, stderr: () => stderr };
+function startWorker(run: LoadedRun, extraEnv: Record<string, string> = {}) {
+  return startHarnessWorker(harness, run, extraEnv);
 }
 
 async function destKeys(dest: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: dest, ContinuationToken: token }));
+    const page = await harness.s3.send(new ListObjectsV2Command({ Bucket: dest, ContinuationToken: token }));
     keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
     token = page.NextContinuationToken;
   } while (token !== undefined);
@@ -161,17 +73,18 @@ async function brokenInputs(): Promise<{ key: string; body: Buffer; good: boolea
 describe('the worker process against s3rver and the local queue', () => {
   it('processes 50 images with awkward keys, dead-letters the 5 broken inputs and exits 0 once drained', async () => {
     const goods = await Promise.all(GOOD_KEYS.map(async (key, i) => ({ key, body: await image(i), good: true })));
-    const { source, dest, queue, queuePath, loaded } = await setupRun('drain', [...goods, ...(await brokenInputs())]);
-    const worker = startWorker(queuePath, source, dest);
+    const run = await setupRun('drain', [...goods, ...(await brokenInputs())]);
+    const { dest, queue, loaded } = run;
+    const worker = startWorker(run);
     const code = await worker.exited;
     expect({ code, stderr: code === 0 ? '' : worker.stderr() }).toEqual({ code: 0, stderr: '' });
 
     const expected = loaded.filter((input) => input.good).flatMap((input) => expectedOutputs(input.key)).sort();
     expect(await destKeys(dest)).toEqual(expected);
-    const sample = await s3.send(new GetObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[1] }));
+    const sample = await harness.s3.send(new GetObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[1] }));
     const info = await sharp(Buffer.from(await sample.Body!.transformToByteArray())).metadata();
     expect({ width: info.width, height: info.height, format: info.format }).toEqual({ width: 299, height: 299, format: 'jpeg' });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[0] }));
+    const head = await harness.s3.send(new HeadObjectCommand({ Bucket: dest, Key: expectedOutputs(GOOD_KEYS[3]!)[0] }));
     expect(decodeURIComponent(head.Metadata?.['source-key'] ?? '')).toBe(GOOD_KEYS[3]);
 
     const dead = await queue.peekDeadLetters(100);
@@ -189,8 +102,9 @@ describe('the worker process against s3rver and the local queue', () => {
 
   it('on SIGTERM mid-run exits 0, hands unfinished messages back at once and loses nothing', async () => {
     const inputs = await Promise.all(Array.from({ length: 40 }, async (_, i) => ({ key: `slow/${i}.jpg`, body: await image(i, 2400, 1800), good: true })));
-    const { source, dest, queue, queuePath } = await setupRun('sigterm', inputs);
-    const worker = startWorker(queuePath, source, dest, { CONCURRENCY: '2', SHUTDOWN_GRACE_SECONDS: '20' });
+    const run = await setupRun('sigterm', inputs);
+    const { dest, queue } = run;
+    const worker = startWorker(run, { CONCURRENCY: '2', SHUTDOWN_GRACE_SECONDS: '20' });
     await worker.logged('processed');
     worker.child.kill('SIGTERM');
     const code = await worker.exited;
@@ -216,14 +130,15 @@ describe('the worker process under the task role\'s policy, through the strict S
   /** A kept image and a deleted one, worked on as the role `withoutSourceListing` says; what the worker made of them. */
   async function runWithDeletedSource(name: string, withoutSourceListing: boolean) {
     const inputs = [{ key: 'in/kept photo+1.jpg', body: await image(1), good: true }, { key: 'in/deleted ü.jpg', body: await image(2), good: true }];
-    const { source, dest, queue, queuePath } = await setupRun(name, inputs);
-    await s3.send(new DeleteObjectCommand({ Bucket: source, Key: 'in/deleted ü.jpg' }));
+    const run = await setupRun(name, inputs);
+    const { source, dest, queue } = run;
+    await harness.s3.send(new DeleteObjectCommand({ Bucket: source, Key: 'in/deleted ü.jpg' }));
     const infra = localWorkerStatements({ sourceBucket: source, sourcePrefix: SOURCE_PREFIX, destBucket: dest, destPrefix: DEST_PREFIX });
     const listsSource = (statement: (typeof infra)[number]) => [statement.Action].flat().includes('s3:ListBucket') && statement.Resource === `arn:aws:s3:::${source}`;
     expect(infra.filter(listsSource)).toHaveLength(1);
-    const front = await startStrictS3Front({ upstream: endpoint, statements: withoutSourceListing ? infra.filter((statement) => !listsSource(statement)) : infra });
+    const front = await startStrictS3Front({ upstream: harness.endpoint, statements: withoutSourceListing ? infra.filter((statement) => !listsSource(statement)) : infra });
     try {
-      const worker = startWorker(queuePath, source, dest, { AWS_ENDPOINT_URL: front.endpoint, SOURCE_PREFIX, DEST_PREFIX });
+      const worker = startWorker(run, { AWS_ENDPOINT_URL: front.endpoint, SOURCE_PREFIX, DEST_PREFIX });
       const code = await worker.exited;
       expect({ code, stderr: code === 0 ? '' : worker.stderr() }).toEqual({ code: 0, stderr: '' });
       const deadLetters = await queue.peekDeadLetters(10);
