@@ -4,7 +4,8 @@ import { join } from 'node:path';
 /**
  * A real memory limit for one process tree, as Fargate gives a task: a cgroup v1 memory controller group. Past the
  * limit the kernel reclaims what it can and then kills with SIGKILL (the OOM killer), exactly what ends an
- * over-budget task. Creating one needs root (or a delegated hierarchy); without it the caller reports "not measured".
+ * over-budget task. The bench, the chaos suite and the memory tests run workers in one. Creating one needs root (or a
+ * delegated hierarchy); without it the caller gets the reason: the bench reports "not measured", a test fails.
  */
 export const DEFAULT_CGROUP_MEMORY_ROOT = '/sys/fs/cgroup/memory';
 

@@ -1,24 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDecodeHeavy } from '../src/measure/decode-heavy-memory';
-import { createMemoryCgroup, parseOomKills } from '../src/measure/memory-cgroup';
+import { createMemoryCgroup, parseOomKills } from '../src/memory-cgroup';
 
 const MIB = 2 ** 20;
 
-/** Whether this machine lets the bench create a memory cgroup (root with cgroup v1's memory controller). */
-function canCreateCgroup(): boolean {
-  const probe = createMemoryCgroup(64 * MIB, `s3-queue-bench-probe-${process.pid}`);
-  if ('reason' in probe) return false;
-  void probe.cgroup.remove();
-  return true;
-}
-
-const withCgroup = canCreateCgroup() ? it : it.skip;
-
 describe('memory cgroup', () => {
-  withCgroup('limits a process from its first allocation and reports the OOM kill past the limit', async () => {
+  // Machines of this project's kind run as root; elsewhere this fails with the reason rather than pass unmeasured.
+  it('limits a process from its first allocation and reports the OOM kill past the limit', async () => {
     const created = createMemoryCgroup(64 * MIB, `s3-queue-bench-test-${process.pid}-${Date.now()}`);
     if ('reason' in created) throw new Error(created.reason);
     const { cgroup } = created;
@@ -48,30 +38,6 @@ describe('memory cgroup', () => {
   it('says why when it cannot create the group, instead of measuring nothing and calling it a pass', () => {
     const result = createMemoryCgroup(64 * MIB, 'anything', join(tmpdir(), `no-cgroup-here-${process.pid}`, 'memory'));
     expect('reason' in result && result.reason).toMatch(/^cannot create the memory cgroup .*ENOENT.*needs root/);
-  });
-
-  it('reports a decode-heavy run as not measured, with the reason, when no cgroup can be created', async () => {
-    const scratch = mkdtempSync(join(tmpdir(), 'bench-cgroup-'));
-    try {
-      const run = await runDecodeHeavy({
-        name: 'decode-heavy set',
-        workerScript: 'never-started.js',
-        queuePath: join(scratch, 'queue.db'),
-        s3Endpoint: 'http://127.0.0.1:9',
-        objects: [],
-        copies: 4,
-        concurrency: 4,
-        limitMiB: 4096,
-        sizes: '224x224',
-        timeoutSeconds: 1,
-        memorySampleMs: 100,
-        cgroupRoot: join(scratch, 'not-a-cgroup-mount'),
-      });
-      expect(run.measured).toBe(false);
-      expect(!run.measured && run.reason).toMatch(/cannot create the memory cgroup/);
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
   });
 
   it('reads the OOM kill count from memory.oom_control, and knows when the kernel does not report it', () => {

@@ -27,7 +27,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const cgroup of cgroups) cgroup.remove();
+  await Promise.all(cgroups.map((cgroup) => cgroup.remove()));
   await harness?.close();
 });
 

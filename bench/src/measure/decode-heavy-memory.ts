@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { buildS3Event } from '../../../app/src/events/s3-event-shape';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
 import type { DecodeHeavyInput } from '../inputs/decode-heavy-images';
-import { createMemoryCgroup, DEFAULT_CGROUP_MEMORY_ROOT } from './memory-cgroup';
+import { createMemoryCgroup, DEFAULT_CGROUP_MEMORY_ROOT } from '../../../local/src/memory-cgroup';
 import { ProcessSampler } from './process-sampler';
 import { SOURCE_BUCKET, type StoredObject } from './s3-stack';
 import { elapsedSeconds } from './run-pool';
