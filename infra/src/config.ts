@@ -29,7 +29,11 @@ export interface InfraConfig {
    */
   readonly deadLetterRetentionSeconds: number;
   readonly logRetentionDays: number;
-  /** Lets `cdktf destroy` delete non-empty buckets: for demos only. */
+  /**
+   * Lets `cdktf destroy` delete the source and destination buckets and the ECR repository while they still hold
+   * objects or images (S3 force_destroy, ECR force_delete); without it the destroy stops at the first non-empty one.
+   * For demos only: it deletes every source image, output and worker image.
+   */
   readonly forceDestroy: boolean;
   /** The image tasks run until the pipeline pushes the first build (see README "the two traps"). */
   readonly bootstrapImage: string;
@@ -38,7 +42,10 @@ export interface InfraConfig {
   readonly githubBranch: string;
   /** An existing CodeConnections (CodeStar) connection; empty: one is created, PENDING until approved in the console. */
   readonly githubConnectionArn: string;
-  /** Instead of a connection, as the original blueprint does: the name of a Secrets Manager secret holding a GitHub token. */
+  /**
+   * Fallback only, as the original blueprint does: the name of a Secrets Manager secret holding a GitHub token, read by
+   * the GitHub version 1 source action, which AWS no longer recommends (the token also lands in Terraform state).
+   */
   readonly githubTokenSecretName: string;
   /** Images kept in ECR; older ones expire. */
   readonly ecrKeepImages: number;

@@ -164,6 +164,37 @@ describe('the blueprint stack', () => {
     expect(resourcesOf(json, 'aws_vpc_endpoint').filter((endpoint) => endpoint.vpc_endpoint_type === 'Interface')).toHaveLength(5);
   });
 
+  it('with kmsEncryption, creates the bucket notification after the queue and key policies (S3 sends a test event under the key)', () => {
+    const dependencies = (json: SynthesizedStack) => resourcesOf(json, 'aws_s3_bucket_notification')[0]!.depends_on;
+    expect(dependencies(synthStack({ kmsEncryption: true }).json)).toEqual([
+      expect.stringMatching(/^aws_sqs_queue_policy\.work_policy_\w+$/), expect.stringMatching(/^aws_kms_key_policy\.key_policy_\w+$/),
+    ]);
+    expect(dependencies(synthesized)).toEqual([expect.stringMatching(/^aws_sqs_queue_policy\.work_policy_\w+$/)]);
+  });
+
+  it('creates the pipeline notification rule after the topic policy and the policy of the topic\'s key (CodeStar checks at creation)', () => {
+    for (const json of [synthesized, synthStack({ kmsEncryption: true }).json]) {
+      expect(resourcesOf(json, 'aws_codestarnotifications_notification_rule')[0]!.depends_on).toEqual([
+        expect.stringMatching(/^aws_sns_topic_policy\.operations_policy_\w+$/), expect.stringMatching(/^aws_kms_key_policy\.key_policy_\w+$/),
+      ]);
+    }
+  });
+
+  it('keeps data on destroy by default; forceDestroy lets destroy empty the source and destination buckets and the ECR repository', () => {
+    const forced = (json: SynthesizedStack) => ({
+      buckets: resourcesOf(json, 'aws_s3_bucket').filter((bucket) => bucket.force_destroy === true).map((bucket) => bucket.bucket_prefix).sort(),
+      repository: resourcesOf(json, 'aws_ecr_repository')[0]!.force_delete,
+    });
+    expect(forced(synthesized)).toEqual({ buckets: ['s3-queue-artifacts-'], repository: false });
+    expect(forced(synthStack({ forceDestroy: true }).json)).toEqual({
+      buckets: ['s3-queue-artifacts-', 's3-queue-destination-', 's3-queue-source-'], repository: true,
+    });
+  });
+
+  it('builds on a V2 pipeline in SUPERSEDED mode', () => {
+    expect(resources('aws_codepipeline')[0]).toMatchObject({ pipeline_type: 'V2', execution_mode: 'SUPERSEDED' });
+  });
+
   it('with a token secret instead of a connection, reads the token from Secrets Manager and creates no connection', () => {
     const { json } = synthStack({ githubTokenSecretName: 'github/token' });
     expect(json.resource.aws_codestarconnections_connection).toBeUndefined();

@@ -64,6 +64,7 @@ import {
   networkProps, operationsDashboardProps, operationsTopicProps, queueAlarmsProps, scalerBundleDir, scalerFunctionProps, secureBucketProps,
   workQueueProps, workerServiceProps,
 } from './factories';
+import { type Statement, policyOf } from './policy-documents';
 
 /**
  * One construct at a time, synthesized alone (`Testing.synthScope`), checked against what its doc comment promises.
@@ -71,15 +72,6 @@ import {
  */
 
 type Json = Record<string, unknown>;
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Principal?: unknown;
-  Action: string | string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, unknown>>;
-}
-interface PolicyDocument { Version: string; Statement: Statement[] }
 interface TerraformType { readonly tfResourceType: string }
 
 const synth = (define: (scope: Construct) => void): string => Testing.synthScope(define);
@@ -107,113 +99,6 @@ const ref = (type: string, path: string, attribute: string) => expect.stringMatc
 /** The account, taken from the ARN of the resource at `path`, as the policies that avoid a caller-identity lookup do. */
 const accountOf = (type: string, path: string) =>
   expect.stringMatching(new RegExp(`^\\$\\{element\\(split\\(":", ${type}\\.${escape(path)}_[0-9A-F]{8}\\.arn\\), 4\\)\\}$`));
-
-/**
- * A synthesized policy: plain JSON, or a `${jsonencode({...})}` expression (from Fn.jsonencode), read into the same
- * shape with each bare Terraform expression as a "${...}" string.
- */
-function policyOf(text: unknown): PolicyDocument {
-  const source = String(text);
-  const encoded = /^\$\{jsonencode\(([\s\S]*)\)\}$/.exec(source);
-  return (encoded === null ? JSON.parse(source) : new HclValueReader(encoded[1]!).read()) as PolicyDocument;
-}
-
-/** Reads the HCL object syntax cdktf renders inside jsonencode(): `{"k" = v, ...}`, `[...]`, strings, expressions. */
-class HclValueReader {
-  private at = 0;
-
-  constructor(private readonly text: string) {}
-
-  read(): unknown {
-    this.skipSpace();
-    const char = this.text[this.at];
-    if (char === '{') return this.object();
-    if (char === '[') return this.array();
-    if (char === '"') return this.string();
-    return this.expression();
-  }
-
-  private object(): Json {
-    const result: Json = {};
-    this.at++;
-    for (this.skipSpace(); this.text[this.at] !== '}'; this.skipSpace()) {
-      const key = this.string();
-      this.skipSpace();
-      if (this.text[this.at++] !== '=') throw new Error(`expected = at ${this.at} in ${this.text}`);
-      result[key] = this.read();
-      this.skipSeparator();
-    }
-    this.at++;
-    return result;
-  }
-
-  private array(): unknown[] {
-    const result: unknown[] = [];
-    this.at++;
-    for (this.skipSpace(); this.text[this.at] !== ']'; this.skipSpace()) {
-      result.push(this.read());
-      this.skipSeparator();
-    }
-    this.at++;
-    return result;
-  }
-
-  /** A quoted string; `${...}` interpolations are kept as written. */
-  private string(): string {
-    let result = '';
-    this.at++;
-    while (this.text[this.at] !== '"') {
-      if (this.text[this.at] === '\\') {
-        const escaped = this.text[this.at + 1]!;
-        result += ({ n: '\n', t: '\t', r: '\r' } as Record<string, string>)[escaped] ?? escaped;
-        this.at += 2;
-      } else if (this.text.startsWith('${', this.at)) {
-        const start = this.at;
-        this.at += 2;
-        this.skipBalanced('}');
-        result += this.text.slice(start, this.at);
-      } else {
-        result += this.text[this.at++];
-      }
-    }
-    this.at++;
-    return result;
-  }
-
-  /** A bare expression (a reference or a function call) up to the next `,`, `}` or `]` outside brackets. */
-  private expression(): unknown {
-    const start = this.at;
-    this.skipBalanced(',}]', false);
-    const expression = this.text.slice(start, this.at).trim();
-    if (/^-?\d+(\.\d+)?$/.test(expression)) return Number(expression);
-    if (expression === 'true' || expression === 'false') return expression === 'true';
-    return `\${${expression}}`;
-  }
-
-  /** Moves past the closing character (or, with consume false, up to one of the stop characters) at depth 0. */
-  private skipBalanced(stops: string, consume = true): void {
-    let depth = 0;
-    for (; this.at < this.text.length; this.at++) {
-      const char = this.text[this.at]!;
-      if (char === '"') {
-        for (this.at++; this.text[this.at] !== '"'; this.at++) if (this.text[this.at] === '\\') this.at++;
-      } else if (depth === 0 && stops.includes(char)) {
-        if (consume) this.at++;
-        return;
-      } else if ('({['.includes(char)) depth++;
-      else if (')}]'.includes(char)) depth--;
-    }
-  }
-
-  private skipSpace(): void {
-    while (/\s/.test(this.text[this.at] ?? '')) this.at++;
-  }
-
-  private skipSeparator(): void {
-    this.skipSpace();
-    if (this.text[this.at] === ',') this.at++;
-  }
-}
 
 const list = (value: string | string[]) => (Array.isArray(value) ? value : [value]);
 /** The statements of the inline policy attached to the role at `rolePath` (e.g. 'w_task-role'). */
@@ -689,7 +574,7 @@ describe('ImageBuild', () => {
       Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
     }]);
     expect(grantsOf(statements, 'ecs:TagResource')).toEqual([expect.objectContaining({
-      Resource: 'arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*', Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+      Resource: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/blue-worker:*`, Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
     })]);
     expect(iamPolicyProblems({ Statement: statements })).toEqual([]);
   });
@@ -769,6 +654,21 @@ describe('DeliveryPipeline', () => {
     expect(JSON.parse(String(only(synthesized, IamRole).assume_role_policy)).Statement).toEqual([
       { Effect: 'Allow', Principal: { Service: 'codepipeline.amazonaws.com' }, Action: 'sts:AssumeRole' },
     ]);
+  });
+
+  it('is a V2 pipeline (chosen, not AWS\'s V1 default) in SUPERSEDED mode, with either source', () => {
+    for (const synthesized of [delivery(), delivery({ connectionArn: CONNECTION_ARN }), delivery({ tokenSecretName: 'github/token' })]) {
+      expect(only(synthesized, Codepipeline)).toMatchObject({ pipeline_type: 'V2', execution_mode: 'SUPERSEDED' });
+    }
+  });
+
+  it('creates the notification rule after what the topic needs to accept it, when told what that is', () => {
+    const synthesized = synth((scope) => {
+      const topicPolicy = new SnsTopicPolicy(scope, 'topic-policy', { arn: TOPIC_ARN, policy: '{}' });
+      new DeliveryPipeline(scope, 'd', deliveryPipelineProps({ topicDependencies: [topicPolicy] }));
+    });
+    expect(only(synthesized, CodestarnotificationsNotificationRule).depends_on).toEqual(['aws_sns_topic_policy.topic-policy']);
+    expect(only(delivery(), CodestarnotificationsNotificationRule).depends_on).toBeUndefined();
   });
 
   it('notifies the topic of every failed and succeeded run', () => {

@@ -99,9 +99,9 @@ export function imagePointerProps(overrides: Partial<ImagePointerProps> = {}): I
 
 export function imageBuildProps(overrides: Partial<ImageBuildProps> = {}): ImageBuildProps {
   return {
-    name: 'blue', region: 'eu-west-1', logRetentionDays: 14, artifactBucketArn: 'arn:aws:s3:::blue-artifacts',
+    name: 'blue', logRetentionDays: 14, artifactBucketArn: 'arn:aws:s3:::blue-artifacts',
     repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-worker`, repositoryUrl: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-worker`,
-    taskFamily: 'blue-worker',
+    taskFamily: 'blue-worker', taskDefinitionArnPattern: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/blue-worker:*`,
     taskRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
     imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
     revisionTag: { key: 'Blueprint', value: 'blue' },

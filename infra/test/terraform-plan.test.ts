@@ -41,14 +41,18 @@ function synthAndPlan(name: string, overrides: Parameters<typeof synthBlueprint>
   execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
   execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
   const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
-  const creates = (plan.resource_changes as { change: { actions: string[] } }[]).filter((change) => change.change.actions.includes('create')).length;
-  return { json, synthesized: resourceCount(json), creates };
+  const changes = plan.resource_changes as { type: string; change: { actions: string[]; after: Record<string, unknown> } }[];
+  const creates = changes.filter((change) => change.change.actions.includes('create')).length;
+  const planned = (type: string) => changes.filter((change) => change.type === type).map((change) => change.change.after);
+  return { json, synthesized: resourceCount(json), creates, planned };
 }
 
 it('validates and plans the default stack offline, creating every synthesized resource', () => {
-  const { synthesized, creates } = synthAndPlan('default', {});
+  const { synthesized, creates, planned } = synthAndPlan('default', {});
   expect(synthesized).toBe(EXPECTED_RESOURCES);
   expect(creates).toBe(synthesized);
+  // The provider accepts the chosen pipeline type and execution mode (validate checks both values).
+  expect(planned('aws_codepipeline')).toEqual([expect.objectContaining({ pipeline_type: 'V2', execution_mode: 'SUPERSEDED' })]);
 }, 120_000);
 
 it('plans every option at once: KMS, versioning, expiry, interface endpoints, per-AZ NAT, e-mail, an existing connection', () => {

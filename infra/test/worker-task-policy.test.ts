@@ -24,7 +24,7 @@ describe('workerTaskPolicyStatements', () => {
   it('lets the worker consume the work queue and re-queue records there', () => {
     expect(bySid(statements, 'ConsumeAndRequeueOnTheWorkQueue')).toEqual({
       Sid: 'ConsumeAndRequeueOnTheWorkQueue', Effect: 'Allow',
-      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
       Resource: QUEUE,
     });
   });

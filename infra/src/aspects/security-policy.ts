@@ -65,7 +65,10 @@ function readPolicy(policy: string): { Statement: Statement[] } | undefined {
 
 /**
  * Fails `cdktf synth` (an error annotation) when a change to the blueprint breaks its security rules: least-privilege
- * IAM, encrypted queues, log groups that expire, subnets that hand out no public IPs.
+ * IAM, encrypted queues, log groups that expire, subnets that hand out no public IPs. Whether a grant is one the code
+ * needs is checked where the code can be read: infra/test/code-needs-policy.test.ts compares the worker's and the
+ * scaler's roles with the AWS SDK commands their sources send, and infra/test/policy-wildcards.test.ts lists every
+ * `*` in a policy resource with its reason.
  */
 export class SecurityPolicyChecks implements IAspect {
   visit(node: IConstruct): void {

@@ -5,6 +5,7 @@ import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
 export interface ContainerRegistryProps {
   readonly name: string;
   readonly keepImages: number;
+  /** `cdktf destroy` deletes the repository with its images (ECR force_delete); otherwise it fails while images remain. */
   readonly forceDestroy: boolean;
   /** KMS encryption with this key; AES-256 when absent. */
   readonly kmsKeyArn?: string;

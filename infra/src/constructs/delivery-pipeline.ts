@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { Codepipeline, type CodepipelineStageAction } from '@cdktf/provider-aws/lib/codepipeline';
 import { CodestarconnectionsConnection } from '@cdktf/provider-aws/lib/codestarconnections-connection';
 import { CodestarnotificationsNotificationRule } from '@cdktf/provider-aws/lib/codestarnotifications-notification-rule';
@@ -14,16 +15,43 @@ export interface DeliveryPipelineProps {
   readonly branch: string;
   /** Use this connection; when both this and the secret are empty, a connection is created (approve it once in the console). */
   readonly connectionArn: string;
-  /** The original blueprint's way: a GitHub token in Secrets Manager (polled GitHub v1 source). */
+  /**
+   * Fallback only: the original blueprint's way, a GitHub token in Secrets Manager read by the GitHub version 1
+   * source action (OAuth token, polled), which AWS no longer recommends. The token is read at plan time and kept in
+   * Terraform state. Empty (the default) uses a connection.
+   */
   readonly tokenSecretName: string;
   readonly artifactBucketName: string;
   readonly artifactBucketArn: string;
   readonly buildProjectName: string;
   readonly buildProjectArn: string;
   readonly topicArn: string;
+  /**
+   * What must exist before the notification rule: the topic policy and the key policy of the topic's key. CodeStar
+   * Notifications checks that it may publish to the target when the rule is created.
+   */
+  readonly topicDependencies?: readonly ITerraformDependable[];
 }
 
 const SOURCE_VARIABLES = 'SourceVariables';
+
+/**
+ * The pipeline type, chosen rather than left to AWS's default (V1). V1: $1.00 a month for each pipeline older than
+ * 30 days that ran in the month (the free tier covers one such pipeline per account). V2: $0.002 per action-minute,
+ * rounded up per action, with 100 free action-minutes a month per account. One run here is about 10 action-minutes
+ * (the source action 1, the build with `npm test` and the image about 9), so V2 is free up to about 10 runs a month
+ * and cheaper than a paid V1 pipeline up to about 60 (two a day); at several runs every day it costs more (3 a day:
+ * about $1.60). V2 is chosen for a blueprint that is pushed a few times a week, and for what V1 lacks: execution
+ * modes, and Git triggers with branch and file-path filters if a copy wants them.
+ */
+const PIPELINE_TYPE = 'V2';
+/**
+ * SUPERSEDED (V1's only behaviour): a stage runs one execution at a time, and a newer execution waiting for it
+ * replaces any older one waiting there, so an older commit is never built after a newer one and the newest push is
+ * the revision the scaler runs. QUEUED would build every intermediate commit, each a full test run and image, only
+ * for its revision to be replaced at once.
+ */
+const EXECUTION_MODE = 'SUPERSEDED';
 
 /** GitHub push -> CodeBuild (test, image, new task-definition revision), with every run's outcome sent to the topic. */
 export class DeliveryPipeline extends Construct {
@@ -60,6 +88,8 @@ export class DeliveryPipeline extends Construct {
     this.pipeline = new Codepipeline(this, 'pipeline', {
       name: `${props.name}-worker`,
       roleArn: role.arn,
+      pipelineType: PIPELINE_TYPE,
+      executionMode: EXECUTION_MODE,
       artifactStore: [{ location: props.artifactBucketName, type: 'S3' }],
       stage: [
         { name: 'Source', action: [this.sourceAction(props, owner, repo)] },
@@ -83,6 +113,7 @@ export class DeliveryPipeline extends Construct {
       detailType: 'BASIC',
       eventTypeIds: ['codepipeline-pipeline-pipeline-execution-failed', 'codepipeline-pipeline-pipeline-execution-succeeded'],
       target: [{ address: props.topicArn }],
+      ...(props.topicDependencies !== undefined ? { dependsOn: [...props.topicDependencies] } : {}),
     });
   }
 
@@ -94,7 +125,8 @@ export class DeliveryPipeline extends Construct {
         configuration: { ConnectionArn: this.connectionArn, FullRepositoryId: `${owner}/${repo}`, BranchName: props.branch, DetectChanges: 'true' },
       };
     }
-    // Read at plan time and kept in Terraform state: the reason a connection is the default.
+    // The deprecated GitHub version 1 action, kept as the documented fallback for accounts that cannot use a
+    // connection. Its token is read at plan time and kept in Terraform state: the reason a connection is the default.
     const token = new DataAwsSecretsmanagerSecretVersion(this, 'github-token', { secretId: props.tokenSecretName });
     return {
       ...common, owner: 'ThirdParty', provider: 'GitHub',

@@ -15,6 +15,11 @@ export interface EncryptionKeyProps {
  */
 export class EncryptionKey extends Construct {
   readonly key: KmsKey;
+  /**
+   * The key policy. A resource that makes a service validate the key at creation (S3 sends a test event to a queue
+   * under this key; CodeStar Notifications checks it may publish to a topic under it) must depend on it.
+   */
+  readonly policy: KmsKeyPolicy;
 
   constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
     super(scope, id);
@@ -26,7 +31,7 @@ export class EncryptionKey extends Construct {
       Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*',
       Condition: { StringEquals: { 'aws:SourceAccount': account } },
     });
-    new KmsKeyPolicy(this, 'policy', {
+    this.policy = new KmsKeyPolicy(this, 'policy', {
       keyId: this.key.keyId,
       policy: Fn.jsonencode({
         Version: '2012-10-17',

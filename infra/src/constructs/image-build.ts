@@ -7,12 +7,13 @@ import { assumableBy } from '../assume-role-policy';
 
 export interface ImageBuildProps {
   readonly name: string;
-  readonly region: string;
   readonly logRetentionDays: number;
   readonly artifactBucketArn: string;
   readonly repositoryArn: string;
   readonly repositoryUrl: string;
   readonly taskFamily: string;
+  /** The family's revisions, `arn:<partition>:ecs:<region>:<account>:task-definition/<family>:*`: the build tags what it registers. */
+  readonly taskDefinitionArnPattern: string;
   /** The roles the registered task definitions name, which CodeBuild therefore passes. */
   readonly taskRoleArns: readonly string[];
   readonly imageParameterArn: string;
@@ -55,7 +56,7 @@ export class ImageBuild extends Construct {
             Condition: { StringEquals: { [`aws:RequestTag/${props.revisionTag.key}`]: props.revisionTag.value } },
           },
           {
-            Effect: 'Allow', Action: ['ecs:TagResource'], Resource: `arn:aws:ecs:${props.region}:*:task-definition/${props.taskFamily}:*`,
+            Effect: 'Allow', Action: ['ecs:TagResource'], Resource: props.taskDefinitionArnPattern,
             Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
           },
           { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [...props.taskRoleArns], Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },

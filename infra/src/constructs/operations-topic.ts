@@ -16,6 +16,8 @@ export interface OperationsTopicProps {
 /** Where alarms and pipeline notifications go: encrypted, publishable only by this account's alarms and pipeline rules. */
 export class OperationsTopic extends Construct {
   readonly topic: SnsTopic;
+  /** Who may publish: a notification rule targeting the topic must be created after it (the service checks at creation). */
+  readonly policy: SnsTopicPolicy;
 
   constructor(scope: Construct, id: string, props: OperationsTopicProps) {
     super(scope, id);
@@ -25,7 +27,7 @@ export class OperationsTopic extends Construct {
       Sid: sid, Effect: 'Allow', Principal: { Service: service }, Action: 'sns:Publish', Resource: this.topic.arn,
       Condition: { StringEquals: { 'aws:SourceAccount': account } },
     });
-    new SnsTopicPolicy(this, 'policy', {
+    this.policy = new SnsTopicPolicy(this, 'policy', {
       arn: this.topic.arn,
       policy: Fn.jsonencode({
         Version: '2012-10-17',

@@ -38,7 +38,8 @@ export interface WorkerServiceProps {
   readonly kmsKeyArn?: string;
 }
 
-export const CONTAINER_NAME = 'worker';
+/** The task definition's one container; buildspec.yml names it too (`imagedefinitions.json`). */
+const CONTAINER_NAME = 'worker';
 const TASKS_ASSUME = assumableBy('ecs-tasks.amazonaws.com');
 
 /** The ECS cluster (Spot and on-demand), the worker task definition and the two least-privilege roles it runs with. */

@@ -42,10 +42,11 @@ function listUnder(sid: string, bucketArn: string, prefix: string): PolicyStatem
 export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): PolicyStatement[] {
   return [
     {
-      // SendMessage here re-queues the records of a multi-record message that still need a retry.
+      // SendMessage here re-queues the records of a multi-record message that still need a retry. No
+      // GetQueueAttributes: the worker never reads the queue's depth (the scaler and the operator commands do).
       Sid: 'ConsumeAndRequeueOnTheWorkQueue',
       Effect: 'Allow',
-      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
       Resource: input.queueArn,
     },
     // The worker dead-letters what cannot succeed, and its last allowed attempt, itself, with the reasons attached.

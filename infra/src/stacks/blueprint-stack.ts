@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider, type AwsProviderConfig } from '@cdktf/provider-aws/lib/provider';
 import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
+import { arnLocal, arnPart } from '../arn-part';
 import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
 import { ContainerRegistry } from '../constructs/container-registry';
@@ -60,8 +61,9 @@ export class BlueprintStack extends TerraformStack {
       queue: config.sourceSuffixes.map((suffix) => ({
         queueArn: work.queue.arn, events: ['s3:ObjectCreated:*'], filterSuffix: suffix, ...(config.sourcePrefix !== '' ? { filterPrefix: config.sourcePrefix } : {}),
       })),
-      // S3 checks it may send when the notification is created, so the queue policy must exist first.
-      dependsOn: [work.policy],
+      // S3 checks it may send when the notification is created (a test event), so the queue policy must exist first,
+      // and with kmsEncryption the key policy that lets S3 encrypt for the queue too.
+      dependsOn: [work.policy, ...(config.kmsEncryption ? [key.policy] : [])],
     });
 
     const registry = new ContainerRegistry(this, 'registry', {
@@ -80,10 +82,13 @@ export class BlueprintStack extends TerraformStack {
       ...dataKey,
     });
     const taskRoleArns = [workers.taskRole.arn, workers.executionRole.arn];
+    // Every revision of the family, in this partition and account (read from the cluster's ARN): the scaler runs them, the build tags them.
+    const taskDefinitionArnPattern = arnLocal(this, 'task_definition_arns',
+      `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}:task-definition/${family}:*`);
     const scaler = new ScalerFunction(this, 'scaler', {
       name: config.name, bundleDir: config.scalerBundleDir, logRetentionDays: config.logRetentionDays,
       queueArn: work.queue.arn, queueUrl: work.queue.url, clusterArn: workers.cluster.arn, taskFamily: family,
-      taskDefinitionArnPattern: `arn:aws:ecs:${config.region}:*:task-definition/${family}:*`,
+      taskDefinitionArnPattern,
       passRoleArns: taskRoleArns,
       subnetIds: network.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [workers.securityGroup.id],
       maxTasks: config.maxTasks, messagesPerTask: config.messagesPerTask,
@@ -93,8 +98,8 @@ export class BlueprintStack extends TerraformStack {
     // Build artifacts are disposable, so this bucket always empties on destroy and forgets after 30 days.
     const artifacts = new SecureBucket(this, 'artifacts', { bucketPrefix: `${config.name}-artifacts-`, forceDestroy: true, expirationDays: 30 });
     const build = new ImageBuild(this, 'image-build', {
-      name: config.name, region: config.region, logRetentionDays: config.logRetentionDays, artifactBucketArn: artifacts.bucket.arn,
-      repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl, taskFamily: family, taskRoleArns,
+      name: config.name, logRetentionDays: config.logRetentionDays, artifactBucketArn: artifacts.bucket.arn,
+      repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl, taskFamily: family, taskDefinitionArnPattern, taskRoleArns,
       imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
       ...dataKey,
     });
@@ -103,6 +108,8 @@ export class BlueprintStack extends TerraformStack {
       connectionArn: config.githubConnectionArn, tokenSecretName: config.githubTokenSecretName,
       artifactBucketName: artifacts.bucket.bucket, artifactBucketArn: artifacts.bucket.arn,
       buildProjectName: build.project.name, buildProjectArn: build.project.arn, topicArn: topic.topic.arn,
+      // CodeStar Notifications checks it may publish to the (encrypted) topic when the rule is created.
+      topicDependencies: [topic.policy, key.policy],
     });
     new QueueAlarms(this, 'alarms', {
       name: config.name, queueName: work.queue.name, deadLetterQueueName: work.deadLetterQueue.name, scalerFunctionName: scaler.function.functionName,

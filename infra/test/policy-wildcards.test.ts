@@ -1,0 +1,110 @@
+import { rmSync } from 'node:fs';
+import { CONNECTION_ARN, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
+import { policyOf } from './policy-documents';
+
+/**
+ * Every `*` in a Resource of every policy in the stack (IAM role policies, and the bucket, queue, topic and key
+ * policies), with the reason it is there. The list is exact: a new wildcard, or one that goes away, fails until this
+ * table (and the README's list, which is this table) says why. References are shown without their hash suffix;
+ * `<partition>` and `<account>` are read from the ARN of the resource named after them at apply time.
+ */
+const WILDCARD_RESOURCES: Record<string, string> = {
+  // No resource-level permissions exist for these: "*" is the only resource AWS accepts.
+  'role workers_execution-role allows ecr:GetAuthorizationToken on *':
+    'no resource-level permission exists for it (a registry login token, read-only)',
+  'role image-build_role allows ecr:GetAuthorizationToken, ecs:DescribeTaskDefinition on *':
+    'no resource-level permission exists for either (login token; reading the current revision), both read-only',
+  'role image-build_role allows ecs:RegisterTaskDefinition on *':
+    'no resource-level permission exists for it; the condition aws:RequestTag/Blueprint=<name> narrows it to revisions carrying the blueprint tag',
+  'role scaler_role allows ecs:ListTasks on *':
+    'no resource-level permission exists for it; the condition ecs:cluster narrows it to the blueprint cluster',
+  // A suffix wildcard: the names below it are chosen at run time.
+  'role workers_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.workers_logs.arn}:*':
+    'the log streams of the worker log group (one per task, named by the awslogs driver)',
+  'role scaler_role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.scaler_logs.arn}:*':
+    'the log streams of the scaler log group (one per Lambda instance)',
+  'role image-build_role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.image-build_logs.arn}:*':
+    'the log streams of the build log group (one per build)',
+  'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/*':
+    'the objects under sourcePrefix (here empty: the whole source bucket); uploaders choose the keys',
+  'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/*':
+    'the objects under destPrefix (here empty: the whole destination bucket); output keys follow the source keys',
+  'role image-build_role allows s3:GetObject, s3:GetObjectVersion, s3:PutObject on ${aws_s3_bucket.artifacts_bucket.arn}/*':
+    'the pipeline artifacts, whose keys CodePipeline chooses; the bucket holds nothing else',
+  'role delivery_role allows s3:GetObject, s3:GetObjectVersion, s3:PutObject on ${aws_s3_bucket.artifacts_bucket.arn}/*':
+    'the pipeline artifacts, whose keys CodePipeline chooses; the bucket holds nothing else',
+  'role scaler_role allows ecs:RunTask, ecs:TagResource on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task-definition/s3-queue-worker:*':
+    'every revision of the worker family (each build registers one); the scaler runs the newest, and the condition ecs:cluster keeps it to the blueprint cluster',
+  'role image-build_role allows ecs:TagResource on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task-definition/s3-queue-worker:*':
+    'the revision the build registers, tagged as it is created (condition ecs:CreateAction=RegisterTaskDefinition)',
+  'role scaler_role allows ecs:RunTask, ecs:TagResource on arn:aws:ecs:*:*:task/*':
+    'the tasks RunTask creates and tags (propagateTags), whose ids exist only once started; the condition ecs:cluster keeps it to the blueprint cluster',
+  // Resource policies.
+  'bucket policy of aws_s3_bucket.source_bucket denies s3:* on ${aws_s3_bucket.source_bucket.arn}/*':
+    'a Deny: every object of the bucket refuses requests without TLS',
+  'bucket policy of aws_s3_bucket.destination_bucket denies s3:* on ${aws_s3_bucket.destination_bucket.arn}/*':
+    'a Deny: every object of the bucket refuses requests without TLS',
+  'bucket policy of aws_s3_bucket.artifacts_bucket denies s3:* on ${aws_s3_bucket.artifacts_bucket.arn}/*':
+    'a Deny: every object of the bucket refuses requests without TLS',
+  'key policy of aws_kms_key.key allows kms:* on *':
+    'in a key policy "*" is the key itself; the account administers its key (IAM policies then grant its use)',
+  'key policy of aws_kms_key.key allows kms:GenerateDataKey*, kms:Decrypt on *':
+    'in a key policy "*" is the key itself; CloudWatch, CodeStar Notifications and S3 use it for this account only (aws:SourceAccount)',
+};
+
+const list = (value: string | string[]) => (Array.isArray(value) ? value : [value]);
+
+/** A reference without its hash, arnPart expressions as `<partition of …>` / `<account of …>`, locals resolved. */
+function readable(text: string, locals: Record<string, string>): string {
+  return text
+    .replace(/\$\{local\.(\w+)\}/g, (_match, name: string) => readable(locals[name] ?? `<no local ${name}>`, locals))
+    .replace(/\$\{element\(split\(":", (aws_\w+)\.([\w-]+)_[0-9A-F]{8}\.arn\), ([14])\)\}/g, (_match, type: string, path: string, index: string) =>
+      `<${index === '1' ? 'partition' : 'account'} of ${type}.${path}>`)
+    .replace(/(aws_\w+)\.([\w-]+)_[0-9A-F]{8}/g, '$1.$2');
+}
+
+/** The owner of a policy resource, from the reference it is attached by. */
+function ownerOf(type: string, policy: Record<string, unknown>, locals: Record<string, string>): string {
+  const target = (attribute: string) => readable(String(policy[attribute]), locals).replace(/^\$\{(.*)\.\w+\}$/, '$1');
+  switch (type) {
+    case 'aws_iam_role_policy': return `role ${target('role').replace(/^aws_iam_role\./, '')}`;
+    case 'aws_s3_bucket_policy': return `bucket policy of ${target('bucket')}`;
+    case 'aws_sqs_queue_policy': return `queue policy of ${target('queue_url')}`;
+    case 'aws_sns_topic_policy': return `topic policy of ${target('arn')}`;
+    default: return `key policy of ${target('key_id')}`;
+  }
+}
+
+const POLICY_TYPES = ['aws_iam_role_policy', 'aws_s3_bucket_policy', 'aws_sqs_queue_policy', 'aws_sns_topic_policy', 'aws_kms_key_policy'];
+
+/** "<owner> allows|denies <actions> on <resource>" for every Resource with a `*`. */
+function wildcardResources(json: SynthesizedStack): string[] {
+  const locals = ((json as unknown as { locals?: Record<string, string> }).locals) ?? {};
+  return POLICY_TYPES.flatMap((type) => resourcesOf(json, type).flatMap((policy) => {
+    const owner = ownerOf(type, policy, locals);
+    return policyOf(policy.policy).Statement.flatMap((statement) => list(statement.Resource)
+      .map((resource) => readable(resource, locals))
+      .filter((resource) => resource.includes('*'))
+      .map((resource) => `${owner} ${statement.Effect === 'Allow' ? 'allows' : 'denies'} ${list(statement.Action).join(', ')} on ${resource}`));
+  }));
+}
+
+let bundleDir: string;
+beforeAll(() => { bundleDir = scalerBundleDir(); });
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+it('names "*" in a policy Resource exactly where the table says, and says why each time', () => {
+  const everyOption = synthBlueprint({ kmsEncryption: true, bucketVersioning: true, interfaceEndpoints: true, githubConnectionArn: CONNECTION_ARN }, { bundleDir });
+  for (const json of [synthBlueprint({}, { bundleDir }), everyOption]) {
+    expect([...new Set(wildcardResources(json))].sort()).toEqual(Object.keys(WILDCARD_RESOURCES).sort());
+  }
+});
+
+it('narrows the object wildcards to the prefixes when they are set', () => {
+  const found = wildcardResources(synthBlueprint({ sourcePrefix: 'in/', destPrefix: 'out/' }, { bundleDir })).filter((entry) => entry.startsWith('role workers_task-role'));
+  expect(found).toEqual([
+    'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/in/*',
+    'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/out/*',
+  ]);
+});
+
