@@ -1,16 +1,19 @@
 import { parseArgs } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Log, LogFields } from '../../app/src/log/logger';
 import { loadScalerConfig } from './config';
+import { EcsTaskHistory } from './ecs-task-history';
 import { EcsTaskLauncher } from './ecs-task-launcher';
 import { runScaler } from './run-scaler';
 import { SqsDepthReader } from './sqs-depth-reader';
+import { SsmWorkerImage } from './ssm-worker-image';
 
 const USAGE = `Usage: npm run scale -- --once [--dry-run]
 
 Runs one scaling decision against a deployed stack, with the Lambda's variables (QUEUE_URL, CLUSTER, TASK_FAMILY,
-SUBNETS, SECURITY_GROUPS, ...) and the SDK's usual region, credential and endpoint settings.
+SUBNETS, SECURITY_GROUPS, IMAGE_PARAMETER, ...) and the SDK's usual region, credential and endpoint settings.
   --once      required: make one decision and exit
   --dry-run   decide and print, launch nothing (same as DRY_RUN=true)
 `;
@@ -36,11 +39,14 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const config = loadScalerConfig(values['dry-run'] ? { ...process.env, DRY_RUN: 'true' } : process.env);
+  const ecs = new ECSClient({});
   const run = await runScaler({
     depthReader: new SqsDepthReader(new SQSClient({}), config.queueUrl),
-    launcher: new EcsTaskLauncher(new ECSClient({}), config, { log: stderrLog }),
+    launcher: new EcsTaskLauncher(ecs, config, { log: stderrLog }),
     config,
     log: stderrLog,
+    ...(config.imageParameter !== undefined ? { imageSource: new SsmWorkerImage(new SSMClient({}), config.imageParameter) } : {}),
+    history: new EcsTaskHistory(ecs, config),
   });
   const { decision, launchReport } = run;
   console.log(JSON.stringify({ ...decision, launchReport, dryRun: run.dryRun }));

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../app/src/errors';
 import type { LogLevel } from '../../app/src/log/logger';
+import { DEFAULT_CRASH_LOOP, type CrashLoopSettings } from './crash-loop';
 
 /** The scaler's configuration, shared by the Lambda and `npm run scale`: read once from the environment, frozen. */
 export interface CapacityProviderStrategyItem {
@@ -39,6 +40,15 @@ export interface ScalerConfig {
   readonly containerName: string;
   /** LOG_LEVEL: DEBUG, INFO (default), WARN, ERROR. */
   readonly logLevel: LogLevel;
+  /**
+   * IMAGE_PARAMETER: the SSM parameter holding the worker image (`/<name>/worker-image`). When set, nothing is launched
+   * while it still names BOOTSTRAP_IMAGE, and the crash-loop guard judges only tasks of the current image.
+   */
+  readonly imageParameter: string | undefined;
+  /** BOOTSTRAP_IMAGE (default `public.ecr.aws/docker/library/node:22-slim`, infra's bootstrapImage). */
+  readonly bootstrapImage: string;
+  /** CRASH_LOOP_TASKS (3, 0 = off), CRASH_LOOP_MIN_RUN_SECONDS (180), BACKOFF_BASE_SECONDS (240), BACKOFF_MAX_SECONDS (1800). */
+  readonly crashLoop: CrashLoopSettings;
 }
 
 export const DEFAULT_CAPACITY_PROVIDER_STRATEGY: readonly CapacityProviderStrategyItem[] = Object.freeze([
@@ -85,7 +95,26 @@ export function loadScalerConfig(env: NodeJS.ProcessEnv): ScalerConfig {
     metricsNamespace: readString(env, 'METRICS_NAMESPACE', 'S3QueueScaler'),
     containerName: readString(env, 'CONTAINER_NAME', 'worker'),
     logLevel,
+    imageParameter: readOptional(env, 'IMAGE_PARAMETER'),
+    bootstrapImage: readString(env, 'BOOTSTRAP_IMAGE', DEFAULT_BOOTSTRAP_IMAGE),
+    crashLoop: readCrashLoop(env),
   });
+}
+
+/** What infra's ImagePointer creates the image parameter with, until the pipeline's first build overwrites it. */
+export const DEFAULT_BOOTSTRAP_IMAGE = 'public.ecr.aws/docker/library/node:22-slim';
+
+function readCrashLoop(env: NodeJS.ProcessEnv): CrashLoopSettings {
+  const settings = {
+    tasks: readInteger(env, 'CRASH_LOOP_TASKS', DEFAULT_CRASH_LOOP.tasks, 0),
+    minRunSeconds: readInteger(env, 'CRASH_LOOP_MIN_RUN_SECONDS', DEFAULT_CRASH_LOOP.minRunSeconds, 1),
+    backoffBaseSeconds: readInteger(env, 'BACKOFF_BASE_SECONDS', DEFAULT_CRASH_LOOP.backoffBaseSeconds, 1),
+    backoffMaxSeconds: readInteger(env, 'BACKOFF_MAX_SECONDS', DEFAULT_CRASH_LOOP.backoffMaxSeconds, 1),
+  };
+  if (settings.backoffMaxSeconds < settings.backoffBaseSeconds) {
+    throw new ConfigError(`BACKOFF_MAX_SECONDS (${settings.backoffMaxSeconds}) must be at least BACKOFF_BASE_SECONDS (${settings.backoffBaseSeconds})`);
+  }
+  return Object.freeze(settings);
 }
 
 /** `FARGATE_SPOT:4,FARGATE:1`, or with a base on one entry: `FARGATE:1:1,FARGATE_SPOT:4`. */
@@ -135,6 +164,11 @@ function readTaskFamily(env: NodeJS.ProcessEnv): string {
 function readString(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name]?.trim();
   return value ? value : fallback;
+}
+
+function readOptional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
 }
 
 function readList(env: NodeJS.ProcessEnv, name: string): string[] {

@@ -10,7 +10,8 @@ import { classifyFailure } from '../../app/src/errors';
 import type { Log } from '../../app/src/log/logger';
 import { realSleep, type Sleep } from '../../app/src/worker/retry';
 import type { CapacityProviderStrategyItem, ScalerConfig } from './config';
-import type { LaunchFailure, LaunchReport, TaskLauncher } from './ports/task-launcher';
+import { FARGATE_LAUNCH_LIMITS, fullBuckets, planLaunch, refill, type LaunchRateLimits } from './launch-plan';
+import type { LaunchFailure, LaunchOptions, LaunchReport, TaskLauncher } from './ports/task-launcher';
 
 /** RunTask starts at most 10 tasks per call. */
 export const RUN_TASK_MAX_COUNT = 10;
@@ -25,6 +26,10 @@ export type EcsLauncherConfig = Pick<
 export interface EcsLauncherOptions {
   readonly log?: Log;
   readonly sleep?: Sleep;
+  /** The clock (epoch ms), injectable so tests run a rate plan without waiting for it. */
+  readonly now?: () => number;
+  /** RunTask's and Fargate's launch rates (default: AWS's published defaults). */
+  readonly limits?: LaunchRateLimits;
   /** Retries of a throttled RunTask after the SDK's own retries gave up (default 4). */
   readonly throttleRetries?: number;
   readonly throttleBaseDelayMs?: number;
@@ -52,6 +57,8 @@ interface ChunkOutcome {
 /** Launches workers as Fargate tasks with ECS RunTask and counts them with ListTasks. */
 export class EcsTaskLauncher implements TaskLauncher {
   private readonly sleep: Sleep;
+  private readonly now: () => number;
+  private readonly limits: LaunchRateLimits;
   private readonly throttleRetries: number;
   private readonly throttleBaseDelayMs: number;
   private readonly newClientToken: () => string;
@@ -62,6 +69,8 @@ export class EcsTaskLauncher implements TaskLauncher {
     private readonly options: EcsLauncherOptions = {},
   ) {
     this.sleep = options.sleep ?? realSleep;
+    this.now = options.now ?? Date.now;
+    this.limits = options.limits ?? FARGATE_LAUNCH_LIMITS;
     this.throttleRetries = options.throttleRetries ?? 4;
     this.throttleBaseDelayMs = options.throttleBaseDelayMs ?? 500;
     this.newClientToken = options.newClientToken ?? randomUUID;
@@ -91,36 +100,60 @@ export class EcsTaskLauncher implements TaskLauncher {
   }
 
   /**
-   * RunTask in chunks of at most 10, each chunk starting on the next subnet so tasks spread over the zones. Tasks
-   * Spot had no capacity for are relaunched on FARGATE; that relaunch counts against the same request, so no more
-   * than `count` tasks are ever started.
+   * RunTask in chunks of at most 10, sent in parallel as fast as the launch-rate plan allows (never waiting for an
+   * earlier chunk's answer), each chunk starting on the next subnet so tasks spread over the zones. No call starts
+   * after `stopLaunchingAt`, and no call starts once one failed in a way every call would. Tasks Spot had no capacity
+   * for are relaunched on FARGATE; that relaunch counts against the same request, so no more than `count` tasks are
+   * ever started.
    */
-  async launch(count: number): Promise<LaunchReport> {
+  async launch(count: number, options: LaunchOptions = {}): Promise<LaunchReport> {
     const requested = Math.max(0, Math.floor(count));
     const report = { launched: 0, failures: [] as LaunchFailure[], byCapacityProvider: {} as Record<string, number>, spotFallbackLaunched: 0 };
+    const startedAt = this.now();
+    const stopAt = options.stopLaunchingAt ?? Infinity;
+    let buckets = fullBuckets(this.limits);
     let chunkIndex = 0;
     let capacityFailures = 0;
+    let fatal = false;
 
-    const runAll = async (total: number, strategy: readonly CapacityProviderStrategyItem[]): Promise<boolean> => {
-      for (let remaining = total; remaining > 0; ) {
-        const size = Math.min(RUN_TASK_MAX_COUNT, remaining);
-        const outcome = await this.runChunk(size, strategy, chunkIndex++);
-        remaining -= size;
-        report.launched += outcome.launched;
-        capacityFailures += outcome.capacityFailures;
-        report.failures.push(...outcome.failures);
-        for (const [provider, n] of Object.entries(outcome.byCapacityProvider)) {
-          report.byCapacityProvider[provider] = (report.byCapacityProvider[provider] ?? 0) + n;
-        }
-        if (outcome.fatal) {
-          report.failures.push(...repeat(remaining, { reason: 'not-attempted', detail: 'an earlier RunTask call failed' }));
-          return false;
-        }
+    const record = (outcome: ChunkOutcome): void => {
+      report.launched += outcome.launched;
+      capacityFailures += outcome.capacityFailures;
+      report.failures.push(...outcome.failures);
+      for (const [provider, n] of Object.entries(outcome.byCapacityProvider)) {
+        report.byCapacityProvider[provider] = (report.byCapacityProvider[provider] ?? 0) + n;
       }
-      return true;
+      if (outcome.fatal) fatal = true;
     };
 
-    const completed = await runAll(requested, this.config.capacityProviderStrategy);
+    /** Returns whether every planned call was made and none failed fatally. */
+    const runPhase = async (total: number, strategy: readonly CapacityProviderStrategyItem[]): Promise<boolean> => {
+      const plan = planLaunch(total, this.limits, refill(buckets, this.now() - startedAt, this.limits));
+      buckets = plan.buckets;
+      const inFlight: Promise<void>[] = [];
+      let skipped = 0;
+      let pastDeadline = false;
+      for (const [index, call] of plan.calls.entries()) {
+        const wait = startedAt + call.atMs - this.now();
+        if (wait > 0) await this.sleep(wait);
+        pastDeadline = !fatal && this.now() >= stopAt;
+        if (fatal || pastDeadline) {
+          skipped = plan.calls.slice(index).reduce((sum, left) => sum + left.count, 0);
+          break;
+        }
+        inFlight.push(this.runChunk(call.count, strategy, chunkIndex++, stopAt).then(record));
+      }
+      await Promise.all(inFlight);
+      if (skipped > 0) {
+        this.options.log?.warn(pastDeadline ? 'stopped launching before the run ran out of time' : 'launch stopped after a failed RunTask', { notAttempted: skipped });
+        report.failures.push(...repeat(skipped, pastDeadline
+          ? { reason: 'deadline', detail: 'the run stopped launching before its time ran out; the next run launches the rest' }
+          : { reason: 'not-attempted', detail: 'an earlier RunTask call failed' }));
+      }
+      return skipped === 0 && !fatal;
+    };
+
+    const completed = await runPhase(requested, this.config.capacityProviderStrategy);
     if (capacityFailures > 0) {
       const onSpot = this.config.capacityProviderStrategy.some((item) => item.capacityProvider !== 'FARGATE' && item.weight > 0);
       if (completed && this.config.spotFallback && onSpot) {
@@ -128,7 +161,7 @@ export class EcsTaskLauncher implements TaskLauncher {
         capacityFailures = 0;
         const launchedBefore = report.launched;
         this.options.log?.warn('spot capacity unavailable, relaunching on FARGATE', { count: fallback });
-        await runAll(fallback, ON_DEMAND_STRATEGY);
+        await runPhase(fallback, ON_DEMAND_STRATEGY);
         report.spotFallbackLaunched = report.launched - launchedBefore;
       }
       // Whatever the fallback did not replace stays reported as a capacity failure.
@@ -137,11 +170,11 @@ export class EcsTaskLauncher implements TaskLauncher {
     return report;
   }
 
-  private async runChunk(size: number, strategy: readonly CapacityProviderStrategyItem[], chunkIndex: number): Promise<ChunkOutcome> {
+  private async runChunk(size: number, strategy: readonly CapacityProviderStrategyItem[], chunkIndex: number, stopAt: number): Promise<ChunkOutcome> {
     const outcome: ChunkOutcome = { launched: 0, capacityFailures: 0, failures: [], byCapacityProvider: {}, fatal: false };
     let response: RunTaskCommandOutput;
     try {
-      response = await this.runTaskWithThrottleRetry(size, strategy, chunkIndex);
+      response = await this.runTaskWithThrottleRetry(size, strategy, chunkIndex, stopAt);
     } catch (error) {
       const { reason, message } = classifyFailure(error);
       const name = (error as { name?: string }).name ?? 'Error';
@@ -178,9 +211,15 @@ export class EcsTaskLauncher implements TaskLauncher {
 
   /**
    * One idempotency token per chunk, reused across retries: a throttled call started nothing, and a call that did
-   * start tasks but lost its response is not repeated by ECS when retried with the same token.
+   * start tasks but lost its response is not repeated by ECS when retried with the same token. A retry that would
+   * start after `stopAt` is not made.
    */
-  private async runTaskWithThrottleRetry(size: number, strategy: readonly CapacityProviderStrategyItem[], chunkIndex: number): Promise<RunTaskCommandOutput> {
+  private async runTaskWithThrottleRetry(
+    size: number,
+    strategy: readonly CapacityProviderStrategyItem[],
+    chunkIndex: number,
+    stopAt: number,
+  ): Promise<RunTaskCommandOutput> {
     const command = new RunTaskCommand({
       cluster: this.config.cluster,
       taskDefinition: this.config.taskFamily,
@@ -202,8 +241,8 @@ export class EcsTaskLauncher implements TaskLauncher {
       try {
         return await this.ecs.send(command);
       } catch (error) {
-        if (classifyFailure(error).reason !== 'throttled' || attempt >= this.throttleRetries) throw error;
         const delayMs = this.throttleBaseDelayMs * 2 ** attempt;
+        if (classifyFailure(error).reason !== 'throttled' || attempt >= this.throttleRetries || this.now() + delayMs >= stopAt) throw error;
         this.options.log?.warn('RunTask throttled, retrying', { attempt: attempt + 1, delayMs });
         await this.sleep(delayMs);
       }

@@ -7,6 +7,12 @@ export interface ScalerSample {
   readonly running: number;
   readonly launched: number;
   readonly failures: number;
+  /** Launches held because the task definition still runs the bootstrap image. */
+  readonly waitingForImage: boolean;
+  /** Launches held or cut to a probe because recent tasks failed at start: what the crash-loop alarm watches. */
+  readonly crashLoopBackoff: boolean;
+  /** Consecutive start failures the crash-loop guard saw (0 when it was not consulted). */
+  readonly startFailures: number;
 }
 
 export interface ScalerMetricsSink {
@@ -31,6 +37,9 @@ export function createEmfScalerMetrics(metrics: Metrics): ScalerMetricsSink {
       metrics.addMetric('BacklogPerTask', MetricUnit.Count, backlogPerTask(sample));
       metrics.addMetric('TasksLaunched', MetricUnit.Count, sample.launched);
       metrics.addMetric('LaunchFailures', MetricUnit.Count, sample.failures);
+      metrics.addMetric('WaitingForImage', MetricUnit.Count, sample.waitingForImage ? 1 : 0);
+      metrics.addMetric('CrashLoopBackoff', MetricUnit.Count, sample.crashLoopBackoff ? 1 : 0);
+      metrics.addMetric('StartFailures', MetricUnit.Count, sample.startFailures);
       metrics.publishStoredMetrics();
     },
   };

@@ -21,6 +21,9 @@ describe('loadScalerConfig', () => {
       metricsNamespace: 'S3QueueScaler',
       containerName: 'worker',
       logLevel: 'INFO',
+      imageParameter: undefined,
+      bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim',
+      crashLoop: { tasks: 3, minRunSeconds: 180, backoffBaseSeconds: 240, backoffMaxSeconds: 1800 },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.subnets)).toBe(true);
@@ -31,12 +34,16 @@ describe('loadScalerConfig', () => {
       SUBNETS: ' subnet-x , subnet-y ', SECURITY_GROUPS: 'sg-1,sg-2', CAPACITY_PROVIDER_STRATEGY: 'FARGATE:1:2,FARGATE_SPOT:3',
       SPOT_FALLBACK: 'false', MAX_TASKS: '50', MESSAGES_PER_TASK: '100', SCALER_ENABLED: '0', DRY_RUN: 'TRUE',
       STARTED_BY: 'nightly-batch', METRICS_NAMESPACE: 'Batch', CONTAINER_NAME: 'app', LOG_LEVEL: 'debug',
+      IMAGE_PARAMETER: '/blue/worker-image', BOOTSTRAP_IMAGE: 'public.ecr.aws/docker/library/busybox:1', CRASH_LOOP_TASKS: '0',
+      CRASH_LOOP_MIN_RUN_SECONDS: '300', BACKOFF_BASE_SECONDS: '120', BACKOFF_MAX_SECONDS: '600',
     }));
     expect(config).toMatchObject({
       subnets: ['subnet-x', 'subnet-y'], securityGroups: ['sg-1', 'sg-2'],
       capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1, base: 2 }, { capacityProvider: 'FARGATE_SPOT', weight: 3 }],
       spotFallback: false, maxTasks: 50, messagesPerTask: 100, enabled: false, dryRun: true, startedBy: 'nightly-batch',
       metricsNamespace: 'Batch', containerName: 'app', logLevel: 'DEBUG',
+      imageParameter: '/blue/worker-image', bootstrapImage: 'public.ecr.aws/docker/library/busybox:1',
+      crashLoop: { tasks: 0, minRunSeconds: 300, backoffBaseSeconds: 120, backoffMaxSeconds: 600 },
     });
   });
 
@@ -54,6 +61,9 @@ describe('loadScalerConfig', () => {
     ['STARTED_BY', { STARTED_BY: 'x'.repeat(37) }, /STARTED_BY must be 1-36/],
     ['LOG_LEVEL', { LOG_LEVEL: 'TRACE' }, /LOG_LEVEL must be one of/],
     ['CAPACITY_PROVIDER_STRATEGY', { CAPACITY_PROVIDER_STRATEGY: 'FARGATE_SPOT=4' }, /CAPACITY_PROVIDER_STRATEGY entry "FARGATE_SPOT=4" is invalid/],
+    ['CRASH_LOOP_TASKS', { CRASH_LOOP_TASKS: '-1' }, /CRASH_LOOP_TASKS must be an integer >= 0, got "-1"/],
+    ['CRASH_LOOP_MIN_RUN_SECONDS', { CRASH_LOOP_MIN_RUN_SECONDS: '0' }, /CRASH_LOOP_MIN_RUN_SECONDS must be an integer >= 1/],
+    ['BACKOFF_MAX_SECONDS below the base', { BACKOFF_BASE_SECONDS: '600', BACKOFF_MAX_SECONDS: '300' }, /BACKOFF_MAX_SECONDS \(300\) must be at least BACKOFF_BASE_SECONDS \(600\)/],
   ])('names %s and its expected form', (_name, overrides, message) => {
     expect(() => loadScalerConfig(scalerEnv(overrides))).toThrow(ConfigError);
     expect(() => loadScalerConfig(scalerEnv(overrides))).toThrow(message);

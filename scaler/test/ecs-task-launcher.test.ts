@@ -5,13 +5,30 @@ import { EcsTaskLauncher, isCapacityFailure, rotate } from '../src/ecs-task-laun
 import { SPOT_CAPACITY_FAILURE, awsServiceError, runTaskOutput, scalerConfig } from './factories';
 
 const ecsMock = mockClient(ECSClient);
-const noSleep = async (): Promise<void> => undefined;
 
-function launcher(overrides: Parameters<typeof scalerConfig>[0] = {}, sleeps: number[] = []): EcsTaskLauncher {
+const START = 1_750_000_000_000;
+
+/**
+ * A clock that only moves when the launcher sleeps, so a 20-second rate plan runs in no time. A sleep still yields to
+ * the event loop once, as a real one would, so answers to calls already sent arrive during it.
+ */
+function fakeTime(sleeps: number[] = []): { now: () => number; sleep: (ms: number) => Promise<void> } {
+  let now = START;
+  return {
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+function launcher(overrides: Parameters<typeof scalerConfig>[0] = {}, sleeps: number[] = [], time = fakeTime(sleeps)): EcsTaskLauncher {
   let token = 0;
   return new EcsTaskLauncher(new ECSClient({ region: 'eu-west-1' }), scalerConfig(overrides), {
     log: new MemoryLog(),
-    sleep: async (ms) => { sleeps.push(ms); },
+    ...time,
     newClientToken: () => `token-${++token}`,
   });
 }
@@ -126,15 +143,24 @@ describe('EcsTaskLauncher.launch', () => {
     expect(runTaskInputs().map((input) => input.clientToken)).toEqual(['token-1', 'token-1', 'token-1']);
   });
 
-  it('gives up after the throttle retries and reports the tasks, not attempting the remaining chunks', async () => {
+  it('gives up on a chunk after the throttle retries and reports its tasks as throttled', async () => {
     ecsMock.on(RunTaskCommand).rejects(awsServiceError('ThrottlingException', 'Rate exceeded'));
-    const report = await new EcsTaskLauncher(new ECSClient({ region: 'eu-west-1' }), scalerConfig(), { sleep: noSleep, throttleRetries: 2 }).launch(15);
+    const report = await new EcsTaskLauncher(new ECSClient({ region: 'eu-west-1' }), scalerConfig(), { ...fakeTime(), throttleRetries: 2 }).launch(15);
 
-    expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 3);
+    // Both chunks fit the burst, so both are sent at once, and each is tried three times.
+    expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 6);
     expect(report.launched).toBe(0);
-    expect(report.failures).toHaveLength(15);
-    expect(report.failures.filter((failure) => failure.reason === 'throttled')).toHaveLength(10);
-    expect(report.failures.filter((failure) => failure.reason === 'not-attempted')).toHaveLength(5);
+    expect(report.failures.map((failure) => failure.reason)).toEqual(Array.from({ length: 15 }, () => 'throttled'));
+  });
+
+  it('sends no further chunk once one failed in a way every call would', async () => {
+    ecsMock.on(RunTaskCommand).rejects(new AccessDeniedException({ message: 'not authorized to perform ecs:RunTask', $metadata: {} }));
+    const report = await launcher().launch(120);
+
+    // The burst's ten calls were already out when the first answer came; the eleventh (planned at 500 ms) is not sent.
+    expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 10);
+    expect(report.failures.filter((failure) => failure.reason === 'run-task-error:AccessDeniedException')).toHaveLength(100);
+    expect(report.failures.filter((failure) => failure.reason === 'not-attempted')).toHaveLength(20);
   });
 
   it('reports other errors without retrying them', async () => {
@@ -175,6 +201,56 @@ describe('EcsTaskLauncher.launch', () => {
     expect(report.launched + report.failures.length).toBe(23);
     expect(fallbackAskedFor).toBe(23 - (5 + 5 + 1));
     expect(report.launched).toBeLessThanOrEqual(23);
+  });
+});
+
+describe('EcsTaskLauncher.launch at scale', () => {
+  it('launches 500 tasks in 50 parallel calls within 20 s, following the rate plan', async () => {
+    const sentAt: number[] = [];
+    const time = fakeTime();
+    ecsMock.on(RunTaskCommand).callsFake((input: { count: number }) => {
+      sentAt.push(time.now() - START);
+      return runTaskOutput(input.count);
+    });
+    const report = await launcher({}, [], time).launch(500);
+
+    expect(report).toMatchObject({ launched: 500, failures: [] });
+    expect(sentAt).toHaveLength(50);
+    expect(sentAt.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => 0));
+    expect(sentAt[sentAt.length - 1]).toBe(20_000);
+    expect(totalAskedFor()).toBe(500);
+  });
+
+  it('does not wait for one call to answer before sending the next', async () => {
+    // Every answer waits until ten calls are out: a launcher that sent one call at a time would never finish.
+    let sent = 0;
+    const allOut: (() => void)[] = [];
+    ecsMock.on(RunTaskCommand).callsFake((input: { count: number }) => new Promise((resolve) => {
+      sent++;
+      allOut.push(() => resolve(runTaskOutput(input.count)));
+      if (sent === 10) for (const release of allOut) release();
+    }));
+    expect(await launcher().launch(100)).toMatchObject({ launched: 100, failures: [] });
+  });
+
+  it('starts no call after stopLaunchingAt and reports the rest for the next run', async () => {
+    runTaskStartsAll();
+    const report = await launcher().launch(500, { stopLaunchingAt: START + 5_000 });
+
+    // The burst at 0 s, then two calls a second up to and including 4.5 s.
+    expect(report.launched).toBe(100 + 90);
+    expect(report.failures).toHaveLength(310);
+    expect(new Set(report.failures.map((failure) => failure.reason))).toEqual(new Set(['deadline']));
+  });
+
+  it('does not retry a throttled call past stopLaunchingAt', async () => {
+    ecsMock.on(RunTaskCommand).rejects(awsServiceError('ThrottlingException', 'Rate exceeded'));
+    const sleeps: number[] = [];
+    const report = await launcher({}, sleeps).launch(5, { stopLaunchingAt: START + 1_200 });
+
+    expect(sleeps).toEqual([500]);
+    expect(ecsMock).toHaveReceivedCommandTimes(RunTaskCommand, 2);
+    expect(report.failures.map((failure) => failure.reason)).toEqual(Array.from({ length: 5 }, () => 'throttled'));
   });
 });
 

@@ -3,7 +3,7 @@
  * Fargate) and, in the local pipeline, child processes running the worker entry point.
  */
 export interface LaunchFailure {
-  /** Short and stable enough to group by, e.g. `capacity-unavailable`, `throttled`, `not-returned`. */
+  /** Short and stable enough to group by, e.g. `capacity-unavailable`, `throttled`, `not-returned`, `deadline`. */
   readonly reason: string;
   /** The provider's own words (an ECS failure reason, an error message). */
   readonly detail?: string;
@@ -20,9 +20,17 @@ export interface LaunchReport {
   readonly spotFallbackLaunched?: number;
 }
 
+export interface LaunchOptions {
+  /**
+   * Epoch milliseconds after which no further launch call is started (the invocation's remaining time, less a margin):
+   * what is left is reported as not attempted, for the next run to launch, instead of the run being killed mid-way.
+   */
+  readonly stopLaunchingAt?: number;
+}
+
 export interface TaskLauncher {
   /** Tasks of the worker's family running or on their way (provisioning, pending). */
   countRunning(): Promise<number>;
   /** Starts at most `count` tasks, never more, and reports what happened; launch failures are reported, not thrown. */
-  launch(count: number): Promise<LaunchReport>;
+  launch(count: number, options?: LaunchOptions): Promise<LaunchReport>;
 }

@@ -20,11 +20,16 @@ export interface FakeAwsState {
   readonly visible: number;
   readonly inFlight: number;
   readonly runningTaskArns: readonly string[];
+  /** The image parameter's value (GetParameter); the call fails with ParameterNotFound when absent. */
+  readonly image?: string;
+  /** Stopped tasks as DescribeTasks puts them on the wire (timestamps in epoch seconds). */
+  readonly stoppedTasks?: readonly Record<string, unknown>[];
 }
 
 /**
- * Answers the three calls the scaler makes, in the SDK's JSON protocols (SQS: awsJson1_0, ECS: awsJson1_1), on
- * 127.0.0.1 and an ephemeral port. RunTask starts every task it is asked for on FARGATE_SPOT.
+ * Answers the calls the scaler makes, in the SDK's JSON protocols (SQS: awsJson1_0, ECS and SSM: awsJson1_1), on
+ * 127.0.0.1 and an ephemeral port. RunTask starts every task it is asked for on FARGATE_SPOT; running tasks started an
+ * hour ago.
  */
 export async function startFakeAwsEndpoint(state: FakeAwsState): Promise<FakeAwsEndpoint> {
   const requests: RecordedRequest[] = [];
@@ -61,8 +66,23 @@ function answer(state: FakeAwsState, target: string, body: Record<string, unknow
           },
         },
       };
-    case 'AmazonEC2ContainerServiceV20141113.ListTasks':
-      return { contentType: 'application/x-amz-json-1.1', payload: { taskArns: state.runningTaskArns } };
+    case 'AmazonEC2ContainerServiceV20141113.ListTasks': {
+      const stopped = (state.stoppedTasks ?? []).map((task) => String(task.taskArn));
+      return { contentType: 'application/x-amz-json-1.1', payload: { taskArns: body.desiredStatus === 'STOPPED' ? stopped : state.runningTaskArns } };
+    }
+    case 'AmazonEC2ContainerServiceV20141113.DescribeTasks': {
+      const hourAgo = Date.now() / 1000 - 3600;
+      const tasks = (body.tasks as string[]).map((arn) =>
+        state.stoppedTasks?.find((task) => task.taskArn === arn) ?? {
+          taskArn: arn, lastStatus: 'RUNNING', desiredStatus: 'RUNNING', createdAt: hourAgo, startedAt: hourAgo + 40,
+          containers: [{ name: 'worker', lastStatus: 'RUNNING', image: state.image }],
+        });
+      return { contentType: 'application/x-amz-json-1.1', payload: { tasks, failures: [] } };
+    }
+    case 'AmazonSSM.GetParameter':
+      return state.image === undefined
+        ? { status: 400, contentType: 'application/x-amz-json-1.1', payload: { __type: 'ParameterNotFound', message: '' } }
+        : { contentType: 'application/x-amz-json-1.1', payload: { Parameter: { Name: body.Name, Type: 'String', Value: state.image, Version: 3 } } };
     case 'AmazonEC2ContainerServiceV20141113.RunTask': {
       const tasks = Array.from({ length: Number(body.count) }, (_, i) => ({
         taskArn: `arn:aws:ecs:eu-west-1:123456789012:task/workers/new-${i}`,
@@ -86,6 +106,7 @@ export function sdkEnvFor(endpoint: FakeAwsEndpoint, home: string): NodeJS.Proce
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_ENDPOINT_URL_SQS: endpoint.url,
     AWS_ENDPOINT_URL_ECS: endpoint.url,
+    AWS_ENDPOINT_URL_SSM: endpoint.url,
   };
 }
 
