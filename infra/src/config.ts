@@ -62,6 +62,12 @@ export interface InfraConfig {
   readonly oldestMessageAlarmSeconds: number;
   /** Folder holding the bundled scaler (`index.js`), made by `npm run build`. */
   readonly scalerBundleDir: string;
+  /**
+   * Reserve one concurrent execution for the scaler. Off by default: AWS refuses a reservation that would leave fewer
+   * than 100 unreserved, so it fails the deploy on accounts still at the new-account quota of 10. Runs are kept apart
+   * without it (no retries, a run ends before the next starts); turn it on where the quota allows, as a second guard.
+   */
+  readonly scalerReservedConcurrency: boolean;
 }
 
 const DAY_SECONDS = 24 * 3600;
@@ -104,6 +110,7 @@ export const DEFAULT_INFRA_CONFIG: InfraConfig = {
   alarmEmail: '',
   oldestMessageAlarmSeconds: 3600,
   scalerBundleDir: 'dist/scaler',
+  scalerReservedConcurrency: false,
 };
 
 const FARGATE_CPU_MEMORY: Record<number, [number, number]> = { 256: [512, 2048], 512: [1024, 4096], 1024: [2048, 8192], 2048: [4096, 16384], 4096: [8192, 30720] };

@@ -100,8 +100,10 @@ describe('the blueprint stack', () => {
     expect(execution!.Resource).toMatch(/aws_ecr_repository\.registry_repository.*\.arn/);
   });
 
-  it('schedules the scaler every two minutes on nodejs22.x with reserved concurrency 1', () => {
-    expect(resources('aws_lambda_function')[0]).toMatchObject({ runtime: 'nodejs22.x', handler: 'index.handler', reserved_concurrent_executions: 1 });
+  it('schedules the scaler every two minutes on nodejs22.x, reserving concurrency only when scalerReservedConcurrency is on', () => {
+    expect(resources('aws_lambda_function')[0]).toMatchObject({ runtime: 'nodejs22.x', handler: 'index.handler' });
+    expect(resources('aws_lambda_function')[0]).not.toHaveProperty('reserved_concurrent_executions');
+    expect(resourcesOf(synthBlueprint({ scalerReservedConcurrency: true }, { bundleDir }), 'aws_lambda_function')[0]).toMatchObject({ reserved_concurrent_executions: 1 });
     expect(resources('aws_cloudwatch_event_rule')[0]).toMatchObject({ schedule_expression: 'rate(2 minutes)' });
   });
 
@@ -135,9 +137,9 @@ describe('the blueprint stack', () => {
     expect(scalerEnv.SUBNETS).toMatch(/aws_subnet\.network_private-0.*aws_subnet\.network_private-1/);
   });
 
-  it('alarms on dead letters, old messages and scaler errors to the encrypted operations topic, which also hears the pipeline', () => {
+  it('alarms on dead letters, old messages, scaler errors and a scaler crash-loop back-off to the encrypted operations topic, which also hears the pipeline', () => {
     const alarms = resources('aws_cloudwatch_metric_alarm');
-    expect(alarms.map((alarm) => alarm.metric_name).sort()).toEqual(['ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'Errors']);
+    expect(alarms.map((alarm) => alarm.metric_name).sort()).toEqual(['ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'CrashLoopBackoff', 'Errors']);
     expect(alarms.every((alarm) => String(alarm.alarm_actions).includes('aws_sns_topic.operations_topic'))).toBe(true);
     expect(String(resources('aws_sns_topic')[0]!.kms_master_key_id)).toMatch(/aws_kms_key\.key_\w+\.arn/);
     expect(JSON.stringify(resources('aws_codestarnotifications_notification_rule')[0]!.target)).toContain('aws_sns_topic.operations_topic');

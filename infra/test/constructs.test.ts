@@ -23,6 +23,7 @@ import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { KmsKeyPolicy } from '@cdktf/provider-aws/lib/kms-key-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
 import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
@@ -413,21 +414,36 @@ describe('ScalerFunction', () => {
   beforeAll(() => { bundleDir = scalerBundleDir(); });
   afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
   const scaler = (overrides: Parameters<typeof scalerFunctionProps>[1] = {}) => synth((scope) => { new ScalerFunction(scope, 's', scalerFunctionProps(bundleDir, overrides)); });
+  const TASKS = `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/blue/*`;
 
-  it('runs the bundle on nodejs22.x with a reserved concurrency of 1, so two runs never launch for the same backlog', () => {
+  it('runs the bundle on nodejs22.x for at most 45 s, with no reserved concurrency unless asked for', () => {
     expect(scaler()).toHaveResourceWithProperties(LambdaFunction, {
-      function_name: 'blue-scaler', runtime: 'nodejs22.x', handler: 'index.handler', reserved_concurrent_executions: 1,
+      function_name: 'blue-scaler', runtime: 'nodejs22.x', handler: 'index.handler', timeout: 45,
       role: ref('aws_iam_role', 's_role', 'arn'),
       logging_config: { log_format: 'Text', log_group: ref('aws_cloudwatch_log_group', 's_logs', 'name') },
     });
+    expect(only(scaler(), LambdaFunction)).not.toHaveProperty('reserved_concurrent_executions');
+    expect(only(scaler({ reservedConcurrency: true }), LambdaFunction)).toMatchObject({ reserved_concurrent_executions: 1 });
   });
 
-  it('tells the scaler what to launch, where, and how many at most', () => {
+  it('never retries a run and drops one that could not start in time, so a run always ends before the next begins', () => {
+    const synthesized = scaler();
+    const target = only(synthesized, CloudwatchEventTarget) as { retry_policy: { maximum_retry_attempts: number; maximum_event_age_in_seconds: number } };
+    const asyncConfig = only(synthesized, LambdaFunctionEventInvokeConfig) as { maximum_retry_attempts: number; maximum_event_age_in_seconds: number };
+    const lambda = only(synthesized, LambdaFunction) as { timeout: number };
+    expect(target.retry_policy).toEqual({ maximum_retry_attempts: 0, maximum_event_age_in_seconds: 60 });
+    expect(asyncConfig).toEqual({ function_name: ref('aws_lambda_function', 's_function', 'function_name'), maximum_retry_attempts: 0, maximum_event_age_in_seconds: 60 });
+    // The latest a run can end: started as late as its event may be, then run to its timeout; the schedule is 120 s.
+    expect(Math.max(target.retry_policy.maximum_event_age_in_seconds, asyncConfig.maximum_event_age_in_seconds) + lambda.timeout).toBeLessThan(120);
+  });
+
+  it('tells the scaler what to launch, where, how many at most, and where to read the worker image', () => {
     const lambda = only(scaler({ maxTasks: 25, messagesPerTask: 50 }), LambdaFunction);
     expect((lambda.environment as { variables: Json }).variables).toEqual({
       QUEUE_URL: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`, CLUSTER: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`, TASK_FAMILY: 'blue-worker',
       SUBNETS: 'subnet-a,subnet-b', SECURITY_GROUPS: 'sg-worker', MAX_TASKS: '25', MESSAGES_PER_TASK: '50',
       CAPACITY_PROVIDER_STRATEGY: 'FARGATE_SPOT:4,FARGATE:1', SPOT_FALLBACK: 'true',
+      IMAGE_PARAMETER: '/blue/worker-image', BOOTSTRAP_IMAGE: 'public.ecr.aws/docker/library/node:22-slim', METRICS_NAMESPACE: 'S3QueueScaler',
     });
   });
 
@@ -441,6 +457,15 @@ describe('ScalerFunction', () => {
     });
   });
 
+  it('alarms to the topic whenever a run backs off from a crash loop, and when that clears', () => {
+    expect(only(scaler(), CloudwatchMetricAlarm)).toEqual({
+      alarm_name: 'blue-scaler-crash-loop', alarm_description: expect.stringMatching(/^The scaler is backing off: recent worker tasks exited non-zero or failed to start/),
+      namespace: 'S3QueueScaler', metric_name: 'CrashLoopBackoff', dimensions: { service: 's3-queue-scaler' }, statistic: 'Maximum',
+      threshold: 0, comparison_operator: 'GreaterThanThreshold', period: 300, evaluation_periods: 1, treat_missing_data: 'notBreaching',
+      alarm_actions: [TOPIC_ARN], ok_actions: [TOPIC_ARN],
+    });
+  });
+
   it('passes only the given roles, and only to ECS tasks', () => {
     const roles = [`arn:aws:iam::${ACCOUNT}:role/one`, `arn:aws:iam::${ACCOUNT}:role/two`];
     expect(grantsOf(roleStatements(scaler({ passRoleArns: roles }), 's_role'), 'iam:PassRole')).toEqual([
@@ -448,15 +473,30 @@ describe('ScalerFunction', () => {
     ]);
   });
 
-  it('lists and runs tasks only in the given cluster, runs only the given family, and passes the IAM policy rules', () => {
+  it('lists and runs tasks only in the given cluster, runs only the given family, tags only the tasks RunTask creates, and passes the IAM policy rules', () => {
     const statements = roleStatements(scaler(), 's_role');
     const inCluster = { ArnEquals: { 'ecs:cluster': `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue` } };
     expect(grantsOf(statements, 'ecs:ListTasks')).toEqual([{ Effect: 'Allow', Action: ['ecs:ListTasks'], Resource: '*', Condition: inCluster }]);
-    expect(grantsOf(statements, 'ecs:RunTask')).toEqual([expect.objectContaining({
-      Resource: ['arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*', 'arn:aws:ecs:*:*:task/*'], Condition: inCluster,
-    })]);
+    expect(grantsOf(statements, 'ecs:RunTask')).toEqual([
+      { Effect: 'Allow', Action: ['ecs:RunTask'], Resource: 'arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*', Condition: inCluster },
+    ]);
+    expect(grantsOf(statements, 'ecs:TagResource')).toEqual([
+      { Effect: 'Allow', Action: ['ecs:TagResource'], Resource: TASKS, Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } },
+    ]);
     expect(grantsOf(statements, 'sqs:GetQueueAttributes')).toEqual([expect.objectContaining({ Resource: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs` })]);
     expect(iamPolicyProblems({ Statement: statements })).toEqual([]);
+  });
+
+  it('reads only the worker-image parameter and only the cluster\'s tasks, for the start guards', () => {
+    const statements = roleStatements(scaler(), 's_role');
+    expect(grantsOf(statements, 'ssm:GetParameter')).toEqual([
+      { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image` },
+    ]);
+    expect(grantsOf(statements, 'ecs:DescribeTasks')).toEqual([{ Effect: 'Allow', Action: ['ecs:DescribeTasks'], Resource: TASKS }]);
+    expect(statements.flatMap((statement) => list(statement.Action)).sort()).toEqual([
+      'ecs:DescribeTasks', 'ecs:ListTasks', 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', 'logs:CreateLogStream', 'logs:PutLogEvents',
+      'sqs:GetQueueAttributes', 'ssm:GetParameter',
+    ]);
   });
 
   it('logs to its own group, which expires', () => {

@@ -78,9 +78,13 @@ export function scalerFunctionProps(bundleDir: string, overrides: Partial<Scaler
     queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
     clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`, taskFamily: 'blue-worker',
     taskDefinitionArnPattern: 'arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*',
+    taskArnPattern: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/blue/*`,
     passRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
     subnetIds: ['subnet-a', 'subnet-b'], securityGroupIds: ['sg-worker'],
     maxTasks: 10, messagesPerTask: 10,
+    imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
+    bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim', reservedConcurrency: false,
+    metrics: { namespace: 'S3QueueScaler', service: 's3-queue-scaler' }, alarmTopicArn: TOPIC_ARN,
     ...overrides,
   };
 }

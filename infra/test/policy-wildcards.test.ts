@@ -33,12 +33,14 @@ const WILDCARD_RESOURCES: Record<string, string> = {
     'the pipeline artifacts, whose keys CodePipeline chooses; the bucket holds nothing else',
   'role delivery_role allows s3:GetObject, s3:GetObjectVersion, s3:PutObject on ${aws_s3_bucket.artifacts_bucket.arn}/*':
     'the pipeline artifacts, whose keys CodePipeline chooses; the bucket holds nothing else',
-  'role scaler_role allows ecs:RunTask, ecs:TagResource on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task-definition/s3-queue-worker:*':
+  'role scaler_role allows ecs:RunTask on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task-definition/s3-queue-worker:*':
     'every revision of the worker family (each build registers one); the scaler runs the newest, and the condition ecs:cluster keeps it to the blueprint cluster',
   'role image-build_role allows ecs:TagResource on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task-definition/s3-queue-worker:*':
     'the revision the build registers, tagged as it is created (condition ecs:CreateAction=RegisterTaskDefinition)',
-  'role scaler_role allows ecs:RunTask, ecs:TagResource on arn:aws:ecs:*:*:task/*':
-    'the tasks RunTask creates and tags (propagateTags), whose ids exist only once started; the condition ecs:cluster keeps it to the blueprint cluster',
+  'role scaler_role allows ecs:TagResource on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task/${aws_ecs_cluster.workers_cluster.name}/*':
+    'the blueprint cluster\'s tasks, whose ids exist only once started; only as RunTask creates them (condition ecs:CreateAction=RunTask), for propagateTags',
+  'role scaler_role allows ecs:DescribeTasks on arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>:task/${aws_ecs_cluster.workers_cluster.name}/*':
+    'the blueprint cluster\'s tasks, read-only: the crash-loop guard reads how recent tasks stopped (exit code, stop code)',
   // Resource policies.
   'bucket policy of aws_s3_bucket.source_bucket denies s3:* on ${aws_s3_bucket.source_bucket.arn}/*':
     'a Deny: every object of the bucket refuses requests without TLS',

@@ -27,7 +27,7 @@ afterAll(() => {
 });
 
 /** Every resource of the default configuration; a change here is a change to what `cdktf deploy` creates. */
-const EXPECTED_RESOURCES = 77;
+const EXPECTED_RESOURCES = 79;
 
 /** Synthesizes to disk as `cdktf synth` does, plans, and returns the synthesized resource count and the planned creates. */
 function synthAndPlan(name: string, overrides: Parameters<typeof synthBlueprint>[0]) {

@@ -3,9 +3,11 @@ import { AssetType, TerraformAsset } from 'cdktf';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { assumableBy } from '../assume-role-policy';
 
@@ -18,17 +20,47 @@ export interface ScalerFunctionProps {
   readonly clusterArn: string;
   readonly taskFamily: string;
   readonly taskDefinitionArnPattern: string;
+  /** The cluster's tasks (`arn:…:task/<cluster name>/*`): the scaler describes them and tags those it creates. */
+  readonly taskArnPattern: string;
   readonly passRoleArns: readonly string[];
   readonly subnetIds: readonly string[];
   readonly securityGroupIds: readonly string[];
   readonly maxTasks: number;
   readonly messagesPerTask: number;
+  /** The worker-image parameter (ImagePointer): read before launching, so nothing launches while it names the bootstrap image. */
+  readonly imageParameterArn: string;
+  readonly imageParameterName: string;
+  readonly bootstrapImage: string;
+  /** Reserve one concurrent execution (config scalerReservedConcurrency); off where the account's quota refuses it. */
+  readonly reservedConcurrency: boolean;
+  /** Where the scaler's EMF metrics go: the crash-loop alarm watches one of them. */
+  readonly metrics: { readonly namespace: string; readonly service: string };
+  /** Told when the crash-loop alarm fires and clears. */
+  readonly alarmTopicArn: string;
 }
 
-/** The scheduler: the bundled scaler as a Lambda, run every two minutes, never two at once. */
+/** EventBridge's schedule; everything below is sized so one run ends before the next starts. */
+const SCHEDULE_SECONDS = 120;
+/** How late an invocation may still start: Lambda drops a scheduled event older than this instead of running it late. */
+export const MAX_EVENT_AGE_SECONDS = 60;
+/**
+ * The latest a run may end is its event's age limit plus its timeout: 60 + 45 = 105 s, inside the 120 s schedule, so
+ * two runs never overlap even without a reserved concurrency. 45 s holds a launch of 500 tasks (20 s at AWS's rates)
+ * with room; the handler stops starting launch calls 10 s before its timeout, and a larger MAX_TASKS is completed
+ * by the next run.
+ */
+export const TIMEOUT_SECONDS = 45;
+if (MAX_EVENT_AGE_SECONDS + TIMEOUT_SECONDS >= SCHEDULE_SECONDS) throw new Error('a scaler run could overlap the next one');
+
+/**
+ * The scheduler: the bundled scaler as a Lambda, run every two minutes, one decision at a time: by a reserved
+ * concurrency of 1 where the account allows it, and always by runs that are never retried and always end before the
+ * next one starts.
+ */
 export class ScalerFunction extends Construct {
   readonly function: LambdaFunction;
   readonly logGroup: CloudwatchLogGroup;
+  readonly crashLoopAlarm: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: ScalerFunctionProps) {
     super(scope, id);
@@ -46,7 +78,12 @@ export class ScalerFunction extends Construct {
         Statement: [
           { Effect: 'Allow', Action: ['sqs:GetQueueAttributes'], Resource: props.queueArn },
           { Effect: 'Allow', Action: ['ecs:ListTasks'], Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': props.clusterArn } } },
-          { Effect: 'Allow', Action: ['ecs:RunTask', 'ecs:TagResource'], Resource: [props.taskDefinitionArnPattern, `arn:aws:ecs:*:*:task/*`], Condition: { ArnEquals: { 'ecs:cluster': props.clusterArn } } },
+          { Effect: 'Allow', Action: ['ecs:RunTask'], Resource: props.taskDefinitionArnPattern, Condition: { ArnEquals: { 'ecs:cluster': props.clusterArn } } },
+          // RunTask propagates the task definition's tags to the tasks it creates; it may tag nothing else, nothing later.
+          { Effect: 'Allow', Action: ['ecs:TagResource'], Resource: props.taskArnPattern, Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } },
+          // The crash-loop guard reads how the cluster's recent tasks ended.
+          { Effect: 'Allow', Action: ['ecs:DescribeTasks'], Resource: props.taskArnPattern },
+          { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: props.imageParameterArn },
           { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [...props.passRoleArns], Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },
           { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup.arn}:*` },
         ],
@@ -60,10 +97,11 @@ export class ScalerFunction extends Construct {
       handler: 'index.handler',
       filename: asset.path,
       sourceCodeHash: asset.assetHash,
-      timeout: 60,
+      timeout: TIMEOUT_SECONDS,
       memorySize: 256,
-      // Two overlapping runs would both see the same backlog and launch twice.
-      reservedConcurrentExecutions: 1,
+      // Two overlapping runs would both see the same backlog and launch twice. A reservation rules that out, but AWS
+      // refuses any that would leave under 100 unreserved, so it is opt-in; the timing above rules it out anyway.
+      ...(props.reservedConcurrency ? { reservedConcurrentExecutions: 1 } : {}),
       loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
       environment: {
         variables: {
@@ -71,14 +109,31 @@ export class ScalerFunction extends Construct {
           SUBNETS: props.subnetIds.join(','), SECURITY_GROUPS: props.securityGroupIds.join(','),
           MAX_TASKS: String(props.maxTasks), MESSAGES_PER_TASK: String(props.messagesPerTask),
           CAPACITY_PROVIDER_STRATEGY: 'FARGATE_SPOT:4,FARGATE:1', SPOT_FALLBACK: 'true',
+          IMAGE_PARAMETER: props.imageParameterName, BOOTSTRAP_IMAGE: props.bootstrapImage, METRICS_NAMESPACE: props.metrics.namespace,
         },
       },
       dependsOn: [logGroup],
     });
-    const schedule = new CloudwatchEventRule(this, 'schedule', { name: `${functionName}-schedule`, scheduleExpression: 'rate(2 minutes)' });
-    new CloudwatchEventTarget(this, 'target', { rule: schedule.name, arn: this.function.arn });
+    // A failed or late run is not repeated: a retry could overlap the next scheduled run, which decides afresh anyway.
+    new LambdaFunctionEventInvokeConfig(this, 'async', {
+      functionName: this.function.functionName, maximumRetryAttempts: 0, maximumEventAgeInSeconds: MAX_EVENT_AGE_SECONDS,
+    });
+    const schedule = new CloudwatchEventRule(this, 'schedule', { name: `${functionName}-schedule`, scheduleExpression: `rate(${SCHEDULE_SECONDS / 60} minutes)` });
+    new CloudwatchEventTarget(this, 'target', {
+      rule: schedule.name, arn: this.function.arn,
+      retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: MAX_EVENT_AGE_SECONDS },
+    });
     new LambdaPermission(this, 'invoke', {
       statementId: 'AllowSchedule', action: 'lambda:InvokeFunction', functionName: this.function.functionName, principal: 'events.amazonaws.com', sourceArn: schedule.arn,
+    });
+    // The scaler publishes CrashLoopBackoff = 1 on every run that held launches back because recent tasks died at start.
+    this.crashLoopAlarm = new CloudwatchMetricAlarm(this, 'crash-loop', {
+      alarmName: `${functionName}-crash-loop`,
+      alarmDescription: 'The scaler is backing off: recent worker tasks exited non-zero or failed to start. The reasons are in the scaler\'s ' +
+        '"scaling decision" lines; the tasks\' own in the worker log group and in ECS stopped tasks (stoppedReason, exit code)',
+      namespace: props.metrics.namespace, metricName: 'CrashLoopBackoff', dimensions: { service: props.metrics.service }, statistic: 'Maximum',
+      threshold: 0, comparisonOperator: 'GreaterThanThreshold', period: 300, evaluationPeriods: 1, treatMissingData: 'notBreaching',
+      alarmActions: [props.alarmTopicArn], okActions: [props.alarmTopicArn],
     });
   }
 }

@@ -85,16 +85,20 @@ export class BlueprintStack extends TerraformStack {
     // Every revision of the family, in this partition and account (read from the cluster's ARN): the scaler runs them, the build tags them.
     const taskDefinitionArnPattern = arnLocal(this, 'task_definition_arns',
       `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}:task-definition/${family}:*`);
+    const topic = new OperationsTopic(this, 'operations', { name: config.name, kmsKeyArn: key.key.arn, email: config.alarmEmail });
     const scaler = new ScalerFunction(this, 'scaler', {
       name: config.name, bundleDir: config.scalerBundleDir, logRetentionDays: config.logRetentionDays,
       queueArn: work.queue.arn, queueUrl: work.queue.url, clusterArn: workers.cluster.arn, taskFamily: family,
       taskDefinitionArnPattern,
+      taskArnPattern: arnLocal(this, 'cluster_task_arns',
+        `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}:task/${workers.cluster.name}/*`),
       passRoleArns: taskRoleArns,
       subnetIds: network.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [workers.securityGroup.id],
       maxTasks: config.maxTasks, messagesPerTask: config.messagesPerTask,
+      imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, bootstrapImage: config.bootstrapImage,
+      reservedConcurrency: config.scalerReservedConcurrency, metrics: SCALER_METRICS, alarmTopicArn: topic.topic.arn,
     });
 
-    const topic = new OperationsTopic(this, 'operations', { name: config.name, kmsKeyArn: key.key.arn, email: config.alarmEmail });
     // Build artifacts are disposable, so this bucket always empties on destroy and forgets after 30 days.
     const artifacts = new SecureBucket(this, 'artifacts', { bucketPrefix: `${config.name}-artifacts-`, forceDestroy: true, expirationDays: 30 });
     const build = new ImageBuild(this, 'image-build', {
