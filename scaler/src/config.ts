@@ -1,6 +1,6 @@
 import { ConfigError } from '../../app/src/errors';
 import type { LogLevel } from '../../app/src/log/logger';
-import { DEFAULT_CRASH_LOOP, type CrashLoopSettings } from './crash-loop';
+import { DEFAULT_CRASH_LOOP, MAX_BACKOFF_SECONDS, type CrashLoopSettings } from './crash-loop';
 
 /** The scaler's configuration, shared by the Lambda and `npm run scale`: read once from the environment, frozen. */
 export interface CapacityProviderStrategyItem {
@@ -47,7 +47,7 @@ export interface ScalerConfig {
   readonly imageParameter: string | undefined;
   /** BOOTSTRAP_IMAGE (default `public.ecr.aws/docker/library/node:22-slim`, infra's bootstrapImage). */
   readonly bootstrapImage: string;
-  /** CRASH_LOOP_TASKS (3, 0 = off), CRASH_LOOP_MIN_RUN_SECONDS (180), BACKOFF_BASE_SECONDS (240), BACKOFF_MAX_SECONDS (1800). */
+  /** CRASH_LOOP_TASKS (3, 0 = off), CRASH_LOOP_MIN_RUN_SECONDS (180), BACKOFF_BASE_SECONDS (240), BACKOFF_MAX_SECONDS (1200). */
   readonly crashLoop: CrashLoopSettings;
 }
 
@@ -113,6 +113,12 @@ function readCrashLoop(env: NodeJS.ProcessEnv): CrashLoopSettings {
   };
   if (settings.backoffMaxSeconds < settings.backoffBaseSeconds) {
     throw new ConfigError(`BACKOFF_MAX_SECONDS (${settings.backoffMaxSeconds}) must be at least BACKOFF_BASE_SECONDS (${settings.backoffBaseSeconds})`);
+  }
+  if (settings.backoffMaxSeconds > MAX_BACKOFF_SECONDS) {
+    throw new ConfigError(
+      `BACKOFF_MAX_SECONDS must be at most ${MAX_BACKOFF_SECONDS}, got ${settings.backoffMaxSeconds}: the guard sees an hour of ECS history and ` +
+        'needs the last two failed runs inside it to know the loop goes on',
+    );
   }
   return Object.freeze(settings);
 }

@@ -20,7 +20,7 @@ export interface CrashLoopSettings {
   readonly minRunSeconds: number;
   /** BACKOFF_BASE_SECONDS: the pause after the first failed round; it doubles with each further failed round. */
   readonly backoffBaseSeconds: number;
-  /** BACKOFF_MAX_SECONDS: the longest pause. */
+  /** BACKOFF_MAX_SECONDS: the longest pause, at most MAX_BACKOFF_SECONDS. */
   readonly backoffMaxSeconds: number;
 }
 
@@ -28,11 +28,17 @@ export const DEFAULT_CRASH_LOOP: CrashLoopSettings = Object.freeze({
   tasks: 3,
   minRunSeconds: 180,
   backoffBaseSeconds: 240,
-  backoffMaxSeconds: 1800,
+  backoffMaxSeconds: 1200,
 });
 
 /** Only stops this recent count: ECS promises stopped tasks for an hour, so this is as far back as it can always see. */
 export const HISTORY_WINDOW_SECONDS = 3600;
+/**
+ * The longest pause that keeps a loop a loop: the guard knows it is still in one only while the last two failed runs
+ * (a probe each) are both within the hour it can see, so two pauses plus the schedule's slack must fit in it. A longer
+ * pause would forget the loop and launch MAX_TASKS again.
+ */
+export const MAX_BACKOFF_SECONDS = 1500;
 /** Tasks created this close together came from one scaler run (a run's RunTask calls span seconds, runs are 120 s apart). */
 export const ROUND_GAP_SECONDS = 60;
 /** Tasks launched when a pause ends: enough to learn whether the image works now, too few to matter if it does not. */
@@ -84,9 +90,10 @@ export interface CrashLoopDecision {
 }
 
 /**
- * A crash loop is `settings.tasks` or more start failures in a row, newest first, within the last hour, with no clean
- * exit, no long run and no healthy running task after them. Then nothing is launched until `pause` after the newest
- * failure, where the pause doubles with each scaler run the failures came from (4, 8, 16, then 30 minutes by
+ * A crash loop is start failures in a row, newest first, within the last hour, with no clean exit, no long run and no
+ * healthy running task after them: `settings.tasks` or more of them, or fewer that came from two or more scaler runs
+ * (each run's tasks all died, as a lone probe's does). Then nothing is launched until `pause` after the newest
+ * failure, where the pause doubles with each scaler run the failures came from (4, 8, 16, then 20 minutes by
  * default); after it, one probe task, and no second one while the first is still starting. A task exiting 0, or
  * running minRunSeconds, ends the loop at once. Tasks of another image than `currentImage` are left out, so a fixed
  * image pushed by the pipeline starts with a clean slate.
@@ -109,14 +116,14 @@ export function decideCrashLoop(
     .sort((a, b) => b.at - a.at);
   const streakEnd = judged.findIndex((entry) => entry.outcome !== 'start-failure');
   const streak = (streakEnd === -1 ? judged : judged.slice(0, streakEnd)).map((entry) => entry.task);
-  if (streak.length < settings.tasks) {
+  const rounds = countRounds(streak);
+  if (streak.length < settings.tasks && rounds < 2) {
     return {
       state: 'ok', allowed: Infinity, startFailures: streak.length, rounds: 0, pauseSeconds: 0,
-      ...(streak.length > 0 ? { reason: `${streak.length} recent start failure(s), below CRASH_LOOP_TASKS ${settings.tasks}` } : {}),
+      ...(streak.length > 0 ? { reason: `${streak.length} recent start failure(s) from one scaler run, below CRASH_LOOP_TASKS ${settings.tasks}` } : {}),
     };
   }
 
-  const rounds = countRounds(streak);
   const pauseSeconds = Math.min(settings.backoffMaxSeconds, settings.backoffBaseSeconds * 2 ** (rounds - 1));
   const newestFailure = streak[0]!.stoppedAt as number;
   const resumeAt = newestFailure + pauseSeconds * 1000;
@@ -137,6 +144,7 @@ export function decideCrashLoop(
 
 /** Scaler runs the failures came from: their creation times, split wherever two are more than ROUND_GAP_SECONDS apart. */
 function countRounds(streak: readonly TaskRecord[]): number {
+  if (streak.length === 0) return 0;
   const created = streak.map((task) => task.createdAt).sort((a, b) => a - b);
   let rounds = 1;
   for (let i = 1; i < created.length; i++) if (created[i]! - created[i - 1]! > ROUND_GAP_SECONDS * 1000) rounds++;

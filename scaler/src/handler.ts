@@ -7,18 +7,13 @@ import { createLog } from '../../app/src/log/logger';
 import { loadScalerConfig, type ScalerConfig } from './config';
 import { EcsTaskHistory } from './ecs-task-history';
 import { EcsTaskLauncher } from './ecs-task-launcher';
+import { STOP_LAUNCHING_BEFORE_TIMEOUT_MS } from './launch-plan';
 import { runScaler } from './run-scaler';
 import { createEmfScalerMetrics } from './scaler-metrics';
 import { SqsDepthReader } from './sqs-depth-reader';
 import { SsmWorkerImage } from './ssm-worker-image';
 
 const SERVICE_NAME = 's3-queue-scaler';
-
-/**
- * No launch call starts in the invocation's last 10 s: enough for the calls already sent to answer and for the
- * launch report and metrics to be written before Lambda's timeout would cut the run off mid-way.
- */
-export const STOP_LAUNCHING_BEFORE_TIMEOUT_MS = 10_000;
 
 // Created once per cold start with the SDK's standard configuration (region, credentials, AWS_ENDPOINT_URL_*).
 const sqs = new SQSClient({});

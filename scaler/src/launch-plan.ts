@@ -25,6 +25,12 @@ export const FARGATE_LAUNCH_LIMITS: LaunchRateLimits = Object.freeze({
   taskBurst: 100,
 });
 
+/**
+ * The Lambda starts no launch call in its invocation's last 10 s: enough for the calls already sent to answer and for
+ * the launch report and metrics to be written before the timeout would cut the run off mid-way.
+ */
+export const STOP_LAUNCHING_BEFORE_TIMEOUT_MS = 10_000;
+
 /** The tokens left in both buckets at a moment, in milliseconds from the start of the run. */
 export interface LaunchBuckets {
   readonly atMs: number;

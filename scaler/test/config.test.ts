@@ -23,7 +23,7 @@ describe('loadScalerConfig', () => {
       logLevel: 'INFO',
       imageParameter: undefined,
       bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim',
-      crashLoop: { tasks: 3, minRunSeconds: 180, backoffBaseSeconds: 240, backoffMaxSeconds: 1800 },
+      crashLoop: { tasks: 3, minRunSeconds: 180, backoffBaseSeconds: 240, backoffMaxSeconds: 1200 },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.subnets)).toBe(true);
@@ -64,6 +64,7 @@ describe('loadScalerConfig', () => {
     ['CRASH_LOOP_TASKS', { CRASH_LOOP_TASKS: '-1' }, /CRASH_LOOP_TASKS must be an integer >= 0, got "-1"/],
     ['CRASH_LOOP_MIN_RUN_SECONDS', { CRASH_LOOP_MIN_RUN_SECONDS: '0' }, /CRASH_LOOP_MIN_RUN_SECONDS must be an integer >= 1/],
     ['BACKOFF_MAX_SECONDS below the base', { BACKOFF_BASE_SECONDS: '600', BACKOFF_MAX_SECONDS: '300' }, /BACKOFF_MAX_SECONDS \(300\) must be at least BACKOFF_BASE_SECONDS \(600\)/],
+    ['BACKOFF_MAX_SECONDS over 25 minutes', { BACKOFF_MAX_SECONDS: '1800' }, /BACKOFF_MAX_SECONDS must be at most 1500, got 1800: the guard sees an hour/],
   ])('names %s and its expected form', (_name, overrides, message) => {
     expect(() => loadScalerConfig(scalerEnv(overrides))).toThrow(ConfigError);
     expect(() => loadScalerConfig(scalerEnv(overrides))).toThrow(message);

@@ -35,10 +35,16 @@ describe('decideCrashLoop', () => {
     expect(decideCrashLoop(round(10, 200), NOW, { ...settings, tasks: 0 })).toMatchObject({ state: 'off', allowed: Infinity });
   });
 
-  it('notes start failures below the threshold without holding anything', () => {
+  it('notes start failures of one run below the threshold without holding anything', () => {
     const decision = decideCrashLoop(round(2, 200), NOW, settings);
     expect(decision).toMatchObject({ state: 'ok', allowed: Infinity, startFailures: 2 });
-    expect(decision.reason).toBe('2 recent start failure(s), below CRASH_LOOP_TASKS 3');
+    expect(decision.reason).toBe('2 recent start failure(s) from one scaler run, below CRASH_LOOP_TASKS 3');
+  });
+
+  it('counts two runs whose tasks all died as a loop however few they were: a one-message backlog, or probes spaced by the pause', () => {
+    expect(decideCrashLoop([...round(1, 250), ...round(1, 130)], NOW, settings)).toMatchObject({ state: 'backing-off', startFailures: 2, rounds: 2, pauseSeconds: 480 });
+    // Probes 20 minutes apart: the round of ten that began the loop has left the hour, the loop has not ended.
+    expect(decideCrashLoop([...round(10, 4000), ...round(1, 2500), ...round(1, 1300)], NOW, settings)).toMatchObject({ state: 'probing', rounds: 2, allowed: 1 });
   });
 
   it('backs off after one round of start failures, for the base pause from the newest failure, and says why', () => {
@@ -57,7 +63,7 @@ describe('decideCrashLoop', () => {
     const history = [...round(10, 3000), ...round(1, 2400), ...round(1, 1800), ...round(1, 1200), ...round(1, 120)];
     expect(decideCrashLoop(history.slice(0, 11), NOW, settings)).toMatchObject({ rounds: 2, pauseSeconds: 480 });
     expect(decideCrashLoop(history.slice(0, 12), NOW, settings)).toMatchObject({ rounds: 3, pauseSeconds: 960 });
-    expect(decideCrashLoop(history, NOW, settings)).toMatchObject({ state: 'backing-off', rounds: 5, pauseSeconds: 1800 });
+    expect(decideCrashLoop(history, NOW, settings)).toMatchObject({ state: 'backing-off', rounds: 5, pauseSeconds: 1200 });
   });
 
   it('after the pause allows one probe task, and no second one while the first is still starting', () => {
