@@ -1,6 +1,9 @@
+import { decideCrashLoop, HISTORY_WINDOW_SECONDS } from '../../../scaler/src/crash-loop';
+import { planLaunch } from '../../../scaler/src/launch-plan';
+import type { TaskRecord } from '../../../scaler/src/ports/task-history';
 import type { SimulationParameters } from '../parameters';
 import { EventQueue } from './event-queue';
-import type { ScalingRule } from './scaling-rules';
+import type { LaunchStyle, ScalingRule } from './scaling-rules';
 import type { Workload } from './workloads';
 
 /**
@@ -11,9 +14,41 @@ import type { Workload } from './workloads';
  *
  * Simplifications, stated so results are read with them in mind: queue counts are exact (SQS's lag is ignored),
  * a task works one receive batch at a time at its full rate (the real worker overlaps receives with work, which this
- * rate already includes), nothing fails, and billing runs from RunTask to exit (Fargate starts billing at image pull,
- * a little later, so task seconds lean high).
+ * rate already includes), nothing fails unless the world's image does, and billing runs from RunTask to exit (Fargate
+ * starts billing at image pull, a little later, so task seconds lean high).
+ *
+ * The world can run a broken image instead of the worker: one that exits non-zero a few seconds after starting (a
+ * crash loop), or the bootstrap image, which exits 0 at once; neither receives a message. A run's RunTask calls go
+ * out as the rule's launcher sends them (one after another, or the scaler's rate plan), each task starting its
+ * latency after its own call.
  */
+export interface SimulatedWorld {
+  /** What a started task does: work (`worker`), exit 1 (`crash-at-start`) or exit 0 (`bootstrap`) without receiving. */
+  readonly image: 'worker' | 'crash-at-start' | 'bootstrap';
+  /** For the two broken images: seconds from start to exit. */
+  readonly exitAfterSeconds: number;
+  /**
+   * One RunTask call's round trip, which a sequential launcher waits for before its next chunk. Assumed, not measured:
+   * 1.5 s makes 50 calls outlast a 60 s Lambda, as issue 10 reports for MAX_TASKS=500.
+   */
+  readonly runTaskCallSeconds: number;
+}
+
+export const WORKER_WORLD: SimulatedWorld = Object.freeze({ image: 'worker', exitAfterSeconds: 5, runTaskCallSeconds: 1.5 });
+
+/** One scheduled run that had something to launch. */
+export interface ScalerRunRecord {
+  readonly atSeconds: number;
+  /** What the backlog asked for. */
+  readonly wanted: number;
+  /** Tasks whose RunTask call was made. */
+  readonly launched: number;
+  /** Tasks the run could not launch in time (a sequential run killed at its timeout, a planned one at its budget). */
+  readonly notLaunchedInTime: number;
+  /** From the run's start to the answer of its last RunTask call. */
+  readonly launchSpanSeconds: number;
+  readonly heldBy?: 'bootstrap-image' | 'crash-loop';
+}
 export interface TimelineSample {
   readonly atSeconds: number;
   readonly visible: number;
@@ -29,6 +64,8 @@ export interface SimulatedTask {
   readonly processed: number;
   /** It started to an empty queue while other tasks still held messages in flight. */
   readonly startedWhileOthersDrain: boolean;
+  /** 0 for the worker's own exit and the bootstrap image, 1 for a crash; undefined while still running at the end. */
+  readonly exitCode?: number;
 }
 
 export interface SimulationResult {
@@ -56,6 +93,14 @@ export interface SimulationResult {
   readonly maxLatencySeconds: number;
   readonly tasks: readonly SimulatedTask[];
   readonly timeline: readonly TimelineSample[];
+  /** The simulated span, from the first arrival (or 0) to the last event, the horizon at most. */
+  readonly simulatedSeconds?: number;
+  /** Runs whose launches a start guard held back or cut. */
+  readonly heldRuns?: number;
+  /** Tasks that exited non-zero. */
+  readonly startFailures?: number;
+  /** The runs that had something to launch, in order. */
+  readonly runs?: readonly ScalerRunRecord[];
 }
 
 type SimEvent =
@@ -63,7 +108,8 @@ type SimEvent =
   | { readonly kind: 'tick' }
   | { readonly kind: 'start'; readonly task: number }
   | { readonly kind: 'batch-done'; readonly task: number; readonly batch: TakenBatch }
-  | { readonly kind: 'poll-expired'; readonly task: number; readonly poll: number };
+  | { readonly kind: 'poll-expired'; readonly task: number; readonly poll: number }
+  | { readonly kind: 'exit'; readonly task: number; readonly code: number };
 
 interface TakenBatch {
   readonly count: number;
@@ -82,6 +128,7 @@ interface TaskState {
   poll: number;
   waiting: boolean;
   startedWhileOthersDrain: boolean;
+  exitCode: number | undefined;
 }
 
 interface Cohort {
@@ -89,7 +136,12 @@ interface Cohort {
   count: number;
 }
 
-export function simulateScaling(workload: Workload, rule: ScalingRule, parameters: SimulationParameters): SimulationResult {
+export function simulateScaling(
+  workload: Workload,
+  rule: ScalingRule,
+  parameters: SimulationParameters,
+  world: SimulatedWorld = WORKER_WORLD,
+): SimulationResult {
   validate(parameters);
   const events = new EventQueue<SimEvent>();
   const backlog: Cohort[] = [];
@@ -109,6 +161,8 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
   let latencySum = 0;
   let maxLatency = 0;
   let lastCompletion: number | undefined;
+  let heldRuns = 0;
+  const runs: ScalerRunRecord[] = [];
   const timeline: TimelineSample[] = [];
   let nextSampleAt = 0;
   const firstArrival = workload.arrivals.reduce((earliest, arrival) => Math.min(earliest, arrival.atSeconds), Infinity);
@@ -195,22 +249,38 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
       }
       case 'tick': {
         scalerRuns++;
-        const launch = rule.launch({ visible, inFlight, running: alive }, parameters.maxTasks, parameters.messagesPerTask);
-        if (launch > 0) launchingRuns++;
-        for (let i = 0; i < launch; i++) {
-          const id = tasks.length;
-          tasks.push({
-            launchedAt: now,
-            startedAt: now + parameters.startLatencySeconds,
-            exitedAt: undefined,
-            processed: 0,
-            emptyPolls: 0,
-            poll: 0,
-            waiting: false,
-            startedWhileOthersDrain: false,
+        const wanted = rule.launch({ visible, inFlight, running: alive }, parameters.maxTasks, parameters.messagesPerTask);
+        const { launch, heldBy } = wanted > 0 ? guard(rule, world, wanted, tasks, now) : { launch: 0, heldBy: undefined };
+        if (heldBy !== undefined) heldRuns++;
+        const calls = launchCalls(rule.launcher, launch, world.runTaskCallSeconds);
+        const launched = calls.reduce((sum, call) => sum + call.count, 0);
+        if (launched > 0) launchingRuns++;
+        for (const call of calls) {
+          for (let i = 0; i < call.count; i++) {
+            const id = tasks.length;
+            const launchedAt = now + call.offsetSeconds;
+            tasks.push({
+              launchedAt,
+              startedAt: launchedAt + parameters.startLatencySeconds,
+              exitedAt: undefined,
+              processed: 0,
+              emptyPolls: 0,
+              poll: 0,
+              waiting: false,
+              startedWhileOthersDrain: false,
+              exitCode: undefined,
+            });
+            alive++;
+            events.push(launchedAt + parameters.startLatencySeconds, { kind: 'start', task: id });
+          }
+        }
+        if (wanted > 0) {
+          const lastCall = calls[calls.length - 1];
+          runs.push({
+            atSeconds: now, wanted, launched, notLaunchedInTime: launch - launched,
+            launchSpanSeconds: lastCall === undefined ? 0 : lastCall.offsetSeconds + world.runTaskCallSeconds,
+            ...(heldBy !== undefined ? { heldBy } : {}),
           });
-          alive++;
-          events.push(now + parameters.startLatencySeconds, { kind: 'start', task: id });
         }
         peakTasks = Math.max(peakTasks, alive);
         if (!finished()) events.push(now + parameters.scheduleIntervalSeconds, { kind: 'tick' });
@@ -219,7 +289,15 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
       case 'start': {
         const task = tasks[event.task]!;
         task.startedWhileOthersDrain = visible === 0 && inFlight > 0;
-        poll(event.task, now);
+        if (world.image === 'worker') poll(event.task, now);
+        else events.push(now + world.exitAfterSeconds, { kind: 'exit', task: event.task, code: world.image === 'bootstrap' ? 0 : 1 });
+        break;
+      }
+      case 'exit': {
+        const task = tasks[event.task]!;
+        task.exitedAt = now;
+        task.exitCode = event.code;
+        alive--;
         break;
       }
       case 'batch-done': {
@@ -245,6 +323,7 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
         if (task.emptyPolls >= parameters.idlePolls) {
           task.waiting = false;
           task.exitedAt = now;
+          task.exitCode = 0;
           alive--;
         } else {
           poll(event.task, now);
@@ -264,6 +343,7 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
     exitedAt: task.exitedAt ?? end,
     processed: task.processed,
     startedWhileOthersDrain: task.startedWhileOthersDrain,
+    ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
   }));
   const taskSeconds = finishedTasks.reduce((sum, task) => sum + (task.exitedAt - task.launchedAt), 0);
   const emptyTasks = finishedTasks.filter((task) => task.processed === 0);
@@ -287,7 +367,62 @@ export function simulateScaling(workload: Workload, rule: ScalingRule, parameter
     maxLatencySeconds: maxLatency,
     tasks: finishedTasks,
     timeline,
+    simulatedSeconds: end - Math.min(origin, end),
+    heldRuns,
+    startFailures: finishedTasks.filter((task) => task.exitCode !== undefined && task.exitCode !== 0).length,
+    runs,
   };
+}
+
+/** The deployed scaler's start guards, from the simulated tasks as ECS would report them. */
+function guard(
+  rule: ScalingRule,
+  world: SimulatedWorld,
+  wanted: number,
+  tasks: readonly TaskState[],
+  now: number,
+): { launch: number; heldBy: ScalerRunRecord['heldBy'] } {
+  if (rule.guards === undefined) return { launch: wanted, heldBy: undefined };
+  if (world.image === 'bootstrap') return { launch: 0, heldBy: 'bootstrap-image' };
+  const decision = decideCrashLoop(taskRecords(tasks, now), now * 1000, rule.guards.crashLoop);
+  const launch = Math.min(wanted, decision.allowed);
+  return { launch, heldBy: launch < wanted ? 'crash-loop' : undefined };
+}
+
+/** What DescribeTasks would say of the tasks created by `now`, those stopped within the guard's window. */
+function taskRecords(tasks: readonly TaskState[], now: number): TaskRecord[] {
+  const records: TaskRecord[] = [];
+  for (let id = tasks.length - 1; id >= 0; id--) {
+    const task = tasks[id]!;
+    if (task.launchedAt > now) continue;
+    const stopped = task.exitedAt !== undefined && task.exitedAt <= now;
+    if (stopped && task.exitedAt! < now - HISTORY_WINDOW_SECONDS) break;
+    records.push({
+      arn: `task-${id}`,
+      status: stopped ? 'stopped' : 'running',
+      createdAt: task.launchedAt * 1000,
+      ...(task.startedAt <= now ? { startedAt: task.startedAt * 1000 } : {}),
+      ...(stopped ? { stoppedAt: task.exitedAt! * 1000, stopCode: 'EssentialContainerExited', exitCode: task.exitCode ?? 0 } : {}),
+    });
+  }
+  return records;
+}
+
+/** The RunTask calls one run makes, with their offset from the run's start, and only those made in time. */
+export function launchCalls(launcher: LaunchStyle, count: number, callSeconds: number): { offsetSeconds: number; count: number }[] {
+  if (count <= 0) return [];
+  if (launcher.kind === 'rate-planned') {
+    return planLaunch(count, launcher.limits).calls
+      .filter((call) => call.atMs < launcher.budgetSeconds * 1000)
+      .map((call) => ({ offsetSeconds: call.atMs / 1000, count: call.count }));
+  }
+  const calls: { offsetSeconds: number; count: number }[] = [];
+  for (let remaining = count, offset = 0; remaining > 0 && offset < launcher.timeoutSeconds; offset += callSeconds) {
+    const size = Math.min(10, remaining);
+    calls.push({ offsetSeconds: offset, count: size });
+    remaining -= size;
+  }
+  return calls;
 }
 
 /**

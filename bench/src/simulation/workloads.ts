@@ -35,3 +35,11 @@ export function steady(filesPerSecond: number, durationSeconds: number): Workloa
 function formatCount(files: number): string {
   return files >= 1000 && files % 1000 === 0 ? `${files / 1000}k` : String(files);
 }
+
+/**
+ * What creating the bucket notification leaves in the queue: one s3:TestEvent message and nothing else, until the
+ * first upload.
+ */
+export function testEventOnly(): Workload {
+  return { name: 's3:TestEvent only', arrivals: [{ atSeconds: 0, count: 1 }], totalFiles: 1 };
+}
