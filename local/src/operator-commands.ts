@@ -29,7 +29,11 @@ export async function localStatus(dataDir: string, decisions = 5): Promise<Statu
     const lines = existsSync(decisionsFile) ? readFileSync(decisionsFile, 'utf8').trim().split('\n').filter(Boolean) : [];
     return {
       target: 'local', ...depth, deadLettered: await queue.dlqDepth(), runningTasks: running,
-      lastDecisions: lines.slice(-decisions).map((line) => JSON.parse(line) as Record<string, unknown>),
+      // The scaler also logs a `launch report` after each launch; a decision is the line with its reasons.
+      lastDecisions: lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.message === 'scaling decision')
+        .slice(-decisions),
     };
   } finally {
     await queue.close();

@@ -34,11 +34,15 @@ async function localQueueWith(counts: { visible: number; inFlight: number; dead:
 }
 
 describe('localStatus', () => {
-  it('reads the queue file, counts only the recorded workers still alive, and returns the last decisions', async () => {
+  it('reads the queue file, counts only the recorded workers still alive, and returns the last decisions, not the launch reports', async () => {
     await localQueueWith({ visible: 4, inFlight: 2, dead: 3 });
     const deadPid = 2 ** 22 + 12345;
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ workerPids: [process.pid, deadPid] }));
-    for (let i = 1; i <= 7; i++) appendFileSync(join(dir, 'decisions.jsonl'), `${JSON.stringify({ message: 'scaling decision', launch: i })}\n`);
+    for (let i = 1; i <= 7; i++) {
+      appendFileSync(join(dir, 'decisions.jsonl'), `${JSON.stringify({ message: 'scaling decision', launch: i })}\n`);
+      // The scaler's second line after a launch is not a decision, and must not push decisions out of the list.
+      appendFileSync(join(dir, 'decisions.jsonl'), `${JSON.stringify({ message: 'launch report', launch: i, launched: i })}\n`);
+    }
 
     const report = await localStatus(dir, 5);
 
