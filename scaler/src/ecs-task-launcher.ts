@@ -112,7 +112,6 @@ export class EcsTaskLauncher implements TaskLauncher {
     const startedAt = this.now();
     const stopAt = options.stopLaunchingAt ?? Infinity;
     let buckets = fullBuckets(this.limits);
-    let chunkIndex = 0;
     let capacityFailures = 0;
     let fatal = false;
 
@@ -141,7 +140,7 @@ export class EcsTaskLauncher implements TaskLauncher {
           skipped = plan.calls.slice(index).reduce((sum, left) => sum + left.count, 0);
           break;
         }
-        inFlight.push(this.runChunk(call.count, strategy, chunkIndex++, stopAt).then(record));
+        inFlight.push(this.runChunk(call.count, strategy, stopAt).then(record));
       }
       await Promise.all(inFlight);
       if (skipped > 0) {
@@ -170,11 +169,11 @@ export class EcsTaskLauncher implements TaskLauncher {
     return report;
   }
 
-  private async runChunk(size: number, strategy: readonly CapacityProviderStrategyItem[], chunkIndex: number, stopAt: number): Promise<ChunkOutcome> {
+  private async runChunk(size: number, strategy: readonly CapacityProviderStrategyItem[], stopAt: number): Promise<ChunkOutcome> {
     const outcome: ChunkOutcome = { launched: 0, capacityFailures: 0, failures: [], byCapacityProvider: {}, fatal: false };
     let response: RunTaskCommandOutput;
     try {
-      response = await this.runTaskWithThrottleRetry(size, strategy, chunkIndex, stopAt);
+      response = await this.runTaskWithThrottleRetry(size, strategy, stopAt);
     } catch (error) {
       const { reason, message } = classifyFailure(error);
       const name = (error as { name?: string }).name ?? 'Error';
@@ -217,7 +216,6 @@ export class EcsTaskLauncher implements TaskLauncher {
   private async runTaskWithThrottleRetry(
     size: number,
     strategy: readonly CapacityProviderStrategyItem[],
-    chunkIndex: number,
     stopAt: number,
   ): Promise<RunTaskCommandOutput> {
     const command = new RunTaskCommand({
@@ -227,7 +225,8 @@ export class EcsTaskLauncher implements TaskLauncher {
       capacityProviderStrategy: strategy.map((item) => ({ ...item })),
       networkConfiguration: {
         awsvpcConfiguration: {
-          subnets: rotate(this.config.subnets, chunkIndex),
+          // Fargate spreads the tasks of a call across these subnets' AZs itself; their order decides nothing.
+          subnets: [...this.config.subnets],
           securityGroups: [...this.config.securityGroups],
           assignPublicIp: 'DISABLED',
         },
@@ -248,13 +247,6 @@ export class EcsTaskLauncher implements TaskLauncher {
       }
     }
   }
-}
-
-/** Starts the list at a different subnet for each chunk while keeping every subnet in it. */
-export function rotate<T>(items: readonly T[], by: number): T[] {
-  if (items.length === 0) return [];
-  const offset = by % items.length;
-  return [...items.slice(offset), ...items.slice(0, offset)];
 }
 
 function repeat(times: number, failure: LaunchFailure): LaunchFailure[] {
