@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type {
   BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange,
 } from '../ports/queue';
+import { abortableSleep } from '../runtime/abortable-sleep';
 
 /**
  * The embedded stand-in for SQS: one SQLite file holds the queue, its dead-letter queue and the queue's attributes.
@@ -425,18 +426,4 @@ function validateNumber(name: string, value: number, min: number, max: number): 
   if (!Number.isFinite(value) || value < min || value > max) {
     throw new RangeError(`${name} must be a number from ${min} to ${max}, got ${value}`);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,3 +1,5 @@
+import { abortableSleep } from '../runtime/abortable-sleep';
+
 /**
  * Tells an outage from a bad request. When most of the worker's recent calls fail transiently (S3 SlowDown, 5xx,
  * KMS throttling, resets), the dependency is down, not the message: the gate opens, calls wait at it instead of
@@ -43,7 +45,7 @@ export class HealthGate {
     this.firstPauseMs = options.firstPauseMs ?? 1_000;
     this.maxPauseMs = options.maxPauseMs ?? 30_000;
     this.now = options.now ?? Date.now;
-    this.wait = options.wait ?? abortableWait;
+    this.wait = options.wait ?? abortableSleep;
     this.onChange = options.onChange ?? (() => undefined);
     this.pauseMs = this.firstPauseMs;
   }
@@ -100,18 +102,4 @@ export class HealthGate {
     while (drop < this.calls.length && this.calls[drop].at < cutoff) drop++;
     if (drop > 0) this.calls = this.calls.slice(drop);
   }
-}
-
-function abortableWait(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
