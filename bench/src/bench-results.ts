@@ -6,8 +6,24 @@ import type { QueueCallsPerImage } from './measure/queue-calls';
 import type { ThroughputMeasurement } from './measure/transform-ceiling';
 import type { WorkerRunResult } from './measure/worker-end-to-end';
 import type { LambdaAlternative, PerImageRequests, Prices, TaskSize } from './parameters';
-import type { ScenarioComparison } from './simulation/scenarios';
+import type { LargeLaunchComparison, ScenarioComparison, SimulationSummary, StartFailureComparison } from './simulation/scenarios';
 import type { TargetCheck } from './targets';
+
+/**
+ * A start-failure comparison as results.json keeps it: the summaries without their per-run records (one per scheduled
+ * run, 720 a day for each rule, most of them alike), which `heldRuns`, `launchingRuns` and the tasks started in each
+ * hour summarise. Kept in full they would triple the size of results.json.
+ */
+export type StoredStartFailure = Omit<StartFailureComparison, 'before' | 'after'> & {
+  readonly before: Omit<SimulationSummary, 'runs'>;
+  readonly after: Omit<SimulationSummary, 'runs'>;
+};
+
+export function storedStartFailure(comparison: StartFailureComparison): StoredStartFailure {
+  const { runs: _beforeRuns, ...before } = comparison.before;
+  const { runs: _afterRuns, ...after } = comparison.after;
+  return { ...comparison, before, after };
+}
 
 /** Everything one bench run measured and derived: written as results.json, rendered as the summary and charts. */
 export interface MachineInfo {
@@ -57,6 +73,10 @@ export interface BenchResults {
     readonly perTaskImagesPerSecond: number;
     readonly taskSize: TaskSize;
     readonly scenarios: readonly ScenarioComparison[];
+    /** The first scaler run of MAX_TASKS=500 from an empty fleet: chunks one after another in 60 s before, the rate plan now. */
+    readonly largeLaunch: LargeLaunchComparison;
+    /** Issue 10's start failures over 24 h (idle after deploy, crash loops), the scaler before its start guards and now. */
+    readonly startFailures: readonly StoredStartFailure[];
   };
   readonly cost: {
     readonly pricesAsOf: string;

@@ -1,4 +1,5 @@
 import type { BenchResults } from './bench-results';
+import { dollars } from './report/markdown-table';
 import { TARGETS, type TargetCheck } from './targets';
 
 /** Compares a run's numbers with the issue's targets; pure, so the verdicts are unit-tested. */
@@ -12,6 +13,9 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
     ...decodeHeavyMemory(results),
     coldStart(results),
     burstDrain(results),
+    largeLaunch(results),
+    idleAfterDeploy(results),
+    ...crashLoops(results),
   ];
 }
 
@@ -151,4 +155,55 @@ function burstDrain(results: Omit<BenchResults, 'targets'>): TargetCheck {
     measured: `${ratio.toFixed(3)}x ideal (${drain?.toFixed(0)} s vs ${scenario.idealDrainSeconds.toFixed(0)} s), ${scenario.ours.emptyStartsWhileDraining} empty starts while draining`,
     holds: ratio <= TARGETS.burstDrainOverIdeal && scenario.ours.emptyStartsWhileDraining === 0,
   };
+}
+
+function largeLaunch(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const { largeLaunch: launch } = results.simulation;
+  const target = `MAX_TASKS=${launch.maxTasks} from an empty fleet (simulated): every wanted task launched within one scaler run`;
+  const { before, after } = launch;
+  const holds = after.wanted > 0 && after.launched === after.wanted && after.notLaunchedInTime === 0;
+  return {
+    target,
+    measured:
+      `${after.launched}/${after.wanted} launched, the last call answered ${after.launchSpanSeconds.toFixed(1)} s into the run ` +
+      `(launch budget ${after.budgetSeconds} s); before: ${before.launched}/${before.wanted}, ${before.notLaunchedInTime} cut off ` +
+      `by the ${before.timeoutSeconds} s timeout`,
+    holds,
+    note:
+      `RunTask round trip assumed ${launch.runTaskCallSeconds} s per call, not measured` +
+      (holds ? '' : `; ${after.notLaunchedInTime} tasks left for a later run`),
+  };
+}
+
+function idleAfterDeploy(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target = 'idle after deploy, bootstrap image (simulated, 24 h): no task started';
+  const idle = results.simulation.startFailures.find((failure) => failure.world.image === 'bootstrap');
+  if (idle === undefined) return { target, measured: 'n/a', holds: undefined };
+  return {
+    target,
+    measured:
+      `${idle.after.tasksLaunched} tasks, ${idle.after.heldRuns ?? 0} of ${idle.after.scalerRuns} runs held; before: ` +
+      `${idle.before.tasksLaunched} (${idle.beforeTasksPerHour.toFixed(0)}/h, Fargate ${dollars(idle.beforeFargatePerDay)}/day)`,
+    holds: idle.after.tasksLaunched === 0,
+  };
+}
+
+function crashLoops(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  const loops = results.simulation.startFailures.filter((failure) => failure.world.image === 'crash-at-start');
+  const targetFor = (maxTasks: number | string): string =>
+    `crash loop, MAX_TASKS ${maxTasks} (simulated, 24 h): fewer than ${TARGETS.crashLoopTasksPerHour} tasks started in every hour after the first`;
+  if (loops.length === 0) return [{ target: targetFor('any'), measured: 'n/a', holds: undefined }];
+  return loops.map((loop) => {
+    const target = targetFor(loop.parameters.maxTasks);
+    const later = loop.afterTasksByHour.slice(1);
+    if (later.length === 0) return { target, measured: 'n/a: under two simulated hours', holds: undefined };
+    const worst = Math.max(...later);
+    return {
+      target,
+      measured:
+        `at most ${worst} an hour after the first (${loop.afterTasksByHour[0]} in the first, ${loop.afterTasksPerHour.toFixed(2)}/h over the day); ` +
+        `before: ${Math.round(loop.beforeTasksPerHour).toLocaleString('en-US')}/h. Fargate ${dollars(loop.afterFargatePerDay)}/day vs ${dollars(loop.beforeFargatePerDay)}`,
+      holds: worst < TARGETS.crashLoopTasksPerHour,
+    };
+  });
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { BenchResults, MachineInfo } from './bench-results';
+import { storedStartFailure, type BenchResults, type MachineInfo } from './bench-results';
 import { writeBenchCharts } from './charts/bench-charts';
 import { lambdaCostPerMillion } from './cost/lambda-cost';
 import { ensureDecodeHeavySet, workerInputLimits, type DecodeHeavySpec } from './inputs/decode-heavy-images';
@@ -33,7 +33,7 @@ import {
   type PerImageRequests,
 } from './parameters';
 import { summaryMarkdown } from './report/summary';
-import { compareRules, standardScenarios } from './simulation/scenarios';
+import { compareLargeLaunch, compareRules, compareStartGuards, standardScenarios, startFailureScenarios } from './simulation/scenarios';
 import { checkTargets } from './check-targets';
 import { TARGETS } from './targets';
 import { DEFAULT_INFRA_CONFIG } from '../../infra/src/config';
@@ -270,6 +270,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
+    // Issue 10: the first run of MAX_TASKS 500 from an empty fleet, and a day of each start failure, before the
+    // scaler's start guards and rate-planned launches and now. Pure simulation: quick mode runs it in full.
+    const largeLaunch = compareLargeLaunch({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }, TARGETS.largeLaunchMaxTasks);
+    log(
+      `  MAX_TASKS ${largeLaunch.maxTasks} from empty: before ${largeLaunch.before.launched}/${largeLaunch.before.wanted} launched in ` +
+        `${largeLaunch.before.launchSpanSeconds.toFixed(1)} s, now ${largeLaunch.after.launched}/${largeLaunch.after.wanted} in ` +
+        `${largeLaunch.after.launchSpanSeconds.toFixed(1)} s (RunTask ${largeLaunch.runTaskCallSeconds} s per call, assumed)`,
+    );
+    const startFailures = startFailureScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareStartGuards(spec, costInputs));
+    for (const failure of startFailures) {
+      log(
+        `  ${failure.name}: ${failure.beforeTasksPerHour.toFixed(1)} tasks/h before, ${failure.afterTasksPerHour.toFixed(1)} now; ` +
+          `Fargate $${failure.beforeFargatePerDay.toFixed(2)}/day before, $${failure.afterFargatePerDay.toFixed(2)} now`,
+      );
+    }
 
     log('6/6 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
@@ -289,7 +304,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       },
       decodeHeavy: { concurrency: DECODE_HEAVY_CONCURRENCY, limitMiB: DEFAULT_INFRA_CONFIG.taskMemory, runs: decodeHeavyRuns },
       coldStart,
-      simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios },
+      simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure) },
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };

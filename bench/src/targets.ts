@@ -31,6 +31,13 @@ export const TARGETS = Object.freeze({
    */
   decodeHeavyConcurrency: 4,
   burstDrainOverIdeal: 1.15,
+  /** Issue 10: the first scaler run launches every task a MAX_TASKS=500 backlog asks for, from an empty fleet. */
+  largeLaunchMaxTasks: 500,
+  /**
+   * Issue 10: in a steady crash loop (every hour after the first) the scaler starts fewer than this many tasks an
+   * hour; the first hour holds the first run's launch and the first probes.
+   */
+  crashLoopTasksPerHour: 5,
 });
 
 export function formatVerdict(check: TargetCheck): string {

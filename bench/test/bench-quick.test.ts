@@ -88,15 +88,50 @@ it('runs every part of the quick bench and writes the results, the summary and v
   expect(results.coldStart.runs).toHaveLength(3);
   expect(results.simulation.scenarios.map((scenario) => scenario.name)).toContain('burst 10k');
   expect(results.cost.lambdaPerMillion.total).toBeGreaterThan(0);
-  expect(results.targets.length).toBeGreaterThanOrEqual(8);
+
+  // Issue 10's simulations run in quick mode too: they are pure and take about a second.
+  const { largeLaunch, startFailures } = results.simulation;
+  expect(largeLaunch).toMatchObject({ maxTasks: 500, runTaskCallSeconds: 1.5 });
+  expect(largeLaunch.before).toMatchObject({ wanted: 500, launched: 400, notLaunchedInTime: 100, timeoutSeconds: 60 });
+  expect(largeLaunch.after).toMatchObject({ wanted: 500, launched: 500, notLaunchedInTime: 0, launchSpanSeconds: 21.5, budgetSeconds: 35 });
+  expect(startFailures.map((failure) => [failure.world.image, failure.parameters.maxTasks, failure.hours])).toEqual([
+    ['bootstrap', 10, 24],
+    ['crash-at-start', 10, 24],
+    ['crash-at-start', 500, 24],
+  ]);
+  for (const failure of startFailures) {
+    expect(failure.beforeTasksByHour).toHaveLength(24);
+    expect(failure.afterTasksByHour).toHaveLength(24);
+    expect(failure.afterTasksPerHour).toBeLessThan(failure.beforeTasksPerHour);
+    expect(failure.savedPerDay).toBeCloseTo(failure.beforeFargatePerDay - failure.afterFargatePerDay, 9);
+    // Stored without the per-run records, which run to 720 a rule a day.
+    expect(failure.before).not.toHaveProperty('runs');
+    expect(failure.after).not.toHaveProperty('tasks');
+  }
+  expect(startFailures[0]!.after.tasksLaunched).toBe(0);
+  for (const prefix of ['MAX_TASKS=500 from an empty fleet', 'idle after deploy', 'crash loop, MAX_TASKS 10', 'crash loop, MAX_TASKS 500']) {
+    expect(results.targets.find((check) => check.target.startsWith(prefix))?.holds).toBe(true);
+  }
+  expect(results.targets.length).toBeGreaterThanOrEqual(12);
 
   const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
   expect(summary).toContain('### Targets');
   expect(summary).toContain('### 3. Decode-heavy inputs in a memory cgroup (CONCURRENCY=4, limit 4096 MiB)');
   expect(summary).toContain('CPU overhead (worker / ceiling)');
+  expect(summary).toContain('#### Launching MAX_TASKS=500 from an empty fleet (issue 10)');
+  expect(summary).toContain('One RunTask call\'s round trip is assumed to be 1.5 s, not measured.');
+  expect(summary).toContain('#### Start failures over 24 h: the scaler before its start guards vs now (issue 10)');
+  expect(summary).toMatch(/\| crash loop: image exits 1 at start, 10k waiting, MAX_TASKS 500, 24 h \| 12,000 \| /);
   expect(lines.join('\n')).toContain(summary.trim().split('\n')[0]);
 
-  for (const chart of ['throughput.png', 'cost-per-million.png', 'scaling-burst-10k.png']) {
+  for (const chart of [
+    'throughput.png',
+    'cost-per-million.png',
+    'scaling-burst-10k.png',
+    'tasks-per-hour-idle-after-deploy.png',
+    'tasks-per-hour-crash-loop-max-tasks-10.png',
+    'tasks-per-hour-crash-loop-max-tasks-500.png',
+  ]) {
     expect(existsSync(join(outDir, chart))).toBe(true);
     const metadata = await sharp(join(outDir, chart)).metadata();
     expect(metadata.format).toBe('png');

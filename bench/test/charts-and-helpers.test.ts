@@ -1,9 +1,11 @@
 import sharp from 'sharp';
+import { startFailureSlug, tasksPerHourSvg } from '../src/charts/bench-charts';
 import { barChartSvg, escapeXml, lineChartSvg, niceCeiling } from '../src/charts/svg-chart';
 import { photoLikeImage, seededRandom } from '../src/inputs/photo-like-images';
 import { median, rssGrowthPercent } from '../src/measure/process-sampler';
 import { runPool } from '../src/measure/run-pool';
 import { markdownTable } from '../src/report/markdown-table';
+import { realStartFailures } from './factories';
 
 describe('svg charts', () => {
   it('rounds axis maxima up to 1, 2 or 5 times a power of ten', () => {
@@ -26,6 +28,39 @@ describe('svg charts', () => {
     expect(svg.match(/points="([^"]+)"/)![1]!.split(' ')).toHaveLength(3);
     const png = await sharp(Buffer.from(svg)).png().toBuffer();
     expect((await sharp(png).metadata()).width).toBe(1000);
+  });
+});
+
+describe('tasks started per hour (issue 10 start failures)', () => {
+  it('draws the old and the new rule over the 24 hours, with a zoomed panel for the new rule\'s probes in a crash loop', async () => {
+    const [idle, crash10, crash500] = realStartFailures();
+    expect([idle, crash10, crash500].map((failure) => startFailureSlug(failure!))).toEqual([
+      'idle-after-deploy',
+      'crash-loop-max-tasks-10',
+      'crash-loop-max-tasks-500',
+    ]);
+    const svg = tasksPerHourSvg(crash10!);
+    expect(svg).toContain('crash loop, MAX_TASKS 10');
+    expect(svg).toContain('before: 7,200 tasks');
+    expect(svg).toContain('now: 90 tasks');
+    // One tick every 4 hours, 0 to 24, on the x axis of each of the two panels.
+    expect(svg.match(/>20<\/text>/g)).toHaveLength(2);
+    // 24 hourly steps and the closing point: 25 points and 24 corners for each full-day series.
+    const series = [...svg.matchAll(/points="([^"]+)"/g)].map((match) => match[1]!.split(' ').length);
+    expect(series).toEqual([49, 49, 47]);
+    // With nothing started after deploy there are no probes to zoom in on: one panel.
+    expect(tasksPerHourSvg(idle!).match(/<polyline/g)).toHaveLength(2);
+    expect((await sharp(Buffer.from(svg)).png().toBuffer()).length).toBeGreaterThan(1000);
+  });
+
+  it('spaces legend entries by their length so long names do not overlap', () => {
+    const svg = lineChartSvg({
+      title: 't',
+      xLabel: 'x',
+      panels: [{ yLabel: 'y', series: [{ name: 'x'.repeat(60), color: '#000', points: [[0, 1]] }, { name: 'b', color: '#f00', points: [[0, 2]] }] }],
+    });
+    const legendX = [...svg.matchAll(/<line x1="([\d.]+)" y1="(\d+)" x2="[\d.]+" y2="\2" stroke="#(000|f00)"/g)].map((match) => Number(match[1]));
+    expect(legendX[1]! - legendX[0]!).toBeGreaterThanOrEqual(30 + 60 * 7);
   });
 });
 

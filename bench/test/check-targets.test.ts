@@ -1,7 +1,8 @@
 import type { BenchResults } from '../src/bench-results';
 import { checkTargets } from '../src/check-targets';
 import { formatVerdict } from '../src/targets';
-import { benchResults, decodeHeavyRun, throughput, workerRun } from './factories';
+import { compareLargeLaunch } from '../src/simulation/scenarios';
+import { benchResults, decodeHeavyRun, simulationParameters, startFailure, throughput, workerRun } from './factories';
 
 function verdictFor(results: Omit<BenchResults, 'targets'>, prefix: string): string {
   const check = checkTargets(results).find((candidate) => candidate.target.startsWith(prefix));
@@ -98,6 +99,53 @@ describe('checkTargets', () => {
       decodeHeavyRuns: [decodeHeavyRun(), decodeHeavyRun({ name: 'budget off (control)', control: true, killed: true })],
     });
     expect(checkTargets(withControl).filter((candidate) => candidate.target.startsWith('decode-heavy'))).toHaveLength(1);
+  });
+
+  it('holds the issue 10 targets on the simulation itself: 500 launched in one run, nothing started idle, a few probes an hour', () => {
+    const checks = checkTargets(benchResults());
+    const launch = checks.find((check) => check.target.startsWith('MAX_TASKS=500 from an empty fleet'))!;
+    expect(launch).toMatchObject({ holds: true });
+    expect(launch.measured).toBe(
+      '500/500 launched, the last call answered 21.5 s into the run (launch budget 35 s); before: 400/500, 100 cut off by the 60 s timeout',
+    );
+    expect(launch.note).toBe('RunTask round trip assumed 1.5 s per call, not measured');
+    const idle = checks.find((check) => check.target.startsWith('idle after deploy'))!;
+    expect(idle.holds).toBe(true);
+    expect(idle.measured).toMatch(/^0 tasks, 720 of 720 runs held; before: 720 \(30\/h, Fargate \$0\.\d{4}\/day\)$/);
+    const loops = checks.filter((check) => check.target.startsWith('crash loop'));
+    expect(loops.map((check) => check.target)).toEqual([
+      'crash loop, MAX_TASKS 10 (simulated, 24 h): fewer than 5 tasks started in every hour after the first',
+      'crash loop, MAX_TASKS 500 (simulated, 24 h): fewer than 5 tasks started in every hour after the first',
+    ]);
+    expect(loops.every((check) => check.holds === true)).toBe(true);
+    expect(loops[1]!.measured).toMatch(/^at most 4 an hour after the first \(504 in the first, 24\.17\/h over the day\); before: 12,000\/h/);
+  });
+
+  it('misses the large launch when the run cannot launch everything, and says what was left', () => {
+    const cut = compareLargeLaunch(simulationParameters());
+    const short = benchResults({ largeLaunch: { ...cut, after: { ...cut.after, launched: 450, notLaunchedInTime: 50 } } });
+    const check = checkTargets(short).find((candidate) => candidate.target.startsWith('MAX_TASKS=500'))!;
+    expect(formatVerdict(check)).toBe('MISSED');
+    expect(check.note).toContain('50 tasks left for a later run');
+  });
+
+  it('misses the start-failure targets on a task started after deploy or a fifth task in any hour after the first; the first hour is not judged', () => {
+    const idle = startFailure({ name: 'idle', world: { image: 'bootstrap', exitAfterSeconds: 1, runTaskCallSeconds: 1.5 } });
+    const leaky = { ...idle, after: { ...idle.after, tasksLaunched: 1 } };
+    expect(verdictFor(benchResults({ startFailures: [leaky] }), 'idle after deploy')).toBe('MISSED');
+    expect(verdictFor(benchResults({ startFailures: [{ ...idle, after: { ...idle.after, tasksLaunched: 0 } }] }), 'idle after deploy')).toBe('holds');
+
+    const burstyFirstHour = startFailure({ afterTasksByHour: [500, ...Array.from({ length: 23 }, () => 4)] });
+    expect(verdictFor(benchResults({ startFailures: [burstyFirstHour] }), 'crash loop, MAX_TASKS 10')).toBe('holds');
+    const fifth = startFailure({ afterTasksByHour: [10, 3, 3, 5, ...Array.from({ length: 20 }, () => 3)] });
+    const check = checkTargets(benchResults({ startFailures: [fifth] })).find((candidate) => candidate.target.startsWith('crash loop'))!;
+    expect(formatVerdict(check)).toBe('MISSED');
+    expect(check.measured).toMatch(/^at most 5 an hour after the first \(10 in the first/);
+  });
+
+  it('keeps the start-failure targets, unmeasured, when no start failure was simulated', () => {
+    const checks = checkTargets(benchResults({ startFailures: [] }));
+    expect(checks.filter((check) => /^(idle after deploy|crash loop)/.test(check.target)).map(formatVerdict)).toEqual(['not measured', 'not measured']);
   });
 
   it('checks the cold start median and the simulated 10k burst', () => {

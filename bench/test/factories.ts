@@ -1,4 +1,4 @@
-import type { BenchResults } from '../src/bench-results';
+import { storedStartFailure, type BenchResults, type StoredStartFailure } from '../src/bench-results';
 import { lambdaCostPerMillion } from '../src/cost/lambda-cost';
 import { cpuOverheads } from '../src/measure/cpu-overhead';
 import type { DecodeHeavyMeasured, DecodeHeavyRun } from '../src/measure/decode-heavy-memory';
@@ -15,7 +15,7 @@ import {
   type SimulationParameters,
 } from '../src/parameters';
 import type { SimulatedTask, SimulationResult } from '../src/simulation/scaling-simulation';
-import { compareRules } from '../src/simulation/scenarios';
+import { compareLargeLaunch, compareRules, compareStartGuards, startFailureScenarios, type LargeLaunchComparison } from '../src/simulation/scenarios';
 import { burst } from '../src/simulation/workloads';
 
 export function simulationParameters(overrides: Partial<SimulationParameters> = {}): SimulationParameters {
@@ -120,6 +120,39 @@ interface BenchResultsOverrides {
   readonly longRun?: WorkerRunResult | undefined;
   readonly coldStartMedianMs?: number;
   readonly decodeHeavyRuns?: readonly DecodeHeavyRun[];
+  readonly largeLaunch?: LargeLaunchComparison;
+  readonly startFailures?: readonly StoredStartFailure[];
+}
+
+const COST_INPUTS = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage: DEFAULT_PER_IMAGE_REQUESTS, scalerRun: DEFAULT_SCALER_RUN };
+
+let simulatedStartFailures: readonly StoredStartFailure[] | undefined;
+
+/** Issue 10's three start failures simulated for a day at the defaults, as results.json stores them (once per test file: about a second). */
+export function realStartFailures(): readonly StoredStartFailure[] {
+  simulatedStartFailures ??= startFailureScenarios(simulationParameters()).map((spec) => storedStartFailure(compareStartGuards(spec, COST_INPUTS)));
+  return simulatedStartFailures;
+}
+
+/** A start-failure comparison with made-up figures: a crash loop at MAX_TASKS 10 unless told otherwise. */
+export function startFailure(overrides: Partial<StoredStartFailure> = {}): StoredStartFailure {
+  const { tasks: _tasks, timeline: _timeline, runs: _runs, ...bare } = simulationResult();
+  return {
+    name: 'crash loop: image exits 1 at start, 1k waiting, MAX_TASKS 10, 24 h',
+    parameters: simulationParameters({ horizonSeconds: 86_400 }),
+    world: { image: 'crash-at-start', exitAfterSeconds: 5, runTaskCallSeconds: 1.5 },
+    hours: 24,
+    before: { ...bare, tasksLaunched: 7200, scalerRuns: 720, heldRuns: 0 },
+    after: { ...bare, tasksLaunched: 90, scalerRuns: 720, heldRuns: 719 },
+    beforeTasksPerHour: 300,
+    afterTasksPerHour: 3.75,
+    beforeTasksByHour: Array.from({ length: 24 }, () => 300),
+    afterTasksByHour: [14, ...Array.from({ length: 23 }, () => 3)],
+    beforeFargatePerDay: 5.65,
+    afterFargatePerDay: 0.07,
+    savedPerDay: 5.58,
+    ...overrides,
+  };
 }
 
 /** A whole run's results without targets, with the 10k burst simulated for real at the defaults. */
@@ -128,7 +161,7 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
   const sweep = overrides.sweep ?? [workerRun()];
   const longRun = 'longRun' in overrides ? overrides.longRun : workerRun({ concurrency: 4, images: 2000, rssGrowthPercent: 2 });
   const byConcurrency = overrides.byConcurrency ?? [throughput()];
-  const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage: DEFAULT_PER_IMAGE_REQUESTS, scalerRun: DEFAULT_SCALER_RUN };
+  const costInputs = COST_INPUTS;
   return {
     machine: {
       takenAt: '2025-06-01T00:00:00.000Z',
@@ -169,6 +202,8 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       perTaskImagesPerSecond: parameters.perTaskImagesPerSecond,
       taskSize: DEFAULT_TASK_SIZE,
       scenarios: [compareRules({ name: 'burst 10k', workload: burst(10_000), parameters, isBurst: true }, costInputs)],
+      largeLaunch: overrides.largeLaunch ?? compareLargeLaunch(parameters),
+      startFailures: overrides.startFailures ?? realStartFailures(),
     },
     cost: {
       pricesAsOf: PRICES_AS_OF,

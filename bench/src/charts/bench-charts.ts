@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { BenchResults } from '../bench-results';
+import type { BenchResults, StoredStartFailure } from '../bench-results';
 import type { ScenarioComparison } from '../simulation/scenarios';
 import { writeSvgAsPng } from './render-png';
 import { barChartSvg, formatNumber, lineChartSvg, type Bar } from './svg-chart';
@@ -16,6 +16,11 @@ export async function writeBenchCharts(results: BenchResults, outDir: string): P
   for (const scenario of results.simulation.scenarios.filter((candidate) => candidate.idealDrainSeconds !== undefined)) {
     const path = join(outDir, `scaling-${slug(scenario.name)}.png`);
     await writeSvgAsPng(scalingSvg(scenario), path);
+    written.push(path);
+  }
+  for (const failure of results.simulation.startFailures) {
+    const path = join(outDir, `tasks-per-hour-${startFailureSlug(failure)}.png`);
+    await writeSvgAsPng(tasksPerHourSvg(failure), path);
     written.push(path);
   }
   const costPath = join(outDir, 'cost-per-million.png');
@@ -79,6 +84,52 @@ export function scalingSvg(scenario: ScenarioComparison): string {
   });
 }
 
+/** A file name part for a start failure: `idle-after-deploy`, `crash-loop-max-tasks-10`. */
+export function startFailureSlug(failure: StoredStartFailure): string {
+  if (failure.world.image === 'bootstrap') return 'idle-after-deploy';
+  if (failure.world.image === 'crash-at-start') return `crash-loop-max-tasks-${failure.parameters.maxTasks}`;
+  return slug(failure.name);
+}
+
+/**
+ * Tasks started in each hour of the simulated day, the scaler before its start guards against now; a second panel
+ * shows the new rule alone after the first hour, whose few probes would sit on the axis at the old rule's scale.
+ */
+export function tasksPerHourSvg(failure: StoredStartFailure): string {
+  const hourly = (counts: readonly number[], from = 0): [number, number][] => [
+    ...counts.slice(from).map((count, index): [number, number] => [from + index, count]),
+    // The last hour's step runs to the end of the day.
+    [counts.length, counts[counts.length - 1] ?? 0],
+  ];
+  const label = failure.world.image === 'bootstrap' ? 'idle after deploy (s3:TestEvent, bootstrap image)' : `crash loop, MAX_TASKS ${failure.parameters.maxTasks} (image exits 1 at start)`;
+  const before = {
+    name: `before: ${failure.before.tasksLaunched.toLocaleString('en-US')} tasks, ${money(failure.beforeFargatePerDay)}/day`,
+    color: ORIGINAL,
+    points: hourly(failure.beforeTasksByHour),
+    step: true,
+    dashed: true,
+  };
+  const after = {
+    name: `now: ${failure.after.tasksLaunched.toLocaleString('en-US')} tasks, ${money(failure.afterFargatePerDay)}/day`,
+    color: OURS,
+    points: hourly(failure.afterTasksByHour),
+    step: true,
+  };
+  const laterHours = failure.afterTasksByHour.slice(1);
+  return lineChartSvg({
+    title: `Tasks started per hour, ${failure.hours} h: ${label}`,
+    xLabel: 'hours into the simulated day',
+    xMax: failure.hours,
+    xTicks: failure.hours % 4 === 0 ? failure.hours / 4 : 5,
+    panels: [
+      { yLabel: 'tasks started per hour', series: [before, after] },
+      ...(laterHours.some((count) => count > 0)
+        ? [{ yLabel: 'now, after the first hour', series: [{ ...after, name: `now, hours 1-${failure.hours}`, points: hourly(failure.afterTasksByHour, 1) }] }]
+        : []),
+    ],
+  });
+}
+
 export function costSvg(results: BenchResults): string {
   const bars: Bar[] = [];
   for (const scenario of results.simulation.scenarios.filter((candidate) => candidate.ours.files >= 10_000)) {
@@ -93,6 +144,12 @@ export function costSvg(results: BenchResults): string {
     unit: '$',
     bars: bars.map((bar) => ({ ...bar, text: `$${formatNumber(bar.value)}` })),
   });
+}
+
+/** Two significant figures under a dollar, cents above: $0.071, $0.53, $5.65, $226. */
+function money(value: number): string {
+  if (value === 0) return '$0';
+  return value >= 100 ? `$${value.toFixed(0)}` : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2)}`;
 }
 
 function slug(name: string): string {

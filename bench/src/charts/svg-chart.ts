@@ -22,6 +22,10 @@ export interface LineChart {
   readonly panels: readonly LinePanel[];
   readonly width?: number;
   readonly panelHeight?: number;
+  /** The x axis's end; a round number above the data when omitted. */
+  readonly xMax?: number;
+  /** Grid lines and labels along x (5 when omitted): 6 over 24 hours gives one every 4 hours. */
+  readonly xTicks?: number;
 }
 
 export interface Bar {
@@ -49,7 +53,8 @@ export function lineChartSvg(chart: LineChart): string {
   const height = MARGIN.top + chart.panels.length * panelHeight + (chart.panels.length - 1) * gap + MARGIN.bottom;
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const allX = chart.panels.flatMap((panel) => panel.series.flatMap((series) => series.points.map(([x]) => x)));
-  const xMax = niceCeiling(Math.max(1, ...allX));
+  const xMax = chart.xMax ?? niceCeiling(Math.max(1, ...allX));
+  const xTicks = chart.xTicks ?? 5;
   const parts: string[] = [header(width, height), text(width / 2, 28, chart.title, 18, 'middle', 'bold')];
 
   chart.panels.forEach((panel, index) => {
@@ -57,15 +62,17 @@ export function lineChartSvg(chart: LineChart): string {
     const yMax = niceCeiling(Math.max(1, ...panel.series.flatMap((series) => series.points.map(([, y]) => y))));
     const toX = (x: number): number => MARGIN.left + (x / xMax) * plotWidth;
     const toY = (y: number): number => top + panelHeight - (y / yMax) * panelHeight;
-    parts.push(...axes(MARGIN.left, top, plotWidth, panelHeight, xMax, yMax, toX, toY));
+    parts.push(...axes(MARGIN.left, top, plotWidth, panelHeight, xMax, yMax, toX, toY, xTicks));
     parts.push(text(18, top + panelHeight / 2, panel.yLabel, 13, 'middle', 'normal', -90));
-    panel.series.forEach((series, seriesIndex) => {
+    let legendX = MARGIN.left + 10;
+    panel.series.forEach((series) => {
       parts.push(polyline(series, toX, toY));
-      const legendX = MARGIN.left + 10 + seriesIndex * 230;
       parts.push(
         `<line x1="${legendX}" y1="${top + 12}" x2="${legendX + 24}" y2="${top + 12}" stroke="${series.color}" stroke-width="3"${series.dashed ? ' stroke-dasharray="8 5"' : ''}/>`,
         text(legendX + 30, top + 16, series.name, 12, 'start'),
       );
+      // 230 px a legend entry, more for a long name (about 7 px a character at 12 px).
+      legendX += Math.max(230, 30 + series.name.length * 7 + 20);
     });
   });
   parts.push(text(MARGIN.left + plotWidth / 2, height - 12, chart.xLabel, 13, 'middle'));
@@ -115,17 +122,22 @@ function axes(
   yMax: number,
   toX: (x: number) => number,
   toY: (y: number) => number,
+  xTicks = 5,
 ): string[] {
   const parts = [
     `<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
   ];
-  for (let i = 0; i <= 5; i++) {
-    const xValue = (xMax / 5) * i;
-    const yValue = (yMax / 5) * i;
+  for (let i = 0; i <= xTicks; i++) {
+    const xValue = (xMax / xTicks) * i;
     parts.push(
       `<line x1="${toX(xValue).toFixed(1)}" y1="${top}" x2="${toX(xValue).toFixed(1)}" y2="${top + plotHeight}" stroke="#eee"/>`,
-      `<line x1="${left}" y1="${toY(yValue).toFixed(1)}" x2="${left + plotWidth}" y2="${toY(yValue).toFixed(1)}" stroke="#eee"/>`,
       text(toX(xValue), top + plotHeight + 18, formatNumber(xValue), 12, 'middle'),
+    );
+  }
+  for (let i = 0; i <= 5; i++) {
+    const yValue = (yMax / 5) * i;
+    parts.push(
+      `<line x1="${left}" y1="${toY(yValue).toFixed(1)}" x2="${left + plotWidth}" y2="${toY(yValue).toFixed(1)}" stroke="#eee"/>`,
       text(left - 8, toY(yValue) + 4, formatNumber(yValue), 12, 'end'),
     );
   }

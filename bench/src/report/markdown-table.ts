@@ -13,6 +13,7 @@ export function fixed(value: number | undefined, digits = 1): string {
 }
 
 export function dollars(value: number): string {
+  if (value === 0) return '$0';
   return value >= 100 ? `$${value.toFixed(0)}` : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`;
 }
 

@@ -1,5 +1,6 @@
 import type { BenchResults } from '../bench-results';
 import { DEFAULT_SIMULATION } from '../parameters';
+import { SCALER_TIMEOUT_SECONDS } from '../simulation/scaling-rules';
 import { formatVerdict } from '../targets';
 import { dollars, duration, fixed, markdownTable } from './markdown-table';
 
@@ -95,6 +96,10 @@ export function summaryMarkdown(results: BenchResults): string {
         }),
       ),
     ),
+    `#### Launching MAX_TASKS=${results.simulation.largeLaunch.maxTasks} from an empty fleet (issue 10)`,
+    largeLaunchText(results),
+    '#### Start failures over 24 h: the scaler before its start guards vs now (issue 10)',
+    startFailuresText(results),
     '### 6. Cost per million images',
     costTable(results),
     `Prices: ${results.cost.pricesAsOf}. Fargate cost is at the capacity-provider mix (${results.simulation.taskSize.spotShare * 100}% Spot) ` +
@@ -141,6 +146,89 @@ ${markdownTable(
     ['run', 'inputs', 'images', 'peak MiB / limit', 'peak tree RSS MiB', 'killed', 'processed / dead-lettered / left', 'seconds'],
     rows,
   )}`;
+}
+
+function largeLaunchText(results: BenchResults): string {
+  const { maxTasks, runTaskCallSeconds, before, after } = results.simulation.largeLaunch;
+  const intro =
+    `${maxTasks} tasks' worth of messages land at once with nothing running; the first scheduled run's launches. Before: ` +
+    `chunks of 10 one after another, each waiting for the previous RunTask's answer, in a ${before.timeoutSeconds} s Lambda ` +
+    `(calls not made by the timeout never happen). Now: the scaler's rate plan (scaler/src/launch-plan.ts, AWS's launch ` +
+    `rates), calls in parallel, none started after ${after.budgetSeconds} s (the ${SCALER_TIMEOUT_SECONDS} s timeout less its margin). ` +
+    `**One RunTask call's round trip is assumed to be ${runTaskCallSeconds} s, not measured.**`;
+  return `${intro}
+
+${markdownTable(
+    ['scaler', 'wanted', 'launched in the run', 'not launched in time', 'last call answered at'],
+    [
+      [`before (sequential, ${before.timeoutSeconds} s timeout)`, String(before.wanted), String(before.launched), String(before.notLaunchedInTime), `${fixed(before.launchSpanSeconds, 1)} s`],
+      [`now (rate plan, ${after.budgetSeconds} s budget)`, String(after.wanted), String(after.launched), String(after.notLaunchedInTime), `${fixed(after.launchSpanSeconds, 1)} s`],
+    ],
+  )}`;
+}
+
+function startFailuresText(results: BenchResults): string {
+  const failures = results.simulation.startFailures;
+  const intro =
+    'A day of each start failure, simulated: the idle stack right after the first deploy (only the s3:TestEvent in the ' +
+    'queue, the task definition still on the bootstrap image, which exits 0 at once) and an image that exits 1 five ' +
+    'seconds after starting with a backlog waiting. Before: the same scaling policy with no start guards, launching ' +
+    'one chunk after another in 60 s. Now: the deployed scaler, which launches nothing while the image is the ' +
+    'bootstrap one and backs off a crash loop to one probe after each pause (scaler/src/crash-loop.ts, called as is). ' +
+    'Fargate per day is at the capacity-provider mix; every task that dies at start bills the one-minute minimum. ' +
+    'Queue and S3 requests (nothing is processed) and the scaler\'s own runs (the same either way) are left out. ' +
+    'At MAX_TASKS 500 the old scaler\'s runs are cut by its 60 s timeout, as in the launch above.';
+  if (failures.length === 0) return `${intro}
+
+Not run.`;
+  const table = markdownTable(
+    [
+      'scenario',
+      'tasks/h before',
+      'tasks/h now (day average)',
+      'now: first hour, then at most per hour',
+      'tasks in 24 h before / now',
+      'runs held now',
+      'Fargate $/day before',
+      'now',
+      'saved $/day',
+    ],
+    failures.map((failure) => [
+      failure.name,
+      count(failure.beforeTasksPerHour),
+      fixed(failure.afterTasksPerHour, 2),
+      `${failure.afterTasksByHour[0] ?? 0}, then ${Math.max(0, ...failure.afterTasksByHour.slice(1))}`,
+      `${failure.before.tasksLaunched.toLocaleString('en-US')} / ${failure.after.tasksLaunched.toLocaleString('en-US')}`,
+      `${failure.after.heldRuns ?? 0} of ${failure.after.scalerRuns}`,
+      dollars(failure.beforeFargatePerDay),
+      dollars(failure.afterFargatePerDay),
+      dollars(failure.savedPerDay),
+    ]),
+  );
+  const hourly = failures
+    .map(
+      (failure) =>
+        `- ${failure.name}: before ${hourlyCounts(failure.beforeTasksByHour)}; now ${hourlyCounts(failure.afterTasksByHour)}`,
+    )
+    .join('\n');
+  return `${intro}
+
+${table}
+
+Tasks started in each hour of the day:
+
+${hourly}`;
+}
+
+function count(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** The tasks started in each hour, or "N every hour" when they are all alike. */
+function hourlyCounts(byHour: readonly number[]): string {
+  const [first] = byHour;
+  if (first !== undefined && byHour.every((value) => value === first)) return `${count(first)} every hour`;
+  return byHour.map(count).join(' ');
 }
 
 function costTable(results: BenchResults): string {
