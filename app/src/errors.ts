@@ -161,7 +161,9 @@ export function classifyFailure(error: unknown): Classified {
   const message = typeof e.message === 'string' ? e.message : String(error);
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? e.Code;
-  if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404) || (status === 404 && name !== 'NoSuchBucket' && PERMANENT_S3_ANSWERS[name ?? ''] === undefined)) {
+  // Only S3's own names for a missing key: an unnamed 404 (from a PUT, or a proxy) must not pass for a deleted source,
+  // or its message would be acknowledged without outputs.
+  if (name === 'NoSuchKey' || (name === 'NotFound' && status === 404)) {
     return { kind: 'missing', reason: 'source-missing', message };
   }
   const known = name !== undefined ? PERMANENT_S3_ANSWERS[name] : undefined;

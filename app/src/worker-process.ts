@@ -34,8 +34,9 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  // libuv sizes its pool on first use, so this still applies: sharp needs one pool thread per image in flight.
-  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, config.concurrency + 2));
+  // libuv sizes its pool on first use, so this still applies. Each message in flight may render every size at once,
+  // one pool thread each; four more keep DNS lookups and file I/O from queueing behind the renders.
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.min(1024, config.concurrency * config.resize.sizes.length + 4));
 
   const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
   const stats = new WorkerStats();
@@ -63,7 +64,8 @@ async function main(): Promise<number> {
   });
   const summary = await worker.run();
   await queue.close();
-  return summary.reason === 'receive-failing' ? 1 : 0;
+  // A task that could not finish its work says so: the scaler's crash-loop guard and the ECS console see it.
+  return summary.reason === 'receive-failing' || summary.reason === 'stuck' ? 1 : 0;
 }
 
 function logGateChange(log: Log, open: boolean, detail: LogFields): void {

@@ -12,6 +12,8 @@ describe('classifyFailure', () => {
     [new TransientError('network', 'reset'), 'transient', 'network'],
     [sdkError('NoSuchKey', 404), 'missing', 'source-missing'],
     [sdkError('NotFound', 404), 'missing', 'source-missing'],
+    // An unnamed 404 is not S3 saying the key is gone: acknowledging it as a skip would drop the message unprocessed.
+    [sdkError('Unknown', 404), 'permanent', 's3-rejected'],
     [sdkError('SlowDown', 503), 'transient', 'throttled'],
     [sdkError('ThrottlingException', 400), 'transient', 'throttled'],
     [sdkError('InternalError', 500), 'transient', 'server-error'],

@@ -3,7 +3,7 @@ import type { InputFormat, OutputFormat, ResizeConfig, Size } from '../config';
 import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../errors';
 import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../ports/processor';
 import { MemoryBudget } from '../worker/memory-budget';
-import { planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';
+import { isSimpleLossyWebp, planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';
 
 const FORMATS: Record<OutputFormat, { extension: string; contentType: string }> = {
   jpeg: { extension: '.jpg', contentType: 'image/jpeg' },
@@ -79,6 +79,7 @@ export class ResizeProcessor implements Processor {
       depth: metadata.depth ?? 'uchar',
       isProgressive: metadata.isProgressive ?? false,
       ...(metadata.orientation !== undefined ? { orientation: metadata.orientation } : {}),
+      ...(format === 'webp' ? { webpSimpleLossy: isSimpleLossyWebp(bytes) } : {}),
     };
   }
 
@@ -88,13 +89,13 @@ export class ResizeProcessor implements Processor {
     // from the header again by libvips itself.
     const encoded: SharpOptions = { failOn, limitInputPixels: maxInputPixels, animated: false, sequentialRead: true };
     if (strategy.kind === 'per-size') {
-      return Promise.all(this.specs.map((spec) => this.encode(sharp(bytes, encoded).rotate(), spec)));
+      return allRendered(this.specs.map((spec) => this.encode(sharp(bytes, encoded).rotate(), spec)));
     }
     const reduced = await this.withTimeout(
       sharp(bytes, encoded).rotate().resize(strategy.width, strategy.height, { fit: 'fill' }).toColourspace('srgb').raw({ depth: 'uchar' }),
     ).toBuffer({ resolveWithObject: true });
     const raw = { width: reduced.info.width, height: reduced.info.height, channels: reduced.info.channels };
-    return Promise.all(this.specs.map((spec) => this.encode(sharp(reduced.data, { raw }), spec)));
+    return allRendered(this.specs.map((spec) => this.encode(sharp(reduced.data, { raw }), spec)));
   }
 
   private async encode(source: Sharp, spec: SizedSpec): Promise<ProcessorOutput> {
@@ -119,6 +120,17 @@ export class ResizeProcessor implements Processor {
   private withTimeout(pipeline: Sharp): Sharp {
     return pipeline.timeout({ seconds: this.config.renderTimeoutSeconds });
   }
+}
+
+/**
+ * Like Promise.all, but settles only once every render has stopped: the memory lease is held until then, so a size
+ * that fails first does not free the budget while the others still decode.
+ */
+async function allRendered(renders: readonly Promise<ProcessorOutput>[]): Promise<ProcessorOutput[]> {
+  const results = await Promise.allSettled(renders);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<ProcessorOutput>).value);
 }
 
 /** Every sharp/libvips failure on input becomes an error with a reason; this is the one place that maps them. */

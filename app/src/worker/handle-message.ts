@@ -143,11 +143,16 @@ async function handleObject(object: ObjectEvent, redelivered: boolean, deps: Mes
   // A key S3 would refuse is known before any byte is read: fail now, not after the work.
   for (const spec of planned ?? []) assertKeyWithinLimit(keyFor(spec), `output ${spec.name}`);
 
-  // Only a redelivery can find its own outputs, so first deliveries skip the HEAD calls.
+  // Only a redelivery can find its own outputs, so first deliveries skip the HEAD calls. The outputs must match this
+  // event's version and that version must still be the source's: an older version's outputs written by a task that
+  // was given up before its read-back must not be taken for done work when a newer version exists.
   if (redelivered && planned !== undefined && object.etag !== undefined) {
     const etag = object.etag;
-    const heads = await Promise.all(planned.map((spec) => retryTransient(() => store.head({ bucket: config.destBucket, key: keyFor(spec) }), retry)));
-    if (heads.every((head) => head?.metadata[OUTPUT_METADATA.sourceEtag] === etag)) {
+    const [current, ...heads] = await Promise.all([
+      retryTransient(() => store.head({ bucket: object.bucket, key: object.key }), retry),
+      ...planned.map((spec) => retryTransient(() => store.head({ bucket: config.destBucket, key: keyFor(spec) }), retry)),
+    ]);
+    if ((current === undefined || current.etag === etag) && heads.every((head) => head?.metadata[OUTPUT_METADATA.sourceEtag] === etag)) {
       stats.recordSkipped();
       log.info('skipped', { bucket: object.bucket, key: object.key, reason: 'outputs already exist for this ETag', etag });
       return;

@@ -38,7 +38,7 @@ export interface WorkerDeps {
   readonly now?: () => number;
 }
 
-export type ExitReason = 'drained' | 'stopped' | 'forced' | 'receive-failing';
+export type ExitReason = 'drained' | 'stopped' | 'forced' | 'receive-failing' | 'stuck';
 
 export interface RunSummary {
   readonly reason: ExitReason;
@@ -86,6 +86,8 @@ export class Worker {
   private readonly now: () => number;
   private stopping = false;
   private forced = false;
+  private stuck = false;
+  private allSlotsAbandonedSince: number | undefined;
   private abandoned = 0;
   private wakeLoop: () => void = () => undefined;
   private wakeShutdown: () => void = () => undefined;
@@ -122,7 +124,10 @@ export class Worker {
 
   async run(): Promise<RunSummary> {
     const { config, log } = this.deps;
-    const heartbeat = setInterval(() => void this.heartbeat(), heartbeatIntervalMs(config.visibilityTimeoutSeconds) / 2);
+    const heartbeat = setInterval(
+      () => void this.heartbeat().catch((error: unknown) => log.warn('heartbeat failed', { reason: errorText(error) })),
+      heartbeatIntervalMs(config.visibilityTimeoutSeconds) / 2,
+    );
     const watch = setInterval(() => this.watchDeadlines(), WATCH_INTERVAL_MS);
     const throughput = setInterval(() => this.reportThroughput(), config.throughputLogSeconds * 1000);
     heartbeat.unref();
@@ -134,7 +139,7 @@ export class Worker {
       // Receives failing is no reason to abandon work under way: finish it as a stop would, then hand back the rest.
       if (this.stopping || reason === 'receive-failing') {
         const finished = await this.finishWithinGrace();
-        if (reason !== 'receive-failing') reason = finished;
+        if (reason !== 'receive-failing' && reason !== 'stuck') reason = finished;
       }
     } finally {
       clearInterval(heartbeat);
@@ -168,9 +173,10 @@ export class Worker {
         receiveFailures = 0;
       } catch (error) {
         receiveFailures++;
-        log.warn('receive failed', { reason: error instanceof Error ? error.message : String(error), consecutive: receiveFailures });
+        log.warn('receive failed', { reason: errorText(error), consecutive: receiveFailures });
         if (receiveFailures >= MAX_CONSECUTIVE_RECEIVE_FAILURES) return 'receive-failing';
-        await this.sleep(Math.min(20_000, 250 * 2 ** receiveFailures));
+        // A stop must not wait out this pause: the grace period is counted from the signal.
+        await Promise.race([this.sleep(Math.min(20_000, 250 * 2 ** receiveFailures)), whenAborted(this.receiveAbort.signal)]);
         continue;
       }
       if (this.stopping) {
@@ -186,7 +192,7 @@ export class Worker {
       emptyPolls = 0;
       for (const message of messages) this.start(message);
     }
-    return 'stopped';
+    return this.stuck ? 'stuck' : 'stopped';
   }
 
   private entryFor(message: ReceivedMessage): InFlight {
@@ -205,7 +211,7 @@ export class Worker {
     this.deps.log.info('received', { messageId: message.messageId, receiveCount: message.receiveCount });
     void this.deps
       .handle(message, { signal: entry.controller.signal })
-      .catch((error: unknown): MessageOutcome => wholeMessageFailure(message, 'unexpected-error', error instanceof Error ? error.message : String(error)))
+      .catch((error: unknown): MessageOutcome => wholeMessageFailure(message, 'unexpected-error', errorText(error)))
       .then(async (outcome) => {
         if (entry.givenUp) {
           // Given up earlier; its handler has only now returned, and its slot is free again.
@@ -215,7 +221,16 @@ export class Worker {
         }
         // Already handed back by a stop: nothing more to do with it.
         if (!entry.settled) await this.settle(entry, outcome);
-      });
+      })
+      .catch((error: unknown) => this.settleFailed(message, error));
+  }
+
+  /**
+   * The queue refused a delete, release or reroute outright (a local queue file busy or closed; SQS adapters return
+   * failures instead of throwing). Nothing is lost: the message becomes visible again when its timeout runs out.
+   */
+  private settleFailed(message: ReceivedMessage, error: unknown): void {
+    this.deps.log.warn('settle failed: the message comes back when its visibility runs out', { messageId: message.messageId, reason: errorText(error) });
   }
 
   private async settle(entry: InFlight, outcome: MessageOutcome): Promise<void> {
@@ -268,7 +283,7 @@ export class Worker {
       }
       return true;
     } catch (error) {
-      log.warn('reroute failed: releasing the whole message instead', { messageId: message.messageId, reason: error instanceof Error ? error.message : String(error) });
+      log.warn('reroute failed: releasing the whole message instead', { messageId: message.messageId, reason: errorText(error) });
       return false;
     }
   }
@@ -301,7 +316,7 @@ export class Worker {
     if (entry.settled) return;
     entry.controller.abort(error);
     this.giveUp(entry);
-    void this.settle(entry, wholeMessageFailure(entry.message, error.reason, error.message, error.attemptsAllowed));
+    void this.settle(entry, wholeMessageFailure(entry.message, error.reason, error.message, error.attemptsAllowed)).catch((failure: unknown) => this.settleFailed(entry.message, failure));
   }
 
   private giveUp(entry: InFlight): void {
@@ -323,6 +338,18 @@ export class Worker {
       } else if (entry.outageMs > config.outageWaitSeconds * 1000) {
         this.abandon(entry, new TransientError('outage', `message waited out an outage for more than OUTAGE_WAIT_SECONDS (${config.outageWaitSeconds})`));
       }
+    }
+    if (this.stopping || this.inFlight.size > 0 || this.abandoned < config.concurrency) {
+      this.allSlotsAbandonedSince = undefined;
+    } else if (this.allSlotsAbandonedSince === undefined) {
+      this.allSlotsAbandonedSince = now;
+    } else if (now - this.allSlotsAbandonedSince > config.messageDeadlineSeconds * 1000) {
+      // Every slot has been held for another whole deadline by work already given up whose native call never
+      // returned: this task can do nothing more. Stopping lets the supervisor end the process and the scaler start
+      // a fresh task.
+      this.stuck = true;
+      this.deps.log.error('every slot is held by given-up work that never returned: stopping', { abandonedStillRunning: this.abandoned });
+      this.stop();
     }
   }
 
@@ -432,4 +459,12 @@ function wholeMessageFailure(message: ReceivedMessage, reason: string, detail: s
  */
 function heartbeatIntervalMs(visibilityTimeoutSeconds: number): number {
   return Math.max(1000, (visibilityTimeoutSeconds * 1000) / 3);
+}
+
+function whenAborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

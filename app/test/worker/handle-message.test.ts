@@ -159,6 +159,18 @@ describe('handleMessage', () => {
     expect(store.object('dest', 'out/224x224/a.jpg')?.body.toString()).toBe('224x224:NEW');
   });
 
+  it('does not take an old version\'s outputs for done work when the source has moved on', async () => {
+    const { store, handle, processor } = setup();
+    store.add('src', 'in/a.jpg', 'v1');
+    const eventV1 = event(store, 'in/a.jpg');
+    // v1's outputs were written by a task given up before its read-back; v2 was uploaded meanwhile.
+    await handle(eventV1);
+    store.add('src', 'in/a.jpg', 'v2');
+    await handle(eventV1, 2);
+    expect(processor.inputs).toHaveLength(2);
+    expect(store.object('dest', 'out/224x224/a.jpg')?.body.toString()).toBe('224x224:V2');
+  });
+
   it('spends no HEAD on the outputs of a first delivery, only the one that reads the source back', async () => {
     const { store, handle } = setup();
     store.add('src', 'in/a.jpg', 'a');

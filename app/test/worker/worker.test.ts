@@ -258,6 +258,34 @@ describe('Worker', () => {
     expect(queue.deleted).toHaveLength(1);
   });
 
+  it('stops as stuck when every slot stays held by given-up work for another whole deadline', async () => {
+    const { worker, log } = setup(async () => new Promise<MessageOutcome>(() => undefined), { messageDeadlineSeconds: 1, concurrency: 1 }, 1);
+    const summary = await worker.run();
+    expect(summary).toMatchObject({ reason: 'stuck', abandonedStillRunning: 1 });
+    expect(log.messages('every slot is held by given-up work that never returned: stopping')).toHaveLength(1);
+  });
+
+  it('survives a queue that throws while settling: logs it and leaves the message to come back', async () => {
+    const { queue, worker, log } = setup(async (message) => failedWith({ kind: 'transient', reason: 'throttled', detail: 'SlowDown' })(message), {}, 1);
+    queue.changeVisibility = async () => { throw new Error('SQLITE_BUSY: database is locked'); };
+    const summary = await worker.run();
+    expect(summary.reason).toBe('drained');
+    expect(log.messages('settle failed: the message comes back when its visibility runs out')[0]).toMatchObject({ reason: 'SQLITE_BUSY: database is locked' });
+  });
+
+  it('a stop during the pause after a failed receive ends the pause at once', async () => {
+    const { queue } = setup(async (message) => done(message));
+    queue.receive = async () => { throw new Error('ThrottlingException'); };
+    const paused = new Worker({
+      queue, handle: async (message) => done(message), config: baseConfig, log: new MemoryLog(), stats: new WorkerStats(), metrics: silentMetricsSink,
+      sleep: () => new Promise<void>(() => undefined),
+    });
+    const run = paused.run();
+    await wait(50);
+    paused.stop();
+    await expect(run).resolves.toMatchObject({ reason: 'stopped' });
+  });
+
   it('dead-letters a message that outlives its deadline a second time', async () => {
     const { queue, worker } = setup(async (message, context) => {
       await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
