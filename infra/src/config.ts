@@ -18,7 +18,7 @@ export interface InfraConfig {
   readonly taskMemory: number;
   readonly maxTasks: number;
   readonly messagesPerTask: number;
-  /** The redrive policy's maxReceiveCount; the worker gets the same value (MAX_RECEIVE_COUNT) and dead-letters on that attempt itself. */
+  /** The attempt on which the worker dead-letters a failing record itself (MAX_RECEIVE_COUNT); SQS's redrive policy moves a message two receives later, as a backstop for a task that dies. */
   readonly maxReceiveCount: number;
   readonly visibilityTimeoutSeconds: number;
   /** How long the work queue keeps a message: 60 s to 14 days, default 4 days (SQS's own default). */

@@ -58,11 +58,11 @@ describe('the blueprint stack', () => {
     const dlq = queues.find((queue) => queue !== main)!;
     expect(main).toMatchObject({ receive_wait_time_seconds: 20, visibility_timeout_seconds: 120, message_retention_seconds: 4 * DAY });
     expect(dlq).toMatchObject({ message_retention_seconds: 14 * DAY });
-    expect(JSON.parse(String(main.redrive_policy))).toMatchObject({ maxReceiveCount: 5 });
+    expect(JSON.parse(String(main.redrive_policy))).toMatchObject({ maxReceiveCount: 7 });
     expect(resources('aws_sqs_queue_redrive_allow_policy')).toHaveLength(1);
   });
 
-  it('tells the worker the DLQ and the same maxReceiveCount as the redrive policy, and lets it send only to the two queues', () => {
+  it('tells the worker the DLQ and its maxReceiveCount, two below the redrive policy\'s, and lets it send only to the two queues', () => {
     const { json } = synthStack({ maxReceiveCount: 3, taskCpu: 1024, taskMemory: 3072, queueRetentionSeconds: 2 * DAY, deadLetterRetentionSeconds: 7 * DAY });
     const main = resourcesOf(json, 'aws_sqs_queue').find((queue) => queue.redrive_policy !== undefined)!;
     expect(main.message_retention_seconds).toBe(2 * DAY);
@@ -70,7 +70,8 @@ describe('the blueprint stack', () => {
     const [task] = resourcesOf(json, 'aws_ecs_task_definition');
     const [container] = JSON.parse(String(task!.container_definitions)) as { environment: { name: string; value: string }[] }[];
     const environment = Object.fromEntries(container!.environment.map((v) => [v.name, v.value]));
-    expect(JSON.parse(String(main.redrive_policy)).maxReceiveCount).toBe(3);
+    // SQS's redrive is a backstop two receives beyond the worker's own last attempt.
+    expect(JSON.parse(String(main.redrive_policy)).maxReceiveCount).toBe(5);
     expect(environment).toMatchObject({
       MAX_RECEIVE_COUNT: '3', TASK_MEMORY_MIB: '3072',
       QUEUE_URL: expect.stringMatching(/^\$\{aws_sqs_queue\.work_queue_\w+\.url\}$/), DLQ_URL: expect.stringMatching(/^\$\{aws_sqs_queue\.work_dlq_\w+\.url\}$/),

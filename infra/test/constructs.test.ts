@@ -57,7 +57,7 @@ import { OperationsTopic } from '../src/constructs/operations-topic';
 import { QueueAlarms } from '../src/constructs/queue-alarms';
 import { ScalerFunction } from '../src/constructs/scaler-function';
 import { SecureBucket } from '../src/constructs/secure-bucket';
-import { WorkQueue } from '../src/constructs/work-queue';
+import { REDRIVE_MARGIN, WorkQueue } from '../src/constructs/work-queue';
 import { WorkerService } from '../src/constructs/worker-service';
 import { workerTaskPolicyStatements } from '../src/policies/worker-task-policy';
 import {
@@ -254,13 +254,13 @@ describe('WorkQueue', () => {
     }
   });
 
-  it('long-polls, and moves a message to the DLQ after maxReceiveCount receives, which it tells the worker too', () => {
+  it('long-polls, tells the worker its maxReceiveCount, and moves a message to the DLQ a margin of receives later', () => {
     let construct: WorkQueue | undefined;
     const queues = byId(synth((scope) => { construct = new WorkQueue(scope, 'w', workQueueProps({ maxReceiveCount: 3, visibilityTimeoutSeconds: 90 })); }), SqsQueue);
     const queue = named(queues, 'w_queue');
     expect(queue).toMatchObject({ name: 'blue-jobs', receive_wait_time_seconds: 20, visibility_timeout_seconds: 90 });
     expect(named(queues, 'w_dlq')).toMatchObject({ name: 'blue-jobs-dlq' });
-    expect(JSON.parse(String(queue.redrive_policy))).toEqual({ deadLetterTargetArn: ref('aws_sqs_queue', 'w_dlq', 'arn'), maxReceiveCount: 3 });
+    expect(JSON.parse(String(queue.redrive_policy))).toEqual({ deadLetterTargetArn: ref('aws_sqs_queue', 'w_dlq', 'arn'), maxReceiveCount: 3 + REDRIVE_MARGIN });
     expect(construct!.maxReceiveCount).toBe(3);
   });
 

@@ -23,6 +23,9 @@ export interface WorkQueueProps {
   readonly kmsKeyArn?: string;
 }
 
+/** Receives SQS allows beyond the worker's own last attempt before it moves a message to the DLQ itself. */
+export const REDRIVE_MARGIN = 2;
+
 const denyInsecureTransport = (queueArn: string) => ({
   Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: queueArn, Condition: { Bool: { 'aws:SecureTransport': 'false' } },
 });
@@ -32,7 +35,7 @@ export class WorkQueue extends Construct {
   readonly queue: SqsQueue;
   readonly deadLetterQueue: SqsQueue;
   readonly policy: SqsQueuePolicy;
-  /** The redrive policy's maxReceiveCount, for the worker, which dead-letters on that attempt itself. */
+  /** The attempt on which the worker dead-letters a failing record itself, with its reason (MAX_RECEIVE_COUNT). */
   readonly maxReceiveCount: number;
 
   constructor(scope: Construct, id: string, props: WorkQueueProps) {
@@ -55,7 +58,9 @@ export class WorkQueue extends Construct {
       receiveWaitTimeSeconds: 20,
       messageRetentionSeconds: props.retentionSeconds,
       ...encryption,
-      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: props.maxReceiveCount }),
+      // SQS's redrive is the backstop for a task that dies: a few receives beyond the worker's own last attempt, so a
+      // Spot stop or a lost visibility on that attempt still leaves the worker to dead-letter it with its reason.
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetterQueue.arn, maxReceiveCount: props.maxReceiveCount + REDRIVE_MARGIN }),
     });
     new SqsQueueRedriveAllowPolicy(this, 'redrive-allow', {
       queueUrl: this.deadLetterQueue.url,
