@@ -1,4 +1,5 @@
 import { FAULT_KINDS } from './fault-proxy';
+import type { WorkerMemory } from './invariants';
 import type { ChaosResult, WorkerResources } from './chaos-run';
 
 const MiB = 1024 * 1024;
@@ -8,17 +9,37 @@ export function formatChaosReport(title: string, result: ChaosResult): string {
   const { report, faults, actions } = result;
   const c = report.counts;
   const injected = FAULT_KINDS.reduce((sum, kind) => sum + faults.faults[kind], 0);
+  const classes = Object.entries(c.byClass).map(([name, count]) => `${name} ${count}`).join(', ');
   const lines = [
     `== ${title} ==`,
     `inputs: ${c.inputs} (expected ${c.expected.processed} processed, ${c.expected.skipped} skipped, ${c.expected.dlq} dead-lettered)`,
-    `outcome: ${c.outputs} outputs, ${c.deadLetters} dead letters, lost ${c.lost}`,
+    `classes: ${classes}`,
+    `outcome: ${c.outputs} outputs, ${c.deadLetters} dead letters, lost ${c.lost}, stale outputs ${c.stale}`,
     `faults injected: ${injected} of ${faults.requests} S3 requests (${FAULT_KINDS.map((kind) => `${kind} ${faults.faults[kind]}`).join(', ')}); ${faults.held} held by brown-outs during SIGTERMs`,
-    `chaos: ${actions.sigkills} workers SIGKILLed, ${actions.sigterms} SIGTERMed (${actions.sigtermsWithReleases} handed back unfinished work), ` +
+    `chaos: ${actions.sigkills} workers SIGKILLed, ${actions.sigterms} SIGTERMed mid-batch and ${actions.renderSigterms} during a long render ` +
+      `(${actions.sigtermsWithReleases} handed back unfinished work${c.sigtermExits > 0 ? `, slowest exit ${(c.slowestSigtermExitMs / 1000).toFixed(1)} s` : ''}), ` +
       `${actions.pipelineKills} whole-pipeline SIGKILL + restart, ${actions.workersStarted} workers started`,
     `at-least-once: ${c.redeliveries} redeliveries, ${c.repeatedWork} images processed again, ${c.idempotentSkips} redeliveries skipped as already done`,
-    `logs: ${result.logLineCount} lines checked, ${result.logLeaks.length} leaks`,
-    `duration: ${result.durationSeconds} s`,
   ];
+  if (result.outage !== undefined) {
+    const o = result.outage;
+    lines.push(
+      `outage: ${o.seconds} s (${o.mode}) from ${Math.round(o.atFraction * 100)}% done, ${faults.outage['slow-down-503']} requests answered 503 SlowDown and ` +
+        `${faults.outage['connection-reset']} reset; ${c.outageGateOpenings} worker outage gates opened; work resumed ${o.recoverySeconds ?? '?'} s after it ended`,
+    );
+  }
+  if (actions.overwrites > 0 || c.sourceChangedReprocessings > 0) {
+    lines.push(`overwrites: ${actions.overwrites} keys overwritten during the run, ${c.sourceChangedReprocessings} times a worker found its source changed after writing and redid it`);
+  }
+  if (result.decodeHeavyEstimates.length > 0) {
+    const estimates = result.decodeHeavyEstimates;
+    const top4 = [...estimates].sort((a, b) => b - a).slice(0, 4).reduce((sum, bytes) => sum + bytes, 0);
+    lines.push(`decode-heavy: ${estimates.length} images, estimated decode ${(Math.min(...estimates) / MiB).toFixed(0)}-${(Math.max(...estimates) / MiB).toFixed(0)} MiB each, the 4 largest together ${(top4 / MiB).toFixed(0)} MiB`);
+  }
+  if (result.memory.length > 0) {
+    lines.push(`memory (one cgroup per worker process): ${c.oomKills} OOM kills; ${formatMemory(result.memory)}`);
+  }
+  lines.push(`logs: ${result.logLineCount} lines checked, ${result.logLeaks.length} leaks`, `duration: ${result.durationSeconds} s`);
   if (result.resources.length > 0) {
     lines.push('workers (peak RSS first quarter -> last quarter, open fds first -> last):');
     lines.push(...result.resources.map(formatResources));
@@ -29,6 +50,18 @@ export function formatChaosReport(title: string, result: ChaosResult): string {
   lines.push(...problems.slice(0, 50).map((problem) => `  - ${problem}`));
   if (problems.length > 50) lines.push(`  ... and ${problems.length - 50} more`);
   return lines.join('\n');
+}
+
+function formatMemory(memory: readonly WorkerMemory[]): string {
+  const peaks = memory.map((m) => m.peakBytes);
+  const heaviest = memory.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
+  return `${memory.length} workers, limit ${(heaviest.limitBytes / MiB).toFixed(0)} MiB each, peak ${(Math.min(...peaks) / MiB).toFixed(0)}-${(heaviest.peakBytes / MiB).toFixed(0)} MiB ` +
+    `(highest: worker ${heaviest.worker})`;
+}
+
+/** Every worker's peak, for the notes of a full run. */
+export function memoryTable(memory: readonly WorkerMemory[]): string[] {
+  return memory.map((m) => `  worker ${m.worker}: peak ${(m.peakBytes / MiB).toFixed(0)} MiB of ${(m.limitBytes / MiB).toFixed(0)} MiB, OOM kills ${m.oomKills}`);
 }
 
 function formatResources(r: WorkerResources): string {

@@ -1,18 +1,22 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { basename, join } from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { buildS3Event } from '../../../app/src/events/s3-event-shape';
-import { OUTPUT_METADATA } from '../../../app/src/naming/output-key';
+import { OUTPUT_METADATA, sourceKeyOf } from '../../../app/src/naming/output-key';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
 import { LOCAL_CREDENTIALS } from '../../../local/src/s3-server';
 import { startStrictS3Front } from '../../../local/src/strict-s3-front';
 import { localWorkerStatements } from '../../../local/src/worker-policy';
-import { BAD_INPUT_MATRIX, BODY_CANARY, MATRIX_MAX_INPUT_BYTES, type UploadedObject } from './bad-input-matrix';
-import { startFaultProxy, type FaultCounts, type FaultProxy } from './fault-proxy';
-import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type SigtermRecord } from './invariants';
+import { readMemoryCgroup, removeMemoryCgroup } from '../../support/memory-cgroup-stats';
+import { BODY_CANARY, MATRIX_MAX_INPUT_BYTES, matrixCases, SLOW_RENDER_SETTINGS, type MatrixCase, type MatrixPass, type UploadedObject } from './bad-input-matrix';
+import { deadLetterRecord } from './dead-letters';
+import { startFaultProxy, type FaultCounts, type FaultProxy, type OutageMode } from './fault-proxy';
+import { estimatedDecodeBytes, heavyPng16, heavyProgressiveJpeg, slowOlderVersion } from './heavy-inputs';
+import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type SigtermRecord, type WorkerMemory } from './invariants';
 import { findLogLeaks } from './log-hygiene';
+import { LogTail } from './log-tail';
 import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings } from './pipeline-protocol';
 import { isAlive, sampleProcess, type ProcessSample } from './process-probe';
 import { stillInvisible, type HandedBack } from './queue-inspection';
@@ -26,8 +30,10 @@ export interface ChaosOptions {
   /** For bundles outside the repository: where sharp, better-sqlite3 and s3rver are found. */
   readonly nodeModules: string;
   readonly goodImages: number;
-  /** Include the bad-input matrix (the load run leaves it out). */
+  /** Include the bad-input matrix cases of this pass (the load run leaves the matrix out). */
   readonly matrix: boolean;
+  /** `main` (default) or `slow-render`: which matrix cases, and the short RENDER_TIMEOUT_SECONDS for the latter. */
+  readonly pass?: MatrixPass;
   readonly workers: number;
   readonly concurrency: number;
   readonly faultRate: number;
@@ -36,9 +42,27 @@ export interface ChaosOptions {
   readonly sigterms: number;
   readonly pipelineKills: number;
   readonly timeoutSeconds: number;
+  /** Keys, beyond the matrix's two, overwritten the moment a worker has read their older version. */
+  readonly races?: number;
+  /** Valid images that decode whole, queued after everything else so each worker ends up holding several at once. */
+  readonly decodeHeavy?: DecodeHeavyOptions;
+  /** An S3 outage: every request refused for `seconds` once `atFraction` of the messages are done. */
+  readonly outage?: { readonly seconds: number; readonly atFraction: number; readonly mode?: OutageMode };
+  /** Each worker process in its own memory cgroup of this size, as a Fargate task (needs root). */
+  readonly memoryLimitMiB?: number;
+  /** Worker settings on top of the run's (e.g. MEMORY_BUDGET_MIB for the memory control). */
+  readonly workerEnv?: Readonly<Record<string, string>>;
   /** Sample every worker's RSS and open descriptors (the load run). */
   readonly sampleResources?: boolean;
   readonly progress?: (line: string) => void;
+}
+
+export interface DecodeHeavyOptions {
+  /** 16-bit RGBA interlaced PNGs, `side` x `side`. */
+  readonly png16: number;
+  /** Progressive JPEGs, `side` x `side`. */
+  readonly progressive: number;
+  readonly side: number;
 }
 
 export interface WorkerResources {
@@ -50,7 +74,17 @@ export interface WorkerResources {
   readonly lastQuarterMaxFds: number;
 }
 
+export interface OutageRecord {
+  readonly seconds: number;
+  readonly mode: OutageMode;
+  /** Share of the messages done when it began. */
+  readonly atFraction: number;
+  /** From the outage's end to the first message finished after it. */
+  readonly recoverySeconds?: number;
+}
+
 export interface ChaosResult {
+  readonly pass: MatrixPass;
   readonly report: InvariantReport;
   readonly logLeaks: readonly string[];
   readonly faults: FaultCounts;
@@ -61,12 +95,23 @@ export interface ChaosResult {
     /** SIGTERMs whose worker handed back at least one unfinished message. */
     readonly sigtermsWithReleases: number;
     readonly pipelineKills: number;
+    /** SIGTERMs sent 0.7 s into the render of a `sigtermWhileRendering` case. */
+    readonly renderSigterms: number;
+    /** Keys overwritten while the run was under way (once a worker had read the older version, or late as a fallback). */
+    readonly overwrites: number;
   };
+  readonly outage?: OutageRecord;
+  /** Per worker process, when they ran under a memory limit. */
+  readonly memory: readonly WorkerMemory[];
+  /** The worker's own decode estimate for each decode-heavy input (matrix ones included), bytes. */
+  readonly decodeHeavyEstimates: readonly number[];
   readonly durationSeconds: number;
   readonly logLineCount: number;
   readonly resources: readonly WorkerResources[];
   /** Files left in the workers' TMPDIR. */
   readonly tempFilesLeft: readonly string[];
+  /** Outputs whose metadata names their source in `source-key-base64url` (keys too long to URL-encode in 2 KB). */
+  readonly base64KeyOutputs: readonly string[];
 }
 
 /** Worker settings of every chaos run: small sizes, short timeouts so kills cost seconds, not minutes. */
@@ -81,13 +126,21 @@ export const CHAOS_WORKER_SETTINGS = {
   THROUGHPUT_LOG_SECONDS: '5',
   LOG_LEVEL: 'INFO',
 } as const;
+/** A Fargate task's memory as the infra sizes it by default (infra/src/config.ts taskMemory). */
+export const TASK_MEMORY_MIB = 4096;
 const SIZES = [{ width: 32, height: 32 }, { width: 48, height: 40 }];
+/** The worker's default (app/src/config.ts), which the main pass keeps. */
+const DEFAULT_RENDER_TIMEOUT_SECONDS = 60;
 const MAX_RECEIVE_COUNT = 3;
 const TICK_MS = 100;
 /** A worker younger than this may not have received anything yet: killing it would test nothing. */
 const MIN_VICTIM_AGE_MS = 1200;
 const MIN_ACTION_SPACING_MS = 600;
 const BROWN_OUT_EXTRA_MS = 1500;
+/** How far into a render a `sigtermWhileRendering` case's worker gets its SIGTERM (the GET of a few MB is done by then). */
+const RENDER_SIGTERM_DELAY_MS = 700;
+/** Races whose older event no worker was seen receiving are overwritten anyway once this much of the run is done. */
+const LATE_OVERWRITE_FRACTION = 0.8;
 
 type ChaosAction = 'sigkill' | 'sigterm' | 'pipeline-kill';
 
@@ -96,13 +149,25 @@ interface LiveWorker {
   readonly startedAt: number;
 }
 
+/** A key whose newer version is written during the run. */
+interface PendingRace {
+  readonly inputIndex: number;
+  readonly key: string;
+  readonly newer: Buffer;
+  /** The older version's event, queued again after the newer one's. */
+  readonly olderMessageId: string;
+  readonly olderEvent: string;
+}
+
 /**
  * One chaos run: loads good images and the bad-input matrix, runs the pipeline with workers behind the fault proxy,
- * kills workers and the whole pipeline on a seeded schedule as the queue drains, then checks the invariants over the
- * destination bucket, the DLQ and every worker log line.
+ * kills workers and the whole pipeline on a seeded schedule as the queue drains, takes S3 down for a while, overwrites
+ * keys under the workers, then checks the invariants over the destination bucket, the DLQ, the sources as they are
+ * now, the workers' memory cgroups and every worker log line.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
+  const pass = options.pass ?? 'main';
   const say = options.progress ?? (() => undefined);
   const random = seededRandom(options.seed);
   mkdirSync(options.dataDir, { recursive: true });
@@ -110,13 +175,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   mkdirSync(tmpDir, { recursive: true });
   const queuePath = join(options.dataDir, 'queue.db');
   const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 10, maxReceiveCount: MAX_RECEIVE_COUNT } });
-  const proxy = await startFaultProxy({ upstream: 'http://127.0.0.1:9', rate: options.faultRate, seed: options.seed });
+  // Keys whose older version a worker has just read (the proxy saw its GET answered): overwritten on the next tick.
+  const justRead = new Set<string>();
+  const proxy = await startFaultProxy({
+    upstream: 'http://127.0.0.1:9', rate: options.faultRate, seed: options.seed,
+    onAnswered: (method, path, status) => {
+      if (method === 'GET' && status === 200 && path.startsWith(`${SOURCE_BUCKET}/`)) justRead.add(path.slice(SOURCE_BUCKET.length + 1));
+    },
+  });
   // Workers -> strict front (the task role's policy, S3's 403s and limits) -> fault proxy -> s3rver. The front lives
   // here, not in the pipeline process, so it outlives the pipeline kills as S3 would.
+  const frontRefusals: string[] = [];
   const front = await startStrictS3Front({
     upstream: proxy.endpoint,
     statements: localWorkerStatements({ sourceBucket: SOURCE_BUCKET, sourcePrefix: '', destBucket: DESTINATION_BUCKET, destPrefix: '' }),
-    onRefused: (refusal) => say(`S3 front refused ${refusal.method} s3://${refusal.bucket ?? ''}/${refusal.key ?? ''}: ${refusal.status} ${refusal.code} (${refusal.detail})`),
+    onRefused: (refusal) => {
+      const text = `${refusal.method} s3://${refusal.bucket ?? ''}/${refusal.key ?? ''}: ${refusal.status} ${refusal.code} (${refusal.detail})`;
+      frontRefusals.push(text);
+      say(`S3 front refused ${text}`);
+    },
   });
   const workerEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -126,6 +203,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
     CONCURRENCY: String(options.concurrency),
     ...CHAOS_WORKER_SETTINGS,
+    ...(pass === 'slow-render' ? SLOW_RENDER_SETTINGS : {}),
     AWS_ENDPOINT_URL: front.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -133,13 +211,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     MALLOC_ARENA_MAX: '2',
     NODE_NO_WARNINGS: '1',
     TMPDIR: tmpDir,
+    ...options.workerEnv,
   };
   const live = new Map<number, LiveWorker>();
   const logOf = new Map<number, string>();
+  const pidOfLog = new Map<string, number>();
+  const tails = new Map<string, LogTail>();
+  const cgroups: { worker: string; path: string }[] = [];
   const sigterms: SigtermRecord[] = [];
   const pendingTerms = new Map<number, number>();
   const samples = new Map<number, ProcessSample[]>();
-  const actions = { workersStarted: 0, sigkills: 0, sigterms: 0, pipelineKills: 0 };
+  const actions = { workersStarted: 0, sigkills: 0, sigterms: 0, pipelineKills: 0, renderSigterms: 0, overwrites: 0 };
   let generation = 0;
   let pipeline: RunningPipeline | undefined;
 
@@ -148,6 +230,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       actions.workersStarted++;
       live.set(message.pid, { pid: message.pid, startedAt: message.at });
       logOf.set(message.pid, message.log);
+      pidOfLog.set(message.log, message.pid);
+      tails.set(message.log, new LogTail(message.log));
+      if (message.cgroup !== undefined) cgroups.push({ worker: basename(message.log, '.log').replace(/^worker-/, ''), path: message.cgroup });
     } else if (message.type === 'worker-exited') {
       live.delete(message.pid);
       const sentAt = pendingTerms.get(message.pid);
@@ -164,7 +249,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   };
   const startPipeline = async () => {
     generation++;
-    pipeline = await launchPipeline(options.pipelinePath, { dataDir: options.dataDir, workerPath: options.workerPath, workerEnv, generation }, options.nodeModules, onMessage);
+    const settings: PipelineSettings = {
+      dataDir: options.dataDir, workerPath: options.workerPath, workerEnv, generation,
+      ...(options.memoryLimitMiB !== undefined ? { memoryLimitBytes: options.memoryLimitMiB * 1024 * 1024 } : {}),
+    };
+    pipeline = await launchPipeline(options.pipelinePath, settings, options.nodeModules, onMessage);
     proxy.setUpstream(pipeline.endpoint);
     return pipeline;
   };
@@ -173,24 +262,92 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   try {
     await startPipeline();
     s3 = directClient(pipeline!.endpoint);
-    const inputs = await loadInputs(s3, queue, options, say);
-    const totalMessages = new Set(inputs.map((input) => input.messageId)).size;
-    say(`loaded ${inputs.length} inputs in ${totalMessages} messages; ${options.workers} workers x ${options.concurrency}, fault rate ${options.faultRate}`);
+    const client = () => s3!;
+    const loaded = await loadInputs(client, queue, options, say);
+    const { inputs, races, sigtermTargets } = loaded;
+    let totalMessages = loaded.messages;
+    say(`${options.matrix ? `${pass} pass: ` : ''}loaded ${inputs.length} inputs in ${totalMessages} messages; ${options.workers} workers x ${options.concurrency}, fault rate ${options.faultRate}` +
+      `${options.memoryLimitMiB !== undefined ? `, each worker in a ${options.memoryLimitMiB} MiB memory cgroup` : ''}`);
     pipeline!.send({ type: 'scale', workers: options.workers });
 
     const plan = planActions(random, options);
     let lastActionAt = 0;
-    const deadline = started + options.timeoutSeconds * 1000;
+    const renderTerms = new Map<number, number>();
+    let outage: { startedAt: number; endsAt: number; atFraction: number; mode: OutageMode; lastRemaining: number; recoveredAt?: number } | undefined;
+    let deadline = started + options.timeoutSeconds * 1000;
+    const overwrite = async (race: PendingRace, why: string) => {
+      races.delete(race.olderMessageId);
+      const newer = await upload(client(), race.key, race.newer);
+      await queue.send(event(newer));
+      // S3 delivers at least once and in no order: the older version's event arrives again, after the newer one's.
+      await queue.send(race.olderEvent);
+      totalMessages += 2;
+      inputs[race.inputIndex] = { ...inputs[race.inputIndex], etag: newer.etag, versions: 2 };
+      actions.overwrites++;
+      say(`overwrote ${race.key} (${why})`);
+    };
     for (;;) {
       await sleep(TICK_MS);
       if (options.sampleResources) sampleWorkers(live, samples);
       const depth = await queue.depth();
       const remaining = depth.visible + depth.inFlight + depth.delayed;
-      if (remaining === 0 && live.size === 0 && pendingTerms.size === 0) break;
+      if (remaining === 0 && live.size === 0 && pendingTerms.size === 0 && races.size === 0) break;
       if (Date.now() > deadline) {
         throw new Error(`chaos run not finished after ${options.timeoutSeconds}s: ${depth.visible} visible, ${depth.inFlight} in flight, ${depth.delayed} delayed, ${live.size} workers`);
       }
       const doneFraction = 1 - remaining / totalMessages;
+
+      // A raced key is overwritten once a worker has read its older version and is rendering it: after writing, the
+      // worker must find the source changed and redo it.
+      const read = [...justRead];
+      justRead.clear();
+      for (const race of [...races.values()]) {
+        if (read.includes(race.key)) await overwrite(race, 'a worker had just read its older version');
+      }
+      // Act on what workers say as they say it: the received line of an image to SIGTERM mid-render.
+      if (sigtermTargets.size > 0) {
+        for (const [path, tail] of tails) {
+          for (const line of tail.read()) {
+            if (line.message !== 'received') continue;
+            const id = String(line.messageId);
+            if (sigtermTargets.has(id) && Number(line.receiveCount) === 1) {
+              sigtermTargets.delete(id);
+              const pid = pidOfLog.get(path);
+              if (pid !== undefined) renderTerms.set(pid, Date.now() + RENDER_SIGTERM_DELAY_MS);
+            }
+          }
+        }
+      }
+      for (const [pid, at] of renderTerms) {
+        if (Date.now() < at) continue;
+        renderTerms.delete(pid);
+        if (!live.has(pid) || pendingTerms.has(pid)) continue;
+        pendingTerms.set(pid, Date.now());
+        process.kill(pid, 'SIGTERM');
+        actions.renderSigterms++;
+        say(`SIGTERM to worker ${pid} ${RENDER_SIGTERM_DELAY_MS} ms into a long render`);
+      }
+      if (races.size > 0 && doneFraction >= LATE_OVERWRITE_FRACTION) {
+        for (const race of [...races.values()]) await overwrite(race, 'late: no worker was seen reading it');
+      }
+
+      // The outage: once, when its share of the work is done; the deadline moves by its length.
+      if (options.outage !== undefined && outage === undefined && doneFraction >= options.outage.atFraction && pendingTerms.size === 0) {
+        const mode = options.outage.mode ?? 'mixed';
+        proxy.outageFor(options.outage.seconds * 1000, mode);
+        outage = { startedAt: Date.now(), endsAt: Date.now() + options.outage.seconds * 1000, atFraction: doneFraction, mode, lastRemaining: remaining };
+        deadline += options.outage.seconds * 1000;
+        say(`S3 outage for ${options.outage.seconds} s (${mode}) at ${Math.round(doneFraction * 100)}% done`);
+      }
+      if (outage !== undefined && outage.recoveredAt === undefined) {
+        if (Date.now() < outage.endsAt) outage.lastRemaining = remaining;
+        else if (remaining < outage.lastRemaining) {
+          outage.recoveredAt = Date.now();
+          say(`work resumed ${((outage.recoveredAt - outage.endsAt) / 1000).toFixed(1)} s after the outage ended`);
+        }
+      }
+      if (proxy.inOutage()) continue;
+
       const next = plan[0];
       if (next === undefined || Date.now() - lastActionAt < MIN_ACTION_SPACING_MS || doneFraction < next.atFraction) continue;
       const victims = [...live.values()].filter((worker) => Date.now() - worker.startedAt >= MIN_VICTIM_AGE_MS && !pendingTerms.has(worker.pid));
@@ -231,19 +388,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     proxy.setRate(0);
     say('drained; checking invariants');
-    const [outputs, deadLetters] = await Promise.all([listOutputs(s3), queue.peekDeadLetters(1_000_000)]);
+    const [outputs, letters] = await Promise.all([listOutputs(s3), queue.peekDeadLetters(1_000_000)]);
+    const sourceKeys = [...new Set([...inputs.flatMap((input) => (input.key !== undefined ? [input.key] : [])), ...outputs.flatMap((o) => (o.sourceKey !== undefined ? [o.sourceKey] : []))])];
+    const currentSourceEtags = await currentEtags(s3, sourceKeys);
+    const memory = cgroups.map(({ worker, path }) => ({ worker, ...readMemoryCgroup(path) }));
     const logs = readLogs(join(options.dataDir, 'logs'));
     const logLines = logs.flatMap((source) => parseLogLines(source.text));
     const report = checkInvariants({
       inputs,
       outputs,
-      deadLetterIds: deadLetters.map((letter) => letter.attributes['source-message-id'] ?? letter.messageId),
+      deadLetters: letters.map(deadLetterRecord),
       logLines,
       sizes: SIZES,
       naming: { destPrefix: '', sourcePrefix: '', extension: '.jpg' },
       distinctWritesByKey: distinctWrites(proxy),
+      currentSourceEtags,
       sigterms,
       shutdownGraceSeconds: Number(CHAOS_WORKER_SETTINGS.SHUTDOWN_GRACE_SECONDS),
+      memory,
+      frontRefusals,
+      renderTimeoutSeconds: Number(workerEnv.RENDER_TIMEOUT_SECONDS ?? DEFAULT_RENDER_TIMEOUT_SECONDS),
     });
     const logLeaks = findLogLeaks(logs, {
       forbidden: [
@@ -253,21 +417,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       ],
     });
     return {
+      pass,
       report,
       logLeaks,
       faults: proxy.counts(),
       actions: { ...actions, sigtermsWithReleases: sigterms.filter((term) => term.released.length > 0).length },
+      ...(outage !== undefined ? {
+        outage: {
+          seconds: options.outage!.seconds, mode: outage.mode, atFraction: outage.atFraction,
+          ...(outage.recoveredAt !== undefined ? { recoverySeconds: Math.round((outage.recoveredAt - outage.endsAt) / 100) / 10 } : {}),
+        },
+      } : {}),
+      memory,
+      decodeHeavyEstimates: loaded.heavyEstimates,
       durationSeconds: Math.round((Date.now() - started) / 100) / 10,
       logLineCount: logLines.length,
       resources: [...samples.entries()].map(([pid, list]) => summariseResources(pid, list)).filter((r) => r.samples >= 8),
       tempFilesLeft: readdirSync(tmpDir),
+      base64KeyOutputs: outputs.filter((output) => output.sourceKeyForm === 'base64url').map((output) => output.key),
     };
   } finally {
+    const closing = Date.now();
     s3?.destroy();
-    await pipeline?.shutdown();
+    // The front and the proxy first: their idle keep-alive sockets would hold the S3 server's close for seconds.
     await front.close();
     await proxy.close();
+    await pipeline?.shutdown();
     await queue.close();
+    for (const { path } of cgroups) removeMemoryCgroup(path);
+    say(`shut down in ${((Date.now() - closing) / 1000).toFixed(1)} s`);
   }
 }
 
@@ -330,42 +508,117 @@ function directClient(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS, maxAttempts: 10 });
 }
 
-/** Uploads every input (straight to the server: loading is not under test) and queues its message. */
-async function loadInputs(s3: S3Client, queue: LocalQueue, options: ChaosOptions, say: (line: string) => void): Promise<ExpectedInput[]> {
-  const upload = async (key: string, bytes: Buffer): Promise<UploadedObject> => {
-    const put = await s3.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: bytes }));
-    return { key, etag: (put.ETag ?? '').replace(/"/g, ''), size: bytes.length };
-  };
+interface LoadedInputs {
+  readonly inputs: ExpectedInput[];
+  /** Messages queued. */
+  readonly messages: number;
+  /** Overwrites still to do, by the older version's message id. */
+  readonly races: Map<string, PendingRace>;
+  /** Message ids whose worker gets a SIGTERM while it renders them. */
+  readonly sigtermTargets: Set<string>;
+  readonly heavyEstimates: number[];
+}
+
+const event = (object: UploadedObject) => buildS3Event([{ bucket: SOURCE_BUCKET, ...object }]);
+
+async function upload(s3: S3Client, key: string, bytes: Buffer): Promise<UploadedObject> {
+  const put = await s3.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: bytes }));
+  return { key, etag: (put.ETag ?? '').replace(/"/g, ''), size: bytes.length };
+}
+
+/**
+ * Uploads every input (straight to the server: loading is not under test) and queues its message: good images, then
+ * extra races, the matrix cases of the pass, and last the decode-heavy images, so that near the end each worker's
+ * slots fill with them and it holds several at once.
+ */
+async function loadInputs(s3: () => S3Client, queue: LocalQueue, options: ChaosOptions, say: (line: string) => void): Promise<LoadedInputs> {
   const inputs: ExpectedInput[] = [];
-  const event = (object: UploadedObject) => buildS3Event([{ bucket: SOURCE_BUCKET, ...object }]);
+  const races = new Map<string, PendingRace>();
+  const sigtermTargets = new Set<string>();
+  const heavyEstimates: number[] = [];
+  let messages = 0;
 
-  const goodKeys = Array.from({ length: options.goodImages }, (_, i) => `good/${String(Math.floor(i / 100)).padStart(3, '0')}/img-${i}.jpg`);
-  for (let start = 0; start < goodKeys.length; start += 200) {
-    const batch = await mapLimit(goodKeys.slice(start, start + 200), 16, async (key, i) => upload(key, await goodImage(start + i)));
-    const ids = await queue.sendBatch(batch.map(event));
-    batch.forEach((object, i) => inputs.push({ caseId: 'good', messageId: ids[i], key: object.key, etag: object.etag, expected: 'processed' }));
-    if (goodKeys.length > 1000) say(`uploaded ${Math.min(start + 200, goodKeys.length)}/${goodKeys.length} good images`);
-  }
-  if (!options.matrix) return inputs;
-
-  for (const matrixCase of BAD_INPUT_MATRIX) {
-    const uploaded: UploadedObject[] = [];
-    for (const object of matrixCase.objects) uploaded.push(await upload(object.key, await object.bytes()));
+  const addRace = async (caseId: string, key: string, older: Buffer, newer: Buffer) => {
+    const olderObject = await upload(s3(), key, older);
+    const olderEvent = event(olderObject);
+    const olderMessageId = await queue.send(olderEvent);
+    messages++;
+    inputs.push({ caseId, messageId: olderMessageId, key, etag: olderObject.etag, expected: 'processed' });
+    races.set(olderMessageId, { inputIndex: inputs.length - 1, key, newer, olderMessageId, olderEvent });
+  };
+  const loadCase = async (matrixCase: MatrixCase) => {
     const expectation = { caseId: matrixCase.id, expected: matrixCase.expected, ...(matrixCase.reason !== undefined ? { reason: matrixCase.reason } : {}) };
     const delivery = matrixCase.delivery;
+    if (delivery.kind === 'overwrite-race') {
+      const [object] = matrixCase.objects;
+      if (delivery.when === 'while-processing') {
+        await addRace(matrixCase.id, object.key, await object.bytes(), await delivery.newer());
+      } else {
+        // Both versions stored before any worker runs; the newer event queued first, the older one after it.
+        const older = await upload(s3(), object.key, await object.bytes());
+        const newer = await upload(s3(), object.key, await delivery.newer());
+        const [newerId] = await queue.sendBatch([event(newer), event(older)]);
+        messages += 2;
+        inputs.push({ ...expectation, messageId: newerId, key: object.key, etag: newer.etag, versions: 2 });
+      }
+      return;
+    }
+    const uploaded: UploadedObject[] = [];
+    for (const object of matrixCase.objects) uploaded.push(await upload(s3(), object.key, await object.bytes()));
+    const own = (key: string) => {
+      const object = matrixCase.objects.find((o) => o.key === key);
+      return object?.expected !== undefined ? { expected: object.expected, ...(object.reason !== undefined ? { reason: object.reason } : {}) } : {};
+    };
+    if (matrixCase.id.startsWith('decode-heavy')) for (const object of matrixCase.objects) heavyEstimates.push(await estimatedDecodeBytes(await object.bytes(), SIZES));
     if (delivery.kind === 'raw-body') {
       const messageId = await queue.send(delivery.body(uploaded));
+      messages++;
       if (uploaded.length === 0) inputs.push({ ...expectation, messageId });
-      for (const object of uploaded) inputs.push({ ...expectation, messageId, key: object.key, etag: object.etag });
-      continue;
+      for (const object of uploaded) inputs.push({ ...expectation, messageId, key: object.key, etag: object.etag, ...own(object.key) });
+      return;
     }
     for (const object of uploaded) {
       const messageId = await queue.send(event(object));
-      inputs.push({ ...expectation, messageId, key: object.key, etag: object.etag });
-      if (delivery.kind === 'deleted-before-processing') await s3.send(new DeleteObjectCommand({ Bucket: SOURCE_BUCKET, Key: object.key }));
+      messages++;
+      inputs.push({ ...expectation, messageId, key: object.key, etag: object.etag, ...own(object.key) });
+      if (matrixCase.sigtermWhileRendering === true) sigtermTargets.add(messageId);
+      if (delivery.kind === 'deleted-before-processing') await s3().send(new DeleteObjectCommand({ Bucket: SOURCE_BUCKET, Key: object.key }));
+    }
+  };
+  // Races first: their older versions are received in the first seconds, when no outage holds the worker's GET back,
+  // so the overwrite can land between the worker's read and its check of the source after writing.
+  const cases = options.matrix ? matrixCases(options.pass ?? 'main') : [];
+  const raceFirst = (c: MatrixCase) => (c.delivery.kind === 'overwrite-race' ? 0 : 1);
+  cases.sort((a, b) => raceFirst(a) - raceFirst(b));
+  for (let i = 0; i < (options.races ?? 0); i++) {
+    await addRace('overwrite-race', `race/extra-${i}.jpg`, await slowOlderVersion(), await goodImage(200_000 + i));
+  }
+  for (const matrixCase of cases.filter((c) => raceFirst(c) === 0)) await loadCase(matrixCase);
+  const goodKeys = Array.from({ length: options.goodImages }, (_, i) => `good/${String(Math.floor(i / 100)).padStart(3, '0')}/img-${i}.jpg`);
+  for (let start = 0; start < goodKeys.length; start += 200) {
+    const batch = await mapLimit(goodKeys.slice(start, start + 200), 16, async (key, i) => upload(s3(), key, await goodImage(start + i)));
+    const ids = await queue.sendBatch(batch.map(event));
+    messages += ids.length;
+    batch.forEach((object, i) => inputs.push({ caseId: 'good', messageId: ids[i], key: object.key, etag: object.etag, expected: 'processed' }));
+    if (goodKeys.length > 1000) say(`uploaded ${Math.min(start + 200, goodKeys.length)}/${goodKeys.length} good images`);
+  }
+  for (const matrixCase of cases.filter((c) => raceFirst(c) === 1)) await loadCase(matrixCase);
+  const heavy = options.decodeHeavy;
+  if (heavy !== undefined && heavy.png16 + heavy.progressive > 0) {
+    const kinds = [
+      ...Array.from({ length: heavy.png16 }, (_, i) => ({ key: `heavy/png16-${i}.png`, bytes: () => heavyPng16(heavy.side) })),
+      ...Array.from({ length: heavy.progressive }, (_, i) => ({ key: `heavy/progressive-${i}.jpg`, bytes: () => heavyProgressiveJpeg(heavy.side) })),
+    ];
+    say(`making ${kinds.length} decode-heavy images of ${heavy.side}x${heavy.side}`);
+    for (const { key, bytes } of kinds) {
+      const body = await bytes();
+      heavyEstimates.push(await estimatedDecodeBytes(body, SIZES));
+      const object = await upload(s3(), key, body);
+      inputs.push({ caseId: 'decode-heavy', messageId: await queue.send(event(object)), key, etag: object.etag, expected: 'processed' });
+      messages++;
     }
   }
-  return inputs;
+  return { inputs, messages, races, sigtermTargets, heavyEstimates };
 }
 
 /** Small, fast to make, and each one different so two outputs can never be confused. */
@@ -374,7 +627,7 @@ function goodImage(n: number): Promise<Buffer> {
   return sharp({ create: { width: 64 + (n % 7), height: 48 + (n % 5), channels: 3, background: colour } }).jpeg({ quality: 80 }).toBuffer();
 }
 
-async function listOutputs(s3: S3Client): Promise<OutputObject[]> {
+async function listOutputs(s3: S3Client): Promise<(OutputObject & { sourceKeyForm?: 'url' | 'base64url' })[]> {
   // ListObjects (v1, paged by Marker), not V2: s3rver 3.7.1 builds V2 continuation tokens with DES, which OpenSSL 3
   // (Node >= 17) refuses, so any V2 listing past 1,000 keys answers 500 InternalError.
   const keys: string[] = [];
@@ -389,8 +642,28 @@ async function listOutputs(s3: S3Client): Promise<OutputObject[]> {
     const object = await s3.send(new GetObjectCommand({ Bucket: DESTINATION_BUCKET, Key: key }));
     const bytes = Buffer.from(await object.Body!.transformToByteArray());
     const meta = await sharp(bytes).metadata();
-    return { key, sourceEtag: object.Metadata?.[OUTPUT_METADATA.sourceEtag], width: meta.width ?? 0, height: meta.height ?? 0 };
+    const metadata = object.Metadata ?? {};
+    const sourceKey = sourceKeyOf(metadata);
+    const sourceKeyForm = metadata[OUTPUT_METADATA.sourceKeyBase64] !== undefined ? 'base64url' as const : metadata[OUTPUT_METADATA.sourceKey] !== undefined ? 'url' as const : undefined;
+    return {
+      key, sourceEtag: metadata[OUTPUT_METADATA.sourceEtag], width: meta.width ?? 0, height: meta.height ?? 0,
+      ...(sourceKey !== undefined ? { sourceKey } : {}), ...(sourceKeyForm !== undefined ? { sourceKeyForm } : {}),
+    };
   });
+}
+
+/** Each source key's ETag now (a key that no longer exists is left out). */
+async function currentEtags(s3: S3Client, keys: readonly string[]): Promise<Record<string, string>> {
+  const etags = await mapLimit(keys, 8, async (key) => {
+    try {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: key }));
+      return (head.ETag ?? '').replace(/"/g, '');
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      throw error;
+    }
+  });
+  return Object.fromEntries(keys.flatMap((key, i) => (etags[i] !== undefined ? [[key, etags[i]]] : [])));
 }
 
 function distinctWrites(proxy: FaultProxy): Record<string, number> {

@@ -1,16 +1,22 @@
 /**
- * `npm run chaos`: the full reliability run (300 good images + the bad-input matrix under faults and kills), then the
- * load run (5,000 images, resources sampled), then the infrastructure policy tests. Exits 1 when anything breaks.
+ * `npm run chaos`: the full reliability run. The main pass (300 good images, the bad-input matrix, overwrite races and
+ * decode-heavy images under faults, kills and a multi-minute S3 outage), the slow-render pass (renders that outlive a
+ * short RENDER_TIMEOUT_SECONDS, a SIGTERM during one), the memory control (the decode-heavy images with the memory
+ * budget lifted must get a worker OOM-killed, or the memory invariant proves nothing), the load run (5,000 images,
+ * resources sampled), then the infrastructure policy tests. Every worker process runs in a memory cgroup the size of
+ * a task. Exits 1 when anything breaks.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runChaos, type ChaosOptions } from './chaos-run';
-import { formatChaosReport, resourceProblems } from './chaos-report';
+import { runChaos, TASK_MEMORY_MIB, type ChaosOptions, type ChaosResult } from './chaos-run';
+import { formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
+import type { OutageMode } from './fault-proxy';
 
 const POLICY_TESTS = ['infra/test/blueprint-stack.test.ts', 'infra/test/security-policy.test.ts'];
+const MiB = 1024 * 1024;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -18,51 +24,121 @@ async function main(): Promise<number> {
       images: { type: 'string', default: '300' },
       'load-images': { type: 'string', default: '5000' },
       workers: { type: 'string', default: '3' },
-      concurrency: { type: 'string', default: '2' },
+      concurrency: { type: 'string', default: '4' },
       'fault-rate': { type: 'string', default: '0.05' },
       seed: { type: 'string', default: String(Date.now() % 100_000) },
       sigkills: { type: 'string', default: '6' },
       sigterms: { type: 'string', default: '3' },
+      races: { type: 'string', default: '10' },
+      'heavy-png16': { type: 'string', default: '12' },
+      'heavy-progressive': { type: 'string', default: '3' },
+      'heavy-side': { type: 'string', default: '10000' },
+      'outage-seconds': { type: 'string', default: '180' },
+      'outage-at': { type: 'string', default: '0.3' },
+      'outage-mode': { type: 'string', default: 'mixed' },
+      'memory-mib': { type: 'string', default: String(TASK_MEMORY_MIB) },
+      'control-concurrency': { type: 'string', default: '6' },
+      'skip-main': { type: 'boolean', default: false },
+      'skip-slow-render': { type: 'boolean', default: false },
+      'skip-memory-control': { type: 'boolean', default: false },
       'skip-load': { type: 'boolean', default: false },
       'skip-policy': { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
     },
   });
   const root = process.cwd();
+  const memoryMiB = Number(values['memory-mib']);
+  const heavySide = Number(values['heavy-side']);
+  const outageSeconds = Number(values['outage-seconds']);
   const common = {
     workerPath: resolve(root, 'dist/app/main.js'),
     pipelinePath: resolve(__dirname, 'pipeline-process.js'),
     nodeModules: resolve(root, 'node_modules'),
-    workers: Number(values.workers),
-    concurrency: Number(values.concurrency),
-    faultRate: Number(values['fault-rate']),
     seed: Number(values.seed),
+    memoryLimitMiB: memoryMiB,
     progress: (line: string) => process.stderr.write(`chaos: ${line}\n`),
   };
   let failed = false;
-  const run = async (title: string, options: Omit<ChaosOptions, 'dataDir' | keyof typeof common>, extraChecks: (r: Awaited<ReturnType<typeof runChaos>>) => string[] = () => []) => {
+  const run = async (
+    title: string,
+    options: Omit<ChaosOptions, 'dataDir' | keyof typeof common>,
+    extraChecks: (r: ChaosResult) => string[] = () => [],
+    judge: 'invariants' | 'extra-only' = 'invariants',
+  ): Promise<ChaosResult | undefined> => {
     const dataDir = mkdtempSync(join(tmpdir(), 'chaos-'));
     try {
       const result = await runChaos({ ...common, ...options, dataDir });
-      process.stdout.write(`${formatChaosReport(`${title} (seed ${values.seed})`, result)}\n`);
+      if (judge === 'invariants') process.stdout.write(`${formatChaosReport(`${title} (seed ${values.seed})`, result)}\n`);
       const extra = extraChecks(result);
       for (const problem of extra) process.stdout.write(`  - ${problem}\n`);
-      if (result.report.violations.length + result.logLeaks.length + extra.length > 0 || result.report.counts.lost !== 0) failed = true;
-      if (result.actions.sigkills + result.actions.sigterms + result.actions.pipelineKills < options.sigkills + options.sigterms + options.pipelineKills) {
-        process.stdout.write('  - the queue drained before every planned kill ran\n');
-        failed = true;
+      if (extra.length > 0) failed = true;
+      if (judge === 'invariants') {
+        if (result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
+        if (result.actions.sigkills + result.actions.sigterms + result.actions.pipelineKills < options.sigkills + options.sigterms + options.pipelineKills) {
+          process.stdout.write('  - the queue drained before every planned kill ran\n');
+          failed = true;
+        }
+        if (result.memory.length > 0) process.stdout.write(`${memoryTable(result.memory).join('\n')}\n`);
       }
+      return result;
+    } catch (error) {
+      process.stdout.write(`== ${title}: did not finish: ${error instanceof Error ? error.message : String(error)}\n`);
+      failed = true;
+      return undefined;
     } finally {
       if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
       else rmSync(dataDir, { recursive: true, force: true });
     }
   };
-  await run('chaos', {
-    goodImages: Number(values.images), matrix: true, sigkills: Number(values.sigkills), sigterms: Number(values.sigterms), pipelineKills: 1, timeoutSeconds: 900,
+
+  if (!values['skip-main']) await run('chaos, main pass', {
+    pass: 'main',
+    goodImages: Number(values.images),
+    matrix: true,
+    workers: Number(values.workers),
+    concurrency: Number(values.concurrency),
+    faultRate: Number(values['fault-rate']),
+    sigkills: Number(values.sigkills),
+    sigterms: Number(values.sigterms),
+    pipelineKills: 1,
+    races: Number(values.races),
+    decodeHeavy: { png16: Number(values['heavy-png16']), progressive: Number(values['heavy-progressive']), side: heavySide },
+    ...(outageSeconds > 0 ? { outage: { seconds: outageSeconds, atFraction: Number(values['outage-at']), mode: values['outage-mode'] as OutageMode } } : {}),
+    timeoutSeconds: 1200,
   });
+  if (!values['skip-slow-render']) {
+    await run('chaos, slow-render pass', {
+      pass: 'slow-render', goodImages: 50, matrix: true, workers: 2, concurrency: 1, faultRate: 0, sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 300,
+    });
+  }
+  if (!values['skip-memory-control']) {
+    // The same decode-heavy PNGs, as many at once in one worker as its CONCURRENCY, with the budget lifted. At the
+    // main pass's concurrency this shows what the budget saves; at --control-concurrency the kernel must kill the
+    // worker (each restarted worker is killed again until the queue gives up on the messages), or the memory
+    // invariant proves nothing. UV_THREADPOOL_SIZE is set before the worker starts so that every one of them really
+    // renders at once: the worker's own setting, made at run time, comes after libuv has sized its pool at 4.
+    const levels = [...new Set([Number(values.concurrency), Number(values['control-concurrency'])])];
+    for (const concurrency of levels) {
+      const mustKill = concurrency === Number(values['control-concurrency']);
+      process.stdout.write(`== memory control: ${concurrency} PNGs of ${heavySide}x${heavySide} at CONCURRENCY=${concurrency}, MEMORY_BUDGET_MIB lifted, ${memoryMiB} MiB cgroup ==\n`);
+      await run(`memory control x${concurrency}`, {
+        goodImages: 0, matrix: false, workers: 1, concurrency, faultRate: 0, sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 900,
+        decodeHeavy: { png16: concurrency, progressive: 0, side: heavySide },
+        workerEnv: { MEMORY_BUDGET_MIB: '1000000', UV_THREADPOOL_SIZE: String(concurrency + 2) },
+      }, (result) => {
+        const kills = result.memory.reduce((sum, m) => sum + m.oomKills, 0);
+        const peak = Math.max(0, ...result.memory.map((m) => m.peakBytes));
+        const estimated = result.decodeHeavyEstimates.reduce((sum, bytes) => sum + bytes, 0);
+        process.stdout.write(`OOM kills: ${kills} in ${result.memory.filter((m) => m.oomKills > 0).length} of ${result.memory.length} worker cgroups; ` +
+          `highest peak ${(peak / MiB).toFixed(0)} MiB; the worker's estimate for them together ${(estimated / MiB).toFixed(0)} MiB\n`);
+        return !mustKill || kills > 0 ? [] : [`no worker was OOM-killed with ${concurrency} at once and the budget lifted: these inputs do not prove the memory budget is needed`];
+      }, 'extra-only');
+    }
+  }
   if (!values['skip-load']) {
     await run('load', {
-      goodImages: Number(values['load-images']), matrix: false, sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 1800, sampleResources: true,
+      goodImages: Number(values['load-images']), matrix: false, workers: Number(values.workers), concurrency: Number(values.concurrency), faultRate: Number(values['fault-rate']),
+      sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 1800, sampleResources: true,
     }, resourceProblems);
   }
   if (!values['skip-policy']) {

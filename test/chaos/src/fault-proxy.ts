@@ -17,6 +17,8 @@ export interface FaultProxyOptions {
   readonly slowMs?: number;
   /** Relative weights of the fault kinds (default equal). */
   readonly weights?: Partial<Record<FaultKind, number>>;
+  /** Told of every answer the upstream gave (method, `bucket/key`, status), before it is passed on. */
+  readonly onAnswered?: (method: string, path: string, status: number) => void;
 }
 
 export interface FaultCounts {
@@ -26,7 +28,13 @@ export interface FaultCounts {
   /** Requests or answers held by a brown-out (`holdFor`), on top of the random faults. */
   readonly held: number;
   readonly faults: Record<FaultKind, number>;
+  /** Requests refused during outages (`outageFor`), by how: not counted in `faults`. */
+  readonly outage: Record<OutageKind, number>;
 }
+
+/** How an outage answers every request: S3 throttling everything, or nothing listening properly at all. */
+export type OutageKind = 'slow-down-503' | 'connection-reset';
+export type OutageMode = OutageKind | 'mixed';
 
 /** `bucket/key` of every object written through the proxy, with the distinct bodies the server accepted for it. */
 export type WriteLog = ReadonlyMap<string, ReadonlySet<string>>;
@@ -45,6 +53,13 @@ export interface FaultProxy {
    * Work in flight at that moment cannot finish sooner, which is what a SIGTERM test needs to catch a worker mid-batch.
    */
   holdFor(ms: number): void;
+  /**
+   * An outage: for the next `ms`, every request is refused (503 SlowDown, a reset connection, or either at random for
+   * `mixed`), none reaches the server. Requests already forwarded finish normally.
+   */
+  outageFor(ms: number, mode?: OutageMode): void;
+  /** Whether an outage is under way now. */
+  inOutage(): boolean;
   close(): Promise<void>;
 }
 
@@ -88,6 +103,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let upstreamErrors = 0;
   let held = 0;
   let holdUntil = 0;
+  let outageUntil = 0;
+  let outageMode: OutageMode = 'slow-down-503';
+  const outage: Record<OutageKind, number> = { 'slow-down-503': 0, 'connection-reset': 0 };
   let sequence = 0;
   const writes = new Map<string, Set<string>>();
   const sockets = new Set<Socket>();
@@ -102,6 +120,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         if (digest !== undefined && status >= 200 && status < 300) recordWrite(writes, req.url ?? '/', digest.digest('hex'));
+        options.onAnswered?.(req.method ?? '', objectPath(req.url ?? '/'), status);
         const reply = () => {
           res.writeHead(status, upstreamRes.headers);
           upstreamRes.pipe(res);
@@ -146,6 +165,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const server: Server = createServer((req, res) => {
     requests++;
+    if (Date.now() < outageUntil) {
+      const kind: OutageKind = outageMode === 'mixed' ? (random() < 0.5 ? 'slow-down-503' : 'connection-reset') : outageMode;
+      outage[kind]++;
+      if (kind === 'connection-reset') {
+        req.socket.destroy();
+        return;
+      }
+      return answerWithError(req, res, 503, 'SlowDown', 'Please reduce your request rate.');
+    }
     if (Date.now() < holdUntil) {
       held++;
       return delayThenForward(req, res, holdUntil - Date.now());
@@ -179,7 +207,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    counts: () => ({ requests, forwarded, upstreamErrors, held, faults: { ...faults } }),
+    counts: () => ({ requests, forwarded, upstreamErrors, held, faults: { ...faults }, outage: { ...outage } }),
     writes: () => writes,
     setUpstream: (next) => {
       upstream = new URL(next);
@@ -191,6 +219,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     holdFor: (ms) => {
       holdUntil = Math.max(holdUntil, Date.now() + ms);
     },
+    outageFor: (ms, mode = 'slow-down-503') => {
+      outageMode = mode;
+      outageUntil = Math.max(outageUntil, Date.now() + ms);
+    },
+    inOutage: () => Date.now() < outageUntil,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();

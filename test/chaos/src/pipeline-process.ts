@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalQueue } from '../../../app/src/queue/local-queue';
 import { startS3Server } from '../../../local/src/s3-server';
+import { createMemoryCgroup } from '../../support/memory-cgroup';
 import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings, type ToPipeline } from './pipeline-protocol';
 
 const SCALE_INTERVAL_MS = 200;
@@ -30,11 +31,14 @@ async function main(): Promise<void> {
     const log = join(logDir, `worker-${settings.generation}-${n}.log`);
     // The worker writes its log file itself: lines piped through this process would be lost when it is killed.
     const fd = openSync(log, 'a');
-    const child = spawn(process.execPath, [settings.workerPath], { env: { ...settings.workerEnv }, stdio: ['ignore', fd, fd] });
+    // One cgroup per worker process: each is a task with the task's memory. The chaos run reads and removes them.
+    const cgroup = settings.memoryLimitBytes !== undefined ? createMemoryCgroup(`chaos-${settings.generation}-${n}`, settings.memoryLimitBytes) : undefined;
+    const { command, args } = cgroup?.wrap(process.execPath, [settings.workerPath]) ?? { command: process.execPath, args: [settings.workerPath] };
+    const child = spawn(command, args, { env: { ...settings.workerEnv }, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const pid = child.pid ?? 0;
     running.set(pid, child);
-    send({ type: 'worker-started', pid, log, at: Date.now() });
+    send({ type: 'worker-started', pid, log, at: Date.now(), ...(cgroup !== undefined ? { cgroup: cgroup.path } : {}) });
     child.once('exit', (code, signal) => {
       running.delete(pid);
       send({ type: 'worker-exited', pid, code, signal, at: Date.now() });

@@ -6,6 +6,8 @@ export interface PipelineSettings {
   readonly workerEnv: Readonly<Record<string, string>>;
   /** Log files are named `worker-<generation>-<n>.log`, so a restarted pipeline never appends to a killed one's file. */
   readonly generation: number;
+  /** When set, each worker process runs in its own memory cgroup of this many bytes, as a Fargate task does. */
+  readonly memoryLimitBytes?: number;
 }
 
 export type ToPipeline =
@@ -14,7 +16,7 @@ export type ToPipeline =
 
 export type FromPipeline =
   | { readonly type: 'ready'; readonly endpoint: string }
-  | { readonly type: 'worker-started'; readonly pid: number; readonly log: string; readonly at: number }
+  | { readonly type: 'worker-started'; readonly pid: number; readonly log: string; readonly at: number; readonly cgroup?: string }
   | { readonly type: 'worker-exited'; readonly pid: number; readonly code: number | null; readonly signal: string | null; readonly at: number };
 
 export const SOURCE_BUCKET = 'source';

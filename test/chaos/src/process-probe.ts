@@ -20,13 +20,38 @@ export interface ProcessSample {
   readonly fds: number;
 }
 
+/**
+ * The process and its children together: the worker's entry point is a supervisor whose child does the work, so the
+ * supervisor alone would look flat whatever the worker did.
+ */
 export function sampleProcess(pid: number, at = Date.now()): ProcessSample | undefined {
+  const own = sampleOne(pid);
+  if (own === undefined) return undefined;
+  let { rssBytes, fds } = own;
+  for (const child of childrenOf(pid)) {
+    const sample = sampleOne(child);
+    if (sample === undefined) continue;
+    rssBytes += sample.rssBytes;
+    fds += sample.fds;
+  }
+  return { at, rssBytes, fds };
+}
+
+function sampleOne(pid: number): { rssBytes: number; fds: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
     if (rss === null) return undefined;
-    return { at, rssBytes: Number(rss[1]) * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+    return { rssBytes: Number(rss[1]) * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
   } catch {
     return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((id) => id !== '').map(Number);
+  } catch {
+    return [];
   }
 }

@@ -6,34 +6,51 @@ import { MemoryLog } from '../../../app/src/log/logger';
 import { WorkerStats } from '../../../app/src/metrics/worker-stats';
 import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
 import { handleMessage } from '../../../app/src/worker/handle-message';
+import { planSettlement } from '../../../app/src/worker/settlement';
+import { OUTPUT_METADATA } from '../../../app/src/naming/output-key';
 import { MemoryStore } from '../../../app/test/fakes/memory-store';
-import { BAD_INPUT_MATRIX, MATRIX_MAX_INPUT_BYTES, MATRIX_SOURCE_BUCKET, matrixTable, type MatrixCase } from '../src/bad-input-matrix';
+import {
+  BAD_INPUT_MATRIX, CJK_KEY, MATRIX_MAX_INPUT_BYTES, MATRIX_SOURCE_BUCKET, matrixCases, matrixTable, OVERLONG_KEY, SLOW_RENDER_SETTINGS, type MatrixCase,
+} from '../src/bad-input-matrix';
 
 /**
  * Each case's written-down outcome checked against the worker's own message handler in process, so a wrong
  * expectation shows up here in seconds rather than as a failed invariant after a chaos run.
  */
-const config = loadConfig({
+const env = {
   QUEUE_URL: '/tmp/unused.db', DEST_BUCKET: 'destination', SIZES: '32x32,48x40', MAX_INPUT_BYTES: String(MATRIX_MAX_INPUT_BYTES),
   ALLOWED_SOURCE_BUCKETS: MATRIX_SOURCE_BUCKET,
-}, 2);
+};
+const config = loadConfig(env, 2);
+const slowConfig = loadConfig({ ...env, ...SLOW_RENDER_SETTINGS }, 2);
 
-async function runCase(matrixCase: MatrixCase) {
+async function runCase(matrixCase: MatrixCase, caseConfig = config) {
   const store = new MemoryStore();
-  const uploaded = [];
+  const uploaded: { key: string; etag: string; size: number }[] = [];
   for (const object of matrixCase.objects) {
     const bytes = await object.bytes();
     uploaded.push({ key: object.key, etag: store.add(MATRIX_SOURCE_BUCKET, object.key, bytes), size: bytes.length });
   }
   const delivery = matrixCase.delivery;
-  const body = delivery.kind === 'raw-body' ? delivery.body(uploaded) : buildS3Event(uploaded.map((object) => ({ bucket: MATRIX_SOURCE_BUCKET, ...object })));
+  const eventOf = (objects: typeof uploaded) => buildS3Event(objects.map((object) => ({ bucket: MATRIX_SOURCE_BUCKET, ...object })));
+  const bodies = delivery.kind === 'raw-body' ? [delivery.body(uploaded)] : [eventOf(uploaded)];
   if (delivery.kind === 'deleted-before-processing') for (const object of uploaded) store.objects.delete(`${MATRIX_SOURCE_BUCKET}/${object.key}`);
+  if (delivery.kind === 'overwrite-race') {
+    // The newer version is written, and its event arrives before the older version's.
+    const newer = await delivery.newer();
+    const newerObject = { key: uploaded[0].key, etag: store.add(MATRIX_SOURCE_BUCKET, uploaded[0].key, newer), size: newer.length };
+    bodies.unshift(eventOf([newerObject]));
+    uploaded[0] = newerObject;
+  }
   const log = new MemoryLog();
-  const outcome = await handleMessage(
-    { messageId: 'm-1', receiptHandle: 'r-1', body, receiveCount: 1, attributes: {} },
-    { store, processor: new ResizeProcessor(config.resize), config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
-  );
-  return { outcome, outputs: store.keys('destination'), log, uploaded };
+  const outcomes = [];
+  for (const [n, body] of bodies.entries()) {
+    outcomes.push(await handleMessage(
+      { messageId: `m-${n}`, receiptHandle: `r-${n}`, body, receiveCount: 1, attributes: {} },
+      { store, processor: new ResizeProcessor(caseConfig.resize), config: caseConfig, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
+    ));
+  }
+  return { outcome: { failures: outcomes.flatMap((o) => o.failures) }, outputs: store.keys('destination'), log, uploaded, store };
 }
 
 describe('the bad-input matrix', () => {
@@ -44,7 +61,8 @@ describe('the bad-input matrix', () => {
       'corrupt-jpeg', 'truncated-png', 'zero-byte', 'text-as-jpg', 'pixel-bomb', 'over-max-input-bytes', 'animated-gif', 'cmyk-jpeg',
       'png-16-bit', 'exif-rotated', 'grayscale', 'alpha-png', 'unsupported-format', 'key-spaces', 'key-plus', 'key-percent',
       'key-unicode', 'key-deep', 'deleted-before-processing', 'malformed-json', 'non-s3-json', 's3-test-event', 'sns-wrapped',
-      'several-records',
+      'several-records', 'several-records-one-bad', 'overwrite-race-queued', 'overwrite-race-live', 'output-key-too-long', 'key-cjk-900-bytes',
+      'decode-heavy-png16', 'decode-heavy-progressive-jpeg', 'svg-as-jpg', 'render-timeout', 'sigterm-during-render',
     ]));
     for (const c of BAD_INPUT_MATRIX) expect(c.expected === 'dlq').toBe(c.reason !== undefined);
   });
@@ -57,9 +75,26 @@ describe('the bad-input matrix', () => {
     expect(big.length).toBeLessThan(MATRIX_MAX_INPUT_BYTES * 1.5);
   });
 
-  it.each(BAD_INPUT_MATRIX.map((c) => [c.id, c] as const))('%s has the outcome written down for it', async (_id, matrixCase) => {
-    const { outcome, outputs, log, uploaded } = await runCase(matrixCase);
-    if (matrixCase.expected === 'dlq') {
+  it('builds keys at S3\'s limits: a legal source key whose output key is one byte too many, and a 920-byte CJK key', () => {
+    expect(Buffer.byteLength(OVERLONG_KEY)).toBe(1020);
+    expect(Buffer.byteLength(`32x32/${OVERLONG_KEY}`)).toBeGreaterThan(1024);
+    expect(Buffer.byteLength(CJK_KEY)).toBe(920);
+    expect([...CJK_KEY].filter((ch) => ch === '漢').length).toBeGreaterThanOrEqual(295);
+    expect(encodeURIComponent(CJK_KEY).length).toBeGreaterThan(2048);
+    // s3rver keeps each segment as a file name (255 bytes with its own suffix).
+    for (const key of [OVERLONG_KEY, CJK_KEY]) for (const segment of key.split('/')) expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(202);
+  });
+
+  it.each(matrixCases('main').map((c) => [c.id, c] as const))('%s has the outcome written down for it', async (_id, matrixCase) => {
+    const { outcome, outputs, log, uploaded, store } = await runCase(matrixCase);
+    const ownOutcomes = matrixCase.objects.filter((object) => object.expected !== undefined);
+    if (ownOutcomes.length > 0) {
+      // Records with their own outcome fail alone; the others are processed.
+      expect(outcome.failures).toEqual(ownOutcomes.map((object) => expect.objectContaining({ kind: 'permanent', key: object.key, reason: object.reason })));
+      const good = uploaded.filter((object) => !ownOutcomes.some((own) => own.key === object.key));
+      expect(outputs).toHaveLength(good.length * 2);
+      expect(log.messages('processed').map((fields) => fields.key).sort()).toEqual(good.map((object) => object.key).sort());
+    } else if (matrixCase.expected === 'dlq') {
       expect(outcome.failures).toEqual([expect.objectContaining({ kind: 'permanent', reason: matrixCase.reason })]);
       expect(outputs).toEqual([]);
     } else if (matrixCase.expected === 'skipped') {
@@ -69,9 +104,34 @@ describe('the bad-input matrix', () => {
     } else {
       expect(outcome.failures).toEqual([]);
       expect(outputs).toHaveLength(uploaded.length * 2);
-      expect(log.messages('processed').map((fields) => fields.key).sort()).toEqual(uploaded.map((object) => object.key).sort());
+      expect([...new Set(log.messages('processed').map((fields) => fields.key))].sort()).toEqual(uploaded.map((object) => object.key).sort());
+      // Every output names its source's current version, in whichever metadata form fits.
+      for (const key of outputs) {
+        const metadata = store.object('destination', key)!.metadata;
+        expect(metadata[OUTPUT_METADATA.sourceEtag]).toBe(uploaded.find((object) => key.endsWith(object.key.replace(/\.[^.]+$/, '.jpg')))?.etag);
+      }
+      if (matrixCase.id === 'key-cjk-900-bytes') {
+        for (const key of outputs) expect(Object.keys(store.object('destination', key)!.metadata)).toContain(OUTPUT_METADATA.sourceKeyBase64);
+      }
     }
   });
+
+  it('slow-render cases: the image outlives RENDER_TIMEOUT_SECONDS=2, worth one more attempt, then dead-lettered', async () => {
+    // The other slow-render case is the same image; what differs (a SIGTERM mid-render) only the chaos run can do.
+    const [slowCase, ...sameImage] = matrixCases('slow-render');
+    expect(sameImage.map((c) => c.id)).toEqual(['sigterm-during-render']);
+    await slowCase.objects[0].bytes();
+    const started = Date.now();
+    const { outcome, outputs } = await runCase(slowCase, slowConfig);
+    const tookMs = Date.now() - started;
+    expect(outcome.failures).toEqual([expect.objectContaining({ kind: 'transient', reason: 'render-timeout', attemptsAllowed: 2 })]);
+    expect(outputs).toEqual([]);
+    expect(planSettlement({ receiveCount: 2, carriedAttempts: 0, maxReceiveCount: 3, recordCount: 1, failures: outcome.failures })).toMatchObject({
+      action: 'reroute', deadLetter: [expect.objectContaining({ reason: 'render-timeout' })], retry: [],
+    });
+    // Stopped near the timeout, not after the whole decode (the image alone takes seconds more).
+    expect(tookMs).toBeLessThan(2_000 + 1_500);
+  }, 60_000);
 
   it('is the table README-chaos.md shows', () => {
     const readme = readFileSync(join(__dirname, '..', 'README-chaos.md'), 'utf8');

@@ -1,4 +1,9 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseLogLines, planActions, summariseResources, type ChaosResult } from '../src/chaos-run';
+import { deadLetterRecord, recordKeys } from '../src/dead-letters';
+import { LogTail } from '../src/log-tail';
 import { formatChaosReport, resourceProblems } from '../src/chaos-report';
 import { seededRandom } from '../src/seeded-random';
 import { finishedRun } from './factories';
@@ -41,10 +46,14 @@ describe('resources', () => {
   });
 
   const result = (resources: ChaosResult['resources'], tempFilesLeft: string[] = []): ChaosResult => ({
+    pass: 'main',
     report: checkInvariants(finishedRun()),
     logLeaks: [],
-    faults: { requests: 10, forwarded: 9, upstreamErrors: 0, held: 0, faults: { 'slow-down-503': 1, 'internal-error-500': 0, 'connection-reset': 0, 'slow-response': 0 } },
-    actions: { workersStarted: 1, sigkills: 0, sigterms: 0, sigtermsWithReleases: 0, pipelineKills: 0 },
+    faults: { requests: 10, forwarded: 9, upstreamErrors: 0, held: 0, faults: { 'slow-down-503': 1, 'internal-error-500': 0, 'connection-reset': 0, 'slow-response': 0 }, outage: { 'slow-down-503': 0, 'connection-reset': 0 } },
+    actions: { workersStarted: 1, sigkills: 0, sigterms: 0, sigtermsWithReleases: 0, pipelineKills: 0, renderSigterms: 0, overwrites: 0 },
+    memory: [],
+    decodeHeavyEstimates: [],
+    base64KeyOutputs: [],
     durationSeconds: 1,
     logLineCount: 6,
     resources,
@@ -68,5 +77,41 @@ describe('resources', () => {
     expect(text).toContain('faults injected: 1 of 10 S3 requests (slow-down-503 1, internal-error-500 0');
     expect(text).toContain('pid 1: 1.0 MiB -> 1.0 MiB, fds 1 -> 1');
     expect(text).toMatch(/invariants: all hold$/);
+  });
+});
+
+describe('LogTail', () => {
+  it('returns the lines completed since the last read, holding back a line still being written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chaos-tail-'));
+    try {
+      const path = join(dir, 'w.log');
+      const tail = new LogTail(path);
+      expect(tail.read()).toEqual([]);
+      writeFileSync(path, '{"message":"received","messageId":"a"}\nnoise\n{"message":"rec');
+      expect(tail.read()).toEqual([{ message: 'received', messageId: 'a' }]);
+      appendFileSync(path, 'eived","messageId":"b"}\n');
+      expect(tail.read()).toEqual([{ message: 'received', messageId: 'b' }]);
+      expect(tail.read()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deadLetterRecord', () => {
+  const event = (keys: string[]) => JSON.stringify({ Records: keys.map((key) => ({ s3: { bucket: { name: 'source' }, object: { key } } })) });
+
+  it('names the first message, the keys its body holds (decoded as S3 encodes them) and its reasons', () => {
+    expect(deadLetterRecord({
+      messageId: 'dl-1', body: event(['a+b/%C3%BC%2Bx.jpg', 'c.jpg']),
+      attributes: { 'source-message-id': 'm-1', 'failure-reasons': 'corrupt-image,render-timeout' },
+    })).toEqual({ messageId: 'm-1', keys: ['a b/ü+x.jpg', 'c.jpg'], reasons: ['corrupt-image', 'render-timeout'] });
+  });
+
+  it('unwraps an SNS envelope, and names no keys for a body that is no S3 event', () => {
+    const sns = JSON.stringify({ Type: 'Notification', Message: event(['k.jpg']) });
+    expect(deadLetterRecord({ messageId: 'dl-2', body: sns, attributes: {} })).toEqual({ messageId: 'dl-2', keys: ['k.jpg'] });
+    expect(deadLetterRecord({ messageId: 'dl-3', body: '{"Records": [', attributes: { 'failure-reasons': 'malformed-message' } })).toEqual({ messageId: 'dl-3', reasons: ['malformed-message'] });
+    expect(recordKeys(JSON.stringify({ hello: 1 }))).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ export function goodInput(n: number): ExpectedInput {
 }
 
 export function outputsFor(input: ExpectedInput): OutputObject[] {
-  return SIZES.map((size) => ({ key: `${size.width}x${size.height}/${input.key!.replace(/\.[^.]+$/, '')}.jpg`, sourceEtag: input.etag, ...size }));
+  return SIZES.map((size) => ({ key: `${size.width}x${size.height}/${input.key!.replace(/\.[^.]+$/, '')}.jpg`, sourceEtag: input.etag, sourceKey: input.key, ...size }));
 }
 
 export function logLine(message: string, fields: Record<string, unknown> = {}): LogLine {
@@ -32,7 +32,7 @@ export function finishedRun(overrides: Partial<InvariantInput> = {}): InvariantI
   return {
     inputs,
     outputs: goods.flatMap(outputsFor),
-    deadLetterIds: ['m-bad'],
+    deadLetters: [{ messageId: 'm-bad', keys: ['matrix/corrupt.jpg'], reasons: ['corrupt-image'] }],
     logLines: [
       ...goods.map((g) => logLine('processed', { key: g.key })),
       logLine('failed', { messageId: 'm-bad', key: 'matrix/corrupt.jpg', kind: 'permanent', reason: 'corrupt-image' }),
@@ -42,8 +42,56 @@ export function finishedRun(overrides: Partial<InvariantInput> = {}): InvariantI
     sizes: SIZES,
     naming: NAMING,
     distinctWritesByKey: Object.fromEntries(goods.flatMap(outputsFor).map((o) => [o.key, 1])),
+    currentSourceEtags: Object.fromEntries([...goods, inputs[3]].map((input) => [input.key!, input.etag!])),
     sigterms: [],
     shutdownGraceSeconds: 5,
+    ...overrides,
+  };
+}
+
+/**
+ * `finishedRun` plus the classes added for hostile S3 behaviour: a message of three records with a bad one in the
+ * middle, a key overwritten while it was processed (two versions), a render that timed out twice (its last attempt a
+ * re-queued part with a new id), an output key over S3's limit, and one worker's memory cgroup.
+ */
+export function runWithNewClasses(overrides: Partial<InvariantInput> = {}): InvariantInput {
+  const base = finishedRun();
+  const mixedGood = [1, 2].map((n): ExpectedInput => ({ caseId: 'several-records-one-bad', messageId: 'm-mixed', key: `mixed/good-${n}.jpg`, etag: `e-mixed-${n}`, expected: 'processed' }));
+  const raced: ExpectedInput = { caseId: 'overwrite-race', messageId: 'm-race', key: 'race/a.jpg', etag: 'e-new', expected: 'processed', versions: 2 };
+  const inputs: ExpectedInput[] = [
+    ...base.inputs,
+    mixedGood[0],
+    { caseId: 'several-records-one-bad', messageId: 'm-mixed', key: 'mixed/bad.jpg', etag: 'e-mixed-bad', expected: 'dlq', reason: 'corrupt-image' },
+    mixedGood[1],
+    raced,
+    { caseId: 'render-timeout', messageId: 'm-slow', key: 'slow/render.png', etag: 'e-slow', expected: 'dlq', reason: 'render-timeout' },
+    { caseId: 'output-key-too-long', messageId: 'm-long', key: 'long/key.jpg', etag: 'e-long', expected: 'dlq', reason: 'output-key-too-long' },
+  ];
+  const outputs = [...base.outputs, ...mixedGood.flatMap(outputsFor), ...outputsFor(raced)];
+  return {
+    ...base,
+    inputs,
+    outputs,
+    deadLetters: [
+      ...base.deadLetters,
+      { messageId: 'm-mixed', keys: ['mixed/bad.jpg'], reasons: ['corrupt-image'] },
+      { messageId: 'm-slow', keys: ['slow/render.png'], reasons: ['render-timeout'] },
+      { messageId: 'm-long', keys: ['long/key.jpg'], reasons: ['output-key-too-long'] },
+    ],
+    logLines: [
+      ...base.logLines,
+      ...mixedGood.map((g) => logLine('processed', { key: g.key })),
+      logLine('failed', { messageId: 'm-mixed', key: 'mixed/bad.jpg', kind: 'permanent', reason: 'corrupt-image', outcome: 'dead-lettered' }),
+      logLine('processed', { key: 'race/a.jpg' }),
+      logLine('source changed while processing: processing the newer version too', { key: 'race/a.jpg' }),
+      logLine('failed', { messageId: 'm-slow', key: 'slow/render.png', kind: 'transient', reason: 'render-timeout', outcome: 'retry' }),
+      logLine('failed', { messageId: 'm-slow-part', key: 'slow/render.png', kind: 'transient', reason: 'render-timeout', outcome: 'dead-lettered' }),
+      logLine('failed', { messageId: 'm-long', key: 'long/key.jpg', kind: 'permanent', reason: 'output-key-too-long', outcome: 'dead-lettered' }),
+    ],
+    distinctWritesByKey: { ...base.distinctWritesByKey, ...Object.fromEntries(outputsFor(raced).map((o) => [o.key, 2])) },
+    currentSourceEtags: { ...base.currentSourceEtags, ...Object.fromEntries([...mixedGood, raced].map((input) => [input.key!, input.etag!])) },
+    memory: [{ worker: '1-1', limitBytes: 4096 * 1024 * 1024, peakBytes: 2048 * 1024 * 1024, oomKills: 0 }],
+    frontRefusals: [],
     ...overrides,
   };
 }

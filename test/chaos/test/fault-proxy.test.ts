@@ -151,6 +151,30 @@ describe('fault proxy over HTTP', () => {
     expect(p.counts().held).toBe(1);
   });
 
+  it('refuses every request during an outage, 503 SlowDown or a reset, then forwards again', async () => {
+    const p = await proxy({ rate: 0 });
+    p.outageFor(400);
+    expect(p.inOutage()).toBe(true);
+    const refused = await Promise.all([1, 2, 3].map(() => send(p.endpoint)));
+    expect(refused.map((response) => response.status)).toEqual([503, 503, 503]);
+    expect(refused[0].text).toContain('<Code>SlowDown</Code>');
+    p.outageFor(300, 'connection-reset');
+    await expect(send(p.endpoint)).rejects.toMatchObject({ code: expect.stringMatching(/ECONNRESET|socket hang up/) });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(p.inOutage()).toBe(false);
+    expect((await send(p.endpoint)).status).toBe(200);
+    expect(p.counts()).toMatchObject({ requests: 5, forwarded: 1, outage: { 'slow-down-503': 3, 'connection-reset': 1 }, faults: { 'slow-down-503': 0 } });
+  });
+
+  it('mixes throttling and resets in a mixed outage', async () => {
+    const p = await proxy({ rate: 0, seed: 5 });
+    p.outageFor(2_000, 'mixed');
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => send(p.endpoint).then((response) => response.status, () => 'reset')));
+    expect(outcomes).toContain(503);
+    expect(outcomes).toContain('reset');
+    expect(outcomes).not.toContain(200);
+  });
+
   it('follows a new upstream and can switch faults off', async () => {
     const p = await startFaultProxy({ upstream: 'http://127.0.0.1:9', rate: 1, weights: only('slow-down-503') });
     proxies.push(p);
@@ -188,6 +212,20 @@ describe('fault proxy in front of s3rver with the AWS SDK', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'a b+c.txt', Body: 'hello' }));
       const got = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'a b+c.txt' }));
       expect(await got.Body?.transformToString()).toBe('hello');
+    } finally {
+      s3.destroy();
+      await p.close();
+    }
+  });
+
+  it('tells of every answer the server gave, by object', async () => {
+    const answers: string[] = [];
+    const p = await startFaultProxy({ upstream, rate: 0, onAnswered: (method, path, status) => answers.push(`${method} ${path} ${status}`) });
+    const s3 = client(p.endpoint, 1);
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'a b/ü.jpg', Body: 'x' }));
+      await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'a b/ü.jpg' }));
+      expect(answers).toEqual(['PUT b/a b/ü.jpg 200', 'GET b/a b/ü.jpg 200']);
     } finally {
       s3.destroy();
       await p.close();

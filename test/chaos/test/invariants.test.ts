@@ -1,5 +1,5 @@
 import { checkInvariants } from '../src/invariants';
-import { at, finishedRun, goodInput, logLine, outputsFor } from './factories';
+import { at, finishedRun, goodInput, logLine, outputsFor, runWithNewClasses } from './factories';
 
 describe('checkInvariants', () => {
   it('passes a run where every input ended as written down, and counts it', () => {
@@ -24,16 +24,17 @@ describe('checkInvariants', () => {
     expect(report.violations).toEqual([
       expect.stringContaining('is 31x32, expected 32x32'),
       expect.stringContaining('carries source ETag other, expected etag-1'),
+      'output 48x40/good/img-1.jpg is stale: it carries source ETag other, the source is now etag-1',
     ]);
   });
 
   it('reports a bad input that is not in the DLQ, one with no reason logged, and one with an output', () => {
     const run = finishedRun();
-    expect(checkInvariants({ ...run, deadLetterIds: [] }).violations).toEqual([expect.stringContaining('expected in the DLQ, not there')]);
-    expect(checkInvariants({ ...run, deadLetterIds: [] }).counts.lost).toBe(1);
+    expect(checkInvariants({ ...run, deadLetters: [] }).violations).toEqual([expect.stringContaining('expected in the DLQ, not there')]);
+    expect(checkInvariants({ ...run, deadLetters: [] }).counts.lost).toBe(1);
     const wrongReason = run.logLines.map((line) => (line.message === 'failed' ? { ...line, reason: 'empty-file' } : line));
     expect(checkInvariants({ ...run, logLines: wrongReason }).violations).toEqual([expect.stringContaining('no failed log line with reason corrupt-image (saw empty-file)')]);
-    const badOutput = { key: '32x32/matrix/corrupt.jpg', sourceEtag: 'e-bad', width: 32, height: 32 };
+    const badOutput = { key: '32x32/matrix/corrupt.jpg', sourceEtag: 'e-bad', sourceKey: 'matrix/corrupt.jpg', width: 32, height: 32 };
     expect(checkInvariants({ ...run, outputs: [...run.outputs, badOutput] }).violations).toEqual([
       expect.stringContaining('bad input has an output 32x32/matrix/corrupt.jpg'),
       expect.stringContaining('output 32x32/matrix/corrupt.jpg belongs to no good input'),
@@ -44,7 +45,7 @@ describe('checkInvariants', () => {
     const run = finishedRun();
     const report = checkInvariants({
       ...run,
-      deadLetterIds: [...run.deadLetterIds, 'm-good-2', 'm-stranger'],
+      deadLetters: [...run.deadLetters, { messageId: 'm-good-2', keys: ['good/img-2.jpg'] }, { messageId: 'm-stranger' }],
       outputs: [...run.outputs, { key: '32x32/nobody.jpg', width: 32, height: 32 }],
     });
     expect(report.violations).toEqual([
@@ -61,7 +62,7 @@ describe('checkInvariants', () => {
     const report = checkInvariants({ ...run, logLines: noSkipLine });
     expect(report.violations).toEqual([expect.stringContaining('message m-test: no skipped log line')]);
     expect(report.counts.lost).toBe(1);
-    expect(checkInvariants({ ...run, deadLetterIds: [...run.deadLetterIds, 'm-gone'] }).violations).toEqual(
+    expect(checkInvariants({ ...run, deadLetters: [...run.deadLetters, { messageId: 'm-gone', keys: ['matrix/deleted.jpg'] }] }).violations).toEqual(
       expect.arrayContaining([expect.stringContaining('expected skipped, is in the DLQ')]),
     );
   });
@@ -107,15 +108,138 @@ describe('checkInvariants', () => {
         sigterms: [
           { pid: 7, sentAt, exitedAt: sentAt + 500, exitCode: 1, signal: null, released: [], invisibleAfterExit: [] },
           { pid: 8, sentAt, exitedAt: sentAt + 500, exitCode: null, signal: 'SIGKILL', released: [], invisibleAfterExit: [] },
-          { pid: 9, sentAt, exitedAt: sentAt + 9000, exitCode: 0, signal: null, released: ['m-good-3'], invisibleAfterExit: ['m-good-3'] },
+          { pid: 9, sentAt, exitedAt: sentAt + 11_000, exitCode: 0, signal: null, released: ['m-good-3'], invisibleAfterExit: ['m-good-3'] },
         ],
       }));
       expect(report.violations).toEqual([
         'worker 7 exited with 1 after SIGTERM, expected 0',
         'worker 8 exited with SIGKILL after SIGTERM, expected 0',
-        'worker 9 took 9000 ms to exit after SIGTERM (grace 5 s)',
+        'worker 9 took 11000 ms to exit after SIGTERM (grace 5 s)',
         'message m-good-3 handed back by worker 9 was still invisible after it exited',
       ]);
+    });
+  });
+
+  it('allows a worker held by a native render the supervisor\'s 3 s after its grace period, plus 2 s of slack', () => {
+    const sentAt = Date.parse(at(10));
+    const term = { pid: 7, sentAt, exitCode: 0, signal: null, released: ['m-good-1'], invisibleAfterExit: [] };
+    expect(checkInvariants(finishedRun({ sigterms: [{ ...term, exitedAt: sentAt + 9_900 }] })).violations).toEqual([]);
+    expect(checkInvariants(finishedRun({ sigterms: [{ ...term, exitedAt: sentAt + 10_100 }] })).violations).toEqual(['worker 7 took 10100 ms to exit after SIGTERM (grace 5 s)']);
+  });
+
+  describe('hostile S3 behaviour', () => {
+    it('passes a run where the new classes ended as written down, and counts them', () => {
+      const report = checkInvariants(runWithNewClasses());
+      expect(report.violations).toEqual([]);
+      expect(report.counts).toMatchObject({
+        inputs: 12, lost: 0, stale: 0, deadLetters: 4, sourceChangedReprocessings: 1, oomKills: 0,
+        byClass: { good: 3, 'several-records-one-bad': 3, 'overwrite-race': 1, 'render-timeout': 1 },
+      });
+    });
+
+    it('reports a good record of a multi-record message in the DLQ, and a dead letter holding it', () => {
+      const run = runWithNewClasses();
+      const deadLetters = run.deadLetters.map((letter) => (letter.messageId === 'm-mixed' ? { ...letter, keys: ['mixed/good-1.jpg', 'mixed/bad.jpg'] } : letter));
+      expect(checkInvariants({ ...run, deadLetters }).violations).toEqual([
+        'several-records-one-bad "mixed/good-1.jpg": good input is in the DLQ',
+        'dead letter m-mixed holds "mixed/good-1.jpg", which is no bad input of that message',
+      ]);
+    });
+
+    it('reports the bad record missing from the DLQ although its message has a dead letter, and a dead letter with the wrong reason', () => {
+      const run = runWithNewClasses();
+      const onlyGood = run.deadLetters.map((letter) => (letter.messageId === 'm-mixed' ? { ...letter, keys: ['mixed/good-2.jpg'] } : letter));
+      const report = checkInvariants({ ...run, deadLetters: onlyGood });
+      expect(report.violations).toEqual(expect.arrayContaining([
+        'several-records-one-bad "mixed/bad.jpg": expected in the DLQ, not there',
+        'several-records-one-bad "mixed/good-2.jpg": good input is in the DLQ',
+      ]));
+      expect(report.counts.lost).toBe(1);
+      const wrongReason = run.deadLetters.map((letter) => (letter.messageId === 'm-long' ? { ...letter, reasons: ['key-too-long'] } : letter));
+      expect(checkInvariants({ ...run, deadLetters: wrongReason }).violations).toEqual([
+        'output-key-too-long "long/key.jpg": its dead letter gives reasons key-too-long, expected output-key-too-long',
+      ]);
+    });
+
+    it('finds a re-queued record\'s last failed line by key, and reports a timeout that was only ever retried', () => {
+      const run = runWithNewClasses();
+      const retriedOnly = run.logLines.filter((line) => !(line.key === 'slow/render.png' && line.outcome === 'dead-lettered'));
+      expect(checkInvariants({ ...run, logLines: retriedOnly }).violations).toEqual([
+        'render-timeout "slow/render.png": no failed log line with reason render-timeout (saw none)',
+      ]);
+    });
+
+    it('reports a stale output: an older version\'s ETag on an output of an overwritten key', () => {
+      const run = runWithNewClasses();
+      const outputs = run.outputs.map((output) => (output.sourceKey === 'race/a.jpg' ? { ...output, sourceEtag: 'e-old' } : output));
+      const report = checkInvariants({ ...run, outputs });
+      expect(report.violations).toEqual([
+        'overwrite-race "race/a.jpg": output 32x32/race/a.jpg carries source ETag e-old, expected e-new',
+        'overwrite-race "race/a.jpg": output 48x40/race/a.jpg carries source ETag e-old, expected e-new',
+        'output 32x32/race/a.jpg is stale: it carries source ETag e-old, the source is now e-new',
+        'output 48x40/race/a.jpg is stale: it carries source ETag e-old, the source is now e-new',
+      ]);
+      expect(report.counts.stale).toBe(2);
+    });
+
+    it('allows an overwritten key as many contents as it had versions, and any other key one', () => {
+      const run = runWithNewClasses();
+      const [raced] = outputsFor({ ...goodInput(0), key: 'race/a.jpg' });
+      const [plain] = outputsFor(goodInput(1));
+      expect(checkInvariants({ ...run, distinctWritesByKey: { ...run.distinctWritesByKey, [raced.key]: 3, [plain.key]: 2 } }).violations).toEqual([
+        `output ${plain.key} was written with 2 different contents`,
+        `output ${raced.key} was written with 3 different contents (its source had 2 versions)`,
+      ]);
+    });
+
+    it('reports an output whose metadata names another source key, or none', () => {
+      const run = runWithNewClasses();
+      const [first, second, ...rest] = run.outputs;
+      const { sourceKey: _dropped, ...nameless } = second;
+      expect(checkInvariants({ ...run, outputs: [{ ...first, sourceKey: 'good/img-9.jpg' }, nameless, ...rest] }).violations).toEqual([
+        'good "good/img-1.jpg": output 32x32/good/img-1.jpg names source key "good/img-9.jpg" in its metadata',
+        'good "good/img-1.jpg": output 48x40/good/img-1.jpg names source key nothing in its metadata',
+      ]);
+    });
+
+    it('reports an OOM kill and a worker that used its whole memory limit', () => {
+      const run = runWithNewClasses();
+      const limitBytes = 4096 * 1024 * 1024;
+      const report = checkInvariants({
+        ...run,
+        memory: [
+          { worker: '1-1', limitBytes, peakBytes: limitBytes, oomKills: 1 },
+          { worker: '1-2', limitBytes, peakBytes: limitBytes, oomKills: 0 },
+          { worker: '1-3', limitBytes, peakBytes: limitBytes - 1, oomKills: 0 },
+        ],
+      });
+      expect(report.violations).toEqual([
+        'worker 1-1 was OOM-killed 1 time(s) under its 4096 MiB limit',
+        'worker 1-2 used its whole 4096 MiB limit (peak 4096 MiB)',
+      ]);
+      expect(report.counts.oomKills).toBe(1);
+    });
+
+    it('reports every request the strict S3 front had to refuse', () => {
+      expect(checkInvariants(runWithNewClasses({ frontRefusals: ['PUT s3://destination/x: 400 MetadataTooLarge'] })).violations).toEqual([
+        'S3 would have refused a worker request: PUT s3://destination/x: 400 MetadataTooLarge',
+      ]);
+    });
+
+    it('reports a render-timeout reported long after its receive: the render was not stopped at the timeout', () => {
+      const run = runWithNewClasses();
+      const slowLines = [
+        logLine('received', { pid: 300, messageId: 'm-slow', receiveCount: 1, timestamp: at(10) }),
+        logLine('failed', { pid: 300, messageId: 'm-slow', receiveCount: 1, key: 'slow/render.png', kind: 'transient', reason: 'render-timeout', outcome: 'retry', timestamp: at(14) }),
+        logLine('received', { pid: 301, messageId: 'm-slow-part', receiveCount: 1, timestamp: at(20) }),
+        logLine('failed', { pid: 301, messageId: 'm-slow-part', receiveCount: 1, key: 'slow/render.png', kind: 'transient', reason: 'render-timeout', outcome: 'dead-lettered', timestamp: at(32) }),
+      ];
+      const others = run.logLines.filter((line) => line.reason !== 'render-timeout');
+      expect(checkInvariants({ ...run, logLines: [...others, ...slowLines] }).violations).toEqual([]);
+      expect(checkInvariants({ ...run, logLines: [...others, ...slowLines], renderTimeoutSeconds: 2 }).violations).toEqual([
+        'render-timeout "slow/render.png": reported 12.0 s after its receive 1 (RENDER_TIMEOUT_SECONDS 2): the render was not stopped at its timeout',
+      ]);
+      expect(checkInvariants({ ...run, logLines: [...others, ...slowLines], renderTimeoutSeconds: 10 }).violations).toEqual([]);
     });
   });
 });
