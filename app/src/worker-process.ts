@@ -34,9 +34,6 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  // libuv sizes its pool on first use, so this still applies. Each message in flight may render every size at once,
-  // one pool thread each; four more keep DNS lookups and file I/O from queueing behind the renders.
-  process.env.UV_THREADPOOL_SIZE ??= String(Math.min(1024, config.concurrency * config.resize.sizes.length + 4));
 
   const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
   const stats = new WorkerStats();
@@ -60,6 +57,7 @@ async function main(): Promise<number> {
     sizes: config.resize.sizes.map((size) => `${size.width}x${size.height}`),
     inputFormats: config.resize.inputFormats,
     memoryBudgetMiB: Math.round(config.memoryBudgetBytes / (1024 * 1024)),
+    uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE,
     destBucket: config.destBucket,
   });
   const summary = await worker.run();

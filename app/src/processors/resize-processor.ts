@@ -49,11 +49,10 @@ export class ResizeProcessor implements Processor {
       const header = await this.readHeader(input.bytes, key);
       const plan = planDecode(header, this.config.sizes);
       const lease = await this.budget?.acquire(plan.estimatedBytes, key, signal);
-      try {
-        return await this.render(input.bytes, plan.strategy);
-      } finally {
-        lease?.release();
-      }
+      const rendering = this.render(input.bytes, plan.strategy);
+      // The memory stays leased until libvips has really finished, even when the message has been failed already.
+      rendering.then(() => lease?.release(), () => lease?.release());
+      return await withinRenderTimeout(rendering, this.config.renderTimeoutSeconds, key);
     } catch (error) {
       throw imageError(error, key, this.config.renderTimeoutSeconds);
     }
@@ -123,6 +122,23 @@ export class ResizeProcessor implements Processor {
 }
 
 /**
+ * libvips checks sharp's timeout only while it writes output pixels, so a format that decodes whole (a huge
+ * interlaced PNG) can run far past it inside the decoder. The message is failed on time all the same; the native
+ * work cannot be interrupted and finishes in the background, still holding its memory lease and its thread.
+ */
+function withinRenderTimeout<T>(rendering: Promise<T>, seconds: number, key: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(renderTimeoutError(key, seconds)), seconds * 1000);
+  });
+  return Promise.race([rendering, timeout]).finally(() => clearTimeout(timer));
+}
+
+function renderTimeoutError(key: string, seconds: number, cause?: unknown): DeadlineExceededError {
+  return new DeadlineExceededError('render-timeout', `${key} took more than RENDER_TIMEOUT_SECONDS (${seconds}) to render`, cause === undefined ? undefined : { cause });
+}
+
+/**
  * Like Promise.all, but settles only once every render has stopped: the memory lease is held until then, so a size
  * that fails first does not free the budget while the others still decode.
  */
@@ -137,9 +153,7 @@ async function allRendered(renders: readonly Promise<ProcessorOutput>[]): Promis
 export function imageError(error: unknown, key: string, renderTimeoutSeconds: number): Error {
   if (error instanceof WorkerError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (/^timeout:/i.test(message)) {
-    return new DeadlineExceededError('render-timeout', `${key} took more than RENDER_TIMEOUT_SECONDS (${renderTimeoutSeconds}) to render`, { cause: error });
-  }
+  if (/^timeout:/i.test(message)) return renderTimeoutError(key, renderTimeoutSeconds, error);
   if (/exceeds pixel limit/i.test(message)) {
     return new PixelLimitError(`${key} declares more pixels than MAX_INPUT_PIXELS allows`, { cause: error });
   }

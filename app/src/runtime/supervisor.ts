@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { workerThreadpoolSize } from './threadpool-size';
 import { EXIT_AFTER_NOTICE_MS, isExitingNotice, NOTICE_MARGIN_MS, SUPERVISED_CHILD_ENV } from './supervisor-protocol';
 
 const DEFAULT_GRACE_SECONDS = 100;
@@ -10,8 +11,9 @@ const DEFAULT_GRACE_SECONDS = 100;
  * SIGKILLed and the supervisor exits at once: 0 after a graceful stop, whatever a native thread was doing.
  */
 export function supervise(): void {
+  const threadpool = process.env.UV_THREADPOOL_SIZE ?? workerThreadpoolSize(process.env);
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? ''], {
-    env: { ...process.env, [SUPERVISED_CHILD_ENV]: '1' },
+    env: { ...process.env, [SUPERVISED_CHILD_ENV]: '1', ...(threadpool !== undefined ? { UV_THREADPOOL_SIZE: threadpool } : {}) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let noticedCode: number | undefined;

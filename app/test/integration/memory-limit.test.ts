@@ -58,6 +58,8 @@ describe('the worker under a real memory limit', () => {
     expect(run.peakBytes).toBeLessThan(LIMIT_BYTES);
     const started = run.lines.find((line) => line.message === 'worker started');
     expect(started?.memoryBudgetMiB).toBe(Math.floor(768 * 0.7) - 128);
+    // Set by the supervisor before the worker process starts: loading sharp starts libuv's pool at its size then.
+    expect(started?.uvThreadpoolSize).toBe(String(4 * 2 + 4));
     for (const input of inputs) expect(await run.outputsOf(input.key)).toBe(2);
     expect(run.deadLetters).toHaveLength(1);
     expect(run.deadLetters[0]!.attributes['failure-reasons']).toBe('decode-memory-exceeded');

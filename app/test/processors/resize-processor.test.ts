@@ -217,10 +217,42 @@ describe('ResizeProcessor', () => {
     const raw = Buffer.alloc(width * width * 3);
     for (let i = 0; i < raw.length; i += 7) raw[i] = (i * 31) % 251;
     const bytes = await sharp(raw, { raw: { width, height: width, channels: 3 } }).png({ progressive: true, compressionLevel: 0 }).toBuffer();
-    const error = await rejection(bytes, { renderTimeoutSeconds: 1 });
+    const budget = new MemoryBudget(4 * 1024 ** 3);
+    const started = Date.now();
+    const error = await rejection(bytes, { renderTimeoutSeconds: 1 }, budget);
+    expect(Date.now() - started).toBeLessThan(4_000);
     expect(error).toBeInstanceOf(DeadlineExceededError);
     expect((error as DeadlineExceededError).reason).toBe('render-timeout');
     expect((error as DeadlineExceededError).attemptsAllowed).toBe(2);
     expect(error.message).toMatch(/RENDER_TIMEOUT_SECONDS \(1\)/);
+    // Its memory is given back once libvips has really stopped.
+    while (budget.usedBytes > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }, 30_000);
+});
+
+describe('the render timeout when libvips does not check it', () => {
+  it('fails the image on time while the native work goes on, and keeps its memory leased until that work ends', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      let finishNative: () => void = () => undefined;
+      const budget = new MemoryBudget(1024 ** 3);
+      const processor = new ResizeProcessor({ ...config, renderTimeoutSeconds: 5 }, budget);
+      // A decode that never yields to libvips's timeout check: the render only ends when we say so.
+      jest.spyOn(processor as unknown as { render: () => Promise<unknown> }, 'render').mockImplementation(
+        () => new Promise((resolve) => { finishNative = () => resolve([]); }),
+      );
+      const outcome = processor.process({ bytes: await plainJpeg(64, 64), source }).catch((error: unknown) => error);
+      while (budget.usedBytes === 0) await new Promise((resolve) => setImmediate(resolve));
+      jest.advanceTimersByTime(5_000);
+      const error = await outcome;
+      expect(error).toBeInstanceOf(DeadlineExceededError);
+      expect((error as DeadlineExceededError).reason).toBe('render-timeout');
+      expect(budget.usedBytes).toBeGreaterThan(0);
+      finishNative();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(budget.usedBytes).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
