@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback-server';
 import { pipeline } from 'node:stream';
 import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext } from './iam-policy-evaluator';
 
@@ -269,7 +269,6 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
   // Idle upstream sockets are dropped after 4 s, before a Node server's 5 s keep-alive timeout closes them under a
   // request (the front would have to pass that reset on); a request in progress is never cut by this timeout.
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
-  const sockets = new Set<Socket>();
   const onRefused = options.onRefused ?? (() => undefined);
 
   const answer = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, closeAfter: boolean): void => {
@@ -362,23 +361,12 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
   const server: Server = createServer((req, res) => handle(req, res, false));
   // Without this listener Node sends 100 Continue by itself, before the front has judged the request.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server, options.port ?? 0);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${listener.port}`,
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
       agent.destroy();
-      await closed;
+      await listener.close();
     },
   };
 }

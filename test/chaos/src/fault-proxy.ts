@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../../../local/src/loopback-server';
 import { seededRandom, type Random } from './seeded-random';
 
 /** What the proxy can do to one request instead of forwarding it untouched. */
@@ -108,7 +108,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const outage: Record<OutageKind, number> = { 'slow-down-503': 0, 'connection-reset': 0 };
   let sequence = 0;
   const writes = new Map<string, Set<string>>();
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
@@ -194,19 +193,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return forward(req, res);
     }
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.on('clientError', (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listener = await listenOnLoopback(server);
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${listener.port}`,
     counts: () => ({ requests, forwarded, upstreamErrors, held, faults: { ...faults }, outage: { ...outage } }),
     writes: () => writes,
     setUpstream: (next) => {
@@ -226,9 +216,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     inOutage: () => Date.now() < outageUntil,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
-      for (const socket of sockets) socket.destroy();
       agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
   };
 }
