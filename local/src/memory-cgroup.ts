@@ -94,6 +94,14 @@ export function parseOomKills(oomControl: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/**
+ * What a memory cgroup made here says after the fact, read by its path: for a process other than the one that made it
+ * (the chaos run reads the cgroups its pipeline process made per worker).
+ */
+export function readMemoryCgroup(path: string): CgroupMemoryReport & { readonly limitBytes: number } {
+  return { limitBytes: Number(readFileSync(join(path, 'memory.limit_in_bytes'), 'utf8').trim()), ...readReport(path) };
+}
+
 function readReport(path: string): CgroupMemoryReport {
   const number = (file: string): number => Number(readFileSync(join(path, file), 'utf8').trim());
   return {
@@ -112,6 +120,11 @@ function readPids(path: string): number[] {
   } catch {
     return [];
   }
+}
+
+/** Removes a cgroup whose processes have all exited; one still in use is left for the kernel to free later. */
+export function removeMemoryCgroup(path: string): boolean {
+  return tryRemove(path);
 }
 
 function tryRemove(path: string): boolean {

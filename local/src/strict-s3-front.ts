@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from './loopback-server';
 import { pipeline } from 'node:stream';
 import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext } from './iam-policy-evaluator';
+import { listenOnLoopback } from './loopback-server';
 
 /**
  * An HTTP front on 127.0.0.1 for an S3-protocol server (s3rver) that answers as S3 does where s3rver is more lenient,
@@ -17,6 +17,8 @@ import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext
  * forwarded unchanged. Path-style addressing only, as the local endpoints use.
  */
 
+// Written down here again, not imported from the worker's app/src/naming/s3-limits.ts: the front stands in for S3 and
+// checks the worker, so a wrong limit in the worker must not become the front's too.
 export const S3_MAX_KEY_BYTES = 1024;
 export const S3_MAX_USER_METADATA_BYTES = 2048;
 

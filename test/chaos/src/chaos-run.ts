@@ -9,7 +9,7 @@ import { LocalQueue } from '../../../app/src/queue/local-queue';
 import { LOCAL_CREDENTIALS } from '../../../local/src/s3-server';
 import { startStrictS3Front } from '../../../local/src/strict-s3-front';
 import { localWorkerStatements } from '../../../local/src/worker-policy';
-import { readMemoryCgroup, removeMemoryCgroup } from '../../support/memory-cgroup-stats';
+import { readMemoryCgroup, removeMemoryCgroup } from '../../../local/src/memory-cgroup';
 import { BODY_CANARY, MATRIX_MAX_INPUT_BYTES, matrixCases, SLOW_RENDER_SETTINGS, type MatrixCase, type MatrixPass, type UploadedObject } from './bad-input-matrix';
 import { deadLetterRecord } from './dead-letters';
 import { startFaultProxy, type FaultCounts, type FaultProxy, type OutageMode } from './fault-proxy';
@@ -391,7 +391,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const [outputs, letters] = await Promise.all([listOutputs(s3), queue.peekDeadLetters(1_000_000)]);
     const sourceKeys = [...new Set([...inputs.flatMap((input) => (input.key !== undefined ? [input.key] : [])), ...outputs.flatMap((o) => (o.sourceKey !== undefined ? [o.sourceKey] : []))])];
     const currentSourceEtags = await currentEtags(s3, sourceKeys);
-    const memory = cgroups.map(({ worker, path }) => ({ worker, ...readMemoryCgroup(path) }));
+    const memory = cgroups.map(({ worker, path }) => {
+      const report = readMemoryCgroup(path);
+      return { worker, limitBytes: report.limitBytes, peakBytes: report.maxUsageBytes, oomKills: report.oomKills ?? 0 };
+    });
     const logs = readLogs(join(options.dataDir, 'logs'));
     const logLines = logs.flatMap((source) => parseLogLines(source.text));
     const report = checkInvariants({
