@@ -256,9 +256,7 @@ export class Worker {
         else await this.changeVisibility(message, plan.delaySeconds);
       }
     } finally {
-      this.inFlight.delete(message.receiptHandle);
-      this.wakeLoop();
-      if (this.inFlight.size === 0) this.wakeShutdown();
+      this.forget(entry);
     }
   }
 
@@ -317,6 +315,13 @@ export class Worker {
     entry.controller.abort(error);
     this.giveUp(entry);
     void this.settle(entry, wholeMessageFailure(entry.message, error.reason, error.message, error.attemptsAllowed)).catch((failure: unknown) => this.settleFailed(entry.message, failure));
+  }
+
+  /** No longer in flight here: its slot frees (unless given up), and a drained loop or stop may go on. */
+  private forget(entry: InFlight): void {
+    this.inFlight.delete(entry.message.receiptHandle);
+    this.wakeLoop();
+    if (this.inFlight.size === 0) this.wakeShutdown();
   }
 
   private giveUp(entry: InFlight): void {
@@ -416,9 +421,7 @@ export class Worker {
         entry.controller.abort(new TransientError('visibility-lost', 'the message is no longer in flight for this worker'));
         entry.settled = true;
         this.giveUp(entry);
-        this.inFlight.delete(failure.receiptHandle);
-        this.wakeLoop();
-        if (this.inFlight.size === 0) this.wakeShutdown();
+        this.forget(entry);
       } else {
         // Retried on the next tick, well before the message could expire, not a whole interval later.
         entry.extendedAt = previous.get(failure.receiptHandle) ?? entry.extendedAt;
