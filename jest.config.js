@@ -2,7 +2,7 @@
 module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  testMatch: ['<rootDir>/{app,scaler,infra,local,bench,test}/**/*.test.ts'],
+  testMatch: ['<rootDir>/{app,shared,scaler,infra,local,bench,test}/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/cdktf.out/', '/.local/'],
   setupFilesAfterEnv: ['<rootDir>/jest.setup.ts'],
   testTimeout: 30000,

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from './errors';
+import { ConfigError } from '../../shared/errors';
 import { detectCpuCount } from './runtime/cpu-count';
 import { detectMemoryLimit } from './runtime/memory-limit';
 

@@ -3,12 +3,12 @@
  * "Worker configuration"); the process exits 0 when the queue is drained or after a graceful stop.
  */
 import { loadConfig, type WorkerConfig } from './config';
-import { ConfigError } from './errors';
-import { createLog, type Log, type LogFields } from './log/logger';
+import { ConfigError } from '../../shared/errors';
+import { createLog, type Log, type LogFields } from '../../shared/log/logger';
 import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
 import { ResizeProcessor } from './processors/resize-processor';
-import type { Queue } from './ports/queue';
+import type { Queue } from '../../shared/ports/queue';
 import { openQueue } from './queue/open-queue';
 import type { ExitingNotice } from './runtime/supervisor-protocol';
 import { createS3Client } from './store/s3-client';
@@ -16,7 +16,7 @@ import { S3ObjectStore } from './store/s3-object-store';
 import { handleMessage } from './worker/handle-message';
 import { HealthGate } from './worker/health-gate';
 import { MemoryBudget } from './worker/memory-budget';
-import { realSleep } from './worker/retry';
+import { realSleep } from '../../shared/retry';
 import { Worker } from './worker/worker';
 
 const SERVICE = 'worker';

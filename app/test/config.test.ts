@@ -1,5 +1,5 @@
 import { loadConfig } from '../src/config';
-import { ConfigError } from '../src/errors';
+import { ConfigError } from '../../shared/errors';
 import { detectCpuCount } from '../src/runtime/cpu-count';
 
 const base = { QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', DEST_BUCKET: 'dest' };

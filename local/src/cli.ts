@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ConfigError } from '../../app/src/errors';
+import { ConfigError } from '../../shared/errors';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
 import { runPipeline } from './pipeline';
 

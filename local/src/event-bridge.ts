@@ -1,5 +1,5 @@
 import type S3rver from 's3rver';
-import { buildS3Event } from '../../app/src/events/s3-event-shape';
+import { buildS3Event } from '../../shared/events/s3-event-shape';
 
 export interface BridgeFilter {
   readonly bucket: string;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
-import { LocalQueue } from '../../app/src/queue/local-queue';
+import { LocalQueue } from '../../shared/queue/local-queue';
 import { EcsTaskLauncher } from '../../scaler/src/ecs-task-launcher';
 import { SqsDepthReader } from '../../scaler/src/sqs-depth-reader';
 

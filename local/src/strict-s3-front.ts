@@ -17,7 +17,7 @@ import { listenOnLoopback } from './loopback-server';
  * forwarded unchanged. Path-style addressing only, as the local endpoints use.
  */
 
-// Written down here again, not imported from the worker's app/src/naming/s3-limits.ts: the front stands in for S3 and
+// Written down here again, not imported from shared/naming/s3-limits.ts: the front stands in for S3 and
 // checks the worker, so a wrong limit in the worker must not become the front's too.
 export const S3_MAX_KEY_BYTES = 1024;
 export const S3_MAX_USER_METADATA_BYTES = 2048;

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { objectsNamedIn } from '../../app/src/events/parse-message';
-import { LocalQueue } from '../../app/src/queue/local-queue';
+import { objectsNamedIn } from '../../shared/events/parse-message';
+import { LocalQueue } from '../../shared/queue/local-queue';
 import { connectEventBridge } from '../src/event-bridge';
 import { LOCAL_CREDENTIALS, startS3Server, type LocalS3Server } from '../src/s3-server';
 

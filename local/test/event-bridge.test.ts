@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { objectsNamedIn } from '../../app/src/events/parse-message';
+import { objectsNamedIn } from '../../shared/events/parse-message';
 import { connectEventBridge, queueBodyFor } from '../src/event-bridge';
 import { s3rverEvent } from './factories';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { LocalQueue } from '../../app/src/queue/local-queue';
+import { LocalQueue } from '../../shared/queue/local-queue';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom } from '../src/operator-commands';
 
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/blueprint-work';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { Log, LogFields } from '../../app/src/log/logger';
+import type { Log, LogFields } from '../../shared/log/logger';
 import { loadScalerConfig } from './config';
 import { EcsTaskHistory } from './ecs-task-history';
 import { EcsTaskLauncher } from './ecs-task-launcher';

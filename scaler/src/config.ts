@@ -1,5 +1,5 @@
-import { ConfigError } from '../../app/src/errors';
-import type { LogLevel } from '../../app/src/log/logger';
+import { ConfigError } from '../../shared/errors';
+import type { LogLevel } from '../../shared/log/logger';
 import { DEFAULT_CRASH_LOOP, MAX_BACKOFF_SECONDS, type CrashLoopSettings } from './crash-loop';
 
 /** The scaler's configuration, shared by the Lambda and `npm run scale`: read once from the environment, frozen. */

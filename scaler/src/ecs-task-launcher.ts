@@ -6,9 +6,9 @@ import {
   type Failure,
   type RunTaskCommandOutput,
 } from '@aws-sdk/client-ecs';
-import { classifyFailure } from '../../app/src/errors';
-import type { Log } from '../../app/src/log/logger';
-import { realSleep, type Sleep } from '../../app/src/worker/retry';
+import { classifyFailure } from '../../shared/errors';
+import type { Log } from '../../shared/log/logger';
+import { realSleep, type Sleep } from '../../shared/retry';
 import type { CapacityProviderStrategyItem, ScalerConfig } from './config';
 import { FARGATE_LAUNCH_LIMITS, fullBuckets, planLaunch, refill, type LaunchRateLimits } from './launch-plan';
 import type { LaunchFailure, LaunchOptions, LaunchReport, TaskLauncher } from './ports/task-launcher';

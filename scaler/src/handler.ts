@@ -3,7 +3,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createLog } from '../../app/src/log/logger';
+import { createLog } from '../../shared/log/logger';
 import { loadScalerConfig, type ScalerConfig } from './config';
 import { EcsTaskHistory } from './ecs-task-history';
 import { EcsTaskLauncher } from './ecs-task-launcher';

@@ -1,5 +1,5 @@
-import type { QueueDepthReader } from '../../app/src/ports/queue';
-import type { Log } from '../../app/src/log/logger';
+import type { QueueDepthReader } from '../../shared/ports/queue';
+import type { Log } from '../../shared/log/logger';
 import { DEFAULT_BOOTSTRAP_IMAGE } from './config';
 import { decideCrashLoop, type CrashLoopSettings } from './crash-loop';
 import { decideImageGate } from './image-gate';

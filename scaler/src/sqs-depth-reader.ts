@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueDepth, QueueDepthReader } from '../../app/src/ports/queue';
+import type { QueueDepth, QueueDepthReader } from '../../shared/ports/queue';
 
 const DEPTH_ATTRIBUTES = [
   'ApproximateNumberOfMessages',

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../app/src/errors';
+import { ConfigError } from '../../shared/errors';
 import { loadScalerConfig, parseCapacityProviderStrategy } from '../src/config';
 import { scalerEnv } from './factories';
 

@@ -1,6 +1,6 @@
 import { AccessDeniedException, ECSClient, ListTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { MemoryLog } from '../../app/src/log/logger';
+import { MemoryLog } from '../../shared/log/logger';
 import { EcsTaskLauncher, isCapacityFailure } from '../src/ecs-task-launcher';
 import { SPOT_CAPACITY_FAILURE, awsServiceError, runTaskOutput, scalerConfig } from './factories';
 

@@ -1,4 +1,4 @@
-import type { QueueDepth, QueueDepthReader } from '../../app/src/ports/queue';
+import type { QueueDepth, QueueDepthReader } from '../../shared/ports/queue';
 import type { Task } from '@aws-sdk/client-ecs';
 import type { ScalerConfig } from '../src/config';
 import { DEFAULT_CRASH_LOOP } from '../src/crash-loop';

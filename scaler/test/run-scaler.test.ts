@@ -1,4 +1,4 @@
-import { MemoryLog } from '../../app/src/log/logger';
+import { MemoryLog } from '../../shared/log/logger';
 import { DEFAULT_CRASH_LOOP } from '../src/crash-loop';
 import { runScaler, type RunScalerConfig } from '../src/run-scaler';
 import type { ScalerSample } from '../src/scaler-metrics';

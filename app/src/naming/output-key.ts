@@ -1,4 +1,4 @@
-import { S3_MAX_USER_METADATA_BYTES, userMetadataBytes } from './s3-limits';
+import { S3_MAX_USER_METADATA_BYTES, userMetadataBytes } from '../../../shared/naming/s3-limits';
 
 /** Output metadata keys (x-amz-meta-*): where an output came from, so a redelivery can tell it is already done. */
 export const OUTPUT_METADATA = {

@@ -1,6 +1,6 @@
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import type { InputFormat, OutputFormat, ResizeConfig, Size } from '../config';
-import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../errors';
+import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../../../shared/errors';
 import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../ports/processor';
 import { MemoryBudget } from '../worker/memory-budget';
 import { isSimpleLossyWebp, planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../errors';
-import type { Queue } from '../ports/queue';
+import { ConfigError } from '../../../shared/errors';
+import type { Queue } from '../../../shared/ports/queue';
 import { createSqsClient } from './sqs-client';
 import { SqsQueue } from './sqs-queue';
 
@@ -19,6 +19,6 @@ export async function openQueue(location: QueueLocation, deps: { env: NodeJS.Pro
     throw new ConfigError(`QUEUE_URL="${location.queueUrl}" is invalid: no local queue file there (start the local pipeline with npm start, or give an SQS URL)`);
   }
   // Loaded only here: the container image ships without better-sqlite3, which only the local queue needs.
-  const { LocalQueue } = (await import('./local-queue')) as typeof import('./local-queue');
+  const { LocalQueue } = (await import('../../../shared/queue/local-queue')) as typeof import('../../../shared/queue/local-queue');
   return LocalQueue.open(location.queueUrl);
 }

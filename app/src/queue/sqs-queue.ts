@@ -2,9 +2,9 @@ import {
   ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand,
   type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { classifyFailure } from '../errors';
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../ports/queue';
-import { realSleep, type Sleep } from '../worker/retry';
+import { classifyFailure } from '../../../shared/errors';
+import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../shared/ports/queue';
+import { realSleep, type Sleep } from '../../../shared/retry';
 
 const SQS_BATCH_LIMIT = 10;
 const BATCH_CALL_RETRIES = 3;

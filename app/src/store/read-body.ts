@@ -1,4 +1,4 @@
-import { InputTooLargeError } from '../errors';
+import { InputTooLargeError } from '../../../shared/errors';
 
 /**
  * Reads a response body into a single buffer sized from its Content-Length: each byte is copied once. The SDK's

@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InputTooLargeError, SourceMissingError } from '../errors';
-import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../naming/s3-limits';
+import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
+import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../../../shared/naming/s3-limits';
 import { readBody } from './read-body';
 import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 

@@ -1,5 +1,5 @@
-import type { Log } from '../log/logger';
-import type { Queue } from '../ports/queue';
+import type { Log } from '../../../shared/log/logger';
+import type { Queue } from '../../../shared/ports/queue';
 
 const SQS_BATCH_LIMIT = 10;
 

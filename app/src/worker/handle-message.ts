@@ -1,13 +1,13 @@
-import { classifyFailure, TransientError } from '../errors';
-import { parseMessageBody, type ObjectEvent, type ParsedRecord } from '../events/parse-message';
-import type { Log } from '../log/logger';
+import { classifyFailure, TransientError } from '../../../shared/errors';
+import { parseMessageBody, type ObjectEvent, type ParsedRecord } from '../../../shared/events/parse-message';
+import type { Log } from '../../../shared/log/logger';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { OUTPUT_METADATA, outputKey, outputMetadata } from '../naming/output-key';
-import { assertKeyWithinLimit } from '../naming/s3-limits';
-import type { ReceivedMessage } from '../ports/queue';
+import { assertKeyWithinLimit } from '../../../shared/naming/s3-limits';
+import type { ReceivedMessage } from '../../../shared/ports/queue';
 import type { ObjectStore } from '../ports/object-store';
 import type { OutputSpec, Processor } from '../ports/processor';
-import { retryTransient, type RetryPolicy } from './retry';
+import { retryTransient, type RetryPolicy } from '../../../shared/retry';
 import { carriedAttempts, type RecordFailure } from './settlement';
 
 export interface MessageHandlerConfig {

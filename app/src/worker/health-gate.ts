@@ -1,4 +1,4 @@
-import { abortableSleep } from '../runtime/abortable-sleep';
+import { abortableSleep } from '../../../shared/runtime/abortable-sleep';
 
 /**
  * Tells an outage from a bad request. When most of the worker's recent calls fail transiently (S3 SlowDown, 5xx,

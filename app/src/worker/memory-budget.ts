@@ -1,4 +1,4 @@
-import { MemoryBudgetError } from '../errors';
+import { MemoryBudgetError } from '../../../shared/errors';
 
 export interface MemoryLease {
   release(): void;

@@ -1,12 +1,12 @@
-import { DeadlineExceededError, TransientError } from '../errors';
-import type { Log } from '../log/logger';
+import { DeadlineExceededError, TransientError } from '../../../shared/errors';
+import type { Log } from '../../../shared/log/logger';
 import type { MetricsSink } from '../metrics/emf-publisher';
 import type { WorkerStats } from '../metrics/worker-stats';
-import type { Queue, ReceivedMessage } from '../ports/queue';
+import type { Queue, ReceivedMessage } from '../../../shared/ports/queue';
 import { DeleteBatcher } from './delete-batcher';
 import type { HandleContext, MessageOutcome } from './handle-message';
 import type { HealthGate } from './health-gate';
-import { realSleep, type Sleep } from './retry';
+import { realSleep, type Sleep } from '../../../shared/retry';
 import { ATTEMPTS_ATTRIBUTE, carriedAttempts, deadLetterAttributes, ORIGIN_ATTRIBUTE, originMessageId, planSettlement, type RecordFailure } from './settlement';
 
 export interface WorkerLoopConfig {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InputTooLargeError, SourceMissingError } from '../../src/errors';
+import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
 import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../../src/ports/object-store';
 
 /** An in-memory object store with S3's observable behaviour (ETags, metadata, missing keys), plus call counts. */

@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import S3rver from 's3rver';
-import { buildS3Event } from '../../src/events/s3-event-shape';
-import { LocalQueue } from '../../src/queue/local-queue';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 
 /**
  * What the real-process tests share: the esbuild bundle the container runs, an S3-protocol server on 127.0.0.1, a

@@ -1,5 +1,5 @@
 import { outputKey, outputMetadata, sourceKeyOf } from '../../src/naming/output-key';
-import { userMetadataBytes } from '../../src/naming/s3-limits';
+import { userMetadataBytes } from '../../../shared/naming/s3-limits';
 
 const key = (sourceKey: string, overrides: Partial<Parameters<typeof outputKey>[0]> = {}) =>
   outputKey({ destPrefix: '', sourcePrefix: '', sourceKey, outputName: '224x224', extension: '.jpg', ...overrides });

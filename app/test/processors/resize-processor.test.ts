@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { ResizeConfig } from '../../src/config';
-import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../src/errors';
+import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../../shared/errors';
 import { MemoryBudget } from '../../src/worker/memory-budget';
 import { ResizeProcessor } from '../../src/processors/resize-processor';
 import {

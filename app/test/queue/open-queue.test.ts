@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../src/errors';
-import { LocalQueue } from '../../src/queue/local-queue';
+import { ConfigError } from '../../../shared/errors';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import { openQueue } from '../../src/queue/open-queue';
 import { SqsQueue } from '../../src/queue/sqs-queue';
 

@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InputTooLargeError, SourceMissingError } from '../../src/errors';
+import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
 import { S3ObjectStore } from '../../src/store/s3-object-store';
 
 const s3 = mockClient(S3Client);

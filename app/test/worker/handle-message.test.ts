@@ -1,12 +1,12 @@
-import { InvalidImageError } from '../../src/errors';
-import { buildS3Event } from '../../src/events/s3-event-shape';
-import { MemoryLog } from '../../src/log/logger';
+import { InvalidImageError } from '../../../shared/errors';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
+import { MemoryLog } from '../../../shared/log/logger';
 import { WorkerStats } from '../../src/metrics/worker-stats';
 import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../../src/ports/processor';
-import type { ReceivedMessage } from '../../src/ports/queue';
+import type { ReceivedMessage } from '../../../shared/ports/queue';
 import { handleMessage, type MessageHandlerConfig } from '../../src/worker/handle-message';
 import { sourceKeyOf } from '../../src/naming/output-key';
-import { userMetadataBytes } from '../../src/naming/s3-limits';
+import { userMetadataBytes } from '../../../shared/naming/s3-limits';
 import { MemoryStore } from '../fakes/memory-store';
 
 const SPECS: OutputSpec[] = [

@@ -1,4 +1,4 @@
-import { MemoryBudgetError } from '../../src/errors';
+import { MemoryBudgetError } from '../../../shared/errors';
 import { MemoryBudget } from '../../src/worker/memory-budget';
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));

@@ -1,7 +1,7 @@
-import { MemoryLog } from '../../src/log/logger';
+import { MemoryLog } from '../../../shared/log/logger';
 import { silentMetricsSink } from '../../src/metrics/emf-publisher';
 import { WorkerStats } from '../../src/metrics/worker-stats';
-import type { ReceivedMessage } from '../../src/ports/queue';
+import type { ReceivedMessage } from '../../../shared/ports/queue';
 import type { HandleContext, MessageOutcome } from '../../src/worker/handle-message';
 import { HealthGate } from '../../src/worker/health-gate';
 import { transientReleaseDelaySeconds, type RecordFailure } from '../../src/worker/settlement';

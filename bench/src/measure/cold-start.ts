@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import { median } from './process-sampler';
 import { tailCollector, workerEnv } from './worker-end-to-end';
 

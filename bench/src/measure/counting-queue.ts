@@ -1,4 +1,4 @@
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../app/src/ports/queue';
+import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../shared/ports/queue';
 
 /** SQS requests a queue client makes, as SQS would bill them: batch calls carry at most 10 entries. */
 export interface QueueCallCounts {

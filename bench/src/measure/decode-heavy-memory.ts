@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { buildS3Event } from '../../../app/src/events/s3-event-shape';
-import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import type { DecodeHeavyInput } from '../inputs/decode-heavy-images';
 import { createMemoryCgroup, DEFAULT_CGROUP_MEMORY_ROOT } from '../../../local/src/memory-cgroup';
 import { ProcessSampler } from './process-sampler';

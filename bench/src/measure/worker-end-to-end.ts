@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { buildS3Event } from '../../../app/src/events/s3-event-shape';
-import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import { ProcessSampler, rssGrowthPercent } from './process-sampler';
 import type { CountingProxy } from './counting-proxy';
 import { DEST_BUCKET, LOCAL_S3_CREDENTIALS, SOURCE_BUCKET, type StoredObject } from './s3-stack';

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import {
   alphaPng, animatedGif, cmykJpeg, corruptJpeg, exifRotatedJpeg, grayscaleJpeg, pixelBombPng, plainJpeg, png16, textAsJpg, truncated,
 } from '../../../app/test/factories';
-import { buildS3Event } from '../../../app/src/events/s3-event-shape';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { endlessSvg, heavyPng16, heavyProgressiveJpeg, keyOfBytes, slowOlderVersion } from './heavy-inputs';
 
 /** What must become of an input: outputs for every size, acknowledged without output, or dead-lettered. */

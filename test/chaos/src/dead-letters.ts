@@ -1,4 +1,4 @@
-import type { DeadLetter } from '../../../app/src/queue/local-queue';
+import type { DeadLetter } from '../../../shared/queue/local-queue';
 import type { DeadLetterRecord } from './invariants';
 
 /**

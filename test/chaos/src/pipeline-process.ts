@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import { startS3Server } from '../../../local/src/s3-server';
 import { createMemoryCgroup } from '../../support/memory-cgroup';
 import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings, type ToPipeline } from './pipeline-protocol';

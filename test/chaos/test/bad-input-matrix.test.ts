@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../app/src/config';
-import { buildS3Event } from '../../../app/src/events/s3-event-shape';
-import { MemoryLog } from '../../../app/src/log/logger';
+import { buildS3Event } from '../../../shared/events/s3-event-shape';
+import { MemoryLog } from '../../../shared/log/logger';
 import { WorkerStats } from '../../../app/src/metrics/worker-stats';
 import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
 import { handleMessage } from '../../../app/src/worker/handle-message';

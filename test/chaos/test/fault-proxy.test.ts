@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { classifyFailure } from '../../../app/src/errors';
+import { classifyFailure } from '../../../shared/errors';
 import { chooseFault, FAULT_KINDS, startFaultProxy, type FaultKind, type FaultProxy } from '../src/fault-proxy';
 import { seededRandom } from '../src/seeded-random';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalQueue } from '../../../app/src/queue/local-queue';
+import { LocalQueue } from '../../../shared/queue/local-queue';
 import { stillInvisible } from '../src/queue-inspection';
 
 describe('stillInvisible', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
-import { LocalQueue } from '../../src/queue/local-queue';
+import { LocalQueue } from '../../queue/local-queue';
 
 const START = Date.UTC(2026, 0, 1);
 const SECOND = 1000;

@@ -1,5 +1,12 @@
-import { classifyFailure, TransientError } from '../errors';
-import type { HealthGate } from './health-gate';
+import { classifyFailure, TransientError } from './errors';
+
+/** What a retried call waits at during an outage (the worker's HealthGate); the retry only needs these four. */
+export interface CallGate {
+  readonly isOpen: boolean;
+  ready(signal?: AbortSignal): Promise<void>;
+  recordSuccess(): void;
+  recordFailure(): void;
+}
 
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -15,7 +22,7 @@ export interface RetryPolicy {
    * Shared by every call of the worker. While it is open (most recent calls failing: an outage, not this request),
    * calls wait at it instead of spending their retries, so a ten-minute S3 outage burns no receive counts.
    */
-  readonly gate?: HealthGate;
+  readonly gate?: CallGate;
   /** Stops waiting and retrying: the message was given up. */
   readonly signal?: AbortSignal;
 }

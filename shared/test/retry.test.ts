@@ -1,6 +1,6 @@
-import { TransientError } from '../../src/errors';
-import { HealthGate } from '../../src/worker/health-gate';
-import { retryTransient, type RetryPolicy } from '../../src/worker/retry';
+import { TransientError } from '../errors';
+import { HealthGate } from '../../app/src/worker/health-gate';
+import { retryTransient, type RetryPolicy } from '../retry';
 
 const slowDown = () => Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
 

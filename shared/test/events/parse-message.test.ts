@@ -1,6 +1,6 @@
-import { MalformedMessageError } from '../../src/errors';
-import { decodeS3EventKey, parseMessageBody } from '../../src/events/parse-message';
-import { buildS3Event, encodeS3EventKey } from '../../src/events/s3-event-shape';
+import { MalformedMessageError } from '../../errors';
+import { decodeS3EventKey, parseMessageBody } from '../../events/parse-message';
+import { buildS3Event, encodeS3EventKey } from '../../events/s3-event-shape';
 
 const record = (overrides: Record<string, unknown> = {}, object: Record<string, unknown> = {}) => ({
   eventVersion: '2.1',

@@ -1,4 +1,4 @@
-import { classifyFailure, DeadlineExceededError, InvalidImageError, MalformedMessageError, PixelLimitError, SourceMissingError, TransientError } from '../src/errors';
+import { classifyFailure, DeadlineExceededError, InvalidImageError, MalformedMessageError, PixelLimitError, SourceMissingError, TransientError } from '../errors';
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} happened`), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}), ...extra });

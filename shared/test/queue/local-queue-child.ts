@@ -9,7 +9,7 @@
  *   send-then-hold <queue> <count>   sends count messages, then holds an uncommitted write transaction forever
  */
 import Database from 'better-sqlite3';
-import { LocalQueue } from '../../src/queue/local-queue';
+import { LocalQueue } from '../../queue/local-queue';
 
 const EMPTY_RECEIVES_TO_STOP = 3;
 
