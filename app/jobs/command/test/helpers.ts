@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+
+/** True once `pid` no longer runs: gone, or a zombie nobody has reaped yet (PID 1 in a container may never reap). */
+export function processIsGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...": the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** Polls `check` every 20 ms until it holds or `ms` pass; returns its last answer. */
+export async function eventually(check: () => boolean, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/** The environment test programs run with: enough to find sh, sleep and node. */
+export const TEST_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' });
