@@ -1,3 +1,4 @@
+import { basename, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 /** True once `pid` no longer runs: gone, or a zombie nobody has reaped yet (PID 1 in a container may never reap). */
@@ -28,3 +29,12 @@ export async function eventually(check: () => boolean, ms = 2000): Promise<boole
 
 /** The environment test programs run with: enough to find sh, sleep and node. */
 export const TEST_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' });
+
+/** Bundles a TypeScript fixture (and the real modules it imports) into one script node can run, under `dir`. */
+export function bundleFixture(entry: string, dir: string): string {
+  // Loaded lazily: only the tests that start a real worker-like process need it.
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const outfile = join(dir, `${basename(entry, '.ts')}.js`);
+  esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'silent' });
+  return outfile;
+}
