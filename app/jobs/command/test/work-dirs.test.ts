@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultWorkRoot, inputFileName, processIsAlive, removeTree, sweepLeftovers, WorkDirs } from '../work-dirs';
+import { defaultWorkRoot, inputFileName, processIsAlive, sweepLeftovers, WorkDirs } from '../work-dirs';
 import { bundleFixture } from './helpers';
 
 let base: string;
