@@ -1,3 +1,5 @@
+import { FARGATE_CPU_MEMORY, DEFAULT_PIPELINE_NAME, resolvePipelines, type PipelineConfig, type PipelineInput } from './pipelines/pipeline-config';
+
 /** Everything `cdktf deploy` needs, in one typed object with defaults; invalid values fail the synth naming them. */
 export interface InfraConfig {
   readonly name: string;
@@ -9,6 +11,13 @@ export interface InfraConfig {
   readonly privateSubnetCidrs: readonly string[];
   /** One NAT gateway per AZ (resilient) instead of one in total (cheaper, the default). */
   readonly natPerAz: boolean;
+  /**
+   * The pipelines (source filter → queue + DLQ → task family → scaling rule) sharing the stack's buckets, cluster and
+   * scaler; default: one, `images`, the resize job. The fields below from sourcePrefix to visibilityTimeoutSeconds
+   * are the defaults of the first pipeline (and sizing and scaling defaults of the others), so a configuration
+   * without `pipelines` describes the one pipeline it always did.
+   */
+  readonly pipelines: readonly PipelineConfig[];
   readonly sourcePrefix: string;
   /** One notification rule per suffix: S3 suffix filters are case-sensitive. */
   readonly sourceSuffixes: readonly string[];
@@ -75,7 +84,10 @@ const DAY_SECONDS = 24 * 3600;
 const MIN_RETENTION_SECONDS = 60;
 const MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
 
-export const DEFAULT_INFRA_CONFIG: InfraConfig = {
+/** What BLUEPRINT_CONFIG may hold: any setting, pipelines as partial descriptions filled in from the defaults. */
+export type InfraConfigOverrides = Partial<Omit<InfraConfig, 'pipelines'>> & { readonly pipelines?: readonly PipelineInput[] };
+
+const DEFAULT_SETTINGS: Omit<InfraConfig, 'pipelines'> = {
   name: 's3-queue',
   region: 'us-east-1',
   availabilityZones: ['us-east-1a', 'us-east-1b'],
@@ -113,13 +125,19 @@ export const DEFAULT_INFRA_CONFIG: InfraConfig = {
   scalerReservedConcurrency: false,
 };
 
-const FARGATE_CPU_MEMORY: Record<number, [number, number]> = { 256: [512, 2048], 512: [1024, 4096], 1024: [2048, 8192], 2048: [4096, 16384], 4096: [8192, 30720] };
+export const DEFAULT_INFRA_CONFIG: InfraConfig = Object.freeze({
+  ...DEFAULT_SETTINGS,
+  pipelines: resolvePipelines([{ name: DEFAULT_PIPELINE_NAME }], DEFAULT_SETTINGS).pipelines,
+});
 
-export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraConfig {
-  const config = { ...DEFAULT_INFRA_CONFIG, ...overrides };
+export function resolveInfraConfig(overrides: InfraConfigOverrides = {}): InfraConfig {
+  const { pipelines: pipelineInputs, ...settingOverrides } = overrides;
+  const settings: Omit<InfraConfig, 'pipelines'> = { ...DEFAULT_SETTINGS, ...settingOverrides };
   const problems: string[] = Object.keys(overrides)
     .filter((key) => !(key in DEFAULT_INFRA_CONFIG))
     .map((key) => `${key}: not a setting (known: ${Object.keys(DEFAULT_INFRA_CONFIG).join(', ')})`);
+  const { pipelines, problems: pipelineProblems } = resolvePipelines(pipelineInputs ?? [{ name: DEFAULT_PIPELINE_NAME }], settings);
+  const config: InfraConfig = { ...settings, pipelines };
   const cidr = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
   if (!/^[a-z][a-z0-9-]{1,20}$/.test(config.name)) problems.push(`name="${config.name}": 2-21 lower-case letters, digits or dashes, starting with a letter`);
   if (config.availabilityZones.length < 2) problems.push('availabilityZones: at least two, for tasks in two AZs');
@@ -162,6 +180,7 @@ export function resolveInfraConfig(overrides: Partial<InfraConfig> = {}): InfraC
   if (!Number.isInteger(config.sourceExpirationDays) || config.sourceExpirationDays < 0) problems.push(`sourceExpirationDays=${config.sourceExpirationDays}: 0 (keep) or a number of days`);
   if (config.alarmEmail !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(config.alarmEmail)) problems.push(`alarmEmail="${config.alarmEmail}": an e-mail address, or empty`);
   if (!Number.isInteger(config.oldestMessageAlarmSeconds) || config.oldestMessageAlarmSeconds < 60) problems.push(`oldestMessageAlarmSeconds=${config.oldestMessageAlarmSeconds}: at least 60`);
+  problems.push(...pipelineProblems);
   if (problems.length > 0) throw new Error(`invalid infrastructure configuration:\n${problems.join('\n')}`);
   return Object.freeze(config);
 }

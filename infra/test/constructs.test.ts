@@ -62,7 +62,7 @@ import { WorkerService } from '../src/constructs/worker-service';
 import { workerTaskPolicyStatements } from '../src/policies/worker-task-policy';
 import {
   ACCOUNT, CONNECTION_ARN, DAY, KEY_ARN, TOPIC_ARN, containerRegistryProps, deliveryPipelineProps, encryptionKeyProps, imageBuildProps, imagePointerProps,
-  networkProps, operationsDashboardProps, operationsTopicProps, queueAlarmsProps, scalerBundleDir, scalerFunctionProps, secureBucketProps,
+  networkProps, operationsDashboardProps, operationsTopicProps, queueAlarmsProps, scalerBundleDir, scalerFunctionProps, scalerPipeline, secureBucketProps,
   workQueueProps, workerServiceProps,
 } from './factories';
 import { type Statement, policyOf } from './policy-documents';
@@ -438,7 +438,7 @@ describe('ScalerFunction', () => {
   });
 
   it('tells the scaler what to launch, where, how many at most, and where to read the worker image', () => {
-    const lambda = only(scaler({ maxTasks: 25, messagesPerTask: 50 }), LambdaFunction);
+    const lambda = only(scaler({ pipelines: [scalerPipeline({ maxTasks: 25, messagesPerTask: 50 })] }), LambdaFunction);
     expect((lambda.environment as { variables: Json }).variables).toEqual({
       QUEUE_URL: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`, CLUSTER: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`, TASK_FAMILY: 'blue-worker',
       SUBNETS: 'subnet-a,subnet-b', SECURITY_GROUPS: 'sg-worker', MAX_TASKS: '25', MESSAGES_PER_TASK: '50',

@@ -2,17 +2,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type App, Testing } from 'cdktf';
-import { resolveInfraConfig, type InfraConfig } from '../src/config';
+import { resolveInfraConfig, type InfraConfigOverrides } from '../src/config';
 import type { ContainerRegistryProps } from '../src/constructs/container-registry';
 import type { DeliveryPipelineProps } from '../src/constructs/delivery-pipeline';
 import type { EncryptionKeyProps } from '../src/constructs/encryption-key';
-import type { ImageBuildProps } from '../src/constructs/image-build';
+import type { BuildImage, ImageBuildProps } from '../src/constructs/image-build';
 import type { ImagePointerProps } from '../src/constructs/image-pointer';
 import type { NetworkProps } from '../src/constructs/network';
 import type { OperationsDashboardProps } from '../src/constructs/operations-dashboard';
 import type { OperationsTopicProps } from '../src/constructs/operations-topic';
 import type { QueueAlarmsProps } from '../src/constructs/queue-alarms';
-import type { ScalerFunctionProps } from '../src/constructs/scaler-function';
+import type { ScalerFunctionProps, ScalerPipeline } from '../src/constructs/scaler-function';
 import type { SecureBucketProps } from '../src/constructs/secure-bucket';
 import type { WorkQueueProps } from '../src/constructs/work-queue';
 import type { WorkerServiceProps } from '../src/constructs/worker-service';
@@ -57,9 +57,11 @@ export function workerServiceProps(overrides: Partial<WorkerServiceProps> = {}):
     queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
     deadLetterQueueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs-dlq`, deadLetterQueueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs-dlq`,
     maxReceiveCount: 5,
-    sourceBucketArn: 'arn:aws:s3:::blue-source', sourceBucketName: 'blue-source', sourcePrefix: 'in/',
-    destBucketArn: 'arn:aws:s3:::blue-destination', destBucketName: 'blue-destination', destPrefix: 'out/',
-    sizes: '224x224,299x299', visibilityTimeoutSeconds: 120,
+    pipeline: { job: 'resize', jobEnvironment: { SIZES: '224x224,299x299' }, sourcePrefix: 'in/', sourceSuffixes: ['.jpg', '.png'], destPrefix: 'out/' },
+    shareSource: false,
+    sourceBucketArn: 'arn:aws:s3:::blue-source', sourceBucketName: 'blue-source',
+    destBucketArn: 'arn:aws:s3:::blue-destination', destBucketName: 'blue-destination',
+    visibilityTimeoutSeconds: 120,
     repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-worker`,
     ...overrides,
   };
@@ -75,16 +77,26 @@ export function scalerBundleDir(): string {
 export function scalerFunctionProps(bundleDir: string, overrides: Partial<ScalerFunctionProps> = {}): ScalerFunctionProps {
   return {
     name: 'blue', bundleDir, logRetentionDays: 14,
-    queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:blue-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/blue-jobs`,
-    clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`, taskFamily: 'blue-worker',
-    taskDefinitionArnPattern: 'arn:aws:ecs:eu-west-1:*:task-definition/blue-worker:*',
+    pipelines: [scalerPipeline()],
+    clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/blue`,
     taskArnPattern: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/blue/*`,
     passRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
     subnetIds: ['subnet-a', 'subnet-b'], securityGroupIds: ['sg-worker'],
-    maxTasks: 10, messagesPerTask: 10,
-    imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
     bootstrapImage: 'public.ecr.aws/docker/library/node:22-slim', reservedConcurrency: false,
     metrics: { namespace: 'S3QueueScaler', service: 's3-queue-scaler' }, alarmTopicArn: TOPIC_ARN,
+    ...overrides,
+  };
+}
+
+/** One pipeline the scaler decides for; `name` also names its queue, family and image parameter. */
+export function scalerPipeline(overrides: Partial<ScalerPipeline> = {}): ScalerPipeline {
+  const name = overrides.name ?? 'images';
+  const base = name === 'images' ? 'blue' : `blue-${name}`;
+  return {
+    name, queueArn: `arn:aws:sqs:eu-west-1:${ACCOUNT}:${base}-jobs`, queueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/${base}-jobs`,
+    taskFamily: `${base}-worker`, taskDefinitionArnPattern: `arn:aws:ecs:eu-west-1:*:task-definition/${base}-worker:*`,
+    maxTasks: 10, messagesPerTask: 10, capacityProviderStrategy: 'FARGATE_SPOT:4,FARGATE:1',
+    imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
     ...overrides,
   };
 }
@@ -104,11 +116,22 @@ export function imagePointerProps(overrides: Partial<ImagePointerProps> = {}): I
 export function imageBuildProps(overrides: Partial<ImageBuildProps> = {}): ImageBuildProps {
   return {
     name: 'blue', logRetentionDays: 14, artifactBucketArn: 'arn:aws:s3:::blue-artifacts',
-    repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-worker`, repositoryUrl: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-worker`,
-    taskFamily: 'blue-worker', taskDefinitionArnPattern: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/blue-worker:*`,
+    images: [buildImage()],
+    taskDefinitionArnPatterns: [`arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/blue-worker:*`],
     taskRoleArns: [`arn:aws:iam::${ACCOUNT}:role/blue-worker-task`, `arn:aws:iam::${ACCOUNT}:role/blue-worker-execution`],
-    imageParameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/worker-image`, imageParameterName: '/blue/worker-image',
     revisionTag: { key: 'Blueprint', value: 'blue' },
+    ...overrides,
+  };
+}
+
+/** The base worker image, or with `name` a derived one, with its repository and parameter. */
+export function buildImage(overrides: Partial<BuildImage> = {}): BuildImage {
+  const name = overrides.name ?? 'worker';
+  return {
+    name, dockerfile: name === 'worker' ? 'app/Dockerfile' : `app/jobs/${name}/Dockerfile`,
+    repositoryArn: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/blue-${name}`, repositoryUrl: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/blue-${name}`,
+    parameterArn: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/blue/${name}-image`, parameterName: `/blue/${name}-image`,
+    families: ['blue-worker'],
     ...overrides,
   };
 }
@@ -159,7 +182,7 @@ export const OFFLINE_PROVIDER = {
 export const GITHUB = { githubRepository: 'example-org/s3-queue-fargate' };
 
 /** The blueprint stack with the given settings (a GitHub repository and the stub scaler bundle filled in). */
-export function synthBlueprint(overrides: Partial<InfraConfig>, options: { bundleDir: string; app?: App }): SynthesizedStack {
+export function synthBlueprint(overrides: InfraConfigOverrides, options: { bundleDir: string; app?: App }): SynthesizedStack {
   const stack = new BlueprintStack(options.app ?? Testing.app(), 'blueprint', {
     config: resolveInfraConfig({ scalerBundleDir: options.bundleDir, ...GITHUB, ...overrides }), providerOverrides: OFFLINE_PROVIDER,
   });

@@ -8,7 +8,9 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
-import { KEY_ARN } from './factories';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { WorkerTaskFamily } from '../src/constructs/worker-task-family';
+import { KEY_ARN, workerServiceProps } from './factories';
 import { SecurityPolicyChecks, iamPolicyProblems } from '../src/aspects/security-policy';
 
 type Statement = Parameters<typeof iamPolicyProblems>[0]['Statement'][number];
@@ -16,7 +18,7 @@ const problemsOf = (...statements: Statement[]) => iamPolicyProblems({ Statement
 const allow = (Action: string | string[], Resource: string | string[], Condition?: Statement['Condition']): Statement =>
   ({ Effect: 'Allow', Action, Resource, ...(Condition !== undefined ? { Condition } : {}) });
 const starResource = (action: string) => `"${action}" on resource "*": name the resources, or (where AWS allows nothing else) add the narrowing condition`;
-const PASS_ROLE = 'iam:PassRole must name the roles it passes and the service (iam:PassedToService) it passes them to';
+const PASS_ROLE = 'iam:PassRole must name each role it passes (no wildcard) and the service (iam:PassedToService) it passes them to';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/worker-task';
 const TO_ECS_TASKS = { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } };
 
@@ -64,6 +66,10 @@ describe('iamPolicyProblems', () => {
   it('rejects PassRole without iam:PassedToService, even on named roles', () => {
     expect(problemsOf(allow('iam:PassRole', ROLE_ARN))).toEqual([PASS_ROLE]);
     expect(problemsOf(allow('iam:PassRole', ROLE_ARN, { StringLike: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }))).toEqual([PASS_ROLE]);
+  });
+
+  it('rejects PassRole on a role pattern: each passed role is named', () => {
+    expect(problemsOf(allow('iam:PassRole', [ROLE_ARN, 'arn:aws:iam::123456789012:role/worker-*'], TO_ECS_TASKS))).toEqual([PASS_ROLE]);
   });
 
   it('rejects PassRole on "*", even to a named service', () => {
@@ -163,5 +169,52 @@ describe('SecurityPolicyChecks', () => {
     });
     expect(() => app.synth()).not.toThrow();
     expect(readdirSync(join(outdir, 'stacks', 'checked'))).toContain('cdk.tf.json');
+  });
+  describe('between the worker roles of several pipelines', () => {
+    /** Two task families reading and writing the same real buckets (so their ARNs are tokens, as in the stack). */
+    const twoFamilies = (a: { sourcePrefix: string; sourceSuffixes: string[]; destPrefix: string }, b: typeof a, sameQueue = false) => checkedApp((stack) => {
+      const source = new S3Bucket(stack, 'source', { bucketPrefix: 'source-' });
+      const destination = new S3Bucket(stack, 'destination', { bucketPrefix: 'destination-' });
+      for (const [name, pipeline] of [['alpha', a], ['beta', b]] as const) {
+        new WorkerTaskFamily(stack, name, workerServiceProps({
+          name, shareSource: true, pipeline: { job: 'command', jobEnvironment: {}, ...pipeline },
+          sourceBucketArn: source.arn, destBucketArn: destination.arn,
+          ...(sameQueue ? { queueArn: 'arn:aws:sqs:eu-west-1:123456789012:shared-jobs' } : { queueArn: `arn:aws:sqs:eu-west-1:123456789012:${name}-jobs` }),
+        }));
+      }
+    });
+    const errorsOf = (app: ReturnType<typeof checkedApp>) => {
+      try {
+        app.synth();
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+
+    it('accepts roles whose reads, writes and queues are their own', () => {
+      expect(errorsOf(twoFamilies(
+        { sourcePrefix: '', sourceSuffixes: ['.jpg'], destPrefix: 'images/' },
+        { sourcePrefix: '', sourceSuffixes: ['.geojson'], destPrefix: 'geojson/' },
+      ))).toBe('');
+    });
+
+    it('refuses two roles that may write the same objects, naming both', () => {
+      expect(errorsOf(twoFamilies(
+        { sourcePrefix: 'a/', sourceSuffixes: [], destPrefix: 'out/' },
+        { sourcePrefix: 'b/', sourceSuffixes: [], destPrefix: 'out/geo/' },
+      ))).toMatch(/\[checked\/alpha\/task-policy\] security policy: worker roles checked\/alpha\/task-policy and checked\/beta\/task-policy may write the same objects: \$\{aws_s3_bucket\.destination\.arn\}\/out\/\* and \$\{aws_s3_bucket\.destination\.arn\}\/out\/geo\/\*/);
+    });
+
+    it('refuses two roles that may read the same objects, and two that share a queue', () => {
+      const message = errorsOf(twoFamilies(
+        { sourcePrefix: 'in/', sourceSuffixes: [], destPrefix: 'a/' },
+        { sourcePrefix: 'in/geo/', sourceSuffixes: ['.json'], destPrefix: 'b/' },
+        true,
+      ));
+      expect(message).toContain('may read the same objects: ${aws_s3_bucket.source.arn}/in/* and ${aws_s3_bucket.source.arn}/in/geo/*.json');
+      expect(message).toContain('share a queue: arn:aws:sqs:eu-west-1:123456789012:shared-jobs');
+      expect(message).not.toContain('may write');
+    });
   });
 });

@@ -1,10 +1,12 @@
 import type { IConstruct } from 'constructs';
-import { Annotations, type IAspect } from 'cdktf';
+import { Annotations, DefaultTokenResolver, StringConcat, TerraformStack, Tokenization, type IAspect } from 'cdktf';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { keyRangesOverlap, type KeyRange } from '../pipelines/key-ranges';
+import { WORKER_STATEMENT_IDS } from '../policies/worker-task-policy';
 
 /**
  * Actions AWS offers no resource-level permission for, so "*" is the only possible resource. Each is a read, or a
@@ -46,8 +48,55 @@ export function iamPolicyProblems(document: { Statement: Statement[] }): string[
         problems.push(`"${action}" on resource "*": name the resources, or (where AWS allows nothing else) add the narrowing condition`);
       }
     }
-    if (actions.some((a) => a.toLowerCase() === 'iam:passrole') && (resources.includes('*') || statement.Condition?.StringEquals?.['iam:PassedToService'] === undefined)) {
-      problems.push('iam:PassRole must name the roles it passes and the service (iam:PassedToService) it passes them to');
+    if (actions.some((a) => a.toLowerCase() === 'iam:passrole') && (resources.some((r) => r.includes('*')) || statement.Condition?.StringEquals?.['iam:PassedToService'] === undefined)) {
+      problems.push('iam:PassRole must name each role it passes (no wildcard) and the service (iam:PassedToService) it passes them to');
+    }
+  }
+  return problems;
+}
+
+const TOKEN_RESOLVER = new DefaultTokenResolver(new StringConcat());
+
+/** A worker task role's grants, as the pipeline policy builder writes them (found by statement id). */
+export interface WorkerGrants {
+  readonly queues: readonly string[];
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
+}
+
+function workerGrants(document: { Statement: (Statement & { Sid?: string })[] }): WorkerGrants | undefined {
+  const resourcesOf = (sid: string) => document.Statement.filter((s) => s.Effect === 'Allow' && s.Sid === sid).flatMap((s) => list(s.Resource));
+  const queues = resourcesOf(WORKER_STATEMENT_IDS.consume);
+  if (queues.length === 0) return undefined;
+  return { queues, reads: resourcesOf(WORKER_STATEMENT_IDS.readSource), writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs) };
+}
+
+/** `<bucket>/<prefix>*<suffix>` as the keys it matches; the bucket (an ARN or a reference) leads the prefix. */
+function objectRange(resource: string): KeyRange {
+  const star = resource.indexOf('*');
+  return star === -1 ? { prefix: resource, suffix: '' } : { prefix: resource.slice(0, star), suffix: resource.slice(star + 1) };
+}
+
+const overlapping = (a: readonly string[], b: readonly string[]) =>
+  a.flatMap((x) => b.filter((y) => keyRangesOverlap(objectRange(x), objectRange(y))).map((y) => `${x} and ${y}`));
+
+/**
+ * The least privilege between pipelines, over the worker task roles of a whole stack: each consumes only its own
+ * queue, and no two may read or write the same object (each reads only its pipeline's source keys and writes only
+ * its destination prefix), so one pipeline's tasks can neither take another's work nor overwrite its outputs. Empty
+ * when it holds; each problem names the two policies.
+ */
+export function workerIsolationProblems(roles: readonly { readonly name: string; readonly grants: WorkerGrants }[]): { name: string; problem: string }[] {
+  const problems: { name: string; problem: string }[] = [];
+  for (const [i, { name: nameA, grants: a }] of roles.entries()) {
+    for (const { name: nameB, grants: b } of roles.slice(i + 1)) {
+      const report = (what: string, pairs: string[]) => {
+        if (pairs.length > 0) problems.push({ name: nameA, problem: `worker roles ${nameA} and ${nameB} ${what}: ${pairs.join('; ')}` });
+      };
+      report('share a queue', a.queues.filter((queue) => b.queues.includes(queue)));
+      report('may read the same objects', overlapping(a.reads, b.reads));
+      report('may write the same objects', overlapping(a.writes, b.writes));
+      report('may write objects the other reads', [...overlapping(a.writes, b.reads), ...overlapping(b.writes, a.reads)]);
     }
   }
   return problems;
@@ -73,7 +122,8 @@ function readPolicy(policy: string): { Statement: Statement[] } | undefined {
 export class SecurityPolicyChecks implements IAspect {
   visit(node: IConstruct): void {
     const error = (message: string) => Annotations.of(node).addError(`security policy: ${message}`);
-    if (node instanceof IamRolePolicy || node instanceof IamPolicy) {
+    if (node instanceof TerraformStack) this.checkWorkerIsolation(node);
+    else if (node instanceof IamRolePolicy || node instanceof IamPolicy) {
       const policy = node.policyInput;
       if (policy === undefined) return;
       const document = readPolicy(policy);
@@ -87,6 +137,20 @@ export class SecurityPolicyChecks implements IAspect {
       if (node.retentionInDaysInput === undefined || node.retentionInDaysInput === 0) error('log group without a retention period');
     } else if (node instanceof Subnet) {
       if (node.mapPublicIpOnLaunchInput === true && node.node.id.startsWith('private')) error('a private subnet maps public IPs');
+    }
+  }
+
+  /** Needs every worker role at once, so it runs when the stack itself is visited, over the stack's policies. */
+  private checkWorkerIsolation(stack: TerraformStack): void {
+    const roles = stack.node.findAll().flatMap((node) => {
+      if (!(node instanceof IamRolePolicy) || node.policyInput === undefined) return [];
+      // Each read of an attribute is a token of its own: resolved, one bucket's ARN is one `${aws_s3_bucket.….arn}`.
+      const document = readPolicy(Tokenization.resolve(node.policyInput, { scope: stack, preparing: false, resolver: TOKEN_RESOLVER }) as string);
+      const grants = document === undefined ? undefined : workerGrants(document);
+      return grants === undefined ? [] : [{ node, name: node.node.path, grants }];
+    });
+    for (const { name, problem } of workerIsolationProblems(roles)) {
+      Annotations.of(roles.find((role) => role.name === name)!.node).addError(`security policy: ${problem}`);
     }
   }
 }

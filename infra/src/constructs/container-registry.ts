@@ -4,6 +4,8 @@ import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
 
 export interface ContainerRegistryProps {
   readonly name: string;
+  /** The image it holds: `worker` (the default) for the base image, a derived image's name otherwise. */
+  readonly imageName?: string;
   readonly keepImages: number;
   /** `cdktf destroy` deletes the repository with its images (ECR force_delete); otherwise it fails while images remain. */
   readonly forceDestroy: boolean;
@@ -11,14 +13,14 @@ export interface ContainerRegistryProps {
   readonly kmsKeyArn?: string;
 }
 
-/** Where CodeBuild pushes the worker image: scanned on push, tags immutable (one commit, one image), old images expire. */
+/** Where CodeBuild pushes one image (the worker, or an image derived from it): scanned on push, tags immutable (one commit, one image), old images expire. */
 export class ContainerRegistry extends Construct {
   readonly repository: EcrRepository;
 
   constructor(scope: Construct, id: string, props: ContainerRegistryProps) {
     super(scope, id);
     this.repository = new EcrRepository(this, 'repository', {
-      name: `${props.name}-worker`,
+      name: `${props.name}-${props.imageName ?? 'worker'}`,
       imageTagMutability: 'IMMUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [props.kmsKeyArn !== undefined ? { encryptionType: 'KMS', kmsKey: props.kmsKeyArn } : { encryptionType: 'AES256' }],

@@ -5,23 +5,37 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { assumableBy } from '../assume-role-policy';
 
+/** One image the build makes: the base worker image first, then the images derived from it. */
+export interface BuildImage {
+  readonly name: string;
+  /** From the repository root; derived images get the base image as the build argument WORKER_IMAGE. */
+  readonly dockerfile: string;
+  readonly repositoryArn: string;
+  readonly repositoryUrl: string;
+  /** The image parameter the build points at the pushed image before registering revisions that run it. */
+  readonly parameterArn: string;
+  readonly parameterName: string;
+  /** The task families that run this image: each gets a new revision with it. */
+  readonly families: readonly string[];
+}
+
 export interface ImageBuildProps {
   readonly name: string;
   readonly logRetentionDays: number;
   readonly artifactBucketArn: string;
-  readonly repositoryArn: string;
-  readonly repositoryUrl: string;
-  readonly taskFamily: string;
-  /** The family's revisions, `arn:<partition>:ecs:<region>:<account>:task-definition/<family>:*`: the build tags what it registers. */
-  readonly taskDefinitionArnPattern: string;
+  /** The base worker image first (built from app/Dockerfile), then the derived ones. */
+  readonly images: readonly BuildImage[];
+  /** Every family's revisions, `arn:<partition>:ecs:<region>:<account>:task-definition/<family>:*`: the build tags what it registers. */
+  readonly taskDefinitionArnPatterns: readonly string[];
   /** The roles the registered task definitions name, which CodeBuild therefore passes. */
   readonly taskRoleArns: readonly string[];
-  readonly imageParameterArn: string;
-  readonly imageParameterName: string;
   /** The tag every registered revision carries; the only condition under which this role may register one. */
   readonly revisionTag: { readonly key: string; readonly value: string };
   readonly kmsKeyArn?: string;
 }
+
+/** A lone resource as a string, as the one-pipeline policies always had it; several as a list. */
+const oneOrList = (values: readonly string[]): string | string[] => (values.length === 1 ? values[0]! : [...values]);
 
 /** CodeBuild running the root `buildspec.yml`: tests, the worker image pushed to ECR, the new revision registered. */
 export class ImageBuild extends Construct {
@@ -48,7 +62,7 @@ export class ImageBuild extends Construct {
           {
             Effect: 'Allow',
             Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
-            Resource: props.repositoryArn,
+            Resource: oneOrList(props.images.map((image) => image.repositoryArn)),
           },
           // RegisterTaskDefinition has no resource-level permissions either: the tag condition is the narrowest grant.
           {
@@ -56,19 +70,16 @@ export class ImageBuild extends Construct {
             Condition: { StringEquals: { [`aws:RequestTag/${props.revisionTag.key}`]: props.revisionTag.value } },
           },
           {
-            Effect: 'Allow', Action: ['ecs:TagResource'], Resource: props.taskDefinitionArnPattern,
+            Effect: 'Allow', Action: ['ecs:TagResource'], Resource: oneOrList(props.taskDefinitionArnPatterns),
             Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
           },
           { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [...props.taskRoleArns], Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },
-          { Effect: 'Allow', Action: ['ssm:PutParameter'], Resource: props.imageParameterArn },
+          { Effect: 'Allow', Action: ['ssm:PutParameter'], Resource: oneOrList(props.images.map((image) => image.parameterArn)) },
           ...(props.kmsKeyArn !== undefined ? [{ Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: props.kmsKeyArn }] : []),
         ],
       }),
     });
-    const variables: Record<string, string> = {
-      ECR_REPOSITORY_URL: props.repositoryUrl, TASK_FAMILY: props.taskFamily, IMAGE_PARAMETER: props.imageParameterName,
-      REVISION_TAG_KEY: props.revisionTag.key, REVISION_TAG_VALUE: props.revisionTag.value,
-    };
+    const variables: Record<string, string> = { ...imageVariables(props.images), REVISION_TAG_KEY: props.revisionTag.key, REVISION_TAG_VALUE: props.revisionTag.value };
     this.project = new CodebuildProject(this, 'project', {
       name: projectName,
       description: 'Tests, builds and pushes the worker image, then registers the task-definition revision that runs it',
@@ -85,4 +96,22 @@ export class ImageBuild extends Construct {
       ...(props.kmsKeyArn !== undefined ? { encryptionKey: props.kmsKeyArn } : {}),
     });
   }
+}
+
+/**
+ * What buildspec.yml builds and rolls out. One image run by one family: the three variables the buildspec always
+ * read, so a one-pipeline stack's project is unchanged. Otherwise IMAGES, a JSON list the buildspec loops over (the
+ * base image first), naming for each image its Dockerfile, repository, parameter and families.
+ */
+function imageVariables(images: readonly BuildImage[]): Record<string, string> {
+  const [base] = images;
+  if (base === undefined) throw new Error('ImageBuild: at least the base image');
+  if (images.length === 1 && base.families.length === 1) {
+    return { ECR_REPOSITORY_URL: base.repositoryUrl, TASK_FAMILY: base.families[0]!, IMAGE_PARAMETER: base.parameterName };
+  }
+  return {
+    IMAGES: JSON.stringify(images.map((image) => ({
+      name: image.name, dockerfile: image.dockerfile, repository: image.repositoryUrl, parameter: image.parameterName, families: image.families,
+    }))),
+  };
 }

@@ -3,6 +3,8 @@ import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
 
 export interface ImagePointerProps {
   readonly name: string;
+  /** `worker` (the default) for the base image, a derived image's name otherwise: `/<name>/<imageName>-image`. */
+  readonly imageName?: string;
   /** What tasks run before the first build has pushed an image. */
   readonly bootstrapImage: string;
 }
@@ -21,7 +23,7 @@ export class ImagePointer extends Construct {
   constructor(scope: Construct, id: string, props: ImagePointerProps) {
     super(scope, id);
     this.parameter = new SsmParameter(this, 'parameter', {
-      name: `/${props.name}/worker-image`,
+      name: `/${props.name}/${props.imageName ?? 'worker'}-image`,
       type: 'String',
       description: 'Worker image the next task-definition revision uses; written by CodeBuild after each push',
       insecureValue: props.bootstrapImage,

@@ -5,14 +5,15 @@ export interface QueueAlarmsProps {
   readonly name: string;
   readonly queueName: string;
   readonly deadLetterQueueName: string;
-  readonly scalerFunctionName: string;
+  /** The scaler's errors alarm is the stack's, not a pipeline's: given to the first pipeline's alarms only. */
+  readonly scalerFunctionName?: string;
   readonly oldestMessageSeconds: number;
   readonly topicArn: string;
 }
 
 const FIVE_MINUTES = 300;
 
-/** The three things an operator must hear about: dead letters, work that waits too long, a scaler that fails. */
+/** The three things an operator must hear about: dead letters, work that waits too long (per pipeline), a scaler that fails. */
 export class QueueAlarms extends Construct {
   readonly alarms: CloudwatchMetricAlarm[];
 
@@ -32,9 +33,11 @@ export class QueueAlarms extends Construct {
       alarm('oldest-message', `A message has waited over ${props.oldestMessageSeconds} s: tasks are not starting (capacity, image, scaler) or MAX_TASKS is too low`, {
         namespace: 'AWS/SQS', metricName: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: props.queueName }, statistic: 'Maximum', threshold: props.oldestMessageSeconds,
       }),
-      alarm('scaler-errors', 'The scaler Lambda failed: no tasks are launched while it fails; see its log group', {
-        namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: props.scalerFunctionName }, statistic: 'Sum', threshold: 0,
-      }),
+      ...(props.scalerFunctionName !== undefined
+        ? [alarm('scaler-errors', 'The scaler Lambda failed: no tasks are launched while it fails; see its log group', {
+          namespace: 'AWS/Lambda', metricName: 'Errors', dimensions: { FunctionName: props.scalerFunctionName }, statistic: 'Sum', threshold: 0,
+        })]
+        : []),
     ];
   }
 }

@@ -18,12 +18,24 @@ export interface WorkerTaskPolicyInput {
   readonly sourceBucketArn: string;
   /** '' for the whole bucket. */
   readonly sourcePrefix: string;
+  /**
+   * Reads narrowed to keys with these endings under the prefix (`<prefix>*<suffix>`); absent or empty: every key
+   * under the prefix. Pipelines that share the source bucket use it so each reads only the keys its filters send it.
+   */
+  readonly sourceSuffixes?: readonly string[];
   readonly destBucketArn: string;
   /** '' for the whole bucket. */
   readonly destPrefix: string;
   /** The customer-managed key of the queues and buckets, when there is one. */
   readonly kmsKeyArn?: string;
 }
+
+/** The statement ids the security-policy aspect finds a worker role's queue, reads and writes by. */
+export const WORKER_STATEMENT_IDS = Object.freeze({
+  consume: 'ConsumeAndRequeueOnTheWorkQueue',
+  readSource: 'ReadSourceObjects',
+  writeOutputs: 'WriteAndCheckOutputs',
+});
 
 /**
  * s3:ListBucket on a bucket, limited to listing under `prefix`. S3 answers a GET or HEAD of a missing key with 404
@@ -44,21 +56,54 @@ export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): Policy
     {
       // SendMessage here re-queues the records of a multi-record message that still need a retry. No
       // GetQueueAttributes: the worker never reads the queue's depth (the scaler and the operator commands do).
-      Sid: 'ConsumeAndRequeueOnTheWorkQueue',
+      Sid: WORKER_STATEMENT_IDS.consume,
       Effect: 'Allow',
       Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage'],
       Resource: input.queueArn,
     },
     // The worker dead-letters what cannot succeed, and its last allowed attempt, itself, with the reasons attached.
     { Sid: 'DeadLetterWithReasons', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: input.deadLetterQueueArn },
-    { Sid: 'ReadSourceObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${input.sourceBucketArn}/${input.sourcePrefix}*` },
+    { Sid: WORKER_STATEMENT_IDS.readSource, Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects(input) },
     listUnder('MissingSourceKeyAnswers404', input.sourceBucketArn, input.sourcePrefix),
     // GetObject too: a redelivered message HEADs its outputs, and skips the work when they already match the source's ETag.
-    { Sid: 'WriteAndCheckOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
+    { Sid: WORKER_STATEMENT_IDS.writeOutputs, Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
     listUnder('MissingOutputAnswers404', input.destBucketArn, input.destPrefix),
     // Decrypt to read encrypted messages and objects; GenerateDataKey to write outputs and send to an encrypted queue.
     ...(input.kmsKeyArn !== undefined
       ? [{ Sid: 'UseTheDataKey', Effect: 'Allow' as const, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: input.kmsKeyArn }]
       : []),
   ];
+}
+
+function sourceObjects(input: WorkerTaskPolicyInput): string | string[] {
+  const under = `${input.sourceBucketArn}/${input.sourcePrefix}*`;
+  const suffixes = input.sourceSuffixes ?? [];
+  return suffixes.length === 0 ? under : suffixes.map((suffix) => `${under}${suffix}`);
+}
+
+/** The ARNs a pipeline's task role is scoped to. */
+export interface PipelineResourceArns {
+  readonly queueArn: string;
+  readonly deadLetterQueueArn: string;
+  readonly sourceBucketArn: string;
+  readonly destBucketArn: string;
+  readonly kmsKeyArn?: string;
+}
+
+/**
+ * One pipeline's task role: its queue and DLQ, its source prefix (narrowed to its suffixes when `shareSource`, i.e.
+ * when other pipelines read the same bucket) and its destination prefix, nothing of any other pipeline.
+ */
+export function pipelineTaskPolicyStatements(
+  // Structurally infra's PipelineConfig: this module imports nothing, so the local emulator loads it without cdktf.
+  pipeline: { readonly sourcePrefix: string; readonly sourceSuffixes: readonly string[]; readonly destPrefix: string },
+  arns: PipelineResourceArns,
+  options: { readonly shareSource: boolean },
+): PolicyStatement[] {
+  return workerTaskPolicyStatements({
+    ...arns,
+    sourcePrefix: pipeline.sourcePrefix,
+    destPrefix: pipeline.destPrefix,
+    ...(options.shareSource ? { sourceSuffixes: pipeline.sourceSuffixes } : {}),
+  });
 }

@@ -5,6 +5,9 @@ import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notifica
 import { arnLocal, arnPart } from '../arn-part';
 import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
+import { BASE_IMAGE, capacityProviderStrategy, type PipelineConfig } from '../pipelines/pipeline-config';
+import { filterRanges } from '../pipelines/key-ranges';
+import { imageNames, pipelineNames } from '../pipelines/pipeline-names';
 import { ContainerRegistry } from '../constructs/container-registry';
 import { DeliveryPipeline } from '../constructs/delivery-pipeline';
 import { EncryptionKey } from '../constructs/encryption-key';
@@ -18,6 +21,7 @@ import { ScalerFunction } from '../constructs/scaler-function';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { WorkQueue } from '../constructs/work-queue';
 import { WorkerService } from '../constructs/worker-service';
+import { WorkerTaskFamily, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
 
 export interface BlueprintStackProps {
   readonly config: InfraConfig;
@@ -51,51 +55,77 @@ export class BlueprintStack extends TerraformStack {
     });
     const source = bucket('source', { expirationDays: config.sourceExpirationDays });
     const destination = bucket('destination');
-    const work = new WorkQueue(this, 'work', {
-      name: `${config.name}-jobs`, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, maxReceiveCount: config.maxReceiveCount, sourceBucketArn: source.bucket.arn,
+    const pipelines = config.pipelines.map((pipeline, index) => ({ pipeline, names: pipelineNames(config.name, pipeline.name, index) }));
+    const queues = pipelines.map(({ pipeline, names }) => new WorkQueue(this, `${names.idPrefix}work`, {
+      name: names.queueName, visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, maxReceiveCount: pipeline.maxReceiveCount, sourceBucketArn: source.bucket.arn,
       retentionSeconds: config.queueRetentionSeconds, deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
       ...dataKey,
-    });
+    }));
+    // One notification resource per bucket holds every pipeline's rules (a second would replace the first's).
     new S3BucketNotification(this, 'source-events', {
       bucket: source.bucket.id,
-      queue: config.sourceSuffixes.map((suffix) => ({
-        queueArn: work.queue.arn, events: ['s3:ObjectCreated:*'], filterSuffix: suffix, ...(config.sourcePrefix !== '' ? { filterPrefix: config.sourcePrefix } : {}),
-      })),
-      // S3 checks it may send when the notification is created (a test event), so the queue policy must exist first,
-      // and with kmsEncryption the key policy that lets S3 encrypt for the queue too.
-      dependsOn: [work.policy, ...(config.kmsEncryption ? [key.policy] : [])],
+      queue: pipelines.flatMap(({ pipeline }, index) => filterRanges(pipeline.sourcePrefix, pipeline.sourceSuffixes).map((range) => ({
+        queueArn: queues[index]!.queue.arn, events: ['s3:ObjectCreated:*'],
+        ...(range.suffix !== '' ? { filterSuffix: range.suffix } : {}), ...(range.prefix !== '' ? { filterPrefix: range.prefix } : {}),
+      }))),
+      // S3 checks it may send when the notification is created (a test event), so the queue policies must exist first,
+      // and with kmsEncryption the key policy that lets S3 encrypt for the queues too.
+      dependsOn: [...queues.map((queue) => queue.policy), ...(config.kmsEncryption ? [key.policy] : [])],
     });
 
-    const registry = new ContainerRegistry(this, 'registry', {
-      name: config.name, keepImages: config.ecrKeepImages, forceDestroy: config.forceDestroy, ...dataKey,
-    });
-    const image = new ImagePointer(this, 'image', { name: config.name, bootstrapImage: config.bootstrapImage });
-    const family = `${config.name}-worker`;
-    const workers = new WorkerService(this, 'workers', {
-      name: config.name, region: config.region, vpcId: network.vpc.id, image: image.image, cpu: config.taskCpu, memory: config.taskMemory,
-      logRetentionDays: config.logRetentionDays, queueArn: work.queue.arn, queueUrl: work.queue.url,
-      // The count the redrive policy was built with, so the worker's last attempt is the queue's last receive.
-      deadLetterQueueArn: work.deadLetterQueue.arn, deadLetterQueueUrl: work.deadLetterQueue.url, maxReceiveCount: work.maxReceiveCount,
-      sourceBucketArn: source.bucket.arn, sourceBucketName: source.bucket.bucket, sourcePrefix: config.sourcePrefix,
-      destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket, destPrefix: config.destPrefix,
-      sizes: config.sizes, visibilityTimeoutSeconds: config.visibilityTimeoutSeconds, repositoryArn: registry.repository.arn,
-      ...dataKey,
-    });
-    const taskRoleArns = [workers.taskRole.arn, workers.executionRole.arn];
-    // Every revision of the family, in this partition and account (read from the cluster's ARN): the scaler runs them, the build tags them.
-    const taskDefinitionArnPattern = arnLocal(this, 'task_definition_arns',
-      `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}:task-definition/${family}:*`);
+    // Every image the pipelines name, the base worker image first: derived images are built on top of it.
+    const imageConfigs = [BASE_IMAGE, ...uniqueBy(config.pipelines.map((p) => p.image).filter((image) => image.name !== BASE_IMAGE.name), (image) => image.name)];
+    const images = new Map(imageConfigs.map((image, index) => {
+      const names = imageNames(config.name, image.name, index === 0);
+      const registry = new ContainerRegistry(this, `${names.idPrefix}registry`, {
+        name: config.name, ...(index === 0 ? {} : { imageName: image.name }), keepImages: config.ecrKeepImages, forceDestroy: config.forceDestroy, ...dataKey,
+      });
+      const pointer = new ImagePointer(this, `${names.idPrefix}image`, {
+        name: config.name, ...(index === 0 ? {} : { imageName: image.name }), bootstrapImage: config.bootstrapImage,
+      });
+      return [image.name, { config: image, registry, pointer }] as const;
+    }));
+    const imageOf = (pipeline: PipelineConfig) => images.get(pipeline.image.name)!;
+
+    const familyProps = ({ pipeline, names }: (typeof pipelines)[number], index: number): WorkerTaskFamilyProps => {
+      const work = queues[index]!;
+      return {
+        name: names.resourceBase, region: config.region, image: imageOf(pipeline).pointer.image, cpu: pipeline.taskCpu, memory: pipeline.taskMemory,
+        ...(pipeline.ephemeralStorageGiB !== undefined ? { ephemeralStorageGiB: pipeline.ephemeralStorageGiB } : {}),
+        logRetentionDays: config.logRetentionDays, pipeline, shareSource: pipelines.length > 1,
+        queueArn: work.queue.arn, queueUrl: work.queue.url,
+        // The count the redrive policy was built with, so the worker's last attempt is the queue's last receive.
+        deadLetterQueueArn: work.deadLetterQueue.arn, deadLetterQueueUrl: work.deadLetterQueue.url, maxReceiveCount: work.maxReceiveCount,
+        sourceBucketArn: source.bucket.arn, sourceBucketName: source.bucket.bucket,
+        destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket,
+        visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, repositoryArn: imageOf(pipeline).registry.repository.arn,
+        ...dataKey,
+      };
+    };
+    const workers = new WorkerService(this, 'workers', { vpcId: network.vpc.id, ...familyProps(pipelines[0]!, 0) });
+    const families: WorkerTaskFamilyResources[] = [
+      workers,
+      ...pipelines.slice(1).map((entry, index) => new WorkerTaskFamily(this, `${entry.names.idPrefix}workers`, familyProps(entry, index + 1))),
+    ];
+    const taskRoleArns = families.flatMap((family) => [family.taskRole.arn, family.executionRole.arn]);
+    // Every revision of each family, in this partition and account (read from the cluster's ARN): the scaler runs them, the build tags them.
+    const arnPrefix = `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}`;
+    const taskDefinitionArnPatterns = pipelines.map(({ names }) =>
+      arnLocal(this, `${names.idPrefix.replace(/-/g, '_')}task_definition_arns`, `${arnPrefix}:task-definition/${names.taskFamily}:*`));
     const topic = new OperationsTopic(this, 'operations', { name: config.name, kmsKeyArn: key.key.arn, email: config.alarmEmail });
     const scaler = new ScalerFunction(this, 'scaler', {
       name: config.name, bundleDir: config.scalerBundleDir, logRetentionDays: config.logRetentionDays,
-      queueArn: work.queue.arn, queueUrl: work.queue.url, clusterArn: workers.cluster.arn, taskFamily: family,
-      taskDefinitionArnPattern,
-      taskArnPattern: arnLocal(this, 'cluster_task_arns',
-        `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}:task/${workers.cluster.name}/*`),
+      pipelines: pipelines.map(({ pipeline, names }, index) => ({
+        name: pipeline.name, queueArn: queues[index]!.queue.arn, queueUrl: queues[index]!.queue.url, taskFamily: names.taskFamily,
+        taskDefinitionArnPattern: taskDefinitionArnPatterns[index]!, maxTasks: pipeline.maxTasks, messagesPerTask: pipeline.messagesPerTask,
+        capacityProviderStrategy: capacityProviderStrategy(pipeline),
+        imageParameterArn: imageOf(pipeline).pointer.parameter.arn, imageParameterName: imageOf(pipeline).pointer.parameter.name,
+      })),
+      clusterArn: workers.cluster.arn,
+      taskArnPattern: arnLocal(this, 'cluster_task_arns', `${arnPrefix}:task/${workers.cluster.name}/*`),
       passRoleArns: taskRoleArns,
       subnetIds: network.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [workers.securityGroup.id],
-      maxTasks: config.maxTasks, messagesPerTask: config.messagesPerTask,
-      imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, bootstrapImage: config.bootstrapImage,
+      bootstrapImage: config.bootstrapImage,
       reservedConcurrency: config.scalerReservedConcurrency, metrics: SCALER_METRICS, alarmTopicArn: topic.topic.arn,
     });
 
@@ -103,8 +133,12 @@ export class BlueprintStack extends TerraformStack {
     const artifacts = new SecureBucket(this, 'artifacts', { bucketPrefix: `${config.name}-artifacts-`, forceDestroy: true, expirationDays: 30 });
     const build = new ImageBuild(this, 'image-build', {
       name: config.name, logRetentionDays: config.logRetentionDays, artifactBucketArn: artifacts.bucket.arn,
-      repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl, taskFamily: family, taskDefinitionArnPattern, taskRoleArns,
-      imageParameterArn: image.parameter.arn, imageParameterName: image.parameter.name, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
+      images: [...images.values()].map(({ config: image, registry, pointer }) => ({
+        name: image.name, dockerfile: image.dockerfile, repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl,
+        parameterArn: pointer.parameter.arn, parameterName: pointer.parameter.name,
+        families: pipelines.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ names }) => names.taskFamily),
+      })),
+      taskDefinitionArnPatterns, taskRoleArns, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
       ...dataKey,
     });
     const delivery = new DeliveryPipeline(this, 'delivery', {
@@ -115,13 +149,20 @@ export class BlueprintStack extends TerraformStack {
       // CodeStar Notifications checks it may publish to the (encrypted) topic when the rule is created.
       topicDependencies: [topic.policy, key.policy],
     });
-    new QueueAlarms(this, 'alarms', {
-      name: config.name, queueName: work.queue.name, deadLetterQueueName: work.deadLetterQueue.name, scalerFunctionName: scaler.function.functionName,
-      oldestMessageSeconds: config.oldestMessageAlarmSeconds, topicArn: topic.topic.arn,
+    pipelines.forEach(({ names }, index) => {
+      new QueueAlarms(this, `${names.idPrefix}alarms`, {
+        name: names.resourceBase, queueName: queues[index]!.queue.name, deadLetterQueueName: queues[index]!.deadLetterQueue.name,
+        ...(index === 0 ? { scalerFunctionName: scaler.function.functionName } : {}),
+        oldestMessageSeconds: config.oldestMessageAlarmSeconds, topicArn: topic.topic.arn,
+      });
     });
+    const work = queues[0]!;
     const dashboard = new OperationsDashboard(this, 'dashboard', {
       name: config.name, region: config.region, queueName: work.queue.name, deadLetterQueueName: work.deadLetterQueue.name,
       clusterName: workers.cluster.name, scalerLogGroupName: scaler.logGroup.name, workerMetrics: WORKER_METRICS, scalerMetrics: SCALER_METRICS,
+      ...(pipelines.length > 1
+        ? { pipelines: pipelines.map(({ pipeline }, index) => ({ name: pipeline.name, queueName: queues[index]!.queue.name, deadLetterQueueName: queues[index]!.deadLetterQueue.name })) }
+        : {}),
     });
 
     const output = (name: string, value: string) => new TerraformOutput(this, name, { value });
@@ -131,13 +172,28 @@ export class BlueprintStack extends TerraformStack {
     output('dlq_url', work.deadLetterQueue.url);
     output('dlq_arn', work.deadLetterQueue.arn);
     output('cluster_name', workers.cluster.name);
-    output('task_family', family);
+    output('task_family', pipelines[0]!.names.taskFamily);
     output('scaler_function_name', scaler.function.functionName);
-    output('ecr_repository_url', registry.repository.repositoryUrl);
+    output('ecr_repository_url', images.get(BASE_IMAGE.name)!.registry.repository.repositoryUrl);
     output('pipeline_name', delivery.pipeline.name);
     if (delivery.connectionArn !== undefined) output('github_connection_arn', delivery.connectionArn);
     output('operations_topic_arn', topic.topic.arn);
     output('dashboard_url', `https://${config.region}.console.aws.amazon.com/cloudwatch/home?region=${config.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`);
-    output('upload_command', `aws s3 cp --recursive ./images s3://${source.bucket.bucket}/${config.sourcePrefix}`);
+    output('upload_command', `aws s3 cp --recursive ./images s3://${source.bucket.bucket}/${config.pipelines[0]!.sourcePrefix}`);
+    // With several pipelines, where each one's work goes and comes out; the outputs above are the first pipeline's.
+    if (pipelines.length > 1) {
+      new TerraformOutput(this, 'pipelines', {
+        value: Object.fromEntries(pipelines.map(({ pipeline, names }, index) => [pipeline.name, {
+          queue_url: queues[index]!.queue.url, dlq_url: queues[index]!.deadLetterQueue.url, task_family: names.taskFamily,
+          source: `s3://${source.bucket.bucket}/${pipeline.sourcePrefix}`, suffixes: pipeline.sourceSuffixes.join(' '),
+          destination: `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
+        }])),
+      });
+    }
   }
+}
+
+function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => !seen.has(key(item)) && seen.add(key(item)));
 }
