@@ -64,6 +64,13 @@ beforeAll(() => {
   stacks = [
     { name: 'default settings', json: synthBlueprint({}, { bundleDir }) },
     { name: 'kmsEncryption', json: synthBlueprint({ kmsEncryption: true, sourcePrefix: 'in/', destPrefix: 'out/' }, { bundleDir }) },
+    {
+      name: 'two pipelines',
+      json: synthBlueprint({
+        sourcePrefix: 'photos/', destPrefix: 'images/',
+        pipelines: [{ name: 'images' }, { name: 'geojson', job: 'command', jobEnvironment: { COMMAND: '["true"]' }, image: { name: 'geojson', dockerfile: 'app/jobs/command/example/Dockerfile' } }],
+      }, { bundleDir }),
+    },
   ];
 });
 

@@ -110,3 +110,29 @@ it('narrows the object wildcards to the prefixes when they are set', () => {
   ]);
 });
 
+
+it('with two pipelines, adds only each further pipeline\'s own wildcards, and narrows every worker\'s reads to its filters', () => {
+  const json = synthBlueprint({
+    sourcePrefix: 'photos/', sourceSuffixes: ['.jpg', '.png'], destPrefix: 'images/',
+    pipelines: [
+      { name: 'images' },
+      { name: 'geojson', job: 'command', jobEnvironment: { COMMAND: '["true"]' }, sourceSuffixes: ['.geojson'], image: { name: 'geojson', dockerfile: 'app/jobs/command/example/Dockerfile' } },
+    ],
+  }, { bundleDir });
+  const found = new Set(wildcardResources(json));
+  const cluster = 'arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>';
+  const added = [...found].filter((entry) => !(entry in WILDCARD_RESOURCES)).sort();
+  expect(added).toEqual([
+    'role geojson-workers_execution-role allows ecr:GetAuthorizationToken on *',
+    'role geojson-workers_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.geojson-workers_logs.arn}:*',
+    'role geojson-workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/geojson/*.geojson',
+    'role geojson-workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/geojson/*',
+    `role image-build_role allows ecs:TagResource on ${cluster}:task-definition/s3-queue-geojson-worker:*`,
+    `role scaler_role allows ecs:RunTask on ${cluster}:task-definition/s3-queue-geojson-worker:*`,
+    'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/photos/*.jpg',
+    'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/photos/*.png',
+    'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/images/*',
+  ]);
+  // The whole-bucket grants of the one-pipeline default are gone, not kept beside the narrower ones.
+  expect([...found].filter((entry) => entry.endsWith('_bucket.arn}/*') && entry.includes('workers_task-role'))).toEqual([]);
+});
