@@ -267,7 +267,8 @@ function parseShell(script: string): Piece[] {
       const end = script.indexOf('\n', i);
       take((end < 0 ? script.length : end) - i);
       continue;
-    } else if (c === '<' && next === '<' && script[i + 2] !== '<') {
+    } else if (c === '<' && next === '<' && script[i + 2] !== '<' && frame.depth === 0) {
+      // (Inside $((...)), depth 1 or more, `<<` is a shift, not a here-document.)
       i = readHeredocOperator(script, i, heredocs, (text) => (literal += text), refuse);
       continue;
     } else if (c === '\n' && heredocs.length > 0) {

@@ -87,6 +87,10 @@ describe('parseCommandTemplate', () => {
     expect((thrown as Error).message).toMatch(/COMMAND/);
   });
 
+  it('reads << inside $((...)) as a shift, not a here-document', () => {
+    expect(renderCommand(parseCommandTemplate('echo $((1 << 4)) {key}\necho {input}'), values()).args[1]).toBe(`echo $((1 << 4)) 'in/x.geojson'\necho '/work/msg-1/input/x.geojson'`);
+  });
+
   it('copies comments and here-documents without placeholders verbatim', () => {
     const script = 'cat <<-"END" > {outputDir}/note.txt\n\thello {{key}} $x\n\tEND\n# about {input}\ncat {input} # {key}';
     const rendered = renderCommand(parseCommandTemplate(script), values()).args[1];
