@@ -3,17 +3,22 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Log, LogFields } from '../../shared/log/logger';
-import { loadScalerConfig } from './config';
 import { EcsTaskHistory } from './ecs-task-history';
 import { EcsTaskLauncher } from './ecs-task-launcher';
-import { runScaler } from './run-scaler';
+import { LaunchBudget } from './launch-budget';
+import { FARGATE_LAUNCH_LIMITS } from './launch-plan';
+import { logWithFields } from './log-with-fields';
+import { loadScalerPipelines, type PipelineScalerConfig } from './pipelines-config';
+import type { RunScalerDeps, ScalerRun } from './run-scaler';
+import { runScalerForPipelines } from './run-scaler-for-pipelines';
 import { SqsDepthReader } from './sqs-depth-reader';
 import { SsmWorkerImage } from './ssm-worker-image';
 
 const USAGE = `Usage: npm run scale -- --once [--dry-run]
 
 Runs one scaling decision against a deployed stack, with the Lambda's variables (QUEUE_URL, CLUSTER, TASK_FAMILY,
-SUBNETS, SECURITY_GROUPS, IMAGE_PARAMETER, ...) and the SDK's usual region, credential and endpoint settings.
+SUBNETS, SECURITY_GROUPS, IMAGE_PARAMETER, ..., or PIPELINES for several) and the SDK's usual region, credential and
+endpoint settings.
   --once      required: make one decision and exit
   --dry-run   decide and print, launch nothing (same as DRY_RUN=true)
 `;
@@ -38,23 +43,43 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return values.help ? 0 : 2;
   }
-  const config = loadScalerConfig(values['dry-run'] ? { ...process.env, DRY_RUN: 'true' } : process.env);
+  const pipelines = loadScalerPipelines(values['dry-run'] ? { ...process.env, DRY_RUN: 'true' } : process.env);
   const ecs = new ECSClient({});
-  const run = await runScaler({
-    depthReader: new SqsDepthReader(new SQSClient({}), config.queueUrl),
-    launcher: new EcsTaskLauncher(ecs, config, { log: stderrLog }),
-    config,
-    log: stderrLog,
-    ...(config.imageParameter !== undefined ? { imageSource: new SsmWorkerImage(new SSMClient({}), config.imageParameter) } : {}),
-    history: new EcsTaskHistory(ecs, config),
-  });
+  const sqs = new SQSClient({});
+  const ssm = new SSMClient({});
+  const budget = new LaunchBudget(FARGATE_LAUNCH_LIMITS, Date.now());
+  const depsFor = (config: PipelineScalerConfig): RunScalerDeps => {
+    const log = config.pipeline !== undefined ? logWithFields(stderrLog, { pipeline: config.pipeline }) : stderrLog;
+    return {
+      depthReader: new SqsDepthReader(sqs, config.queueUrl),
+      launcher: new EcsTaskLauncher(ecs, config, { log, budget }),
+      config,
+      log,
+      ...(config.imageParameter !== undefined ? { imageSource: new SsmWorkerImage(ssm, config.imageParameter) } : {}),
+      history: new EcsTaskHistory(ecs, config),
+    };
+  };
+  const outcomes = await runScalerForPipelines(pipelines.map((config) => ({ name: config.pipeline ?? '', deps: depsFor(config) })), stderrLog);
+  let failed = false;
+  for (const outcome of outcomes) {
+    if (!outcome.ok) {
+      failed = true;
+      continue;
+    }
+    print(outcome.name, outcome.run);
+    failed ||= outcome.run.launchReport.failures.length > 0;
+  }
+  return failed ? 1 : 0;
+}
+
+/** The decision as JSON, then as one readable line (prefixed with the pipeline's name when there are several). */
+function print(name: string, run: ScalerRun): void {
   const { decision, launchReport } = run;
-  console.log(JSON.stringify({ ...decision, launchReport, dryRun: run.dryRun }));
+  console.log(JSON.stringify({ ...(name !== '' ? { pipeline: name } : {}), ...decision, launchReport, dryRun: run.dryRun }));
   console.log(
-    `${run.dryRun ? '[dry run] ' : ''}desired ${decision.desired}, launch ${decision.launch}, launched ` +
+    `${name !== '' ? `${name}: ` : ''}${run.dryRun ? '[dry run] ' : ''}desired ${decision.desired}, launch ${decision.launch}, launched ` +
       `${launchReport.launched}, failures ${launchReport.failures.length}: ${decision.reasons.join('; ')}`,
   );
-  return launchReport.failures.length > 0 ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -10,7 +10,8 @@ import { classifyFailure } from '../../shared/errors';
 import type { Log } from '../../shared/log/logger';
 import { realSleep, type Sleep } from '../../shared/retry';
 import type { CapacityProviderStrategyItem, ScalerConfig } from './config';
-import { FARGATE_LAUNCH_LIMITS, fullBuckets, planLaunch, refill, type LaunchRateLimits } from './launch-plan';
+import { LaunchBudget } from './launch-budget';
+import { FARGATE_LAUNCH_LIMITS, type LaunchRateLimits } from './launch-plan';
 import type { LaunchFailure, LaunchOptions, LaunchReport, TaskLauncher } from './ports/task-launcher';
 
 /** RunTask starts at most 10 tasks per call. */
@@ -35,6 +36,11 @@ export interface EcsLauncherOptions {
   readonly throttleBaseDelayMs?: number;
   /** Idempotency token per RunTask call; injectable so tests can predict it. */
   readonly newClientToken?: () => string;
+  /**
+   * The launch rates this launcher shares with the others of the same run (one per pipeline): AWS's buckets are the
+   * account's. Without one, each launch plans from full buckets of its own.
+   */
+  readonly budget?: LaunchBudget;
 }
 
 /**
@@ -109,9 +115,8 @@ export class EcsTaskLauncher implements TaskLauncher {
   async launch(count: number, options: LaunchOptions = {}): Promise<LaunchReport> {
     const requested = Math.max(0, Math.floor(count));
     const report = { launched: 0, failures: [] as LaunchFailure[], byCapacityProvider: {} as Record<string, number>, spotFallbackLaunched: 0 };
-    const startedAt = this.now();
     const stopAt = options.stopLaunchingAt ?? Infinity;
-    let buckets = fullBuckets(this.limits);
+    const budget = this.options.budget ?? new LaunchBudget(this.limits, this.now());
     let capacityFailures = 0;
     let fatal = false;
 
@@ -127,17 +132,16 @@ export class EcsTaskLauncher implements TaskLauncher {
 
     /** Returns whether every planned call was made and none failed fatally. */
     const runPhase = async (total: number, strategy: readonly CapacityProviderStrategyItem[]): Promise<boolean> => {
-      const plan = planLaunch(total, this.limits, refill(buckets, this.now() - startedAt, this.limits));
-      buckets = plan.buckets;
+      const calls = budget.plan(total, this.now());
       const inFlight: Promise<void>[] = [];
       let skipped = 0;
       let pastDeadline = false;
-      for (const [index, call] of plan.calls.entries()) {
-        const wait = startedAt + call.atMs - this.now();
+      for (const [index, call] of calls.entries()) {
+        const wait = call.atMs - this.now();
         if (wait > 0) await this.sleep(wait);
         pastDeadline = !fatal && this.now() >= stopAt;
         if (fatal || pastDeadline) {
-          skipped = plan.calls.slice(index).reduce((sum, left) => sum + left.count, 0);
+          skipped = calls.slice(index).reduce((sum, left) => sum + left.count, 0);
           break;
         }
         inFlight.push(this.runChunk(call.count, strategy, stopAt).then(record));
