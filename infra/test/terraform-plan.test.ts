@@ -65,3 +65,24 @@ it('plans every option at once: KMS, versioning, expiry, interface endpoints, pe
   expect(synthesized).toBeGreaterThan(EXPECTED_RESOURCES);
   expect(creates).toBe(synthesized);
 }, 120_000);
+
+it('plans a stack of two pipelines, each with its own queue, family, image and alarms, creating every synthesized resource', () => {
+  const { synthesized, creates, planned } = synthAndPlan('two-pipelines', {
+    sourcePrefix: 'photos/', destPrefix: 'images/',
+    pipelines: [
+      { name: 'images' },
+      {
+        name: 'geojson', job: 'command', jobEnvironment: { COMMAND: '["node","/opt/app/geojson-stats.js","{input}","{outputDir}"]' },
+        sourcePrefix: 'geo/', sourceSuffixes: ['.geojson'], destPrefix: 'geojson/', ephemeralStorageGiB: 50,
+        image: { name: 'geojson', dockerfile: 'app/jobs/command/example/Dockerfile' },
+      },
+    ],
+  });
+  // The second pipeline's queue + DLQ (5), task family (6), alarms (3), and its image's repository, lifecycle and parameter (3).
+  expect(synthesized).toBe(EXPECTED_RESOURCES + 17);
+  expect(creates).toBe(synthesized);
+  // The provider accepts the ephemeral storage block and the scratch volume.
+  expect(planned('aws_ecs_task_definition').map((task) => [task.family, task.ephemeral_storage])).toEqual([
+    ['s3-queue-worker', []], ['s3-queue-geojson-worker', [{ size_in_gib: 50 }]],
+  ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)));
+}, 180_000);
