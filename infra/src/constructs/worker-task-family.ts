@@ -52,6 +52,8 @@ const TASKS_ASSUME = assumableBy('ecs-tasks.amazonaws.com');
 /**
  * Where a job other than resize finds writable disk: the root filesystem stays read-only, and a bind-mount volume (the
  * task's ephemeral storage) is mounted at the temporary directory Node and most programs use. Resize works in memory.
+ * Fargate creates an empty volume owned by root; the non-root worker can write it only when the image declares the
+ * path a VOLUME, whose contents and mode (/tmp's 1777) Fargate then copies into it.
  */
 const SCRATCH = { volume: 'scratch', path: '/tmp' };
 
