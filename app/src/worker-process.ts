@@ -7,7 +7,10 @@ import { ConfigError } from '../../shared/errors';
 import { createLog, type Log, type LogFields } from '../../shared/log/logger';
 import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
-import { ResizeProcessor } from './processors/resize-processor';
+import { DEFAULT_JOB, findJobModule } from './job/job-registry';
+import type { JobModule, JobRuntime } from './job/job-module';
+import { detectCpuCount } from './runtime/cpu-count';
+import { detectMemoryLimit } from './runtime/memory-limit';
 import type { Queue } from '../../shared/ports/queue';
 import { openQueue } from './queue/open-queue';
 import type { ExitingNotice } from './runtime/supervisor-protocol';
@@ -15,17 +18,19 @@ import { createS3Client } from './store/s3-client';
 import { S3ObjectStore } from './store/s3-object-store';
 import { handleMessage } from './worker/handle-message';
 import { HealthGate } from './worker/health-gate';
-import { MemoryBudget } from './worker/memory-budget';
 import { realSleep } from '../../shared/retry';
 import { Worker } from './worker/worker';
 
 const SERVICE = 'worker';
 
 async function main(): Promise<number> {
+  const runtime = { cpuCount: detectCpuCount(), memoryLimitBytes: detectMemoryLimit(process.env).bytes };
   let config: WorkerConfig;
+  let jobModule: JobModule;
+  let jobSettings: unknown;
   let queue: Queue;
   try {
-    config = loadConfig(process.env);
+    ({ config, jobModule, jobSettings } = loadWorkerAndJob(process.env, runtime));
     queue = await openQueue(config, { env: process.env, concurrency: config.concurrency });
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -35,15 +40,15 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  const log = createLog(SERVICE, config.logLevel, { pid: process.pid });
+  const log = createLog(SERVICE, config.logLevel, { pid: process.pid, job: config.job });
   const stats = new WorkerStats();
   const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
-  const processor = new ResizeProcessor(config.resize, new MemoryBudget(config.memoryBudgetBytes));
+  const job = await jobModule.create(jobSettings, { ...runtime, log, store });
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
   const worker = new Worker({
     queue,
-    handle: (message, context) => handleMessage(message, { store, processor, config, retry, log, stats }, context),
+    handle: (message, context) => handleMessage(message, { store, job, config, retry, log, stats }, context),
     config: { ...config, maxReceiveCount: queue.maxReceiveCount ?? config.maxReceiveCount },
     log,
     stats,
@@ -54,16 +59,38 @@ async function main(): Promise<number> {
   log.info('worker started', {
     queue: config.queueKind,
     concurrency: config.concurrency,
-    sizes: config.resize.sizes.map((size) => `${size.width}x${size.height}`),
-    inputFormats: config.resize.inputFormats,
-    memoryBudgetMiB: Math.round(config.memoryBudgetBytes / (1024 * 1024)),
+    ...job.describe(),
     uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE,
     destBucket: config.destBucket,
   });
   const summary = await worker.run();
+  await job.close?.();
   await queue.close();
   // A task that could not finish its work says so: the scaler's crash-loop guard and the ECS console see it.
   return summary.reason === 'receive-failing' || summary.reason === 'stuck' ? 1 : 0;
+}
+
+/** The worker's settings and the job's, read together so one start names every mistake in both. */
+function loadWorkerAndJob(env: NodeJS.ProcessEnv, runtime: JobRuntime): { config: WorkerConfig; jobModule: JobModule; jobSettings: unknown } {
+  const problems: string[] = [];
+  let config: WorkerConfig | undefined;
+  try {
+    config = loadConfig(env, runtime.cpuCount);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  // An unknown JOB is already among the problems; the default job's settings are not worth checking then.
+  const jobModule = findJobModule(config?.job ?? env.JOB?.trim() ?? '') ?? findJobModule(DEFAULT_JOB)!;
+  let jobSettings: unknown;
+  try {
+    jobSettings = jobModule.readSettings(env, runtime);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems.join('\n'));
+  return { config, jobModule, jobSettings };
 }
 
 function logGateChange(log: Log, open: boolean, detail: LogFields): void {

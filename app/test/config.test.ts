@@ -21,29 +21,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ QUEUE_URL: '/tmp/queue.db', DEST_BUCKET: 'dest' }, 2)).toMatchObject({ queueKind: 'local', deadLetterQueueUrl: '' });
   });
 
-  it('accepts raster formats by default, SVG only when asked, and names a wrong format', () => {
-    expect(loadConfig(base, 2).resize.inputFormats).toEqual(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
-    expect(loadConfig({ ...base, INPUT_FORMATS: 'JPEG, svg,jpeg' }, 2).resize.inputFormats).toEqual(['jpeg', 'svg']);
-    expect(problems({ INPUT_FORMATS: 'jpeg,bmp' })).toMatch(/INPUT_FORMATS="jpeg,bmp" is invalid: expected a comma-separated list of jpeg, png, webp, gif, tiff, avif, heif, svg/);
-  });
-
-  it('derives the decode memory budget from the task memory limit, and takes MEMORY_BUDGET_MIB over it', () => {
-    const twoGiB = 2 * 1024 ** 3;
-    expect(loadConfig(base, 2, twoGiB).memoryBudgetBytes).toBe((Math.floor(2048 * 0.7) - 128) * 1024 * 1024);
-    expect(loadConfig({ ...base, MEMORY_BUDGET_MIB: '300' }, 2, twoGiB).memoryBudgetBytes).toBe(300 * 1024 * 1024);
-    expect(loadConfig(base, 2, 128 * 1024 * 1024).memoryBudgetBytes).toBe(64 * 1024 * 1024);
-    expect(problems({ MEMORY_BUDGET_MIB: '8' })).toMatch(/MEMORY_BUDGET_MIB="8" is invalid/);
-    expect(loadConfig(base, 2).resize.renderTimeoutSeconds).toBe(60);
-    expect(problems({ RENDER_TIMEOUT_SECONDS: '0' })).toMatch(/RENDER_TIMEOUT_SECONDS="0" is invalid/);
-  });
-
-  it('applies the documented defaults, with concurrency from the vCPUs', () => {
+  it('applies the documented defaults, with the default job and its concurrency from the vCPUs', () => {
     const config = loadConfig(base, 2);
     expect(config).toMatchObject({
       queueKind: 'sqs', destPrefix: '', sourcePrefix: '', concurrency: 4, receiveBatchSize: 10, waitSeconds: 20, idlePolls: 2,
       visibilityTimeoutSeconds: 60, shutdownGraceSeconds: 100, maxInputBytes: 104857600, transientRetries: 3, logLevel: 'INFO',
-      deadLetterQueueUrl: base.DLQ_URL, maxReceiveCount: 5, messageDeadlineSeconds: 300, outageWaitSeconds: 900,
-      resize: { sizes: [{ width: 224, height: 224 }], fit: 'cover', format: 'jpeg', quality: 85, background: '#ffffff', maxInputPixels: 100000000, failOn: 'warning' },
+      deadLetterQueueUrl: base.DLQ_URL, maxReceiveCount: 5, messageDeadlineSeconds: 300, outageWaitSeconds: 900, job: 'resize',
     });
     expect(config.allowedSourceBuckets).toBeUndefined();
   });
@@ -52,15 +35,13 @@ describe('loadConfig', () => {
     const config = loadConfig({
       ...base, DEST_PREFIX: '/resized', SOURCE_PREFIX: 'in/', ALLOWED_SOURCE_BUCKETS: 'a, b', CONCURRENCY: '7', RECEIVE_BATCH_SIZE: '5',
       WAIT_SECONDS: '3', IDLE_POLLS: '4', VISIBILITY_TIMEOUT_SECONDS: '90', SHUTDOWN_GRACE_SECONDS: '50', MAX_INPUT_BYTES: '1000',
-      TRANSIENT_RETRIES: '1', THROUGHPUT_LOG_SECONDS: '10', METRICS_NAMESPACE: 'NS', LOG_LEVEL: 'debug', SIZES: '224x224, 299x299,224x224',
-      FIT: 'contain', FORMAT: 'webp', QUALITY: '70', BACKGROUND: '#00FF00', MAX_INPUT_PIXELS: '5000', FAIL_ON: 'error',
+      TRANSIENT_RETRIES: '1', THROUGHPUT_LOG_SECONDS: '10', METRICS_NAMESPACE: 'NS', LOG_LEVEL: 'debug', JOB: 'resize',
       MAX_RECEIVE_COUNT: '3', MESSAGE_DEADLINE_SECONDS: '60', OUTAGE_WAIT_SECONDS: '120',
     }, 2);
     expect(config).toMatchObject({
       destPrefix: 'resized/', sourcePrefix: 'in/', allowedSourceBuckets: ['a', 'b'], concurrency: 7, receiveBatchSize: 5, waitSeconds: 3,
       idlePolls: 4, visibilityTimeoutSeconds: 90, shutdownGraceSeconds: 50, maxInputBytes: 1000, transientRetries: 1, throughputLogSeconds: 10,
-      metricsNamespace: 'NS', logLevel: 'DEBUG', maxReceiveCount: 3, messageDeadlineSeconds: 60, outageWaitSeconds: 120,
-      resize: { sizes: [{ width: 224, height: 224 }, { width: 299, height: 299 }], fit: 'contain', format: 'webp', quality: 70, background: '#00ff00', maxInputPixels: 5000, failOn: 'error' },
+      metricsNamespace: 'NS', logLevel: 'DEBUG', maxReceiveCount: 3, messageDeadlineSeconds: 60, outageWaitSeconds: 120, job: 'resize',
     });
   });
 
@@ -70,22 +51,17 @@ describe('loadConfig', () => {
   });
 
   it('returns a deeply frozen object', () => {
-    const config = loadConfig(base, 1);
+    const config = loadConfig({ ...base, ALLOWED_SOURCE_BUCKETS: 'a,b' }, 1);
     expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.resize.sizes[0])).toBe(true);
+    expect(Object.isFrozen(config.allowedSourceBuckets)).toBe(true);
   });
 
   it.each([
-    [{ SIZES: '224x' }, 'SIZES="224x" is invalid: expected a comma-separated list of WIDTHxHEIGHT'],
-    [{ SIZES: '0x10' }, 'SIZES="0x10" is invalid'],
+    [{ JOB: 'thumbnail' }, 'JOB="thumbnail" is invalid: expected one of resize, command'],
     [{ RECEIVE_BATCH_SIZE: '11' }, 'RECEIVE_BATCH_SIZE="11" is invalid: expected an integer from 1 to 10'],
     [{ WAIT_SECONDS: '21' }, 'WAIT_SECONDS="21" is invalid: expected an integer from 0 to 20'],
     [{ CONCURRENCY: 'two' }, 'CONCURRENCY="two" is invalid: expected an integer from 1 to 256'],
     [{ SHUTDOWN_GRACE_SECONDS: '120' }, 'SHUTDOWN_GRACE_SECONDS="120" is invalid: expected an integer from 0 to 110'],
-    [{ QUALITY: '0' }, 'QUALITY="0" is invalid: expected an integer from 1 to 100'],
-    [{ FIT: 'fill' }, 'FIT="fill" is invalid: expected one of cover, contain, inside'],
-    [{ FORMAT: 'gif' }, 'FORMAT="gif" is invalid: expected one of jpeg, webp, png'],
-    [{ BACKGROUND: 'white' }, 'BACKGROUND="white" is invalid: expected a hex colour #rrggbb'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is invalid'],
     [{ MAX_INPUT_BYTES: '1.5' }, 'MAX_INPUT_BYTES="1.5" is invalid: expected an integer of at least 1'],
   ])('names the variable, the value and the expected form for %j', (env, message) => {
@@ -93,11 +69,11 @@ describe('loadConfig', () => {
   });
 
   it('reports every problem at once, missing variables included', () => {
-    const message = problems({ QUEUE_URL: '', DEST_BUCKET: '', QUALITY: '500' });
+    const message = problems({ QUEUE_URL: '', DEST_BUCKET: '', IDLE_POLLS: '0' });
     expect(message.split('\n')).toEqual([
       expect.stringMatching(/^QUEUE_URL is missing: expected an SQS queue URL/),
       expect.stringMatching(/^DEST_BUCKET is missing/),
-      expect.stringMatching(/^QUALITY="500" is invalid/),
+      expect.stringMatching(/^IDLE_POLLS="0" is invalid/),
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { outputKey } from '../../app/src/naming/output-key';
+import { outputKey } from '../../app/jobs/resize/resize-output-key';
 
 /** Where every source object stands: done (all outputs there), dead-lettered, or still pending. Pure. */
 export interface Accounting {

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
+import { resizeJobModule } from '../../app/jobs/resize';
 import { loadConfig } from '../../app/src/config';
 import { objectsNamedIn } from '../../shared/events/parse-message';
 import type { Log, LogFields } from '../../shared/log/logger';
@@ -95,8 +96,9 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     throw error;
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
-  const sizes = workerConfig.resize.sizes.map((size) => `${size.width}x${size.height}`);
-  const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[workerConfig.resize.format];
+  const resize = resizeJobModule.readSettings(settings, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 }).resize;
+  const sizes = resize.sizes.map((size) => `${size.width}x${size.height}`);
+  const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[resize.format];
 
   const suffixes = (options.env.SOURCE_SUFFIXES ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;

@@ -2,8 +2,8 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, normalize } from 'node:path';
 import { ConfigError } from '../../../shared/errors';
 import { parseCommandTemplate, type CommandTemplate } from './command-template';
-import { DEFAULT_DISK_RESERVE_FACTOR } from './disk-budget';
-import { defaultWorkRoot } from './work-dirs';
+import { DEFAULT_DISK_RESERVE_FACTOR } from '../../src/job/disk-budget';
+import { defaultWorkRoot } from '../../src/job/work-dirs';
 
 /** The command job's configuration: read once from the environment, validated, frozen. */
 export interface CommandConfig {

@@ -62,8 +62,3 @@ export class CommandStoppedError extends TransientError {
   }
 }
 
-/** One object needs more disk than the whole budget, even alone: waiting for other work to finish cannot help. */
-export class DiskBudgetError extends PermanentError {
-  override readonly name = 'DiskBudgetError';
-  readonly reason = 'disk-budget-exceeded';
-}

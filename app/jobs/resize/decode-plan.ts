@@ -1,4 +1,4 @@
-import type { Size } from '../config';
+import type { Size } from './resize-config';
 
 /** What the image header says, as sharp's `metadata()` reports it (nothing decoded yet). */
 export interface ImageHeader {

@@ -1,9 +1,11 @@
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
-import type { InputFormat, OutputFormat, ResizeConfig, Size } from '../config';
 import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../../../shared/errors';
-import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../ports/processor';
-import { MemoryBudget } from '../worker/memory-budget';
+import type { LogFields } from '../../../shared/log/logger';
+import type { BytesOutput, JobContext, JobSource, ObjectInput, ObjectJob, PlannedOutput } from '../../src/job/object-job';
 import { isSimpleLossyWebp, planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';
+import type { MemoryBudget } from './memory-budget';
+import type { InputFormat, OutputFormat, ResizeConfig, Size } from './resize-config';
+import { resizeOutputName } from './resize-output-key';
 
 const FORMATS: Record<OutputFormat, { extension: string; contentType: string }> = {
   jpeg: { extension: '.jpg', contentType: 'image/jpeg' },
@@ -16,7 +18,20 @@ const LOADER_FORMATS: Readonly<Record<InputFormat, readonly string[]>> = {
   jpeg: ['jpeg'], png: ['png'], webp: ['webp'], gif: ['gif'], tiff: ['tiff'], avif: ['heif', 'avif'], heif: ['heif'], svg: ['svg'],
 };
 
-type SizedSpec = OutputSpec & { size: Size };
+interface SizedSpec {
+  /** A path segment such as `224x224`. */
+  readonly name: string;
+  readonly extension: string;
+  readonly contentType: string;
+  readonly size: Size;
+}
+
+/** One size rendered, before it is named after its source. */
+interface Rendered {
+  readonly spec: SizedSpec;
+  readonly body: Buffer;
+  readonly info: Readonly<Record<string, number>>;
+}
 
 /**
  * Resizes one image to every configured size, within the task's memory budget. The header is read first (no pixel
@@ -26,8 +41,9 @@ type SizedSpec = OutputSpec & { size: Size };
  * picks the cheapest decode scale per size; formats that decode whole are decoded once and every size is cut from
  * one reduced copy. Every render has RENDER_TIMEOUT_SECONDS. Outputs carry no EXIF/GPS metadata.
  */
-export class ResizeProcessor implements Processor {
+export class ResizeJob implements ObjectJob {
   readonly name = 'resize';
+  readonly consumes = 'bytes' as const;
   private readonly specs: readonly SizedSpec[];
   private readonly acceptedLoaders: ReadonlySet<string>;
 
@@ -38,18 +54,37 @@ export class ResizeProcessor implements Processor {
     this.acceptedLoaders = new Set(config.inputFormats.flatMap((name) => LOADER_FORMATS[name]));
   }
 
-  plannedOutputs(): readonly OutputSpec[] {
-    return this.specs.map(({ name, extension, contentType }) => ({ name, extension, contentType }));
+  plannedOutputs(source: Pick<JobSource, 'relativeKey'>): readonly PlannedOutput[] {
+    return this.specs.map((spec) => ({ name: resizeOutputName(source.relativeKey, spec.name, spec.extension) }));
   }
 
-  async process(input: ProcessorInput, signal?: AbortSignal): Promise<ProcessorOutput[]> {
-    const { key } = input.source;
-    if (input.bytes.length === 0) throw new InvalidImageError('empty-file', `${key} is empty (0 bytes)`);
+  describe(): LogFields {
+    return {
+      sizes: this.config.sizes.map((size) => `${size.width}x${size.height}`).join(','),
+      format: this.config.format,
+      inputFormats: this.config.inputFormats.join(','),
+      ...(this.budget !== undefined ? { memoryBudgetMiB: Math.round(this.budget.totalBytes / (1024 * 1024)) } : {}),
+    };
+  }
+
+  async process(input: ObjectInput, context?: Pick<JobContext, 'signal'>): Promise<BytesOutput[]> {
+    if (input.kind !== 'bytes') throw new TypeError(`the resize job consumes bytes, not a ${input.kind}`);
+    const rendered = await this.render(input.bytes, input.source.key, context?.signal);
+    return rendered.map(({ spec, body, info }) => ({
+      name: resizeOutputName(input.source.relativeKey, spec.name, spec.extension),
+      contentType: spec.contentType,
+      body,
+      info,
+    }));
+  }
+
+  private async render(bytes: Buffer, key: string, signal?: AbortSignal): Promise<Rendered[]> {
+    if (bytes.length === 0) throw new InvalidImageError('empty-file', `${key} is empty (0 bytes)`);
     try {
-      const header = await this.readHeader(input.bytes, key);
+      const header = await this.readHeader(bytes, key);
       const plan = planDecode(header, this.config.sizes);
       const lease = await this.budget?.acquire(plan.estimatedBytes, key, signal);
-      const rendering = this.render(input.bytes, plan.strategy);
+      const rendering = this.renderAll(bytes, plan.strategy);
       // The memory stays leased until libvips has really finished, even when the message has been failed already.
       rendering.then(() => lease?.release(), () => lease?.release());
       return await withinRenderTimeout(rendering, this.config.renderTimeoutSeconds, key);
@@ -82,7 +117,7 @@ export class ResizeProcessor implements Processor {
     };
   }
 
-  private async render(bytes: Buffer, strategy: DecodeStrategy): Promise<ProcessorOutput[]> {
+  private async renderAll(bytes: Buffer, strategy: DecodeStrategy): Promise<Rendered[]> {
     const { failOn, maxInputPixels } = this.config;
     // failOn rejects truncated and corrupt files instead of writing half-grey outputs; the pixel limit is checked
     // from the header again by libvips itself.
@@ -97,7 +132,7 @@ export class ResizeProcessor implements Processor {
     return allRendered(this.specs.map((spec) => this.encode(sharp(reduced.data, { raw }), spec)));
   }
 
-  private async encode(source: Sharp, spec: SizedSpec): Promise<ProcessorOutput> {
+  private async encode(source: Sharp, spec: SizedSpec): Promise<Rendered> {
     const { fit, background, quality, format } = this.config;
     let pipeline = source
       .resize(spec.size.width, spec.size.height, { fit, position: 'centre', background, withoutEnlargement: false })
@@ -106,13 +141,7 @@ export class ResizeProcessor implements Processor {
     else if (format === 'webp') pipeline = pipeline.webp({ quality });
     else pipeline = pipeline.png();
     const { data, info } = await this.withTimeout(pipeline).toBuffer({ resolveWithObject: true });
-    return {
-      name: spec.name,
-      extension: spec.extension,
-      contentType: spec.contentType,
-      body: data,
-      info: { width: info.width, height: info.height, bytes: data.length, channels: info.channels },
-    };
+    return { spec, body: data, info: { width: info.width, height: info.height, bytes: data.length, channels: info.channels } };
   }
 
   /** libvips checks the timeout as it computes, so a render that would run for hours stops itself. */
@@ -142,11 +171,11 @@ function renderTimeoutError(key: string, seconds: number, cause?: unknown): Dead
  * Like Promise.all, but settles only once every render has stopped: the memory lease is held until then, so a size
  * that fails first does not free the budget while the others still decode.
  */
-async function allRendered(renders: readonly Promise<ProcessorOutput>[]): Promise<ProcessorOutput[]> {
+async function allRendered(renders: readonly Promise<Rendered>[]): Promise<Rendered[]> {
   const results = await Promise.allSettled(renders);
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
-  return results.map((result) => (result as PromiseFulfilledResult<ProcessorOutput>).value);
+  return results.map((result) => (result as PromiseFulfilledResult<Rendered>).value);
 }
 
 /** Every sharp/libvips failure on input becomes an error with a reason; this is the one place that maps them. */

@@ -1,6 +1,6 @@
+import { PermanentError } from '../../../shared/errors';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DiskBudgetError } from './command-errors';
 
 export interface DiskLease {
   readonly bytes: number;
@@ -129,4 +129,10 @@ function mib(bytes: number): number {
 
 function abortReason(signal: AbortSignal | undefined): unknown {
   return signal?.reason ?? new Error('aborted while waiting for disk space');
+}
+
+/** One object needs more disk than the whole budget, even alone: waiting for other work to finish cannot help. */
+export class DiskBudgetError extends PermanentError {
+  override readonly name = 'DiskBudgetError';
+  readonly reason = 'disk-budget-exceeded';
 }

@@ -27,10 +27,24 @@ export interface GetOptions {
   readonly maxBytes: number;
 }
 
+export interface DownloadOptions {
+  /** Refuse (InputTooLargeError) before writing an object larger than this; `limitName` is the setting to name. */
+  readonly maxBytes: number;
+  readonly limitName: string;
+  readonly signal?: AbortSignal;
+}
+
 export interface ObjectStore {
   /** Throws SourceMissingError when the object does not exist, InputTooLargeError when over maxBytes. */
   get(ref: ObjectRef, options: GetOptions): Promise<StoredObject>;
   /** undefined when the object does not exist. */
   head(ref: ObjectRef): Promise<ObjectHead | undefined>;
   put(ref: ObjectRef, body: Buffer, options: PutOptions): Promise<void>;
+  /**
+   * Streams the object into a new file at `path` (never whole in memory) and returns what was written's head.
+   * Throws as `get` does; a partly written file is left for the caller's directory clean-up.
+   */
+  download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead>;
+  /** Streams the file at `path` to the object (multipart when large). */
+  upload(ref: ObjectRef, path: string, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void>;
 }

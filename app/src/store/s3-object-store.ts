@@ -1,8 +1,13 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
 import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../../../shared/naming/s3-limits';
 import { readBody } from './read-body';
-import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
+import type { DownloadOptions, GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 
 /** The object-store port over S3 (or any S3-protocol server). Transient SDK errors propagate for the caller to classify. */
 export class S3ObjectStore implements ObjectStore {
@@ -47,6 +52,63 @@ export class S3ObjectStore implements ObjectStore {
       new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: options.contentType, Metadata: { ...options.metadata } }),
     );
   }
+
+  async download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead> {
+    const what = `s3://${ref.bucket}/${ref.key}`;
+    let response;
+    try {
+      response = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: options.signal });
+    } catch (error) {
+      if (isNotFound(error)) throw new SourceMissingError(`${what} no longer exists`, { cause: error });
+      throw error;
+    }
+    const size = response.ContentLength ?? 0;
+    if (size > options.maxBytes) {
+      response.Body?.transformToWebStream().cancel().catch(() => undefined);
+      throw new InputTooLargeError(`${what} is ${size} bytes, over ${options.limitName} (${options.maxBytes} bytes)`);
+    }
+    // `wx`: a file that is already there is another download's, never to be appended to or overwritten.
+    const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    const body = (response.Body as NodeJS.ReadableStream | undefined) ?? Readable.from([]);
+    await pipeline(body, byteLimit(options.maxBytes, what, options.limitName), file, { signal: options.signal });
+    return { etag: unquote(response.ETag), size: (await stat(path)).size, contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
+  }
+
+  async upload(ref: ObjectRef, path: string, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void> {
+    assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
+    assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
+    const upload = new Upload({
+      client: this.s3,
+      params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(path), ContentType: options.contentType, Metadata: { ...options.metadata } },
+      partSize: UPLOAD_PART_BYTES,
+      queueSize: UPLOAD_PARTS_AT_ONCE,
+      // A failed multipart upload is aborted so its parts are not billed; the bucket's lifecycle rule is the backstop.
+      leavePartsOnError: false,
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await upload.done();
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+  }
+}
+
+/** Parts of 8 MiB, four at a time: 32 MiB of buffers per upload at most, and S3's 10,000 parts reach 78 GiB. */
+const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+const UPLOAD_PARTS_AT_ONCE = 4;
+
+/** Counts bytes on their way to disk and stops the stream once they pass the limit (a server sending more than it said). */
+function byteLimit(maxBytes: number, what: string, limitName: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > maxBytes) callback(new InputTooLargeError(`${what} sent more than ${limitName} (${maxBytes} bytes)`));
+      else callback(null, chunk);
+    },
+  });
 }
 
 /** A missing key, not a missing bucket: an event naming a bucket that does not exist is an error, never a skip. */

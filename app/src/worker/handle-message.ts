@@ -1,36 +1,24 @@
 import { classifyFailure, TransientError } from '../../../shared/errors';
 import { parseMessageBody, type ObjectEvent, type ParsedRecord } from '../../../shared/events/parse-message';
-import type { Log } from '../../../shared/log/logger';
-import type { WorkerStats } from '../metrics/worker-stats';
-import { OUTPUT_METADATA, outputKey, outputMetadata } from '../naming/output-key';
-import { assertKeyWithinLimit } from '../../../shared/naming/s3-limits';
 import type { ReceivedMessage } from '../../../shared/ports/queue';
-import type { ObjectStore } from '../ports/object-store';
-import type { OutputSpec, Processor } from '../ports/processor';
-import { retryTransient, type RetryPolicy } from '../../../shared/retry';
+import type { RetryPolicy } from '../../../shared/retry';
+import { handleObject, type ObjectHandlerConfig, type ObjectHandlerDeps } from './handle-object';
 import { carriedAttempts, type RecordFailure } from './settlement';
 
-export interface MessageHandlerConfig {
-  readonly destBucket: string;
-  readonly destPrefix: string;
-  readonly sourcePrefix: string;
-  readonly maxInputBytes: number;
+export interface MessageHandlerConfig extends ObjectHandlerConfig {
   readonly allowedSourceBuckets?: readonly string[];
 }
 
-export interface MessageHandlerDeps {
-  readonly store: ObjectStore;
-  readonly processor: Processor;
+export interface MessageHandlerDeps extends Omit<ObjectHandlerDeps, 'retry' | 'stopping' | 'config'> {
   readonly config: MessageHandlerConfig;
   readonly retry: RetryPolicy;
-  readonly log: Log;
-  readonly stats: WorkerStats;
-  readonly now?: () => number;
 }
 
 export interface HandleContext {
   /** Aborted when the worker gives the message up (deadline, outage outlasting its wait, lost visibility). */
   readonly signal: AbortSignal;
+  /** Aborted when the task is asked to stop (the Spot notice); jobs running programs pass it on. */
+  readonly stopping?: AbortSignal;
 }
 
 /** What happened to each record of one message; the worker turns it into a delete, a release or a reroute. */
@@ -41,9 +29,6 @@ export interface MessageOutcome {
   /** A message body holding just these records (indices as in `failures`). */
   bodyFor(indices: readonly number[]): string;
 }
-
-/** A version of the source that changed under us this many times in a row is left to a later delivery. */
-const FRESHNESS_ROUNDS = 3;
 
 /**
  * Handles every record of one message, each on its own: a bad record fails alone and the others are still done.
@@ -62,7 +47,8 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
   }
   const distinct = mergeDuplicates(parsed.records);
   const redelivered = message.receiveCount > 1 || carriedAttempts(message.attributes) > 0;
-  const retry: RetryPolicy = { ...deps.retry, signal: context.signal };
+  const retry = { ...deps.retry, signal: context.signal };
+  const stopping = context.stopping ?? new AbortController().signal;
   const failures: RecordFailure[] = [];
   for (const [index, { record }] of distinct.entries()) {
     if (context.signal.aborted) {
@@ -82,7 +68,7 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
       continue;
     }
     try {
-      await handleObject(object, redelivered, { ...deps, retry });
+      await handleObject(object, redelivered, { ...deps, retry, stopping });
     } catch (error) {
       const failure = failureOf(index, object.key, error);
       if (failure === undefined) {
@@ -130,64 +116,4 @@ function mergeDuplicates(records: readonly ParsedRecord[]): { record: ParsedReco
 
 function isFolderMarker(object: ObjectEvent): boolean {
   return object.key.endsWith('/') && (object.size ?? 0) === 0;
-}
-
-async function handleObject(object: ObjectEvent, redelivered: boolean, deps: MessageHandlerDeps): Promise<void> {
-  const { store, processor, config, retry, log, stats } = deps;
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const keyFor = (spec: OutputSpec) =>
-    outputKey({ destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix, sourceKey: object.key, outputName: spec.name, extension: spec.extension });
-
-  const planned = processor.plannedOutputs();
-  // A key S3 would refuse is known before any byte is read: fail now, not after the work.
-  for (const spec of planned ?? []) assertKeyWithinLimit(keyFor(spec), `output ${spec.name}`);
-
-  // Only a redelivery can find its own outputs, so first deliveries skip the HEAD calls. The outputs must match this
-  // event's version and that version must still be the source's: an older version's outputs written by a task that
-  // was given up before its read-back must not be taken for done work when a newer version exists.
-  if (redelivered && planned !== undefined && object.etag !== undefined) {
-    const etag = object.etag;
-    const [current, ...heads] = await Promise.all([
-      retryTransient(() => store.head({ bucket: object.bucket, key: object.key }), retry),
-      ...planned.map((spec) => retryTransient(() => store.head({ bucket: config.destBucket, key: keyFor(spec) }), retry)),
-    ]);
-    if ((current === undefined || current.etag === etag) && heads.every((head) => head?.metadata[OUTPUT_METADATA.sourceEtag] === etag)) {
-      stats.recordSkipped();
-      log.info('skipped', { bucket: object.bucket, key: object.key, reason: 'outputs already exist for this ETag', etag });
-      return;
-    }
-  }
-
-  // S3 delivers events at least once and out of order, so a slow older version can write after a newer one. After
-  // writing, the source is read back: if it changed meanwhile, the newer version is processed too, so whichever
-  // writer finishes last writes the newest version and the outputs always end up matching the source.
-  let bytesIn = 0;
-  let bytesOut = 0;
-  let sizes: string[] = [];
-  for (let round = 1; ; round++) {
-    const source = await retryTransient(() => store.get({ bucket: object.bucket, key: object.key }, { maxBytes: config.maxInputBytes }), retry);
-    const outputs = await processor.process({
-      bytes: source.body,
-      source: { bucket: object.bucket, key: object.key, etag: source.etag, size: source.size, contentType: source.contentType },
-    }, retry.signal);
-    const metadata = outputMetadata({ bucket: object.bucket, key: object.key, etag: source.etag });
-    await Promise.all(
-      outputs.map((output) =>
-        retryTransient(() => store.put({ bucket: config.destBucket, key: keyFor(output) }, output.body, { contentType: output.contentType, metadata }), retry),
-      ),
-    );
-    bytesIn += source.size;
-    bytesOut += outputs.reduce((total, output) => total + output.body.length, 0);
-    sizes = outputs.map((output) => output.name);
-    const current = await retryTransient(() => store.head({ bucket: object.bucket, key: object.key }), retry);
-    if (current === undefined || current.etag === source.etag) break;
-    log.info('source changed while processing: processing the newer version too', { bucket: object.bucket, key: object.key, processedEtag: source.etag, currentEtag: current.etag, round });
-    if (round >= FRESHNESS_ROUNDS) {
-      throw new TransientError('source-changing', `s3://${object.bucket}/${object.key} changed ${round} times while it was processed; a later delivery processes its newest version`);
-    }
-  }
-  const durationMs = now() - started;
-  stats.recordProcessed(bytesIn, bytesOut, sizes.length, durationMs);
-  log.info('processed', { bucket: object.bucket, key: object.key, sizes, bytesIn, bytesOut, durationMs });
 }

@@ -210,7 +210,8 @@ export class Worker {
     this.received++;
     this.deps.log.info('received', { messageId: message.messageId, receiveCount: message.receiveCount });
     void this.deps
-      .handle(message, { signal: entry.controller.signal })
+      // The stop signal doubles as the job's notice: programs it runs get the Spot notice too.
+      .handle(message, { signal: entry.controller.signal, stopping: this.receiveAbort.signal })
       .catch((error: unknown): MessageOutcome => wholeMessageFailure(message, 'unexpected-error', errorText(error)))
       .then(async (outcome) => {
         if (entry.givenUp) {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
-import type { GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../../src/ports/object-store';
+import type { DownloadOptions, GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../../src/ports/object-store';
 
 /** An in-memory object store with S3's observable behaviour (ETags, metadata, missing keys), plus call counts. */
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
-  readonly calls = { get: 0, head: 0, put: 0 };
+  readonly calls = { get: 0, head: 0, put: 0, download: 0, upload: 0 };
   /** Failures to throw from the next calls, consumed in order. */
   readonly failNext: { get: unknown[]; put: unknown[]; head: unknown[] } = { get: [], put: [], head: [] };
 
@@ -46,6 +47,23 @@ export class MemoryStore implements ObjectStore {
     this.calls.put++;
     this.throwIfFailing(this.failNext.put);
     this.add(ref.bucket, ref.key, body, { ...options.metadata });
+  }
+
+  async download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead> {
+    this.calls.download++;
+    this.throwIfFailing(this.failNext.get);
+    const object = this.object(ref.bucket, ref.key);
+    if (object === undefined) throw new SourceMissingError(`s3://${ref.bucket}/${ref.key} does not exist`);
+    if (object.size > options.maxBytes) throw new InputTooLargeError(`s3://${ref.bucket}/${ref.key} is ${object.size} bytes, over ${options.limitName}`);
+    await writeFile(path, object.body, { flag: 'wx' });
+    const { body: _body, ...head } = object;
+    return head;
+  }
+
+  async upload(ref: ObjectRef, path: string, options: PutOptions): Promise<void> {
+    this.calls.upload++;
+    this.throwIfFailing(this.failNext.put);
+    this.add(ref.bucket, ref.key, await readFile(path), { ...options.metadata });
   }
 
   private throwIfFailing(queue: unknown[]): void {

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { outputKey } from '../../src/naming/output-key';
+import { outputKey } from '../../jobs/resize/resize-output-key';
 import { startStrictS3Front } from '../../../local/src/strict-s3-front';
 import { localWorkerStatements } from '../../../local/src/worker-policy';
 import { loadRun, startHarness, startWorker as startHarnessWorker, type Harness, type LoadedRun } from './worker-harness';

@@ -1,8 +1,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyFailure } from '../../../../shared/errors';
-import { DiskBudgetError } from '../command-errors';
-import { defaultDiskBudgetBytes, DiskBudget, diskReservationBytes, MIN_DISK_RESERVATION_BYTES } from '../disk-budget';
+import { classifyFailure } from '../../../shared/errors';
+import { DiskBudgetError } from '../../src/job/disk-budget';
+import { defaultDiskBudgetBytes, DiskBudget, diskReservationBytes, MIN_DISK_RESERVATION_BYTES } from '../../src/job/disk-budget';
 
 const MIB = 1024 * 1024;
 

@@ -4,8 +4,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultWorkRoot, inputFileName, processIsAlive, sweepLeftovers, WorkDirs } from '../work-dirs';
-import { bundleFixture } from './helpers';
+import { defaultWorkRoot, inputFileName, processIsAlive, sweepLeftovers, WorkDirs } from '../../src/job/work-dirs';
+import { bundleFixture } from '../../jobs/command/test/helpers';
 
 let base: string;
 let root: string;

@@ -2,30 +2,33 @@ import { InvalidImageError } from '../../../shared/errors';
 import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { WorkerStats } from '../../src/metrics/worker-stats';
-import type { OutputSpec, Processor, ProcessorInput, ProcessorOutput } from '../../src/ports/processor';
+import type { BytesOutput, JobSource, ObjectInput, ObjectJob } from '../../src/job/object-job';
 import type { ReceivedMessage } from '../../../shared/ports/queue';
 import { handleMessage, type MessageHandlerConfig } from '../../src/worker/handle-message';
-import { sourceKeyOf } from '../../src/naming/output-key';
+import { sourceKeyOf } from '../../../shared/naming/output-metadata';
 import { userMetadataBytes } from '../../../shared/naming/s3-limits';
 import { MemoryStore } from '../fakes/memory-store';
 
-const SPECS: OutputSpec[] = [
-  { name: '224x224', extension: '.jpg', contentType: 'image/jpeg' },
-  { name: '299x299', extension: '.jpg', contentType: 'image/jpeg' },
-];
+const SIZES = ['224x224', '299x299'];
+const named = (size: string, relativeKey: string) => `${size}/${relativeKey.replace(/\.[^./]+$/, '')}.jpg`;
 
 /** Upper-cases the input once per size: enough to check what went where without decoding images. */
-class EchoProcessor implements Processor {
+class EchoJob implements ObjectJob {
   readonly name = 'echo';
-  readonly inputs: ProcessorInput[] = [];
-  plannedOutputs() {
-    return SPECS;
+  readonly consumes = 'bytes' as const;
+  readonly inputs: ObjectInput[] = [];
+  plannedOutputs(source: Pick<JobSource, 'relativeKey'>) {
+    return SIZES.map((size) => ({ name: named(size, source.relativeKey) }));
   }
-  async process(input: ProcessorInput): Promise<ProcessorOutput[]> {
+  describe() {
+    return {};
+  }
+  async process(input: ObjectInput): Promise<BytesOutput[]> {
+    if (input.kind !== 'bytes') throw new TypeError('bytes only');
     this.inputs.push(input);
     const text = input.bytes.toString();
     if (text === 'not an image') throw new InvalidImageError('unsupported-format', 'input is not a supported image format');
-    return SPECS.map((spec) => ({ ...spec, body: Buffer.from(`${spec.name}:${text.toUpperCase()}`) }));
+    return SIZES.map((size) => ({ name: named(size, input.source.relativeKey), contentType: 'image/jpeg', body: Buffer.from(`${size}:${text.toUpperCase()}`) }));
   }
 }
 
@@ -33,11 +36,11 @@ const config: MessageHandlerConfig = { destBucket: 'dest', destPrefix: 'out/', s
 
 function setup(overrides: Partial<MessageHandlerConfig> = {}) {
   const store = new MemoryStore();
-  const processor = new EchoProcessor();
+  const processor = new EchoJob();
   const log = new MemoryLog();
   const stats = new WorkerStats();
   const deps = {
-    store, processor, log, stats,
+    store, job: processor, log, stats,
     config: { ...config, ...overrides },
     retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined },
   };
@@ -67,7 +70,7 @@ describe('handleMessage', () => {
       'source-key': encodeURIComponent('in/a b/ü+x.png'),
       'source-etag': etag,
     });
-    expect(log.messages('processed')[0]).toMatchObject({ key: 'in/a b/ü+x.png', sizes: ['224x224', '299x299'], bytesIn: 6 });
+    expect(log.messages('processed')[0]).toMatchObject({ key: 'in/a b/ü+x.png', outputs: 2, bytesIn: 6 });
   });
 
   it('processes every record of a multi-record message', async () => {
@@ -175,7 +178,7 @@ describe('handleMessage', () => {
     const { store, handle } = setup();
     store.add('src', 'in/a.jpg', 'a');
     await handle(event(store, 'in/a.jpg'));
-    expect(store.calls).toEqual({ get: 1, head: 1, put: 2 });
+    expect(store.calls).toEqual({ get: 1, head: 1, put: 2, download: 0, upload: 0 });
   });
 
   it('fails a bad record alone: the records after it are still processed', async () => {
@@ -210,7 +213,7 @@ describe('handleMessage', () => {
   it('checks the outputs of a re-queued part (it carries attempts) before redoing it', async () => {
     const { store, processor, log, stats } = setup();
     store.add('src', 'in/a.jpg', 'a');
-    const deps = { store, processor, log, stats, config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined } };
+    const deps = { store, job: processor, log, stats, config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined } };
     await handleMessage(message(event(store, 'in/a.jpg'), 1), deps);
     await handleMessage(message(event(store, 'in/a.jpg'), 1, { attempts: '2' }), deps);
     expect(processor.inputs).toHaveLength(1);
@@ -223,7 +226,7 @@ describe('handleMessage', () => {
     await expect(handle(event(store, key))).resolves.toMatchObject({
       failures: [{ kind: 'permanent', reason: 'output-key-too-long', detail: expect.stringMatching(/1024 bytes/) }],
     });
-    expect(store.calls).toEqual({ get: 0, head: 0, put: 0 });
+    expect(store.calls).toEqual({ get: 0, head: 0, put: 0, download: 0, upload: 0 });
   });
 
   it('processes a legal key whose URL-encoded form would not fit S3\'s 2 KB of metadata', async () => {
@@ -273,9 +276,9 @@ describe('handleMessage', () => {
     const controller = new AbortController();
     processor.process = async (input) => {
       controller.abort(new Error('deadline'));
-      return SPECS.map((spec) => ({ ...spec, body: input.bytes }));
+      return SIZES.map((size) => ({ name: named(size, input.source.relativeKey), contentType: 'image/jpeg', body: input.kind === 'bytes' ? input.bytes : Buffer.alloc(0) }));
     };
-    const deps = { store, processor, log, stats, config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined } };
+    const deps = { store, job: processor, log, stats, config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined } };
     const outcome = await handleMessage(message(event(store, 'in/1.jpg', 'in/2.jpg'), 1), deps, { signal: controller.signal });
     expect(outcome.failures.map((failure) => failure.index)).toEqual([0, 1]);
   });

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { resizeJobModule } from '../../../app/jobs/resize';
 import { loadConfig } from '../../../app/src/config';
 import { seededRandom, upscaledField } from './photo-like-images';
 
@@ -49,7 +50,8 @@ export function decodedMiB(spec: DecodeHeavySpec): number {
 /** The worker's defaults for what it accepts, read through its own config loader so they cannot drift. */
 export function workerInputLimits(): { maxInputPixels: number; maxInputBytes: number } {
   const config = loadConfig({ QUEUE_URL: 'bench-queue.db', DEST_BUCKET: 'bench' }, 1);
-  return { maxInputPixels: config.resize.maxInputPixels, maxInputBytes: config.maxInputBytes };
+  const resize = resizeJobModule.readSettings({}, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 }).resize;
+  return { maxInputPixels: resize.maxInputPixels, maxInputBytes: config.maxInputBytes };
 }
 
 export async function decodeHeavyImage(spec: DecodeHeavySpec, seed: number): Promise<Buffer> {

@@ -3,7 +3,8 @@ import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { silentMetricsSink } from '../../../app/src/metrics/emf-publisher';
 import { WorkerStats } from '../../../app/src/metrics/worker-stats';
-import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
+import { resizeJobModule } from '../../../app/jobs/resize';
+import { ResizeJob } from '../../../app/jobs/resize/resize-job';
 import { LocalQueue } from '../../../shared/queue/local-queue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { httpHandler } from '../../../app/src/store/s3-client';
@@ -55,14 +56,14 @@ export async function countQueueCalls(
     requestHandler: httpHandler(concurrency * 4),
   });
   const store = new S3ObjectStore(s3);
-  const processor = new ResizeProcessor(config.resize);
+  const job = new ResizeJob(resizeJobModule.readSettings(env, { cpuCount: concurrency, memoryLimitBytes: 4 * 1024 ** 3 }).resize);
   const log = new MemoryLog();
   const stats = new WorkerStats();
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep };
   try {
     const worker = new Worker({
       queue,
-      handle: (message) => handleMessage(message, { store, processor, config, retry, log, stats }),
+      handle: (message) => handleMessage(message, { store, job, config, retry, log, stats }),
       config,
       log,
       stats,

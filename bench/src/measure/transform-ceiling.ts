@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type ResizeConfig, type Size } from '../../../app/src/config';
+import { resizeJobModule } from '../../../app/jobs/resize';
+import type { ResizeConfig, Size } from '../../../app/jobs/resize/resize-config';
 import sharp from 'sharp';
-import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
+import { ResizeJob } from '../../../app/jobs/resize/resize-job';
 import { reapedChildrenCpuSeconds } from './process-sampler';
 import { elapsedSeconds, runPool } from './run-pool';
 
@@ -25,8 +26,8 @@ export interface ThroughputMeasurement {
 
 /** The worker's own resize defaults, read through its config loader so they cannot drift, for the given sizes. */
 export function benchResizeConfig(sizes: readonly Size[]): ResizeConfig {
-  const env = { QUEUE_URL: 'bench-queue.db', DEST_BUCKET: 'bench', SIZES: sizes.map((size) => `${size.width}x${size.height}`).join(',') };
-  return loadConfig(env, 1).resize;
+  const env = { SIZES: sizes.map((size) => `${size.width}x${size.height}`).join(',') };
+  return resizeJobModule.readSettings(env, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 }).resize;
 }
 
 export function sizeLabel(sizes: readonly Size[]): string {
@@ -34,7 +35,7 @@ export function sizeLabel(sizes: readonly Size[]): string {
 }
 
 /**
- * The ResizeProcessor over the inputs (cycled) with `concurrency` images in flight. A short warm-up first, so the
+ * The resize job over the inputs (cycled) with `concurrency` images in flight. A short warm-up first, so the
  * figure is the steady rate rather than sharp's first-call setup.
  */
 export async function measureResizeProcessor(
@@ -45,10 +46,11 @@ export async function measureResizeProcessor(
   images: number,
 ): Promise<ThroughputMeasurement> {
   const inputs = paths.map((path) => readFileSync(path));
-  const processor = new ResizeProcessor(benchResizeConfig(sizes));
+  const job = new ResizeJob(benchResizeConfig(sizes));
   const run = async (index: number): Promise<void> => {
     const bytes = inputs[index % inputs.length]!;
-    await processor.process({ bytes, source: { bucket: 'bench', key: paths[index % paths.length]!, etag: 'bench', size: bytes.length } });
+    const key = paths[index % paths.length]!;
+    await job.process({ kind: 'bytes', bytes, source: { bucket: 'bench', key, relativeKey: key, etag: 'bench', size: bytes.length } });
   };
   await runPool(Math.min(concurrency * 2, images), concurrency, run);
   return timedInProcess(label, concurrency, images, () => runPool(images, concurrency, run));

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { buildS3Event } from '../../../shared/events/s3-event-shape';
-import { OUTPUT_METADATA, sourceKeyOf } from '../../../app/src/naming/output-key';
+import { OUTPUT_METADATA, sourceKeyOf } from '../../../shared/naming/output-metadata';
 import { LocalQueue } from '../../../shared/queue/local-queue';
 import { LOCAL_CREDENTIALS } from '../../../local/src/s3-server';
 import { startStrictS3Front } from '../../../local/src/strict-s3-front';

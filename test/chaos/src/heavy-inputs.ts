@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { planDecode } from '../../../app/src/processors/decode-plan';
+import { planDecode } from '../../../app/jobs/resize/decode-plan';
 
 /**
  * Inputs that are cheap to store and expensive to handle: images that decode whole (16-bit RGBA interlaced PNG,

@@ -1,4 +1,4 @@
-import { outputKey } from '../../../app/src/naming/output-key';
+import { outputKey } from '../../../app/jobs/resize/resize-output-key';
 import { EXIT_AFTER_NOTICE_MS } from '../../../app/src/runtime/supervisor-protocol';
 import type { ExpectedOutcome } from './bad-input-matrix';
 

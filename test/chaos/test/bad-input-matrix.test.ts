@@ -4,10 +4,11 @@ import { loadConfig } from '../../../app/src/config';
 import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { WorkerStats } from '../../../app/src/metrics/worker-stats';
-import { ResizeProcessor } from '../../../app/src/processors/resize-processor';
+import { resizeJobModule } from '../../../app/jobs/resize';
+import { ResizeJob } from '../../../app/jobs/resize/resize-job';
 import { handleMessage } from '../../../app/src/worker/handle-message';
 import { planSettlement } from '../../../app/src/worker/settlement';
-import { OUTPUT_METADATA } from '../../../app/src/naming/output-key';
+import { OUTPUT_METADATA } from '../../../shared/naming/output-metadata';
 import { MemoryStore } from '../../../app/test/fakes/memory-store';
 import {
   BAD_INPUT_MATRIX, CJK_KEY, MATRIX_MAX_INPUT_BYTES, MATRIX_SOURCE_BUCKET, matrixCases, matrixTable, OVERLONG_KEY, SLOW_RENDER_SETTINGS, type MatrixCase,
@@ -21,8 +22,9 @@ const env = {
   QUEUE_URL: '/tmp/unused.db', DEST_BUCKET: 'destination', SIZES: '32x32,48x40', MAX_INPUT_BYTES: String(MATRIX_MAX_INPUT_BYTES),
   ALLOWED_SOURCE_BUCKETS: MATRIX_SOURCE_BUCKET,
 };
-const config = loadConfig(env, 2);
-const slowConfig = loadConfig({ ...env, ...SLOW_RENDER_SETTINGS }, 2);
+const config = { ...loadConfig(env, 2), ...resizeJobModule.readSettings(env, { cpuCount: 2, memoryLimitBytes: 4 * 1024 ** 3 }) };
+const slowEnv = { ...env, ...SLOW_RENDER_SETTINGS };
+const slowConfig = { ...loadConfig(slowEnv, 2), ...resizeJobModule.readSettings(slowEnv, { cpuCount: 2, memoryLimitBytes: 4 * 1024 ** 3 }) };
 
 async function runCase(matrixCase: MatrixCase, caseConfig = config) {
   const store = new MemoryStore();
@@ -47,7 +49,7 @@ async function runCase(matrixCase: MatrixCase, caseConfig = config) {
   for (const [n, body] of bodies.entries()) {
     outcomes.push(await handleMessage(
       { messageId: `m-${n}`, receiptHandle: `r-${n}`, body, receiveCount: 1, attributes: {} },
-      { store, processor: new ResizeProcessor(caseConfig.resize), config: caseConfig, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
+      { store, job: new ResizeJob(caseConfig.resize), config: caseConfig, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
     ));
   }
   return { outcome: { failures: outcomes.flatMap((o) => o.failures) }, outputs: store.keys('destination'), log, uploaded, store };

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { isSimpleLossyWebp, planDecode, type ImageHeader } from '../../src/processors/decode-plan';
+import { isSimpleLossyWebp, planDecode, type ImageHeader } from '../decode-plan';
 
 const sizes = [{ width: 224, height: 224 }, { width: 299, height: 299 }];
 const header = (overrides: Partial<ImageHeader>): ImageHeader => ({ format: 'jpeg', width: 4000, height: 3000, channels: 3, depth: 'uchar', isProgressive: false, ...overrides });

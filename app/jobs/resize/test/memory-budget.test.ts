@@ -1,5 +1,5 @@
-import { MemoryBudgetError } from '../../../shared/errors';
-import { MemoryBudget } from '../../src/worker/memory-budget';
+import { MemoryBudgetError } from '../../../../shared/errors';
+import { MemoryBudget } from '../memory-budget';
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 

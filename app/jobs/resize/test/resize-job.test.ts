@@ -1,12 +1,12 @@
 import sharp from 'sharp';
-import type { ResizeConfig } from '../../src/config';
-import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../../shared/errors';
-import { MemoryBudget } from '../../src/worker/memory-budget';
-import { ResizeProcessor } from '../../src/processors/resize-processor';
+import type { ResizeConfig } from '../resize-config';
+import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../../../shared/errors';
+import { MemoryBudget } from '../memory-budget';
+import { ResizeJob } from '../resize-job';
 import {
   alphaPng, animatedGif, cmykJpeg, corruptJpeg, exifRotatedJpeg, grayscaleJpeg, halvesJpeg, interlacedPng, pixelBombPng, plainJpeg, png16, progressiveJpeg, textAsJpg,
   truncated,
-} from '../factories';
+} from '../../../test/factories';
 
 const config: ResizeConfig = {
   sizes: [{ width: 224, height: 224 }],
@@ -20,10 +20,10 @@ const config: ResizeConfig = {
   renderTimeoutSeconds: 60,
 };
 
-const source = { bucket: 'src', key: 'in/photo.jpg', etag: 'e', size: 1 };
+const source = { bucket: 'src', key: 'in/photo.jpg', relativeKey: 'photo.jpg', etag: 'e', size: 1 };
 
 async function run(bytes: Buffer, overrides: Partial<ResizeConfig> = {}) {
-  const outputs = await new ResizeProcessor({ ...config, ...overrides }).process({ bytes, source });
+  const outputs = await new ResizeJob({ ...config, ...overrides }).process({ kind: 'bytes', bytes, source });
   return Promise.all(
     outputs.map(async (output) => ({ output, meta: await sharp(output.body).metadata(), stats: await sharp(output.body).stats() })),
   );
@@ -31,24 +31,24 @@ async function run(bytes: Buffer, overrides: Partial<ResizeConfig> = {}) {
 
 async function rejection(bytes: Buffer, overrides: Partial<ResizeConfig> = {}, budget?: MemoryBudget): Promise<Error> {
   try {
-    await new ResizeProcessor({ ...config, ...overrides }, budget).process({ bytes, source });
+    await new ResizeJob({ ...config, ...overrides }, budget).process({ kind: 'bytes', bytes, source });
   } catch (error) {
     return error as Error;
   }
-  throw new Error('expected the processor to reject');
+  throw new Error('expected the job to reject');
 }
 
-describe('ResizeProcessor', () => {
+describe('ResizeJob', () => {
   it('yields one output per size, named WIDTHxHEIGHT, at exactly that size', async () => {
     const results = await run(await plainJpeg(800, 600), { sizes: [{ width: 224, height: 224 }, { width: 299, height: 299 }] });
-    expect(results.map(({ output, meta }) => [output.name, output.extension, output.contentType, meta.width, meta.height, meta.format])).toEqual([
-      ['224x224', '.jpg', 'image/jpeg', 224, 224, 'jpeg'],
-      ['299x299', '.jpg', 'image/jpeg', 299, 299, 'jpeg'],
+    expect(results.map(({ output, meta }) => [output.name, output.contentType, meta.width, meta.height, meta.format])).toEqual([
+      ['224x224/photo.jpg', 'image/jpeg', 224, 224, 'jpeg'],
+      ['299x299/photo.jpg', 'image/jpeg', 299, 299, 'jpeg'],
     ]);
   });
 
   it('plans the same outputs it produces, so redeliveries can be checked before any work', () => {
-    expect(new ResizeProcessor({ ...config, format: 'webp' }).plannedOutputs()).toEqual([{ name: '224x224', extension: '.webp', contentType: 'image/webp' }]);
+    expect(new ResizeJob({ ...config, format: 'webp' }).plannedOutputs({ relativeKey: 'a/photo.jpg' })).toEqual([{ name: '224x224/a/photo.webp' }]);
   });
 
   it('cover crops the centre: a wide red|blue image keeps both colours at the edges of a square', async () => {
@@ -199,10 +199,10 @@ describe('ResizeProcessor', () => {
       const bytes = await interlacedPng(1500, 1500);
       // Room for one such decode (about 20 MiB estimated), not two.
       const budget = new MemoryBudget(24 * 1024 * 1024);
-      const processor = new ResizeProcessor(config, budget);
+      const processor = new ResizeJob(config, budget);
       let peak = 0;
       const watch = setInterval(() => (peak = Math.max(peak, budget.usedBytes)), 1);
-      const results = await Promise.all([1, 2, 3].map(() => processor.process({ bytes, source })));
+      const results = await Promise.all([1, 2, 3].map(() => processor.process({ kind: 'bytes', bytes, source })));
       clearInterval(watch);
       expect(results.every((outputs) => outputs.length === 1)).toBe(true);
       expect(peak).toBeGreaterThan(0);
@@ -236,12 +236,12 @@ describe('the render timeout when libvips does not check it', () => {
     try {
       let finishNative: () => void = () => undefined;
       const budget = new MemoryBudget(1024 ** 3);
-      const processor = new ResizeProcessor({ ...config, renderTimeoutSeconds: 5 }, budget);
+      const processor = new ResizeJob({ ...config, renderTimeoutSeconds: 5 }, budget);
       // A decode that never yields to libvips's timeout check: the render only ends when we say so.
-      jest.spyOn(processor as unknown as { render: () => Promise<unknown> }, 'render').mockImplementation(
+      jest.spyOn(processor as unknown as { renderAll: () => Promise<unknown> }, 'renderAll').mockImplementation(
         () => new Promise((resolve) => { finishNative = () => resolve([]); }),
       );
-      const outcome = processor.process({ bytes: await plainJpeg(64, 64), source }).catch((error: unknown) => error);
+      const outcome = processor.process({ kind: 'bytes', bytes: await plainJpeg(64, 64), source }).catch((error: unknown) => error);
       while (budget.usedBytes === 0) await new Promise((resolve) => setImmediate(resolve));
       jest.advanceTimersByTime(5_000);
       const error = await outcome;

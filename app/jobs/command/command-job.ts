@@ -1,0 +1,78 @@
+import { lookup } from 'mime-types';
+import type { LogFields } from '../../../shared/log/logger';
+import type { FileOutput, JobContext, ObjectInput, ObjectJob, PlannedOutput } from '../../src/job/object-job';
+import { diskReservationBytes } from '../../src/job/disk-budget';
+import type { Workspaces } from '../../src/job/workspace';
+import type { CommandConfig } from './command-config';
+import { programEnvironment } from './command-config';
+import { renderCommand } from './command-template';
+import { exitOutcome } from './exit-outcome';
+import { listOutputFiles } from './output-files';
+import { runProgram } from './program-runner';
+
+/**
+ * Runs an existing program on each object: the object is streamed to a private directory (never whole in memory),
+ * the program runs in its own process group with `{input}`, `{outputDir}`, `{key}` and `{bucket}` filled in, and
+ * every regular file it leaves in `{outputDir}` becomes an output at DEST_PREFIX/<key minus SOURCE_PREFIX>/<path>.
+ * Its exit code decides the outcome (exit-outcome.ts); the worker removes the directory whatever happened.
+ */
+export class CommandJob implements ObjectJob {
+  readonly name = 'command';
+  readonly consumes = 'file' as const;
+
+  constructor(
+    private readonly config: CommandConfig,
+    readonly workspaces: Workspaces,
+    private readonly workerEnv: NodeJS.ProcessEnv,
+  ) {}
+
+  diskBytesFor(sourceSize: number): number {
+    return diskReservationBytes(sourceSize, this.config.diskReserveFactor);
+  }
+
+  /** What a program writes depends on its input: a redelivery runs it again and overwrites the same keys. */
+  plannedOutputs(): readonly PlannedOutput[] | undefined {
+    return undefined;
+  }
+
+  describe(): LogFields {
+    return {
+      command: this.config.command.form === 'argv' ? this.config.command.program : 'shell',
+      timeoutSeconds: this.config.timeoutSeconds,
+      transientExitCodes: this.config.transientExitCodes.join(','),
+      diskBudgetMiB: Math.round(this.workspaces.budgetBytes / (1024 * 1024)),
+    };
+  }
+
+  async process(input: ObjectInput, context: JobContext): Promise<FileOutput[]> {
+    if (input.kind !== 'file') throw new TypeError(`the command job consumes files, not ${input.kind}`);
+    const { file, args } = renderCommand(this.config.command, { input: input.path, outputDir: input.outputDir, key: input.source.key, bucket: input.source.bucket });
+    const result = await runProgram({
+      file,
+      args,
+      cwd: input.tmpDir,
+      env: programEnvironment(this.config, this.workerEnv, input.tmpDir),
+      timeoutMs: this.config.timeoutSeconds * 1000,
+      killGraceMs: this.config.killGraceSeconds * 1000,
+      signal: context.signal,
+      stopSignal: context.stopping,
+    });
+    const outcome = exitOutcome(result, this.config);
+    if (outcome.kind === 'failed') throw outcome.error;
+    const listing = await listOutputFiles(input.outputDir);
+    for (const entry of listing.skipped) {
+      context.log.warn('output not uploaded', { key: input.source.key, path: entry.relativePath, reason: entry.reason });
+    }
+    context.log.debug('program finished', { key: input.source.key, durationMs: result.durationMs, outputs: listing.files.length });
+    return listing.files.map((output) => ({
+      name: `${input.source.relativeKey}/${output.relativePath}`,
+      contentType: lookup(output.relativePath) || 'application/octet-stream',
+      path: output.path,
+      size: output.bytes,
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.workspaces.close();
+  }
+}

@@ -1,0 +1,16 @@
+import type { JobModule } from '../../src/job/job-module';
+import { loadCommandConfig, type CommandConfig } from './command-config';
+
+/** JOB=command: run an existing program on each object. See README.md beside this file. */
+export const commandJobModule: JobModule<CommandConfig> = {
+  name: 'command',
+  summary: 'run COMMAND on each object as a file; every file it leaves in {outputDir} is uploaded',
+  // A program usually keeps one core busy; more at once only queue for the CPU and multiply disk and memory use.
+  defaultConcurrency: (cpuCount) => cpuCount,
+  readSettings: (env) => loadCommandConfig(env),
+  async create(settings, deps) {
+    const [{ CommandJob }, { openDiskWorkspaces }] = await Promise.all([import('./command-job'), import('../../src/job/disk-workspaces')]);
+    const workspaces = await openDiskWorkspaces({ root: settings.workDir, ...(settings.diskBudgetBytes !== undefined ? { budgetBytes: settings.diskBudgetBytes } : {}) }, deps.log);
+    return new CommandJob(settings, workspaces, process.env);
+  },
+};

@@ -1,0 +1,36 @@
+import type { Log } from '../../../shared/log/logger';
+import type { ObjectStore } from '../ports/object-store';
+import type { ObjectJob } from './object-job';
+
+/** What a job may know of the task it runs in. */
+export interface JobRuntime {
+  readonly cpuCount: number;
+  /** The task's real memory limit (its cgroup), else TASK_MEMORY_MIB, else the host's. */
+  readonly memoryLimitBytes: number;
+}
+
+export interface JobDeps extends JobRuntime {
+  readonly log: Log;
+  readonly store: ObjectStore;
+}
+
+/**
+ * A job as the worker finds it by name (JOB). The module itself stays light: its settings are read with the
+ * worker's at start, so a bad deployment shows every mistake at once, and the heavy part (sharp, a program runner)
+ * is imported only by `create`, so a task loads just the job it runs.
+ */
+export interface JobModule<Settings = unknown> {
+  readonly name: string;
+  /** One line for `--help` and the README's list of jobs. */
+  readonly summary: string;
+  /** Messages one task works on at once when CONCURRENCY is not set. */
+  defaultConcurrency(cpuCount: number): number;
+  /**
+   * libuv pool threads one message may keep busy at once (sharp renders every size on its own pool thread); the
+   * supervisor sizes UV_THREADPOOL_SIZE from it before the worker starts. Undefined: none beyond file I/O.
+   */
+  poolThreadsPerMessage?(settings: Settings): number;
+  /** Reads the job's own variables; throws a ConfigError naming every bad one and the form expected. */
+  readSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): Settings;
+  create(settings: Settings, deps: JobDeps): Promise<ObjectJob>;
+}
