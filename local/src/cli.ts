@@ -9,16 +9,22 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../shared/errors';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
+import { demoJobNames, findJobDemo } from './job-demos';
 import { runPipeline } from './pipeline';
 
 const USAGE = `usage:
-  npm start -- [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
+  npm start -- [--job <name>] [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
                [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>]
-  npm run status  -- [--data-dir <dir>] [--json] [--aws | --stack <dir>]
-  npm run redrive -- [--data-dir <dir>] [--aws | --stack <dir>]
+  npm run status  -- [--job <name>] [--data-dir <dir>] [--json] [--aws | --stack <dir>]
+  npm run redrive -- [--job <name>] [--data-dir <dir>] [--aws | --stack <dir>]
+    --job picks the job the workers run (JOB, default resize; also command) and its demo set; its data lives in
+    .local (resize) or .local/<job>.
     --aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY from the environment; --stack <dir> reads them from
     \`terraform output -json\` in a synthesized stack directory (e.g. cdktf.out/stacks/blueprint).
-Worker settings (SIZES, FIT, FORMAT, QUALITY, CONCURRENCY, ...) are passed to the workers from the environment.`;
+Worker settings (CONCURRENCY, the job's own: SIZES, FIT, ... or COMMAND, ...) are passed to the workers from the environment.`;
+
+/** A demo's broken files fit; a real run's hundreds are for `npm run status`. */
+const DEAD_LETTERS_SHOWN = 10;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -29,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
       'until-drained': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '900' },
-      'data-dir': { type: 'string', default: process.env.DATA_DIR ?? '.local' },
+      job: { type: 'string', default: process.env.JOB ?? 'resize' },
+      'data-dir': { type: 'string' },
       port: { type: 'string', default: process.env.S3_PORT ?? '4568' },
       'scale-interval': { type: 'string', default: process.env.SCALE_INTERVAL ?? '3' },
       'max-tasks': { type: 'string', default: process.env.MAX_TASKS ?? '4' },
@@ -44,7 +51,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const dataDir = resolve(values['data-dir']);
+  const demo = findJobDemo(values.job);
+  if (demo === undefined) {
+    process.stderr.write(`--job "${values.job}" is unknown: expected one of ${demoJobNames().join(', ')}\n`);
+    return 2;
+  }
+  // Each job keeps its own buckets, queue and logs, so switching jobs never mixes their files.
+  const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? (demo.job === 'resize' ? '.local' : join('.local', demo.job)));
   const aws = values.stack !== undefined ? stackOutputsFrom(terraformOutputs(resolve(values.stack))) : values.aws ? targetFromEnv() : undefined;
   if (command === 'status') return status(aws, dataDir, values.json);
   if (command === 'redrive') return redrive(aws, dataDir);
@@ -82,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
       maxTasks: number('max-tasks', values['max-tasks'], 1),
       messagesPerTask: number('messages-per-task', values['messages-per-task'], 1),
       workerPath: join(__dirname, '..', 'app', 'main.js'),
+      distDir: join(__dirname, '..'),
+      demo,
       env: process.env,
       interactive: Boolean(progress.isTTY) && !values.json,
       write: (text) => progress.write(text),
@@ -95,9 +110,10 @@ async function main(argv: string[]): Promise<number> {
       [
         '',
         `loaded ${summary.loaded} files: ${summary.done} processed (${summary.outputs} outputs), ${summary.deadLettered} in the DLQ, ${summary.pending.length} pending`,
-        `${summary.durationSeconds}s, ${summary.imagesPerSecond} images/s, ${summary.workersStarted} workers started, at most ${summary.peakWorkers} at once`,
+        `${summary.durationSeconds}s, ${summary.filesPerSecond} files/s, ${summary.workersStarted} workers started, at most ${summary.peakWorkers} at once`,
+        ...summary.deadLetters.slice(0, DEAD_LETTERS_SHOWN).map((line) => `  DLQ ${line.key}: ${line.reason}${line.why === '' ? '' : ` (${line.why})`}`),
         summary.dlqDepth > 0 ? `dead letters: inspect with npm run status, retry with npm run redrive after fixing the cause` : '',
-        `outputs: ${join(dataDir, 's3', 'destination')}`,
+        `outputs (plain files): ${summary.outputsDir}`,
         '',
       ].join('\n'),
     );
@@ -114,6 +130,9 @@ async function status(aws: StackOutputs | undefined, dataDir: string, json: bool
   process.stdout.write(
     `${report.target}: queue visible ${report.visible}, in flight ${report.inFlight}, delayed ${report.delayed}, DLQ ${report.deadLettered}, running ${report.target === 'local' ? 'workers' : 'tasks'} ${report.runningTasks}\n`,
   );
+  for (const line of report.deadLetters ?? []) {
+    process.stdout.write(`  DLQ ${line.key}: ${line.reason}${line.why === '' ? '' : ` (${line.why})`}\n`);
+  }
   for (const decision of report.lastDecisions) {
     process.stdout.write(`  ${String(decision.timestamp)} launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
   }

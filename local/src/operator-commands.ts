@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { LocalQueue } from '../../shared/queue/local-queue';
+import { describeDeadLetters, type DeadLetterLine } from './dead-letter-report';
 import { EcsTaskLauncher } from '../../scaler/src/ecs-task-launcher';
 import { SqsDepthReader } from '../../scaler/src/sqs-depth-reader';
 
@@ -14,7 +15,11 @@ export interface StatusReport {
   readonly deadLettered: number;
   readonly runningTasks: number;
   readonly lastDecisions: readonly Record<string, unknown>[];
+  /** Locally: the first dead letters and their reasons (deployed: read the DLQ's message attributes). */
+  readonly deadLetters?: readonly DeadLetterLine[];
 }
+
+const DEAD_LETTERS_LISTED = 20;
 
 /** Local: the queue file, the worker pids the pipeline last recorded, and its last scaling decisions. */
 export async function localStatus(dataDir: string, decisions = 5): Promise<StatusReport> {
@@ -34,6 +39,7 @@ export async function localStatus(dataDir: string, decisions = 5): Promise<Statu
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((line) => line.message === 'scaling decision')
         .slice(-decisions),
+      deadLetters: describeDeadLetters(await queue.peekDeadLetters(DEAD_LETTERS_LISTED)),
     };
   } finally {
     await queue.close();

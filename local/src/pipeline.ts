@@ -1,14 +1,15 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
-import { resizeJobModule } from '../../app/jobs/resize';
+import type { ExpectedOutputs, JobDemo } from '../../app/src/job/job-demo';
 import { loadConfig } from '../../app/src/config';
 import { objectsNamedIn } from '../../shared/events/parse-message';
 import type { Log, LogFields } from '../../shared/log/logger';
 import { LocalQueue } from '../../shared/queue/local-queue';
 import { runScaler } from '../../scaler/src/run-scaler';
 import { account, type Accounting } from './accounting';
-import { writeDemoSet } from './demo-set';
+import { describeDeadLetters, type DeadLetterLine } from './dead-letter-report';
+import { mirrorDir, mirrorObjects, type ListedObject } from './output-mirror';
 import { connectEventBridge } from './event-bridge';
 import { LocalTaskLauncher } from './local-task-launcher';
 import { formatProgress, type ProgressSnapshot } from './progress';
@@ -31,6 +32,10 @@ export interface PipelineOptions {
   readonly maxTasks: number;
   readonly messagesPerTask: number;
   readonly workerPath: string;
+  /** The job the workers run, with its demo set and its own settings. */
+  readonly demo: JobDemo;
+  /** Where the built bundles are (the command job's example program lives there). */
+  readonly distDir: string;
   /** Worker settings passed through (SIZES, FIT, FORMAT, CONCURRENCY, ...), as a task definition would set them. */
   readonly env: NodeJS.ProcessEnv;
   readonly interactive: boolean;
@@ -39,7 +44,9 @@ export interface PipelineOptions {
 
 export interface PipelineSummary extends Accounting {
   readonly durationSeconds: number;
-  readonly imagesPerSecond: number;
+  /** Sources done per second, counted from the first one done. */
+  readonly filesPerSecond: number;
+  readonly job: string;
   readonly workersStarted: number;
   readonly peakWorkers: number;
   /** Workers still running when the summary was taken: 0 after --until-drained. */
@@ -48,9 +55,14 @@ export interface PipelineSummary extends Accounting {
   /** Uploads whose event could not be put on the queue (reported as they happen); 0 in any healthy run. */
   readonly eventsNotQueued: number;
   readonly endpoint: string;
+  /** The destination as plain files (s3rver's own files are `<key>._S3rver_object`). */
+  readonly outputsDir: string;
+  /** What is in the DLQ and why, at most the first 100. */
+  readonly deadLetters: readonly DeadLetterLine[];
 }
 
-const WORKER_SETTINGS = ['SIZES', 'FIT', 'FORMAT', 'QUALITY', 'BACKGROUND', 'CONCURRENCY', 'MAX_INPUT_BYTES', 'MAX_INPUT_PIXELS', 'FAIL_ON', 'LOG_LEVEL', 'DEST_PREFIX', 'SOURCE_PREFIX', 'SHUTDOWN_GRACE_SECONDS'];
+/** The worker's own settings a local run passes through; each job adds its own (JobDemo.settingNames). */
+const WORKER_SETTINGS = ['CONCURRENCY', 'MAX_INPUT_BYTES', 'LOG_LEVEL', 'DEST_PREFIX', 'SOURCE_PREFIX', 'SHUTDOWN_GRACE_SECONDS', 'MESSAGE_DEADLINE_SECONDS'];
 
 /**
  * The whole blueprint on one machine: S3-protocol server, S3 events bridged to the local queue in the AWS shape, the
@@ -69,7 +81,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     QUEUE_URL: join(options.dataDir, 'queue.db'),
     DEST_BUCKET: DESTINATION_BUCKET,
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
-    SIZES: '224x224,299x299',
+    JOB: options.demo.job,
+    ...options.demo.defaultSettings({ distDir: options.distDir }),
     WAIT_SECONDS: '2',
     IDLE_POLLS: '2',
     VISIBILITY_TIMEOUT_SECONDS: visibilityTimeoutSeconds,
@@ -78,7 +91,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     MALLOC_ARENA_MAX: '2',
     NODE_NO_WARNINGS: '1',
-    ...Object.fromEntries(WORKER_SETTINGS.filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
+    ...Object.fromEntries([...WORKER_SETTINGS, ...options.demo.settingNames].filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
   };
   const workerConfig = loadConfig(settings);
   // Workers reach S3 through the strict front, as the role the infra gives the Fargate task (403 for what that policy
@@ -96,9 +109,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     throw error;
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
-  const resize = resizeJobModule.readSettings(settings, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 }).resize;
-  const sizes = resize.sizes.map((size) => `${size.width}x${size.height}`);
-  const extension = { jpeg: '.jpg', webp: '.webp', png: '.png' }[resize.format];
+  const expectedOutputs = (relativeKey: string) => options.demo.expectedOutputs(relativeKey, settings);
 
   const suffixes = (options.env.SOURCE_SUFFIXES ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;
@@ -157,7 +168,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const quiet = depth.visible + depth.inFlight + depth.delayed === 0 && workers === 0;
       // Listing both buckets is the expensive part of a tick: every 2 s, and at once when the queue looks drained.
       if (accounting === undefined || now >= nextAccounting || (quiet && options.untilDrained)) {
-        accounting = await accountingOf(queue, s3, sizes, extension, workerConfig);
+        accounting = await accountingOf(queue, s3, expectedOutputs, workerConfig);
         // A rerun finds earlier runs' outputs: the rate counts only what this run processes.
         doneBefore ??= accounting.done;
         nextAccounting = now + 2000;
@@ -180,20 +191,25 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     if (options.interactive) options.write('\n');
-    // After Ctrl-C the workers are finishing their images: count what they complete, not what was done at the signal.
+    // After Ctrl-C the workers are finishing their files: count what they complete, not what was done at the signal.
     while (stopping && (await launcher.countRunning()) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    const final = await accountingOf(queue, s3, sizes, extension, workerConfig);
+    const final = await accountingOf(queue, s3, expectedOutputs, workerConfig);
+    const outputsDir = mirrorDir(options.dataDir);
+    await mirrorObjects(s3, DESTINATION_BUCKET, await listObjects(s3, DESTINATION_BUCKET), outputsDir);
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
     return {
       ...final,
       durationSeconds: Math.round(elapsed() * 10) / 10,
-      imagesPerSecond: Math.round(((final.done - (doneBefore ?? 0)) / processingSeconds) * 10) / 10,
+      filesPerSecond: Math.round(((final.done - (doneBefore ?? 0)) / processingSeconds) * 10) / 10,
+      job: options.demo.job,
       workersStarted: launcher.startedCount,
       peakWorkers: launcher.peakRunning,
       workersAtEnd: await launcher.countRunning(),
       dlqDepth: await queue.dlqDepth(),
       eventsNotQueued,
       endpoint: server.endpoint,
+      outputsDir,
+      deadLetters: describeDeadLetters(await queue.peekDeadLetters(100)),
     };
   } finally {
     await launcher.stopAll('SIGTERM');
@@ -211,21 +227,21 @@ async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
     options.write(`loaded ${keys.length} files from ${options.load}\n`);
   } else if (!existsSync(demoMarker)) {
     const demoDir = join(options.dataDir, 'demo');
-    const { good, broken } = await writeDemoSet(demoDir);
+    const { good, broken } = await options.demo.writeDemoSet(demoDir);
     const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir);
     writeFileSync(demoMarker, new Date().toISOString());
-    options.write(`loaded the demo set: ${keys.length} files (${good} images, ${broken} deliberately broken)\n`);
+    options.write(`loaded the ${options.demo.job} demo set: ${keys.length} files (${good} ${options.demo.noun}, ${broken} deliberately broken)\n`);
   }
 }
 
 async function accountingOf(
-  queue: LocalQueue, s3: S3Client, sizes: string[], extension: string, config: { destPrefix: string; sourcePrefix: string },
+  queue: LocalQueue, s3: S3Client, expectedOutputs: (relativeKey: string) => ExpectedOutputs, config: { destPrefix: string; sourcePrefix: string },
 ): Promise<Accounting> {
   const [sourceKeys, destinationKeys, deadLetters] = await Promise.all([
-    listKeys(s3, SOURCE_BUCKET), listKeys(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
-  ]);
+    listObjects(s3, SOURCE_BUCKET), listObjects(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
+  ]).then(([source, destination, dead]) => [source.map((object) => object.key), destination.map((object) => object.key), dead] as const);
   return account({
-    sourceKeys, destinationKeys, sizes, extension, destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix,
+    sourceKeys, destinationKeys, expectedOutputs, destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix,
     deadLetteredKeys: deadLetters.flatMap((letter) => keysIn(letter.body)),
   });
 }
@@ -238,15 +254,15 @@ function keysIn(body: string): string[] {
  * ListObjects v1, paged by Marker: s3rver 3.7 encrypts v2 continuation tokens with DES, which OpenSSL 3 refuses, so
  * any v2 listing past 1,000 keys fails with a 500.
  */
-async function listKeys(s3: S3Client, bucket: string): Promise<string[]> {
-  const keys: string[] = [];
+async function listObjects(s3: S3Client, bucket: string): Promise<ListedObject[]> {
+  const objects: ListedObject[] = [];
   let marker: string | undefined;
   for (;;) {
     const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Marker: marker }));
-    const pageKeys = (page.Contents ?? []).map((object) => object.Key ?? '');
-    keys.push(...pageKeys);
-    if (page.IsTruncated !== true || pageKeys.length === 0) return keys;
-    marker = page.NextMarker ?? pageKeys[pageKeys.length - 1];
+    const pageObjects = (page.Contents ?? []).map((object) => ({ key: object.Key ?? '', size: object.Size ?? 0 }));
+    objects.push(...pageObjects);
+    if (page.IsTruncated !== true || pageObjects.length === 0) return objects;
+    marker = page.NextMarker ?? pageObjects[pageObjects.length - 1]!.key;
   }
 }
 

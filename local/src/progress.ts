@@ -9,7 +9,7 @@ export interface ProgressSnapshot {
   readonly loaded: number;
 }
 
-/** `processed` per second since the first image, and the time the rest would take at that rate. Pure. */
+/** `processed` per second since the first file done, and the time the rest would take at that rate. Pure. */
 export function formatProgress(now: ProgressSnapshot, startedProcessingAt?: { elapsedSeconds: number; processed: number }): string {
   const since = startedProcessingAt ?? { elapsedSeconds: 0, processed: 0 };
   const seconds = Math.max(0.001, now.elapsedSeconds - since.elapsedSeconds);
@@ -23,7 +23,7 @@ export function formatProgress(now: ProgressSnapshot, startedProcessingAt?: { el
     `DLQ ${now.deadLettered}`,
     `workers ${now.workers}`,
     `processed ${now.processed}/${now.loaded}`,
-    `${rate.toFixed(1)} img/s`,
+    `${rate.toFixed(1)} files/s`,
     `ETA ${eta}`,
   ].join(' | ');
 }

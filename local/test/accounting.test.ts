@@ -1,15 +1,27 @@
 import { account } from '../src/accounting';
+import { resizeDemo } from '../../app/jobs/resize/local-demo';
+import { commandDemo } from '../../app/jobs/command/local-demo';
 
 describe('account', () => {
-  const base = { sizes: ['224x224', '299x299'], extension: '.jpg', destPrefix: '', sourcePrefix: '' };
-
-  it('counts a file done only when every size exists, dead-lettered when its message is in the DLQ, pending otherwise', () => {
+  it('counts an image done only when every size exists, dead-lettered when its message is in the DLQ, pending otherwise', () => {
     const result = account({
-      ...base,
+      destPrefix: '', sourcePrefix: '',
+      expectedOutputs: (relativeKey) => resizeDemo.expectedOutputs(relativeKey, { SIZES: '224x224,299x299' }),
       sourceKeys: ['a/x.png', 'b/x.png', 'broken.jpg', 'half.jpg', 'folder/'],
       destinationKeys: ['224x224/a/x.jpg', '299x299/a/x.jpg', '224x224/b/x.jpg', '299x299/b/x.jpg', '224x224/half.jpg'],
       deadLetteredKeys: ['broken.jpg'],
     });
     expect(result).toEqual({ loaded: 4, done: 2, deadLettered: 1, pending: ['half.jpg'], outputs: 5 });
+  });
+
+  it('counts a program\'s source done when any output sits under its folder, and never mistakes a sibling with a longer name', () => {
+    const result = account({
+      destPrefix: 'out/', sourcePrefix: 'in/',
+      expectedOutputs: (relativeKey) => commandDemo.expectedOutputs(relativeKey, {}),
+      sourceKeys: ['in/a.geojson', 'in/a.geojson.bak', 'in/b c.geojson', 'in/broken.geojson'],
+      destinationKeys: ['out/a.geojson.bak2/stats.json', 'out/a.geojson/stats.json', 'out/b c.geojson/nested/x.txt'],
+      deadLetteredKeys: ['in/broken.geojson'],
+    });
+    expect(result).toEqual({ loaded: 4, done: 2, deadLettered: 1, pending: ['in/a.geojson.bak'], outputs: 3 });
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
+import { BROKEN_GEOJSON, GOOD_GEOJSON_KEYS } from '../../app/jobs/command/example/demo-set';
 
 /**
  * `npm start -- --load <dir> --until-drained --json` as a user runs it: the bundled CLI and worker, s3rver, the local
@@ -16,7 +17,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
   const bundle = (entry: string, out: string) =>
     build({ entryPoints: [join(ROOT, entry)], outfile: join(dir, 'dist', out), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp', 'better-sqlite3'], logLevel: 'error' });
-  await Promise.all([bundle('local/src/cli.ts', 'local/cli.js'), bundle('app/src/main.ts', 'app/main.js')]);
+  await Promise.all([
+    bundle('local/src/cli.ts', 'local/cli.js'), bundle('app/src/main.ts', 'app/main.js'),
+    bundle('app/jobs/command/example/geojson-stats.ts', 'app/jobs/command/geojson-stats.js'),
+  ]);
   const input = join(dir, 'input');
   for (let i = 0; i < 120; i++) {
     const key = [`set ${i % 3}/photo+${i}.jpg`, `ünï/${i}.png`, `deep/a/b/${i}.jpg`][i % 3]!;
@@ -53,6 +57,36 @@ it('loads 124 files, processes every good one, dead-letters the broken ones and 
 
   const outputs = readdirSync(join(dir, 'data/s3/destination/224x224'), { recursive: true });
   expect(outputs.length).toBeGreaterThan(0);
+  // The outputs as plain files a person can open, at their keys.
+  expect(summary.outputsDir).toBe(join(dir, 'data/out'));
+  expect(await sharp(join(dir, 'data/out/224x224/ünï/1.jpg')).metadata()).toMatchObject({ format: 'jpeg', width: 224, height: 224 });
   const decisions = readFileSync(join(dir, 'data/decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   expect(decisions.some((decision) => decision.launch > 1)).toBe(true);
 }, 180_000);
+
+it('runs the command job\'s GeoJSON demo: statistics as JSON files, every broken file in the DLQ with the program\'s reason', async () => {
+  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--job', 'command', '--until-drained', '--json',
+    '--data-dir', join(dir, 'command'), '--port', '0', '--scale-interval', '1', '--max-tasks', '2', '--timeout', '120'], {
+    env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', WORK_DIR: join(dir, 'work') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
+  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+
+  const summary = JSON.parse(stdout.trim());
+  const total = GOOD_GEOJSON_KEYS.length + BROKEN_GEOJSON.length;
+  expect(summary).toMatchObject({ job: 'command', loaded: total, done: GOOD_GEOJSON_KEYS.length, deadLettered: BROKEN_GEOJSON.length, pending: [], workersAtEnd: 0 });
+  for (const broken of BROKEN_GEOJSON) {
+    expect(summary.deadLetters).toContainEqual({ key: broken.key, reason: 'command-failed', why: expect.stringContaining(broken.reason) });
+  }
+  for (const key of GOOD_GEOJSON_KEYS) {
+    const stats = JSON.parse(readFileSync(join(dir, 'command/out', key, 'stats.json'), 'utf8'));
+    expect(stats.featureCount).toEqual(expect.any(Number));
+  }
+  // Every message's private directory is gone once the run is over.
+  expect(readdirSync(join(dir, 'work'), { recursive: true })).toEqual([]);
+}, 150_000);

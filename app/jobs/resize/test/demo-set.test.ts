@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { writeDemoSet } from '../src/demo-set';
+import { writeDemoSet } from '../demo-set';
 
 let dir: string;
 beforeAll(() => {

@@ -1,0 +1,43 @@
+import { objectsNamedIn } from '../../shared/events/parse-message';
+import type { DeadLetter } from '../../shared/queue/local-queue';
+
+/** One dead-lettered object and why, as a person reads it. */
+export interface DeadLetterLine {
+  readonly key: string;
+  readonly reason: string;
+  /** The detail's last line: a program's own message, or the worker's explanation. */
+  readonly why: string;
+}
+
+const WHY_CHARS = 200;
+
+/**
+ * What the DLQ holds, one line per object named: the worker's `failures` attribute carries each record's reason and
+ * detail; a message SQS moved by its redrive policy (the worker never saw it through) has no reason of its own. Pure.
+ */
+export function describeDeadLetters(letters: readonly DeadLetter[]): DeadLetterLine[] {
+  return letters.flatMap((letter) => {
+    const keys = objectsNamedIn(letter.body).map((object) => object.key);
+    const failures = parseFailures(letter.attributes.failures);
+    if (keys.length === 0) return [{ key: '(no object named)', reason: failures[0]?.reason ?? letter.attributes['failure-reasons'] ?? 'unknown', why: lastLine(failures[0]?.detail) }];
+    return keys.map((key, index) => {
+      const failure = failures[index] ?? failures[0];
+      return { key, reason: failure?.reason ?? letter.attributes['failure-reasons'] ?? 'moved by the redrive policy', why: lastLine(failure?.detail) };
+    });
+  });
+}
+
+function parseFailures(text: string | undefined): { reason?: string; detail?: string }[] {
+  if (text === undefined) return [];
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? (parsed as { reason?: string; detail?: string }[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function lastLine(detail: string | undefined): string {
+  const line = (detail ?? '').trim().split('\n').pop() ?? '';
+  return line.length > WHY_CHARS ? `${line.slice(0, WHY_CHARS)}…` : line;
+}
