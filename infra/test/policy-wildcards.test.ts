@@ -27,7 +27,7 @@ const WILDCARD_RESOURCES: Record<string, string> = {
     'the log streams of the build log group (one per build)',
   'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/*':
     'the objects under sourcePrefix (here empty: the whole source bucket); uploaders choose the keys',
-  'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/*':
+  'role workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${aws_s3_bucket.destination_bucket.arn}/*':
     'the objects under destPrefix (here empty: the whole destination bucket); output keys follow the source keys',
   'role image-build_role allows s3:GetObject, s3:GetObjectVersion, s3:PutObject on ${aws_s3_bucket.artifacts_bucket.arn}/*':
     'the pipeline artifacts, whose keys CodePipeline chooses; the bucket holds nothing else',
@@ -106,7 +106,7 @@ it('narrows the object wildcards to the prefixes when they are set', () => {
   const found = wildcardResources(synthBlueprint({ sourcePrefix: 'in/', destPrefix: 'out/' }, { bundleDir })).filter((entry) => entry.startsWith('role workers_task-role'));
   expect(found).toEqual([
     'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/in/*',
-    'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/out/*',
+    'role workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${aws_s3_bucket.destination_bucket.arn}/out/*',
   ]);
 });
 
@@ -126,12 +126,12 @@ it('with two pipelines, adds only each further pipeline\'s own wildcards, and na
     'role geojson-workers_execution-role allows ecr:GetAuthorizationToken on *',
     'role geojson-workers_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.geojson-workers_logs.arn}:*',
     'role geojson-workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/geojson/*.geojson',
-    'role geojson-workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/geojson/*',
+    'role geojson-workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${aws_s3_bucket.destination_bucket.arn}/geojson/*',
     `role image-build_role allows ecs:TagResource on ${cluster}:task-definition/s3-queue-geojson-worker:*`,
     `role scaler_role allows ecs:RunTask on ${cluster}:task-definition/s3-queue-geojson-worker:*`,
     'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/photos/*.jpg',
     'role workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/photos/*.png',
-    'role workers_task-role allows s3:GetObject, s3:PutObject on ${aws_s3_bucket.destination_bucket.arn}/images/*',
+    'role workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${aws_s3_bucket.destination_bucket.arn}/images/*',
   ]);
   // The whole-bucket grants of the one-pipeline default are gone, not kept beside the narrower ones.
   expect([...found].filter((entry) => entry.endsWith('_bucket.arn}/*') && entry.includes('workers_task-role'))).toEqual([]);

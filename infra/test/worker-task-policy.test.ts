@@ -45,7 +45,7 @@ describe('workerTaskPolicyStatements', () => {
 
   it('reads and writes objects under the destination prefix only', () => {
     expect(bySid(statements, 'WriteAndCheckOutputs')).toEqual({
-      Sid: 'WriteAndCheckOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${DEST}/out/*`,
+      Sid: 'WriteAndCheckOutputs', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${DEST}/out/*`,
     });
     expect(grantsOf(statements, 's3:PutObject')).toHaveLength(1);
   });

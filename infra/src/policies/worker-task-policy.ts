@@ -66,7 +66,9 @@ export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): Policy
     { Sid: WORKER_STATEMENT_IDS.readSource, Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects(input) },
     listUnder('MissingSourceKeyAnswers404', input.sourceBucketArn, input.sourcePrefix),
     // GetObject too: a redelivered message HEADs its outputs, and skips the work when they already match the source's ETag.
-    { Sid: WORKER_STATEMENT_IDS.writeOutputs, Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
+    // AbortMultipartUpload: a large output (a program's) goes multipart, and a failed one is aborted so its parts are
+    // not billed until the bucket's 7-day rule.
+    { Sid: WORKER_STATEMENT_IDS.writeOutputs, Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
     listUnder('MissingOutputAnswers404', input.destBucketArn, input.destPrefix),
     // Decrypt to read encrypted messages and objects; GenerateDataKey to write outputs and send to an encrypted queue.
     ...(input.kmsKeyArn !== undefined
