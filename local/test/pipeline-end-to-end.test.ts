@@ -38,10 +38,10 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-it('loads 124 files, processes every good one, dead-letters the broken ones and returns to zero workers', async () => {
-  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--load', join(dir, 'input'), '--until-drained', '--json',
-    '--data-dir', join(dir, 'data'), '--port', '0', '--scale-interval', '1', '--max-tasks', '3', '--timeout', '150'], {
-    env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', CONCURRENCY: '2' },
+/** `npm start -- start --until-drained --json <args>` as a user runs it; its JSON summary, once it exited 0. */
+async function startUntilDrained(args: readonly string[], env: Record<string, string>): Promise<Record<string, unknown> & { deadLetters: unknown[]; outputsDir: string; peakWorkers: number }> {
+  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--until-drained', '--json', '--port', '0', '--scale-interval', '1', ...args], {
+    env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -50,8 +50,11 @@ it('loads 124 files, processes every good one, dead-letters the broken ones and 
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+  return JSON.parse(stdout.trim());
+}
 
-  const summary = JSON.parse(stdout.trim());
+it('loads 124 files, processes every good one, dead-letters the broken ones and returns to zero workers', async () => {
+  const summary = await startUntilDrained(['--load', join(dir, 'input'), '--data-dir', join(dir, 'data'), '--max-tasks', '3', '--timeout', '150'], { CONCURRENCY: '2' });
   expect(summary).toMatchObject({ loaded: 124, done: 120, deadLettered: 4, pending: [], outputs: 240, dlqDepth: 4, workersAtEnd: 0 });
   expect(summary.peakWorkers).toBeGreaterThan(1);
 
@@ -65,19 +68,7 @@ it('loads 124 files, processes every good one, dead-letters the broken ones and 
 }, 180_000);
 
 it('runs the command job\'s GeoJSON demo: statistics as JSON files, every broken file in the DLQ with the program\'s reason', async () => {
-  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--job', 'command', '--until-drained', '--json',
-    '--data-dir', join(dir, 'command'), '--port', '0', '--scale-interval', '1', '--max-tasks', '2', '--timeout', '120'], {
-    env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', WORK_DIR: join(dir, 'work') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
-  expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
-
-  const summary = JSON.parse(stdout.trim());
+  const summary = await startUntilDrained(['--job', 'command', '--data-dir', join(dir, 'command'), '--max-tasks', '2', '--timeout', '120'], { WORK_DIR: join(dir, 'work') });
   const total = GOOD_GEOJSON_KEYS.length + BROKEN_GEOJSON.length;
   expect(summary).toMatchObject({ job: 'command', loaded: total, done: GOOD_GEOJSON_KEYS.length, deadLettered: BROKEN_GEOJSON.length, pending: [], workersAtEnd: 0 });
   for (const broken of BROKEN_GEOJSON) {
