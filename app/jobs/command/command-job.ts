@@ -46,12 +46,12 @@ export class CommandJob implements ObjectJob {
 
   async process(input: ObjectInput, context: JobContext): Promise<FileOutput[]> {
     if (input.kind !== 'file') throw new TypeError(`the command job consumes files, not ${input.kind}`);
-    const { file, args } = renderCommand(this.config.command, { input: input.path, outputDir: input.outputDir, key: input.source.key, bucket: input.source.bucket });
+    const { file, args, env } = renderCommand(this.config.command, { input: input.path, outputDir: input.outputDir, key: input.source.key, bucket: input.source.bucket });
     const result = await runProgram({
       file,
       args,
       cwd: input.tmpDir,
-      env: programEnvironment(this.config, this.workerEnv, input.tmpDir),
+      env: { ...programEnvironment(this.config, this.workerEnv, input.tmpDir), ...env },
       timeoutMs: this.config.timeoutSeconds * 1000,
       killGraceMs: this.config.killGraceSeconds * 1000,
       signal: context.signal,

@@ -5,14 +5,17 @@ import { ConfigError } from '../../../shared/errors';
  *
  * - A JSON array of strings is the argv form: `["python3","/opt/analyze.py","{input}","{outputDir}"]`. No shell runs;
  *   each placeholder is replaced inside its element (`--out={outputDir}` stays one argument), never split.
- * - Anything else is a shell script, run as `/bin/sh -c <script>`. Placeholder values are inserted shell-quoted for
- *   the quoting context they appear in (bare, inside '...', inside "..."), because S3 keys are chosen by whoever
- *   uploads: a key such as `$(rm -rf ~).json` or `a;b` reaches the program as literal text.
+ * - Anything else is a shell script, run as `/bin/sh -c <script>`. A placeholder never puts its value into the script:
+ *   it becomes a quoted reference to an environment variable holding the value (`"$BLUEPRINT_KEY"`), written for the
+ *   quoting context it stands in (bare, inside '...', inside "..."). S3 keys are chosen by whoever uploads, and a
+ *   value the shell expands from a variable is never parsed again as shell syntax, so a key such as
+ *   `$(rm -rf ~).json` or `a;b` reaches the program as literal text even where this small lexer misjudged the context.
  *
  * Placeholders: {input} (the downloaded file), {outputDir} (where the program writes its outputs), {key} (the
  * source key), {bucket}. `{{name}}` is a literal `{name}`. In the shell form `${NAME}` is the shell's own parameter
  * expansion and is left alone; comments and here-document bodies are copied verbatim. Placeholders are refused, at start, where no quoting can
- * make them safe: inside a here-document, backquotes, `${...}` or `$'...'` (pass the value as an argument instead).
+ * make them safe: inside a here-document, backquotes, `${...}`, `$'...'` or an arithmetic expansion `$((...))`,
+ * which evaluates what a variable holds as an expression (pass the value as an argument instead).
  */
 export const PLACEHOLDERS = ['input', 'outputDir', 'key', 'bucket'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
@@ -42,7 +45,14 @@ export interface RenderedCommand {
   /** What to spawn: argv[0], or /bin/sh for the shell form. */
   readonly file: string;
   readonly args: readonly string[];
+  /** The shell form's placeholder values, which its script references; added to the program's environment last. */
+  readonly env: Readonly<Record<string, string>>;
 }
+
+/** The variable each placeholder's value travels in, in the shell form. */
+export const PLACEHOLDER_VARIABLES: Readonly<Record<Placeholder, string>> = {
+  input: 'BLUEPRINT_INPUT', outputDir: 'BLUEPRINT_OUTPUT_DIR', key: 'BLUEPRINT_KEY', bucket: 'BLUEPRINT_BUCKET',
+};
 
 const EXPECTED =
   'a JSON array of strings such as ["python3","/opt/analyze.py","{input}","{outputDir}"], or a shell command such as ' +
@@ -64,27 +74,23 @@ export function parseCommandTemplate(raw: string | undefined): CommandTemplate {
 /** The file and arguments to spawn for one object. */
 export function renderCommand(template: CommandTemplate, values: PlaceholderValues): RenderedCommand {
   if (template.form === 'argv') {
-    return { file: template.program, args: template.args.map((pieces) => pieces.map((piece) => ('text' in piece ? piece.text : values[piece.placeholder])).join('')) };
+    return { file: template.program, args: template.args.map((pieces) => pieces.map((piece) => ('text' in piece ? piece.text : values[piece.placeholder])).join('')), env: {} };
   }
-  const script = template.script.map((piece) => ('text' in piece ? piece.text : quoteFor(piece.context, values[piece.placeholder]))).join('');
-  return { file: SHELL, args: ['-c', script] };
+  const script = template.script.map((piece) => ('text' in piece ? piece.text : referenceFor(piece.context, PLACEHOLDER_VARIABLES[piece.placeholder]))).join('');
+  const env = Object.fromEntries(PLACEHOLDERS.map((name) => [PLACEHOLDER_VARIABLES[name], values[name]]));
+  return { file: SHELL, args: ['-c', script], env };
 }
 
-/** Single quotes keep every character literal; a quote itself closes, adds an escaped quote and reopens. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-function quoteFor(context: QuoteContext, value: string): string {
+/** A double-quoted parameter expansion, so the value is neither split nor globbed, however it is quoted around it. */
+function referenceFor(context: QuoteContext, variable: string): string {
   switch (context) {
     case 'unquoted':
-      return shellQuote(value);
+      return `"\${${variable}}"`;
     case 'single':
-      // Already inside '...': the same escape, without the surrounding quotes.
-      return value.replace(/'/g, `'\\''`);
+      // Inside '...' nothing expands: close the quote, expand in double quotes, reopen.
+      return `'"\${${variable}}"'`;
     case 'double':
-      // Inside "...", only \ $ ` and " are special (POSIX 2.2.3); a backslash makes each literal.
-      return value.replace(/[\\$`"]/g, '\\$&');
+      return `\${${variable}}`;
   }
 }
 
@@ -161,7 +167,7 @@ function parsePieces(text: string, where: string, context: QuoteContext, argvFor
   return pieces;
 }
 
-type FrameKind = 'top' | 'command-substitution' | 'parameter' | 'backquote' | 'ansi-c';
+type FrameKind = 'top' | 'command-substitution' | 'parameter' | 'backquote' | 'ansi-c' | 'arithmetic';
 interface Frame {
   readonly kind: FrameKind;
   quote: QuoteContext;
@@ -172,6 +178,7 @@ const REFUSED_IN: Record<Exclude<FrameKind, 'top' | 'command-substitution'>, str
   parameter: 'a ${...} expansion',
   backquote: 'backquotes (use $(...))',
   'ansi-c': "a $'...' string",
+  arithmetic: 'an arithmetic expansion $((...)), which evaluates a variable\'s text as an expression',
 };
 const WORD_START_BEFORE = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
 
@@ -211,6 +218,17 @@ function parseShell(script: string): Piece[] {
       literal += script.slice(i, i + count);
       i += count;
     };
+    if (frame.kind === 'arithmetic') {
+      if (c === '(') frame.depth += 1;
+      else if (c === ')' && frame.depth > 0) frame.depth -= 1;
+      else if (c === ')' && next === ')') {
+        stack.pop();
+        take(2);
+        continue;
+      }
+      take(1);
+      continue;
+    }
     if (frame.kind === 'parameter' || frame.kind === 'backquote' || frame.kind === 'ansi-c') {
       if (c === '\\') take(2);
       else if ((frame.kind === 'parameter' && c === '}') || (frame.kind === 'backquote' && c === '`') || (frame.kind === 'ansi-c' && c === "'")) {
@@ -229,6 +247,11 @@ function parseShell(script: string): Piece[] {
     }
     if (c === '\\') {
       take(2);
+      continue;
+    }
+    if (c === '$' && next === '(' && script[i + 2] === '(') {
+      stack.push({ kind: 'arithmetic', quote: 'unquoted', depth: 0 });
+      take(3);
       continue;
     }
     if (c === '$' && next === '(') {

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../../shared/errors';
-import { parseCommandTemplate, renderCommand, shellQuote, SHELL, type PlaceholderValues } from '../command-template';
+import { parseCommandTemplate, renderCommand, SHELL, type PlaceholderValues } from '../command-template';
 
 const values = (overrides: Partial<PlaceholderValues> = {}): PlaceholderValues => ({
   input: '/work/msg-1/input/x.geojson',
@@ -41,13 +41,15 @@ describe('parseCommandTemplate', () => {
     expect(renderCommand(template, values({ key: 'a b/c d.json' }))).toEqual({
       file: 'python3',
       args: ['/opt/analyze.py', '/work/msg-1/input/x.geojson', '--out=/work/msg-1/output', 's3://source-bucket/a b/c d.json'],
+      env: {},
     });
   });
 
-  it('reads anything else as a shell script run with /bin/sh -c, including a script that starts with a [ test', () => {
+  it('reads anything else as a shell script run with /bin/sh -c, the values in variables the script references', () => {
     expect(renderCommand(parseCommandTemplate('wc -l {input} > {outputDir}/lines.txt'), values())).toEqual({
       file: SHELL,
-      args: ['-c', "wc -l '/work/msg-1/input/x.geojson' > '/work/msg-1/output'/lines.txt"],
+      args: ['-c', 'wc -l "${BLUEPRINT_INPUT}" > "${BLUEPRINT_OUTPUT_DIR}"/lines.txt'],
+      env: { BLUEPRINT_INPUT: '/work/msg-1/input/x.geojson', BLUEPRINT_OUTPUT_DIR: '/work/msg-1/output', BLUEPRINT_KEY: 'in/x.geojson', BLUEPRINT_BUCKET: 'source-bucket' },
     });
     expect(parseCommandTemplate('[ -s {input} ] && cp {input} {outputDir}').form).toBe('shell');
     expect(parseCommandTemplate('[ "$X" = y ] && true').form).toBe('shell');
@@ -55,7 +57,7 @@ describe('parseCommandTemplate', () => {
 
   it('keeps {{name}} as a literal {name} and leaves the shell its own ${NAME}', () => {
     expect(renderCommand(parseCommandTemplate('["echo","{{input}}","{key}"]'), values()).args).toEqual(['{input}', 'in/x.geojson']);
-    expect(renderCommand(parseCommandTemplate('echo "${HOME}" {{key}} {key}'), values()).args[1]).toBe(`echo "\${HOME}" {key} 'in/x.geojson'`);
+    expect(renderCommand(parseCommandTemplate('echo "${HOME}" {{key}} {key}'), values()).args[1]).toBe('echo "${HOME}" {key} "${BLUEPRINT_KEY}"');
   });
 
   it.each([
@@ -75,6 +77,8 @@ describe('parseCommandTemplate', () => {
     ['echo `cat {input}`', /inside backquotes/],
     ['echo ${X:-{input}}', /inside a \$\{\.\.\.\} expansion/],
     ["echo $'{key}'", /inside a \$'\.\.\.' string/],
+    ['echo $(( {key} + 1 ))', /inside an arithmetic expansion/],
+    ['echo "$((1 + $(wc -c < {input})))"', /inside an arithmetic expansion/],
   ])('refuses %j with a ConfigError naming COMMAND and the expected form', (raw, message) => {
     let thrown: unknown;
     try {
@@ -88,20 +92,13 @@ describe('parseCommandTemplate', () => {
   });
 
   it('reads << inside $((...)) as a shift, not a here-document', () => {
-    expect(renderCommand(parseCommandTemplate('echo $((1 << 4)) {key}\necho {input}'), values()).args[1]).toBe(`echo $((1 << 4)) 'in/x.geojson'\necho '/work/msg-1/input/x.geojson'`);
+    expect(renderCommand(parseCommandTemplate('echo $((1 << 4)) {key}\necho {input}'), values()).args[1]).toBe('echo $((1 << 4)) "${BLUEPRINT_KEY}"\necho "${BLUEPRINT_INPUT}"');
   });
 
   it('copies comments and here-documents without placeholders verbatim', () => {
     const script = 'cat <<-"END" > {outputDir}/note.txt\n\thello {{key}} $x\n\tEND\n# about {input}\ncat {input} # {key}';
     const rendered = renderCommand(parseCommandTemplate(script), values()).args[1];
-    expect(rendered).toBe(`cat <<-"END" > '/work/msg-1/output'/note.txt\n\thello {{key}} $x\n\tEND\n# about {input}\ncat '/work/msg-1/input/x.geojson' # {key}`);
-  });
-});
-
-describe('shellQuote', () => {
-  it('wraps in single quotes and escapes a single quote as \'\\\'\'', () => {
-    expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
-    expect(shellQuote('')).toBe(`''`);
+    expect(rendered).toBe('cat <<-"END" > "${BLUEPRINT_OUTPUT_DIR}"/note.txt\n\thello {{key}} $x\n\tEND\n# about {input}\ncat "${BLUEPRINT_INPUT}" # {key}');
   });
 });
 
@@ -114,8 +111,8 @@ describe('rendered commands run for real: hostile keys arrive as literal text an
 
   /** Runs the rendered command; printf prints each argument followed by a NUL, so any splitting shows. */
   function run(raw: string, key: string): string[] {
-    const { file, args } = renderCommand(parseCommandTemplate(raw), values({ key }));
-    const out = execFileSync(file, [...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const { file, args, env } = renderCommand(parseCommandTemplate(raw), values({ key }));
+    const out = execFileSync(file, [...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
     expect(readdirSync(cwd)).toEqual([]);
     return out.split('\0').slice(0, -1);
   }
@@ -130,6 +127,12 @@ describe('rendered commands run for real: hostile keys arrive as literal text an
 
   it.each(HOSTILE_KEYS.map((key) => [key]))('argv form: %j', (key) => {
     expect(run('["printf","%s\\\\000","{key}","--key={key}"]', key)).toEqual([key, `--key=${key}`]);
+  });
+
+  it('a context the lexer misjudges (a case pattern\'s parenthesis inside $(...)) may split a key, but runs nothing from it', () => {
+    // The lexer takes the reference for double-quoted where the shell reads it bare: the value is split into words
+    // (printf '%s' joins them), but it is expanded from a variable, so `touch` never runs (run() checks no file appeared).
+    expect(run(`printf '%s\\000' "$(case a in a) printf '%s' {key};; esac)"`, 'x; touch PWNED')).toEqual(['x;touchPWNED']);
   });
 
   it('a placeholder in a comment is not substituted, so a key with a newline cannot end the comment', () => {
