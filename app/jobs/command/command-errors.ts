@@ -51,6 +51,14 @@ export class CommandTimeoutError extends TransientError {
   }
 }
 
+/** Killed by a SIGKILL the worker did not send (the OOM killer): once may be a neighbour's memory, twice is the input. */
+export class CommandKilledError extends TransientError {
+  override readonly name = 'CommandKilledError';
+  constructor(message: string) {
+    super('command-killed', message, { attemptsAllowed: 2 });
+  }
+}
+
 /**
  * The program ended because the worker stopped it (the Spot notice's SIGTERM, forwarded) or gave the message up
  * (SIGKILL), or something outside sent it SIGTERM. Never the input's fault: the message is released and retried.

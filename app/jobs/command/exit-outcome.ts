@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { CommandFailedError, CommandStoppedError, CommandTempFailError, CommandTimeoutError } from './command-errors';
+import { CommandFailedError, CommandKilledError, CommandStoppedError, CommandTempFailError, CommandTimeoutError } from './command-errors';
 import type { RunResult } from './program-runner';
 
 export interface ExitOutcomeSettings {
@@ -11,11 +11,12 @@ export interface ExitOutcomeSettings {
 
 export type CommandOutcome =
   | { readonly kind: 'done' }
-  | { readonly kind: 'failed'; readonly error: CommandFailedError | CommandTempFailError | CommandTimeoutError | CommandStoppedError };
+  | { readonly kind: 'failed'; readonly error: CommandFailedError | CommandTempFailError | CommandTimeoutError | CommandStoppedError | CommandKilledError };
 
 /** A shell reports a child killed by signal N as exit code 128 + N; 143 is SIGTERM. */
 const SIGNAL_EXIT_BASE = 128;
 const SIGTERM_EXIT_CODE = SIGNAL_EXIT_BASE + constants.signals.SIGTERM;
+const SIGKILL_EXIT_CODE = SIGNAL_EXIT_BASE + constants.signals.SIGKILL;
 
 /**
  * The exit-code contract, decided here and nowhere else (first match wins):
@@ -50,6 +51,11 @@ export function exitOutcome(result: RunResult, settings: ExitOutcomeSettings): C
   }
   if (result.signal === 'SIGTERM' || result.exitCode === SIGTERM_EXIT_CODE) {
     return failed(new CommandStoppedError(`COMMAND ${ended} ${after}, a SIGTERM the worker did not send (the task or machine stopping); it will be retried${stderr}`));
+  }
+  if (result.signal === 'SIGKILL' || result.exitCode === SIGKILL_EXIT_CODE) {
+    // Not ours: the kernel's OOM killer, most likely. The task's memory is shared by every program in flight, so a good
+    // input may be the one killed for a neighbour's use: worth one more attempt, then permanent.
+    return failed(new CommandKilledError(`COMMAND ${ended} ${after}, a SIGKILL the worker did not send (most likely out of memory); one more attempt, then permanent${stderr}`));
   }
   if (result.exitCode !== null && settings.transientExitCodes.includes(result.exitCode)) {
     return failed(new CommandTempFailError(`COMMAND ${ended} ${after}, one of COMMAND_TRANSIENT_EXIT_CODES (${settings.transientExitCodes.join(',')}): it will be retried${stderr}`));

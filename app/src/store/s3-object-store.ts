@@ -77,10 +77,11 @@ export class S3ObjectStore implements ObjectStore {
   async upload(ref: ObjectRef, path: string, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void> {
     assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
     assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
+    const { size } = await stat(path);
     const upload = new Upload({
       client: this.s3,
       params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(path), ContentType: options.contentType, Metadata: { ...options.metadata } },
-      partSize: UPLOAD_PART_BYTES,
+      partSize: Math.max(MIN_UPLOAD_PART_BYTES, Math.ceil(size / MAX_UPLOAD_PARTS)),
       queueSize: UPLOAD_PARTS_AT_ONCE,
       // A failed multipart upload is aborted so its parts are not billed; the bucket's lifecycle rule is the backstop.
       leavePartsOnError: false,
@@ -95,9 +96,13 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-/** Parts of 8 MiB, four at a time: 32 MiB of buffers per upload at most, and S3's 10,000 parts reach 78 GiB. */
-const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
-const UPLOAD_PARTS_AT_ONCE = 4;
+/**
+ * Parts of 8 MiB (larger for files past 78 GiB, so S3's 10,000 parts are enough), two at a time: 16 MiB of buffers per
+ * upload, and a message uploads at most four outputs at once.
+ */
+const MIN_UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+const MAX_UPLOAD_PARTS = 10_000;
+const UPLOAD_PARTS_AT_ONCE = 2;
 
 /** Counts bytes on their way to disk and stops the stream once they pass the limit (a server sending more than it said). */
 function byteLimit(maxBytes: number, what: string, limitName: string): Transform {

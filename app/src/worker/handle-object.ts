@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { TransientError } from '../../../shared/errors';
+import { InputTooLargeError, SourceMissingError, TransientError } from '../../../shared/errors';
 import type { ObjectEvent } from '../../../shared/events/parse-message';
 import type { Log } from '../../../shared/log/logger';
 import { OUTPUT_METADATA, outputMetadata, relativeSourceKey } from '../../../shared/naming/output-metadata';
@@ -32,7 +32,7 @@ export interface ObjectHandlerDeps {
 /** A version of the source that changed under us this many times in a row is left to a later delivery. */
 const FRESHNESS_ROUNDS = 3;
 /** Outputs uploaded at once for one object: a program may leave thousands of files. */
-const UPLOADS_AT_ONCE = 8;
+const UPLOADS_AT_ONCE = 4;
 
 /**
  * One object, start to done, the same for every object job: known outputs checked against S3's key limit before any
@@ -77,8 +77,11 @@ export async function handleObject(object: ObjectEvent, redelivered: boolean, de
   for (let round = 1; ; round++) {
     const done = await withInput(object, relativeKey, deps, async (input) => {
       const outputs = await job.process(input, context);
+      // Outputs named only now are checked before the first is written, so a refusal never leaves some of them.
+      if (planned === undefined) for (const output of outputs) assertKeyWithinLimit(keyFor(output.name), `output ${output.name}`);
       const metadata = outputMetadata({ bucket: object.bucket, key: object.key, etag: input.source.etag });
-      await forEachLimited(outputs, UPLOADS_AT_ONCE, (output) => retryTransient(() => writeOutput(store, { bucket: config.destBucket, key: keyFor(output.name) }, output, metadata, retry.signal), retry));
+      await forEachUntilFailure(outputs, UPLOADS_AT_ONCE, retry.signal, (output, signal) =>
+        retryTransient(() => writeOutput(store, { bucket: config.destBucket, key: keyFor(output.name) }, output, metadata, signal), { ...retry, signal }));
       return { etag: input.source.etag, size: input.source.size, outputs };
     });
     bytesIn += done.size;
@@ -110,18 +113,27 @@ async function withInput<T>(object: ObjectEvent, relativeKey: string, deps: Obje
   }
   const workspaces = job.workspaces;
   if (workspaces === undefined) throw new TypeError(`the ${job.name} job consumes files but has no workspaces`);
-  // The event's size is the version announced; a HEAD finds it when a producer's message did not say.
-  const size = object.size ?? (await retryTransient(() => store.head(ref), retry))?.size ?? 0;
-  const workspace = await workspaces.open(object.key, job.diskBytesFor?.(size) ?? size, retry.signal);
+  // The disk is reserved for the version there now, not the one the event announced: a newer, larger version (or a
+  // producer's message without a size) must not fill the disk past its reservation.
+  const current = await retryTransient(() => store.head(ref), retry);
+  if (current === undefined) throw new SourceMissingError(`s3://${object.bucket}/${object.key} no longer exists`);
+  const workspace = await workspaces.open(object.key, job.diskBytesFor?.(current.size) ?? current.size, retry.signal);
   try {
     const head = await retryTransient(async () => {
       // A retried download starts again from no file: the store never appends to one.
       await rm(workspace.inputPath, { force: true });
-      return store.download(ref, workspace.inputPath, { maxBytes: workspaces.budgetBytes, limitName: 'DISK_BUDGET_MIB', signal: retry.signal });
+      try {
+        return await store.download(ref, workspace.inputPath, { maxBytes: current.size, limitName: 'the size it was admitted with', signal: retry.signal });
+      } catch (error) {
+        // Grown between the HEAD and the GET: a later attempt reserves for the new size.
+        if (error instanceof InputTooLargeError) throw new TransientError('source-changing', `s3://${object.bucket}/${object.key} grew while it was being read`, { cause: error });
+        throw error;
+      }
     }, retry);
     return await use({ kind: 'file', source: sourceOf(head), path: workspace.inputPath, outputDir: workspace.outputDir, tmpDir: workspace.tmpDir });
   } finally {
-    await workspace.dispose();
+    // A directory that cannot be removed must not replace the object's own outcome; the next start sweeps it.
+    await workspace.dispose().catch((error: unknown) => deps.log.warn('work directory not removed', { key: object.key, reason: error instanceof Error ? error.message : String(error) }));
   }
 }
 
@@ -134,10 +146,32 @@ function outputBytes(output: JobOutput): number {
   return isFileOutput(output) ? output.size : output.body.length;
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `each` over the items, `limit` at a time. The first failure stops the rest: nothing new starts, the ones under
+ * way are aborted, and it is thrown only once all have settled, so no write outlives the attempt that made it (its
+ * input directory removed, its message settled, a newer version maybe written since).
+ */
+async function forEachUntilFailure<T>(items: readonly T[], limit: number, signal: AbortSignal, each: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  const stopOnGiveUp = () => stop.abort(signal.reason);
+  signal.addEventListener('abort', stopOnGiveUp, { once: true });
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const lane = async () => {
-    while (next < items.length) await each(items[next++]!);
+    while (next < items.length && failure === undefined && !stop.signal.aborted) {
+      try {
+        await each(items[next++]!, stop.signal);
+      } catch (error) {
+        failure ??= { error };
+        stop.abort(error);
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  } finally {
+    signal.removeEventListener('abort', stopOnGiveUp);
+  }
+  if (failure !== undefined) throw failure.error;
+  if (signal.aborted) throw signal.reason;
 }

@@ -127,4 +127,44 @@ describe('an object job that consumes files', () => {
     await expect(handle('in/x.txt')).resolves.toMatchObject({ failures: [{ kind: 'transient', reason: 'command-tempfail' }] });
     expect(leftovers()).toEqual([]);
   });
+
+  it('stops uploading at the first output that fails, and settles only once no upload is still running', async () => {
+    const { store, job, handle, leftovers } = await setup();
+    store.add('src', 'in/many.txt', 'x');
+    job.process = async (input: ObjectInput) => {
+      if (input.kind !== 'file') throw new TypeError('files only');
+      return Array.from({ length: 20 }, (_, n) => {
+        writeFileSync(join(input.outputDir, `${n}.txt`), String(n));
+        return { name: `many.txt/${n}.txt`, contentType: 'text/plain', path: join(input.outputDir, `${n}.txt`), size: 1 };
+      });
+    };
+    let started = 0;
+    let running = 0;
+    store.upload = async (ref) => {
+      started++;
+      running++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      if (ref.key.endsWith('/1.txt')) throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    };
+    await expect(handle('in/many.txt')).resolves.toMatchObject({ failures: [{ kind: 'permanent', reason: 'access-denied' }] });
+    expect(running).toBe(0);
+    expect(started).toBeLessThan(20);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses every output before the first upload when one output key would pass S3\'s 1024 bytes', async () => {
+    const { store, job, handle } = await setup();
+    store.add('src', 'in/x.txt', 'x');
+    job.process = async (input: ObjectInput) => {
+      if (input.kind !== 'file') throw new TypeError('files only');
+      writeFileSync(join(input.outputDir, 'ok.txt'), 'ok');
+      return [
+        { name: 'x.txt/ok.txt', contentType: 'text/plain', path: join(input.outputDir, 'ok.txt'), size: 2 },
+        { name: `x.txt/${'long/'.repeat(210)}z.txt`, contentType: 'text/plain', path: join(input.outputDir, 'ok.txt'), size: 2 },
+      ];
+    };
+    await expect(handle('in/x.txt')).resolves.toMatchObject({ failures: [{ kind: 'permanent', reason: 'output-key-too-long' }] });
+    expect(store.calls.upload).toBe(0);
+  });
 });

@@ -47,11 +47,15 @@ describe('exitOutcome', () => {
     expect(classified({ exitCode: 1 }).message).toMatch(/\(stderr was empty\)$/);
   });
 
-  it.each([
-    ['SIGSEGV', /killed by SIGSEGV, a crash/],
-    ['SIGKILL', /killed by SIGKILL, which is what the kernel sends when the task runs out of memory/],
-  ])('death by %s, not sent by the worker, is permanent and names the signal', (signal, message) => {
-    expect(classified({ exitCode: null, signal })).toMatchObject({ kind: 'permanent', reason: 'command-failed', message: expect.stringMatching(message) });
+  it('death by SIGSEGV, not sent by the worker, is permanent and names the signal', () => {
+    expect(classified({ exitCode: null, signal: 'SIGSEGV' })).toMatchObject({ kind: 'permanent', reason: 'command-failed', message: expect.stringMatching(/killed by SIGSEGV, a crash/) });
+  });
+
+  it('death by a SIGKILL the worker did not send (the OOM killer) is worth one more attempt: a neighbour may have used the memory', () => {
+    for (const ended of [{ exitCode: null, signal: 'SIGKILL' }, { exitCode: 137 }]) {
+      const error = classified(ended);
+      expect(error).toMatchObject({ kind: 'transient', reason: 'command-killed', attemptsAllowed: 2, message: expect.stringMatching(/most likely out of memory/) });
+    }
   });
 
   it('explains a shell\'s 128+N exit code', () => {
