@@ -80,8 +80,8 @@ function loadWorkerAndJob(env: NodeJS.ProcessEnv, runtime: JobRuntime): { config
     if (!(error instanceof ConfigError)) throw error;
     problems.push(error.message);
   }
-  // An unknown JOB is already among the problems; the default job's settings are not worth checking then.
-  const jobModule = findJobModule(config?.job ?? env.JOB?.trim() ?? '') ?? findJobModule(DEFAULT_JOB)!;
+  // With an unknown JOB (already among the problems) the default job's settings are checked, so its mistakes show too.
+  const jobModule = findJobModule(config?.job ?? env.JOB?.trim().toLowerCase() ?? '') ?? findJobModule(DEFAULT_JOB)!;
   let jobSettings: unknown;
   try {
     jobSettings = jobModule.readSettings(env, runtime);

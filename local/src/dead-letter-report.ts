@@ -17,7 +17,7 @@ const WHY_CHARS = 200;
  */
 export function describeDeadLetters(letters: readonly DeadLetter[]): DeadLetterLine[] {
   return letters.flatMap((letter) => {
-    const keys = objectsNamedIn(letter.body).map((object) => object.key);
+    const keys = objectsNamedIn(letter.body).map((object) => visible(object.key));
     const failures = parseFailures(letter.attributes.failures);
     if (keys.length === 0) return [{ key: '(no object named)', reason: failures[0]?.reason ?? letter.attributes['failure-reasons'] ?? 'unknown', why: lastLine(failures[0]?.detail) }];
     return keys.map((key, index) => {
@@ -25,6 +25,14 @@ export function describeDeadLetters(letters: readonly DeadLetter[]): DeadLetterL
       return { key, reason: failure?.reason ?? letter.attributes['failure-reasons'] ?? 'moved by the redrive policy', why: lastLine(failure?.detail) };
     });
   });
+}
+
+function visible(text: string): string {
+  return [...text].map((char) => (isControl(char.codePointAt(0)!) ? '?' : char)).join('');
+}
+
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
 }
 
 function parseFailures(text: string | undefined): { reason?: string; detail?: string }[] {
@@ -37,7 +45,8 @@ function parseFailures(text: string | undefined): { reason?: string; detail?: st
   }
 }
 
+/** A program's stderr reaches a terminal here: control characters (escape sequences) are shown, never obeyed. */
 function lastLine(detail: string | undefined): string {
-  const line = (detail ?? '').trim().split('\n').pop() ?? '';
+  const line = visible((detail ?? '').trim().split('\n').pop() ?? '');
   return line.length > WHY_CHARS ? `${line.slice(0, WHY_CHARS)}…` : line;
 }

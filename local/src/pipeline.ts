@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ExpectedOutputs, JobDemo } from '../../app/src/job/job-demo';
 import { loadConfig } from '../../app/src/config';
+import { findJobModule } from '../../app/src/job/job-registry';
 import { objectsNamedIn } from '../../shared/events/parse-message';
 import type { Log, LogFields } from '../../shared/log/logger';
 import { LocalQueue } from '../../shared/queue/local-queue';
@@ -94,6 +95,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     ...Object.fromEntries([...WORKER_SETTINGS, ...options.demo.settingNames].filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
   };
   const workerConfig = loadConfig(settings);
+  // The job's own settings too, now: a bad SIZES or COMMAND stops here with its message, not as crashing workers.
+  findJobModule(workerConfig.job)?.readSettings(settings, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 });
   // Workers reach S3 through the strict front, as the role the infra gives the Fargate task (403 for what that policy
   // refuses and for a missing key it may not list, S3's key and metadata limits); uploads and the operator commands
   // use the server directly.
@@ -259,7 +262,7 @@ async function listObjects(s3: S3Client, bucket: string): Promise<ListedObject[]
   let marker: string | undefined;
   for (;;) {
     const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Marker: marker }));
-    const pageObjects = (page.Contents ?? []).map((object) => ({ key: object.Key ?? '', size: object.Size ?? 0 }));
+    const pageObjects = (page.Contents ?? []).map((object) => ({ key: object.Key ?? '', size: object.Size ?? 0, ...(object.LastModified !== undefined ? { lastModified: object.LastModified } : {}) }));
     objects.push(...pageObjects);
     if (page.IsTruncated !== true || pageObjects.length === 0) return objects;
     marker = page.NextMarker ?? pageObjects[pageObjects.length - 1]!.key;

@@ -9,8 +9,6 @@ import { defaultWorkRoot } from '../../src/job/work-dirs';
 export interface CommandConfig {
   /** COMMAND (required), parsed: see command-template.ts. */
   readonly command: CommandTemplate;
-  /** COMMAND as given, for the start log. */
-  readonly commandText: string;
   /** COMMAND_TRANSIENT_EXIT_CODES: comma list of 1..255 (default 75, EX_TEMPFAIL), or `none`. */
   readonly transientExitCodes: readonly number[];
   /** COMMAND_TIMEOUT_SECONDS (default 240): one run's limit, then its process group is stopped. */
@@ -113,7 +111,6 @@ export function loadCommandConfig(env: NodeJS.ProcessEnv, tempDir: string = tmpd
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return deepFreeze({
     command,
-    commandText: env.COMMAND!.trim(),
     transientExitCodes,
     timeoutSeconds,
     killGraceSeconds,

@@ -7,6 +7,8 @@ export const commandJobModule: JobModule<CommandConfig> = {
   summary: 'run COMMAND on each object as a file; every file it leaves in {outputDir} is uploaded',
   // A program usually keeps one core busy; more at once only queue for the CPU and multiply disk and memory use.
   defaultConcurrency: (cpuCount) => cpuCount,
+  // The download's writes, the uploads' reads and the directory work run on libuv's pool, not in the program.
+  poolThreadsPerMessage: () => 2,
   readSettings: (env) => loadCommandConfig(env),
   async create(settings, deps) {
     const [{ CommandJob }, { openDiskWorkspaces }] = await Promise.all([import('./command-job'), import('../../src/job/disk-workspaces')]);

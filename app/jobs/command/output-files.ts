@@ -1,7 +1,6 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertKeyWithinLimit } from '../../../shared/naming/s3-limits';
 
 export interface OutputFile {
   /** Relative to the output directory, with `/` between folders: the tail of the output's key. */
@@ -91,34 +90,6 @@ export async function listOutputFiles(outputDir: string): Promise<OutputListing>
   files.sort((a, b) => compare(a.relativePath, b.relativePath));
   skipped.sort((a, b) => compare(a.relativePath, b.relativePath));
   return { files, skipped, totalBytes: files.reduce((sum, file) => sum + file.bytes, 0) };
-}
-
-export interface CommandOutputKeyInput {
-  /** DEST_PREFIX: '' or a folder (a missing trailing `/` is added). */
-  readonly destPrefix: string;
-  /** SOURCE_PREFIX: removed from the front of the source key when present. */
-  readonly sourcePrefix: string;
-  readonly sourceKey: string;
-  /** An `OutputFile.relativePath`. */
-  readonly relativePath: string;
-}
-
-/**
- * `DEST_PREFIX/<source key minus SOURCE_PREFIX>/<relative path>`. The source key is kept whole, extension and all,
- * so `in/a/x.geojson` and `in/a/x.json` never share outputs: `out/a/x.geojson/stats.json`. Throws S3LimitError
- * (permanent, `output-key-too-long`) past S3's 1024 bytes.
- */
-export function commandOutputKey(input: CommandOutputKeyInput): string {
-  const destPrefix = asFolder(input.destPrefix);
-  const sourcePrefix = asFolder(input.sourcePrefix);
-  const relativeKey = sourcePrefix !== '' && input.sourceKey.startsWith(sourcePrefix) ? input.sourceKey.slice(sourcePrefix.length) : input.sourceKey;
-  const key = `${destPrefix}${relativeKey}/${input.relativePath}`;
-  assertKeyWithinLimit(key, `output ${input.relativePath}`);
-  return key;
-}
-
-function asFolder(prefix: string): string {
-  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 function compare(a: string, b: string): number {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,10 +108,33 @@ export async function sweepLeftovers(root: string, options: SweepOptions = {}): 
     if (pid !== process.pid && isAlive(pid)) continue;
     const stats = await lstat(path).catch(() => undefined);
     if (stats === undefined || !stats.isDirectory()) continue;
+    // A program leads its own process group, so its worker's death did not take it along: it still runs in there.
+    await killProcessesWorkingIn(path);
     await removeTree(path);
     removed.push(path);
   }
   return removed;
+}
+
+/**
+ * SIGKILLs every process whose working directory is under `dir` (Linux /proc; elsewhere nothing is found). Programs run
+ * in their message's directory, so this finds the ones a killed worker left running, and nothing else.
+ */
+export async function killProcessesWorkingIn(dir: string): Promise<number[]> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const killed: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
+    if (cwd === undefined || !(cwd === dir || cwd.startsWith(`${dir}/`))) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+      killed.push(Number(entry));
+    } catch {
+      // Gone meanwhile, or not ours to signal.
+    }
+  }
+  return killed;
 }
 
 /** `process.kill(pid, 0)`: ESRCH is gone, EPERM is someone else's live process; a zombie (Linux) counts as gone. */

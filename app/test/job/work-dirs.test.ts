@@ -108,6 +108,25 @@ describe('sweepLeftovers', () => {
     expect(await sweepLeftovers(join(base, 'missing'))).toEqual([]);
   });
 
+  it('kills a program its dead worker left running in the directory before removing it, and nothing running elsewhere', async () => {
+    const leftover = join(root, '99999998-gone', 'msg-1', 'tmp');
+    const elsewhere = join(base, 'elsewhere');
+    mkdirSync(leftover, { recursive: true });
+    mkdirSync(elsewhere);
+    const orphan = spawn('sleep', ['100'], { cwd: leftover, detached: true, stdio: 'ignore' });
+    const bystander = spawn('sleep', ['100'], { cwd: elsewhere, detached: true, stdio: 'ignore' });
+    const orphanExit = once(orphan, 'exit');
+    try {
+      expect(await sweepLeftovers(root, { isAlive: () => false })).toEqual([join(root, '99999998-gone')]);
+      expect((await orphanExit)[1]).toBe('SIGKILL');
+      expect(bystander.exitCode).toBeNull();
+      expect(bystander.signalCode).toBeNull();
+    } finally {
+      orphan.kill('SIGKILL');
+      bystander.kill('SIGKILL');
+    }
+  });
+
   it('asks isAlive about each owner', async () => {
     for (const name of ['101-a', '202-b']) mkdirSync(join(root, name), { recursive: true });
     expect(await sweepLeftovers(root, { isAlive: (pid) => pid === 101 })).toEqual([join(root, '202-b')]);

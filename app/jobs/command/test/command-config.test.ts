@@ -23,7 +23,6 @@ describe('loadCommandConfig', () => {
     const config = loadCommandConfig({ COMMAND }, '/scratch');
     expect(config).toEqual({
       command: expect.objectContaining({ form: 'argv', program: 'python3' }),
-      commandText: COMMAND,
       transientExitCodes: [75],
       timeoutSeconds: 240,
       killGraceSeconds: 5,

@@ -4,8 +4,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync,
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyFailure } from '../../../../shared/errors';
-import { commandOutputKey, listOutputFiles } from '../output-files';
+import { listOutputFiles } from '../output-files';
 
 let base: string;
 let out: string;
@@ -93,29 +92,5 @@ describe('listOutputFiles', () => {
       rmSync(base);
       renameSync(`${base}-real`, base);
     }
-  });
-});
-
-describe('commandOutputKey', () => {
-  it('is DEST_PREFIX/<source key minus SOURCE_PREFIX>/<relative path>, the source key kept whole', () => {
-    expect(commandOutputKey({ destPrefix: 'out/', sourcePrefix: 'in/', sourceKey: 'in/a/x.geojson', relativePath: 'stats.json' })).toBe('out/a/x.geojson/stats.json');
-    expect(commandOutputKey({ destPrefix: '', sourcePrefix: '', sourceKey: 'a/x.geojson', relativePath: 'sub/part 1.json' })).toBe('a/x.geojson/sub/part 1.json');
-  });
-
-  it('keeps a key outside SOURCE_PREFIX whole, and accepts prefixes without their trailing slash', () => {
-    expect(commandOutputKey({ destPrefix: 'out', sourcePrefix: 'in', sourceKey: 'other/x.json', relativePath: 's.json' })).toBe('out/other/x.json/s.json');
-    expect(commandOutputKey({ destPrefix: 'out', sourcePrefix: 'in', sourceKey: 'in/ü 日本.json', relativePath: 's.json' })).toBe('out/ü 日本.json/s.json');
-  });
-
-  it('refuses, permanently, a key over S3\'s 1024 bytes', () => {
-    const input = { destPrefix: 'out/', sourcePrefix: 'in/', sourceKey: `in/${'日'.repeat(330)}.json`, relativePath: 'stats.json' };
-    expect(Buffer.byteLength(commandOutputKey(input))).toBe(4 + 990 + 5 + 1 + 10);
-    let thrown: unknown;
-    try {
-      commandOutputKey({ ...input, relativePath: `folder/${'x'.repeat(40)}.json` });
-    } catch (error) {
-      thrown = error;
-    }
-    expect(classifyFailure(thrown)).toMatchObject({ kind: 'permanent', reason: 'output-key-too-long', message: expect.stringMatching(/1052-byte key.*1024/) });
   });
 });
