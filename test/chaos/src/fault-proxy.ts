@@ -7,6 +7,17 @@ import { seededRandom, type Random } from './seeded-random';
 export type FaultKind = 'slow-down-503' | 'internal-error-500' | 'connection-reset' | 'slow-response';
 export const FAULT_KINDS: readonly FaultKind[] = ['slow-down-503', 'internal-error-500', 'connection-reset', 'slow-response'];
 
+/** What a request does, for counting faults per kind of call: object reads, writes, HEADs, and multipart uploads. */
+export type S3Operation = 'GET' | 'PUT' | 'HEAD' | 'multipart' | 'other';
+export const S3_OPERATIONS: readonly S3Operation[] = ['GET', 'PUT', 'HEAD', 'multipart', 'other'];
+
+/** CreateMultipartUpload (`?uploads`), UploadPart, CompleteMultipartUpload and AbortMultipartUpload (`uploadId=`) are multipart. */
+export function operationOf(method: string | undefined, url: string): S3Operation {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  if (/(^|&)uploads(=|&|$)/.test(query) || /(^|&)uploadId=/.test(query)) return 'multipart';
+  return method === 'GET' || method === 'PUT' || method === 'HEAD' ? method : 'other';
+}
+
 export interface FaultProxyOptions {
   /** Where healthy requests go, e.g. `http://127.0.0.1:4568`; can be changed later (the server restarts elsewhere). */
   readonly upstream: string;
@@ -17,7 +28,22 @@ export interface FaultProxyOptions {
   readonly slowMs?: number;
   /** Relative weights of the fault kinds (default equal). */
   readonly weights?: Partial<Record<FaultKind, number>>;
-  /** Told of every answer the upstream gave (method, `bucket/key`, status), before it is passed on. */
+  /**
+   * Fault rates for some kinds of call instead of `rate`, e.g. `{ multipart: 0.5 }`: a run with a few multipart
+   * uploads among hundreds of small calls still sees its parts and completions fail.
+   */
+  readonly rateByOperation?: Partial<Record<S3Operation, number>>;
+  /**
+   * Answer AbortMultipartUpload (`DELETE ?uploadId=`) with 204 as S3 does, instead of forwarding it: s3rver 3.7.1
+   * has no such route and answers 405 MethodNotAllowed, which S3 never does for it. The faults still apply to it.
+   */
+  readonly answerAbortMultipart?: boolean;
+  /**
+   * Told of every answer the upstream gave (method, `bucket/key`, status) once its whole body has been read from the
+   * server: an object overwritten after a GET was answered must not be one whose old bytes are still being served
+   * (s3rver rewrites an object's file in place, so a GET still reading it would end short and hang its client; S3
+   * serves the version it began with).
+   */
   readonly onAnswered?: (method: string, path: string, status: number) => void;
 }
 
@@ -28,6 +54,10 @@ export interface FaultCounts {
   /** Requests or answers held by a brown-out (`holdFor`), on top of the random faults. */
   readonly held: number;
   readonly faults: Record<FaultKind, number>;
+  /** AbortMultipartUpload calls answered by the proxy itself (`answerAbortMultipart`). */
+  readonly abortsAnswered: number;
+  /** Requests and random faults (any kind) per kind of call. */
+  readonly byOperation: Record<S3Operation, { readonly requests: number; readonly faults: number }>;
   /** Requests refused during outages (`outageFor`), by how: not counted in `faults`. */
   readonly outage: Record<OutageKind, number>;
 }
@@ -46,7 +76,7 @@ export interface FaultProxy {
   /** What PUTs the upstream accepted, per object: a second different body for one key is a correctness bug. */
   writes(): WriteLog;
   setUpstream(upstream: string): void;
-  /** Faults on or off without restarting, e.g. to verify outputs afterwards through a clean path. */
+  /** Faults on or off without restarting, e.g. to verify outputs afterwards through a clean path; 0 turns `rateByOperation` off too. */
   setRate(rate: number): void;
   /**
    * A brown-out: for the next `ms`, new requests are held before forwarding and answers are held before replying.
@@ -91,6 +121,10 @@ export function s3ErrorXml(code: string, message: string, requestId: string): st
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const random = seededRandom(options.seed ?? 1);
   let rate = validRate(options.rate ?? 0.05);
+  const rateByOperation = Object.fromEntries(Object.entries(options.rateByOperation ?? {}).map(([operation, value]) => [operation, validRate(value)])) as Partial<Record<S3Operation, number>>;
+  // setRate(0) switches every fault off, these included; another setRate switches them on again.
+  let byOperationOn = true;
+  const byOperation = Object.fromEntries(S3_OPERATIONS.map((operation) => [operation, { requests: 0, faults: 0 }])) as Record<S3Operation, { requests: number; faults: number }>;
   const slowMs = options.slowMs ?? 1500;
   const weights: Record<FaultKind, number> = {
     'slow-down-503': 1, 'internal-error-500': 1, 'connection-reset': 1, 'slow-response': 1, ...options.weights,
@@ -102,6 +136,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   let forwarded = 0;
   let upstreamErrors = 0;
   let held = 0;
+  let abortsAnswered = 0;
   let holdUntil = 0;
   let outageUntil = 0;
   let outageMode: OutageMode = 'slow-down-503';
@@ -112,14 +147,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     forwarded++;
-    const digest = req.method === 'PUT' ? createHash('sha256') : undefined;
+    // PutObject's body, or CompleteMultipartUpload's (the parts' ETags: the same for the same bytes).
+    const digest = req.method === 'PUT' || (req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')) ? createHash('sha256') : undefined;
     if (digest !== undefined) req.on('data', (chunk: Buffer) => digest.update(chunk));
     const outgoing = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
       (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         if (digest !== undefined && status >= 200 && status < 300) recordWrite(writes, req.url ?? '/', digest.digest('hex'));
-        options.onAnswered?.(req.method ?? '', objectPath(req.url ?? '/'), status);
+        upstreamRes.once('end', () => options.onAnswered?.(req.method ?? '', objectPath(req.url ?? '/'), status));
         const reply = () => {
           res.writeHead(status, upstreamRes.headers);
           upstreamRes.pipe(res);
@@ -177,8 +213,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       held++;
       return delayThenForward(req, res, holdUntil - Date.now());
     }
-    const fault = chooseFault(random, rate, weights);
-    if (fault !== undefined) faults[fault]++;
+    const operation = operationOf(req.method, req.url ?? '/');
+    byOperation[operation].requests++;
+    const fault = chooseFault(random, (byOperationOn ? rateByOperation[operation] : undefined) ?? rate, weights);
+    if (fault !== undefined) {
+      faults[fault]++;
+      byOperation[operation].faults++;
+    }
     switch (fault) {
       case 'slow-down-503':
         return answerWithError(req, res, 503, 'SlowDown', 'Please reduce your request rate.');
@@ -190,6 +231,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case 'slow-response':
         return delayThenForward(req, res, slowMs);
       default:
+        if (options.answerAbortMultipart === true && req.method === 'DELETE' && /[?&]uploadId=/.test(req.url ?? '')) {
+          abortsAnswered++;
+          req.resume();
+          res.writeHead(204);
+          res.end();
+          return;
+        }
         return forward(req, res);
     }
   });
@@ -197,7 +245,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   return {
     endpoint: `http://127.0.0.1:${listener.port}`,
-    counts: () => ({ requests, forwarded, upstreamErrors, held, faults: { ...faults }, outage: { ...outage } }),
+    counts: () => ({
+      requests, forwarded, upstreamErrors, held, abortsAnswered, faults: { ...faults }, outage: { ...outage },
+      byOperation: Object.fromEntries(S3_OPERATIONS.map((operation) => [operation, { ...byOperation[operation] }])) as FaultCounts['byOperation'],
+    }),
     writes: () => writes,
     setUpstream: (next) => {
       upstream = new URL(next);
@@ -205,6 +256,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     setRate: (next) => {
       rate = validRate(next);
+      byOperationOn = rate > 0;
     },
     holdFor: (ms) => {
       holdUntil = Math.max(holdUntil, Date.now() + ms);

@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import S3rver from 's3rver';
 import { classifyFailure } from '../../../shared/errors';
-import { chooseFault, FAULT_KINDS, startFaultProxy, type FaultKind, type FaultProxy } from '../src/fault-proxy';
+import { chooseFault, FAULT_KINDS, operationOf, startFaultProxy, type FaultKind, type FaultProxy } from '../src/fault-proxy';
 import { seededRandom } from '../src/seeded-random';
 
 const EQUAL: Record<FaultKind, number> = { 'slow-down-503': 1, 'internal-error-500': 1, 'connection-reset': 1, 'slow-response': 1 };
@@ -39,6 +40,22 @@ describe('chooseFault', () => {
     const random = seededRandom(1);
     for (let i = 0; i < 1000; i++) expect(chooseFault(random, 0, EQUAL)).toBeUndefined();
     for (let i = 0; i < 1000; i++) expect(chooseFault(random, 1, only('connection-reset'))).toBe('connection-reset');
+  });
+});
+
+describe('operationOf', () => {
+  it('tells multipart calls from object GETs, PUTs and HEADs', () => {
+    expect(operationOf('GET', '/b/k.jpg')).toBe('GET');
+    expect(operationOf('PUT', '/b/k.jpg?x-id=PutObject')).toBe('PUT');
+    expect(operationOf('HEAD', '/b/k.jpg')).toBe('HEAD');
+    expect(operationOf('POST', '/b/k.jpg?uploads')).toBe('multipart');
+    expect(operationOf('POST', '/b/k.jpg?uploads=&x-id=CreateMultipartUpload')).toBe('multipart');
+    expect(operationOf('PUT', '/b/k.jpg?partNumber=2&uploadId=abc')).toBe('multipart');
+    expect(operationOf('POST', '/b/k.jpg?uploadId=abc')).toBe('multipart');
+    expect(operationOf('DELETE', '/b/k.jpg?uploadId=abc')).toBe('multipart');
+    expect(operationOf('DELETE', '/b/k.jpg')).toBe('other');
+    // A key that merely contains the word is no multipart call.
+    expect(operationOf('PUT', '/b/uploads/uploadId=1.jpg')).toBe('PUT');
   });
 });
 
@@ -224,7 +241,10 @@ describe('fault proxy in front of s3rver with the AWS SDK', () => {
     const s3 = client(p.endpoint, 1);
     try {
       await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'a b/ü.jpg', Body: 'x' }));
-      await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'a b/ü.jpg' }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'a b/ü.jpg' }));
+      // Told once the body has been read from the server, not when the headers came.
+      await got.Body!.transformToString();
+      for (let i = 0; i < 50 && answers.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(answers).toEqual(['PUT b/a b/ü.jpg 200', 'GET b/a b/ü.jpg 200']);
     } finally {
       s3.destroy();
@@ -248,6 +268,52 @@ describe('fault proxy in front of s3rver with the AWS SDK', () => {
     } finally {
       s3.destroy();
       await p.close();
+    }
+  });
+
+  it('counts calls and faults per kind of call, faults multipart calls at their own rate, and records a multipart upload as one write', async () => {
+    const p = await startFaultProxy({ upstream, rate: 0, rateByOperation: { multipart: 1 }, weights: only('slow-response'), slowMs: 5 });
+    const s3 = client(p.endpoint, 3);
+    try {
+      const body = Buffer.alloc(11 * 1024 * 1024, 7);
+      const upload = () => new Upload({ client: s3, params: { Bucket: 'b', Key: 'big/ü.bin', Body: body }, partSize: 5 * 1024 * 1024 }).done();
+      await upload();
+      await upload();
+      await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'small.txt', Body: 'x' }));
+      await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'big/ü.bin' }));
+      const { byOperation } = p.counts();
+      // Per upload: create, three parts, complete; each held as a slow response, nothing else faulted.
+      expect(byOperation.multipart).toEqual({ requests: 10, faults: 10 });
+      expect(byOperation.PUT).toEqual({ requests: 1, faults: 0 });
+      expect(byOperation.HEAD).toEqual({ requests: 1, faults: 0 });
+      // The same bytes twice: the completions list the same parts, so one distinct body.
+      expect(p.writes().get('b/big/ü.bin')?.size).toBe(1);
+      p.setRate(0);
+      await upload();
+      expect(p.counts().byOperation.multipart).toEqual({ requests: 15, faults: 10 });
+    } finally {
+      s3.destroy();
+      await p.close();
+    }
+  });
+
+  it('answers AbortMultipartUpload as S3 does, where s3rver refuses it with 405 MethodNotAllowed', async () => {
+    const plain = await startFaultProxy({ upstream, rate: 0 });
+    const emulating = await startFaultProxy({ upstream, rate: 0, answerAbortMultipart: true });
+    const [s3, s3Emulated] = [client(plain.endpoint, 1), client(emulating.endpoint, 1)];
+    try {
+      const abort = async (c: S3Client) => {
+        const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: 'b', Key: 'parts.bin' }));
+        return c.send(new AbortMultipartUploadCommand({ Bucket: 'b', Key: 'parts.bin', UploadId }));
+      };
+      await expect(abort(s3)).rejects.toMatchObject({ name: 'MethodNotAllowed' });
+      await expect(abort(s3Emulated)).resolves.toMatchObject({ $metadata: { httpStatusCode: 204 } });
+      expect(emulating.counts().abortsAnswered).toBe(1);
+    } finally {
+      s3.destroy();
+      s3Emulated.destroy();
+      await plain.close();
+      await emulating.close();
     }
   });
 
