@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_JOB, findJobModule, jobNames } from './job/job-registry';
 import { deepFreeze, EnvReader } from './job/env-reader';
+import { readWorkspaceSettings, type WorkspaceSettings } from './job/workspace-settings';
 import { detectCpuCount } from './runtime/cpu-count';
 
 /** The worker's configuration (the queue loop's, shared by every job): read once from the environment, validated, frozen. */
@@ -51,6 +52,8 @@ export interface WorkerConfig {
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** JOB (default `resize`): which job this worker runs (app/jobs/<name>). */
   readonly job: string;
+  /** WORK_DIR, DISK_BUDGET_MIB, DISK_RESERVE_FACTOR: where jobs that consume files get their objects on disk. */
+  readonly workspace: WorkspaceSettings;
 }
 
 /**
@@ -86,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     metricsNamespace: env.METRICS_NAMESPACE?.trim() || 'S3QueueWorker',
     logLevel: read.oneOf('LOG_LEVEL', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO'),
     job,
+    workspace: readWorkspaceSettings(read),
   };
   read.throwIfInvalid();
   return deepFreeze(config);

@@ -7,6 +7,7 @@ import { ConfigError } from '../../shared/errors';
 import { createLog, type Log, type LogFields } from '../../shared/log/logger';
 import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
+import { openDiskWorkspaces } from './job/disk-workspaces';
 import { DEFAULT_JOB, findJobModule } from './job/job-registry';
 import type { JobModule, JobRuntime } from './job/job-module';
 import { detectCpuCount } from './runtime/cpu-count';
@@ -44,11 +45,12 @@ async function main(): Promise<number> {
   const stats = new WorkerStats();
   const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
   const job = await jobModule.create(jobSettings, { ...runtime, log, store });
+  const workspaces = job.consumes === 'file' ? await openDiskWorkspaces(config.workspace, log) : undefined;
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
   const worker = new Worker({
     queue,
-    handle: (message, context) => handleMessage(message, { store, job, config, retry, log, stats }, context),
+    handle: (message, context) => handleMessage(message, { store, job, ...(workspaces !== undefined ? { workspaces } : {}), config, retry, log, stats }, context),
     config: { ...config, maxReceiveCount: queue.maxReceiveCount ?? config.maxReceiveCount },
     log,
     stats,
@@ -60,11 +62,13 @@ async function main(): Promise<number> {
     queue: config.queueKind,
     concurrency: config.concurrency,
     ...job.describe(),
+    ...(workspaces !== undefined ? { workDir: config.workspace.root, diskBudgetMiB: Math.round(workspaces.budgetBytes / (1024 * 1024)) } : {}),
     uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE,
     destBucket: config.destBucket,
   });
   const summary = await worker.run();
   await job.close?.();
+  await workspaces?.close();
   await queue.close();
   // A task that could not finish its work says so: the scaler's crash-loop guard and the ECS console see it.
   return summary.reason === 'receive-failing' || summary.reason === 'stuck' ? 1 : 0;

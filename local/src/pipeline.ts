@@ -63,7 +63,10 @@ export interface PipelineSummary extends Accounting {
 }
 
 /** The worker's own settings a local run passes through; each job adds its own (JobDemo.settingNames). */
-const WORKER_SETTINGS = ['CONCURRENCY', 'MAX_INPUT_BYTES', 'LOG_LEVEL', 'DEST_PREFIX', 'SOURCE_PREFIX', 'SHUTDOWN_GRACE_SECONDS', 'MESSAGE_DEADLINE_SECONDS'];
+const WORKER_SETTINGS = [
+  'CONCURRENCY', 'MAX_INPUT_BYTES', 'LOG_LEVEL', 'DEST_PREFIX', 'SOURCE_PREFIX', 'SHUTDOWN_GRACE_SECONDS', 'MESSAGE_DEADLINE_SECONDS',
+  'WORK_DIR', 'DISK_BUDGET_MIB', 'DISK_RESERVE_FACTOR',
+];
 
 /**
  * The whole blueprint on one machine: S3-protocol server, S3 events bridged to the local queue in the AWS shape, the

@@ -1,9 +1,5 @@
-import { tmpdir } from 'node:os';
-import { isAbsolute, normalize } from 'node:path';
 import { ConfigError } from '../../../shared/errors';
 import { parseCommandTemplate, type CommandTemplate } from './command-template';
-import { DEFAULT_DISK_RESERVE_FACTOR } from '../../src/job/disk-budget';
-import { defaultWorkRoot } from '../../src/job/work-dirs';
 
 /** The command job's configuration: read once from the environment, validated, frozen. */
 export interface CommandConfig {
@@ -15,12 +11,6 @@ export interface CommandConfig {
   readonly timeoutSeconds: number;
   /** COMMAND_KILL_GRACE_SECONDS (default 5, 0..110): after a timeout's SIGTERM, how long before SIGKILL. */
   readonly killGraceSeconds: number;
-  /** WORK_DIR (default <os.tmpdir()>/blueprint-command): an absolute path on the task's ephemeral storage. */
-  readonly workDir: string;
-  /** DISK_BUDGET_MIB × 1 MiB; absent: 80% of the work directory's free space at start (`defaultDiskBudgetBytes`). */
-  readonly diskBudgetBytes?: number;
-  /** DISK_RESERVE_FACTOR (default 2): bytes reserved per object = its size × this (see `diskReservationBytes`). */
-  readonly diskReserveFactor: number;
   /**
    * COMMAND_ENV_PASSTHROUGH: worker variables the program also gets, by name, or `PREFIX*` for every name that
    * starts with PREFIX. A name starting with AWS_ is passed only when listed whole, never by a pattern.
@@ -32,13 +22,13 @@ export interface CommandConfig {
 export const BASE_PROGRAM_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'] as const;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_TRANSIENT_EXIT_CODES = [75];
-const MIB = 1024 * 1024;
 
 /**
  * Reads and validates every variable at once, so a bad deployment shows all its mistakes in one start, each naming
- * the variable, what it got, and the form expected. `tempDir` is where WORK_DIR defaults to (os.tmpdir()).
+ * the variable, what it got, and the form expected. Where objects go on disk (WORK_DIR, DISK_BUDGET_MIB,
+ * DISK_RESERVE_FACTOR) is the worker's, for every job that consumes files: app/src/job/workspace-settings.ts.
  */
-export function loadCommandConfig(env: NodeJS.ProcessEnv, tempDir: string = tmpdir()): CommandConfig {
+export function loadCommandConfig(env: NodeJS.ProcessEnv): CommandConfig {
   const problems: string[] = [];
   const present = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -79,23 +69,6 @@ export function loadCommandConfig(env: NodeJS.ProcessEnv, tempDir: string = tmpd
   // Under ECS's stopTimeout (120 s at most), so a stop's kill still happens before the task is gone.
   const killGraceSeconds = int('COMMAND_KILL_GRACE_SECONDS', 5, 0, 110);
 
-  let workDir = defaultWorkRoot(tempDir);
-  const rawWorkDir = present('WORK_DIR');
-  if (rawWorkDir !== undefined && !isAbsolute(rawWorkDir)) invalid('WORK_DIR', rawWorkDir, 'an absolute path on the task\'s ephemeral storage such as /tmp/blueprint-command');
-  else if (rawWorkDir !== undefined) workDir = normalize(rawWorkDir).replace(/(.)\/+$/, '$1');
-
-  const rawBudget = present('DISK_BUDGET_MIB');
-  const diskBudgetMib = rawBudget === undefined ? undefined : int('DISK_BUDGET_MIB', 0, 1, 64 * 1024 * 1024);
-
-  let diskReserveFactor = DEFAULT_DISK_RESERVE_FACTOR;
-  const rawFactor = present('DISK_RESERVE_FACTOR');
-  if (rawFactor !== undefined) {
-    const factor = Number(rawFactor);
-    if (!/^\d+(\.\d+)?$/.test(rawFactor) || factor < 1 || factor > 1000) {
-      invalid('DISK_RESERVE_FACTOR', rawFactor, 'a number from 1 to 1000 such as 2 (the input once, and outputs as large again) or 1.5');
-    } else diskReserveFactor = factor;
-  }
-
   const envPassthrough: string[] = [];
   const rawPassthrough = present('COMMAND_ENV_PASSTHROUGH');
   for (const item of rawPassthrough?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') ?? []) {
@@ -114,9 +87,6 @@ export function loadCommandConfig(env: NodeJS.ProcessEnv, tempDir: string = tmpd
     transientExitCodes,
     timeoutSeconds,
     killGraceSeconds,
-    workDir,
-    ...(diskBudgetMib !== undefined ? { diskBudgetBytes: diskBudgetMib * MIB } : {}),
-    diskReserveFactor,
     envPassthrough,
   });
 }

@@ -1,8 +1,6 @@
 import { lookup } from 'mime-types';
 import type { LogFields } from '../../../shared/log/logger';
 import type { FileOutput, JobContext, ObjectInput, ObjectJob, PlannedOutput } from '../../src/job/object-job';
-import { diskReservationBytes } from '../../src/job/disk-budget';
-import type { Workspaces } from '../../src/job/workspace';
 import type { CommandConfig } from './command-config';
 import { programEnvironment } from './command-config';
 import { renderCommand } from './command-template';
@@ -22,13 +20,8 @@ export class CommandJob implements ObjectJob {
 
   constructor(
     private readonly config: CommandConfig,
-    readonly workspaces: Workspaces,
     private readonly workerEnv: NodeJS.ProcessEnv,
   ) {}
-
-  diskBytesFor(sourceSize: number): number {
-    return diskReservationBytes(sourceSize, this.config.diskReserveFactor);
-  }
 
   /** What a program writes depends on its input: a redelivery runs it again and overwrites the same keys. */
   plannedOutputs(): readonly PlannedOutput[] | undefined {
@@ -40,7 +33,6 @@ export class CommandJob implements ObjectJob {
       command: this.config.command.form === 'argv' ? this.config.command.program : 'shell',
       timeoutSeconds: this.config.timeoutSeconds,
       transientExitCodes: this.config.transientExitCodes.join(','),
-      diskBudgetMiB: Math.round(this.workspaces.budgetBytes / (1024 * 1024)),
     };
   }
 
@@ -70,9 +62,5 @@ export class CommandJob implements ObjectJob {
       path: output.path,
       size: output.bytes,
     }));
-  }
-
-  close(): Promise<void> {
-    return this.workspaces.close();
   }
 }

@@ -10,9 +10,8 @@ export const commandJobModule: JobModule<CommandConfig> = {
   // The download's writes, the uploads' reads and the directory work run on libuv's pool, not in the program.
   poolThreadsPerMessage: () => 2,
   readSettings: (env) => loadCommandConfig(env),
-  async create(settings, deps) {
-    const [{ CommandJob }, { openDiskWorkspaces }] = await Promise.all([import('./command-job'), import('../../src/job/disk-workspaces')]);
-    const workspaces = await openDiskWorkspaces({ root: settings.workDir, ...(settings.diskBudgetBytes !== undefined ? { budgetBytes: settings.diskBudgetBytes } : {}) }, deps.log);
-    return new CommandJob(settings, workspaces, process.env);
+  async create(settings) {
+    const { CommandJob } = await import('./command-job');
+    return new CommandJob(settings, process.env);
   },
 };

@@ -14,7 +14,6 @@ export const commandDemo: JobDemo = {
   }),
   settingNames: [
     'COMMAND', 'COMMAND_TRANSIENT_EXIT_CODES', 'COMMAND_TIMEOUT_SECONDS', 'COMMAND_KILL_GRACE_SECONDS', 'COMMAND_ENV_PASSTHROUGH',
-    'WORK_DIR', 'DISK_BUDGET_MIB', 'DISK_RESERVE_FACTOR',
   ],
   writeDemoSet: writeGeojsonDemoSet,
   // A program's outputs depend on its input: any file under the source's folder means it ran to the end.

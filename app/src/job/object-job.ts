@@ -1,5 +1,4 @@
 import type { Log, LogFields } from '../../../shared/log/logger';
-import type { Workspaces } from './workspace';
 
 /**
  * The job model. The queue loop (receive, heartbeat, graceful stop, retries, DLQ routing, idempotency) is the
@@ -8,7 +7,8 @@ import type { Workspaces } from './workspace';
  * An object job is run once per S3 object named by a message. It declares how it wants the object:
  * - `bytes`: the whole object in memory (at most MAX_INPUT_BYTES), for work that needs it all at once (an image);
  * - `file`: the object streamed to a private directory on the task's disk, never whole in memory, within the disk
- *   budget, for programs that read files; the directory is removed whatever happens.
+ *   budget (WORK_DIR, DISK_BUDGET_MIB, DISK_RESERVE_FACTOR: the worker's, the same for every such job), for programs
+ *   that read files; the directory is removed whatever happens.
  * "Done" for an object job means its outputs are written under DEST_PREFIX, each carrying the source's ETag, and the
  * source still has that ETag afterwards. Jobs that produce messages or rows instead come with their own kinds.
  */
@@ -78,13 +78,6 @@ export interface JobContext {
 export interface ObjectJob {
   readonly name: string;
   readonly consumes: ObjectInputKind;
-  /** Where a `file` job's objects go on the task's disk, and how much of it they may take at once. */
-  readonly workspaces?: Workspaces;
-  /**
-   * Bytes of task disk one object needs while it is worked on (`file` jobs): the worker admits objects within its
-   * disk budget by this. Undefined: the object's size.
-   */
-  diskBytesFor?(sourceSize: number): number;
   /**
    * The outputs every success writes, known before any work; undefined when they depend on the input (a program's
    * output directory). Known outputs let a redelivery skip work already done, and let a key S3 would refuse fail

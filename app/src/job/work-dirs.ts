@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * Private temporary directories on the task's disk:
  *
  * ```
- * <root>/                       WORK_DIR, default <os.tmpdir()>/blueprint-command (0700)
+ * <root>/                       WORK_DIR, default <os.tmpdir()>/blueprint-work (0700)
  *   <pid>-<random>/             one per worker process, named with its pid so a later start can tell it is dead
  *     msg-<random>/             one per message, 0700 (mkdtemp)
  *       input/<file name>       the downloaded object, its name taken from the key so extensions still work
@@ -17,7 +17,7 @@ import { join } from 'node:path';
  * A message's directory is removed whatever happened (`remove()`); a worker killed with SIGKILL leaves its
  * directory behind, and the next worker to start on the machine removes it (`sweepLeftovers`).
  */
-export const WORK_ROOT_NAME = 'blueprint-command';
+export const WORK_ROOT_NAME = 'blueprint-work';
 
 export function defaultWorkRoot(tempDir: string = tmpdir()): string {
   return join(tempDir, WORK_ROOT_NAME);

@@ -14,10 +14,10 @@ export interface Workspaces {
   /** The bytes all objects on disk at once may take (DISK_BUDGET_MIB). */
   readonly budgetBytes: number;
   /**
-   * Resolves once `bytes` fit the budget, first come first served; rejects at once (permanent) when they never can,
-   * and when `signal` aborts while waiting.
+   * Resolves once an object of `sourceBytes` fits the budget (it reserves room for its outputs too, DISK_RESERVE_FACTOR),
+   * first come first served; rejects at once (permanent) when it never can, and when `signal` aborts while waiting.
    */
-  open(key: string, bytes: number, signal: AbortSignal): Promise<ObjectWorkspace>;
+  open(key: string, sourceBytes: number, signal: AbortSignal): Promise<ObjectWorkspace>;
   /** Removes this process's directories (at the end of a run). */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { assertKeyWithinLimit } from '../../../shared/naming/s3-limits';
 import { retryTransient, type RetryPolicy } from '../../../shared/retry';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { isFileOutput, type JobContext, type JobOutput, type JobSource, type ObjectInput, type ObjectJob } from '../job/object-job';
+import type { Workspaces } from '../job/workspace';
 import type { ObjectHead, ObjectStore } from '../ports/object-store';
 
 export interface ObjectHandlerConfig {
@@ -20,6 +21,8 @@ export interface ObjectHandlerConfig {
 export interface ObjectHandlerDeps {
   readonly store: ObjectStore;
   readonly job: ObjectJob;
+  /** For jobs that consume files: private directories on the task's disk, within its budget. */
+  readonly workspaces?: Workspaces;
   readonly config: ObjectHandlerConfig;
   /** Carries the message's give-up signal. */
   readonly retry: RetryPolicy & { readonly signal: AbortSignal };
@@ -111,13 +114,13 @@ async function withInput<T>(object: ObjectEvent, relativeKey: string, deps: Obje
     const stored = await retryTransient(() => store.get(ref, { maxBytes: config.maxInputBytes }), retry);
     return use({ kind: 'bytes', source: sourceOf(stored), bytes: stored.body });
   }
-  const workspaces = job.workspaces;
-  if (workspaces === undefined) throw new TypeError(`the ${job.name} job consumes files but has no workspaces`);
+  const workspaces = deps.workspaces;
+  if (workspaces === undefined) throw new TypeError(`the ${job.name} job consumes files but the worker opened no workspaces`);
   // The disk is reserved for the version there now, not the one the event announced: a newer, larger version (or a
   // producer's message without a size) must not fill the disk past its reservation.
   const current = await retryTransient(() => store.head(ref), retry);
   if (current === undefined) throw new SourceMissingError(`s3://${object.bucket}/${object.key} no longer exists`);
-  const workspace = await workspaces.open(object.key, job.diskBytesFor?.(current.size) ?? current.size, retry.signal);
+  const workspace = await workspaces.open(object.key, current.size, retry.signal);
   try {
     const head = await retryTransient(async () => {
       // A retried download starts again from no file: the store never appends to one.

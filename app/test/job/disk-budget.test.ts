@@ -118,7 +118,7 @@ describe('defaultDiskBudgetBytes', () => {
   });
 
   it('reads the real file system', async () => {
-    const bytes = await defaultDiskBudgetBytes(join(tmpdir(), 'not-created-yet', 'blueprint-command'));
+    const bytes = await defaultDiskBudgetBytes(join(tmpdir(), 'not-created-yet', 'blueprint-work'));
     expect(bytes).toBeGreaterThan(0);
     expect(Number.isSafeInteger(bytes)).toBe(true);
   });

@@ -17,7 +17,7 @@ afterEach(() => rmSync(base, { recursive: true, force: true }));
 
 describe('WorkDirs', () => {
   it('defaults under the temporary directory', () => {
-    expect(defaultWorkRoot('/scratch')).toBe('/scratch/blueprint-command');
+    expect(defaultWorkRoot('/scratch')).toBe('/scratch/blueprint-work');
   });
 
   it('makes a per-process directory named with the pid and private per-message directories', async () => {

@@ -7,7 +7,6 @@ import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { openDiskWorkspaces } from '../../src/job/disk-workspaces';
 import type { FileOutput, ObjectInput, ObjectJob } from '../../src/job/object-job';
-import type { Workspaces } from '../../src/job/workspace';
 import { WorkerStats } from '../../src/metrics/worker-stats';
 import { handleMessage } from '../../src/worker/handle-message';
 import { MemoryStore } from '../fakes/memory-store';
@@ -23,7 +22,6 @@ class CopyJob implements ObjectJob {
   readonly consumes = 'file' as const;
   readonly seen: { path: string; outputDir: string; content: string }[] = [];
   fail?: Error;
-  constructor(readonly workspaces: Workspaces) {}
   plannedOutputs() {
     return undefined;
   }
@@ -54,9 +52,11 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 async function setup(budgetBytes = 1024 * 1024) {
   const store = new MemoryStore();
   const log = new MemoryLog();
-  const job = new CopyJob(await openDiskWorkspaces({ root, budgetBytes }, log));
+  const job = new CopyJob();
+  // Factor 1: the reservation is the object's size, so the budget's arithmetic is the test's.
+  const workspaces = await openDiskWorkspaces({ root, budgetBytes, reserveFactor: 1 }, log);
   const deps = {
-    store, job, log, stats: new WorkerStats(),
+    store, job, workspaces, log, stats: new WorkerStats(),
     config: { destBucket: 'dest', destPrefix: 'out/', sourcePrefix: 'in/', maxInputBytes: 4 },
     retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined },
   };

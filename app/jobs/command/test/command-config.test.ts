@@ -10,7 +10,7 @@ const COMMAND = '["python3","/opt/analyze.py","{input}","{outputDir}"]';
 
 function configError(env: NodeJS.ProcessEnv): string {
   try {
-    loadCommandConfig(env, '/tmp');
+    loadCommandConfig(env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as Error).message;
@@ -20,17 +20,14 @@ function configError(env: NodeJS.ProcessEnv): string {
 
 describe('loadCommandConfig', () => {
   it('gives the documented defaults, frozen', () => {
-    const config = loadCommandConfig({ COMMAND }, '/scratch');
+    const config = loadCommandConfig({ COMMAND });
     expect(config).toEqual({
       command: expect.objectContaining({ form: 'argv', program: 'python3' }),
       transientExitCodes: [75],
       timeoutSeconds: 240,
       killGraceSeconds: 5,
-      workDir: '/scratch/blueprint-command',
-      diskReserveFactor: 2,
       envPassthrough: [],
     });
-    expect(config.diskBudgetBytes).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.transientExitCodes)).toBe(true);
     expect(Object.isFrozen(config.command)).toBe(true);
@@ -42,9 +39,6 @@ describe('loadCommandConfig', () => {
       COMMAND_TRANSIENT_EXIT_CODES: '111, 75,75',
       COMMAND_TIMEOUT_SECONDS: '30',
       COMMAND_KILL_GRACE_SECONDS: '0',
-      WORK_DIR: '/mnt/scratch/work/',
-      DISK_BUDGET_MIB: '1024',
-      DISK_RESERVE_FACTOR: '1.5',
       COMMAND_ENV_PASSTHROUGH: 'GDAL_*, AWS_REGION,PROJ_LIB',
     });
     expect(config).toMatchObject({
@@ -52,9 +46,6 @@ describe('loadCommandConfig', () => {
       transientExitCodes: [75, 111],
       timeoutSeconds: 30,
       killGraceSeconds: 0,
-      workDir: '/mnt/scratch/work',
-      diskBudgetBytes: 1024 * 1024 * 1024,
-      diskReserveFactor: 1.5,
       envPassthrough: ['GDAL_*', 'AWS_REGION', 'PROJ_LIB'],
     });
     expect(loadCommandConfig({ COMMAND, COMMAND_TRANSIENT_EXIT_CODES: 'none' }).transientExitCodes).toEqual([]);
@@ -70,10 +61,6 @@ describe('loadCommandConfig', () => {
     [{ COMMAND, COMMAND_TIMEOUT_SECONDS: '-5' }, /COMMAND_TIMEOUT_SECONDS="-5"/],
     [{ COMMAND, COMMAND_TIMEOUT_SECONDS: '2.5' }, /COMMAND_TIMEOUT_SECONDS="2.5"/],
     [{ COMMAND, COMMAND_KILL_GRACE_SECONDS: '300' }, /COMMAND_KILL_GRACE_SECONDS="300" is invalid: expected a whole number from 0 to 110/],
-    [{ COMMAND, WORK_DIR: 'relative/dir' }, /WORK_DIR="relative\/dir" is invalid: expected an absolute path/],
-    [{ COMMAND, DISK_BUDGET_MIB: '0' }, /DISK_BUDGET_MIB="0" is invalid/],
-    [{ COMMAND, DISK_BUDGET_MIB: 'lots' }, /DISK_BUDGET_MIB="lots" is invalid/],
-    [{ COMMAND, DISK_RESERVE_FACTOR: '0.5' }, /DISK_RESERVE_FACTOR="0.5" is invalid: expected a number from 1 to 1000/],
     [{ COMMAND, COMMAND_ENV_PASSTHROUGH: 'AWS_*' }, /COMMAND_ENV_PASSTHROUGH="AWS_\*" is invalid: .*passed only when each is named whole/],
     [{ COMMAND, COMMAND_ENV_PASSTHROUGH: 'OK,BAD-NAME' }, /COMMAND_ENV_PASSTHROUGH="OK,BAD-NAME" is invalid: .*"BAD-NAME" is neither/],
     [{ COMMAND, COMMAND_ENV_PASSTHROUGH: '*' }, /"\*" is neither/],
@@ -83,8 +70,8 @@ describe('loadCommandConfig', () => {
   });
 
   it('reports every mistake at once', () => {
-    const message = configError({ COMMAND_TIMEOUT_SECONDS: 'x', DISK_RESERVE_FACTOR: 'y' });
-    expect(message.split('\n')).toEqual([expect.stringMatching(/^COMMAND is missing/), expect.stringMatching(/^COMMAND_TIMEOUT_SECONDS/), expect.stringMatching(/^DISK_RESERVE_FACTOR/)]);
+    const message = configError({ COMMAND_TIMEOUT_SECONDS: 'x', COMMAND_KILL_GRACE_SECONDS: 'y' });
+    expect(message.split('\n')).toEqual([expect.stringMatching(/^COMMAND is missing/), expect.stringMatching(/^COMMAND_TIMEOUT_SECONDS/), expect.stringMatching(/^COMMAND_KILL_GRACE_SECONDS/)]);
   });
 });
 
