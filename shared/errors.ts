@@ -26,24 +26,9 @@ export class MalformedMessageError extends PermanentError {
   readonly reason = 'malformed-message';
 }
 
-export class InvalidImageError extends PermanentError {
-  override readonly name = 'InvalidImageError';
-  readonly reason: string;
-  /** reason: `corrupt-image`, `unsupported-format`, `empty-file`, ... */
-  constructor(reason: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.reason = reason;
-  }
-}
-
 export class InputTooLargeError extends PermanentError {
   override readonly name = 'InputTooLargeError';
   readonly reason = 'input-too-large';
-}
-
-export class PixelLimitError extends PermanentError {
-  override readonly name = 'PixelLimitError';
-  readonly reason = 'pixel-limit-exceeded';
 }
 
 /** The source object is gone (deleted after upload): acknowledged and logged as skipped, never retried. */
@@ -72,12 +57,6 @@ export class S3LimitError extends PermanentError {
     super(message);
     this.reason = reason;
   }
-}
-
-/** The work would need more memory than the task can ever give it, even alone. */
-export class MemoryBudgetError extends PermanentError {
-  override readonly name = 'MemoryBudgetError';
-  readonly reason = 'decode-memory-exceeded';
 }
 
 /**

@@ -1,4 +1,4 @@
-import { classifyFailure, DeadlineExceededError, InvalidImageError, MalformedMessageError, PixelLimitError, SourceMissingError, TransientError } from '../errors';
+import { classifyFailure, DeadlineExceededError, MalformedMessageError, S3LimitError, SourceMissingError, TransientError } from '../errors';
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} happened`), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}), ...extra });
@@ -6,8 +6,7 @@ const sdkError = (name: string, status?: number, extra: Record<string, unknown> 
 describe('classifyFailure', () => {
   it.each([
     [new MalformedMessageError('bad body'), 'permanent', 'malformed-message'],
-    [new InvalidImageError('corrupt-image', 'bad jpeg'), 'permanent', 'corrupt-image'],
-    [new PixelLimitError('too many pixels'), 'permanent', 'pixel-limit-exceeded'],
+    [new S3LimitError('output-key-too-long', 'too long'), 'permanent', 'output-key-too-long'],
     [new SourceMissingError('gone'), 'missing', 'source-missing'],
     [new TransientError('network', 'reset'), 'transient', 'network'],
     [sdkError('NoSuchKey', 404), 'missing', 'source-missing'],

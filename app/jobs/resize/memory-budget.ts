@@ -1,4 +1,4 @@
-import { MemoryBudgetError } from '../../../shared/errors';
+import { MemoryBudgetError } from './image-errors';
 import { ByteBudget, mib, type ByteLease } from '../../src/job/byte-budget';
 
 export type MemoryLease = ByteLease;

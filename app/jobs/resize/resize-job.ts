@@ -1,5 +1,6 @@
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
-import { DeadlineExceededError, InvalidImageError, PixelLimitError, WorkerError } from '../../../shared/errors';
+import { DeadlineExceededError, WorkerError } from '../../../shared/errors';
+import { InvalidImageError, PixelLimitError } from './image-errors';
 import type { LogFields } from '../../../shared/log/logger';
 import type { BytesOutput, JobContext, JobSource, ObjectInput, ObjectJob, PlannedOutput } from '../../src/job/object-job';
 import { isSimpleLossyWebp, planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';

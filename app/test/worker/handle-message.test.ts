@@ -1,4 +1,4 @@
-import { InvalidImageError } from '../../../shared/errors';
+import { PermanentError } from '../../../shared/errors';
 import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { WorkerStats } from '../../src/metrics/worker-stats';
@@ -11,6 +11,11 @@ import { MemoryStore } from '../fakes/memory-store';
 
 const SIZES = ['224x224', '299x299'];
 const named = (size: string, relativeKey: string) => `${size}/${relativeKey.replace(/\.[^./]+$/, '')}.jpg`;
+
+class NotAnImageError extends PermanentError {
+  override readonly name = 'NotAnImageError';
+  readonly reason = 'unsupported-format';
+}
 
 /** Upper-cases the input once per size: enough to check what went where without decoding images. */
 class EchoJob implements ObjectJob {
@@ -27,7 +32,7 @@ class EchoJob implements ObjectJob {
     if (input.kind !== 'bytes') throw new TypeError('bytes only');
     this.inputs.push(input);
     const text = input.bytes.toString();
-    if (text === 'not an image') throw new InvalidImageError('unsupported-format', 'input is not a supported image format');
+    if (text === 'not an image') throw new NotAnImageError('input is not a supported image format');
     return SIZES.map((size) => ({ name: named(size, input.source.relativeKey), contentType: 'image/jpeg', body: Buffer.from(`${size}:${text.toUpperCase()}`) }));
   }
 }

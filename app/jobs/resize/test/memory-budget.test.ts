@@ -1,4 +1,4 @@
-import { MemoryBudgetError } from '../../../../shared/errors';
+import { MemoryBudgetError } from '../image-errors';
 import { MemoryBudget } from '../memory-budget';
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));

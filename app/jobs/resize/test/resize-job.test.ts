@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { ResizeConfig } from '../resize-config';
-import { DeadlineExceededError, InvalidImageError, MemoryBudgetError, PixelLimitError } from '../../../../shared/errors';
+import { DeadlineExceededError } from '../../../../shared/errors';
+import { InvalidImageError, MemoryBudgetError, PixelLimitError } from '../image-errors';
 import { MemoryBudget } from '../memory-budget';
 import { ResizeJob } from '../resize-job';
 import {
