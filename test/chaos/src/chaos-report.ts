@@ -1,4 +1,4 @@
-import { FAULT_KINDS } from './fault-proxy';
+import { FAULT_KINDS, S3_OPERATIONS, type S3Operation } from './fault-proxy';
 import type { WorkerMemory } from './invariants';
 import type { ChaosResult, WorkerResources } from './chaos-run';
 
@@ -16,10 +16,12 @@ export function formatChaosReport(title: string, result: ChaosResult): string {
     `classes: ${classes}`,
     `outcome: ${c.outputs} outputs, ${c.deadLetters} dead letters, lost ${c.lost}, stale outputs ${c.stale}`,
     `faults injected: ${injected} of ${faults.requests} S3 requests (${FAULT_KINDS.map((kind) => `${kind} ${faults.faults[kind]}`).join(', ')}); ${faults.held} held by brown-outs during SIGTERMs`,
+    `faults by call (faults/requests): ${S3_OPERATIONS.filter((op) => faults.byOperation[op].requests > 0).map((op) => `${op} ${faults.byOperation[op].faults}/${faults.byOperation[op].requests}`).join(', ')}` +
+      `${faults.abortsAnswered > 0 ? `; ${faults.abortsAnswered} failed multipart uploads aborted (answered by the proxy as S3 would: s3rver cannot)` : ''}`,
     `chaos: ${actions.sigkills} workers SIGKILLed, ${actions.sigterms} SIGTERMed mid-batch and ${actions.renderSigterms} during a long render ` +
       `(${actions.sigtermsWithReleases} handed back unfinished work${c.sigtermExits > 0 ? `, slowest exit ${(c.slowestSigtermExitMs / 1000).toFixed(1)} s` : ''}), ` +
       `${actions.pipelineKills} whole-pipeline SIGKILL + restart, ${actions.workersStarted} workers started`,
-    `at-least-once: ${c.redeliveries} redeliveries, ${c.repeatedWork} images processed again, ${c.idempotentSkips} redeliveries skipped as already done`,
+    `at-least-once: ${c.redeliveries} redeliveries, ${c.repeatedWork} ${result.job === 'command' ? 'files' : 'images'} processed again, ${c.idempotentSkips} redeliveries skipped as already done`,
   ];
   if (result.outage !== undefined) {
     const o = result.outage;
@@ -30,6 +32,14 @@ export function formatChaosReport(title: string, result: ChaosResult): string {
   }
   if (actions.overwrites > 0 || c.sourceChangedReprocessings > 0) {
     lines.push(`overwrites: ${actions.overwrites} keys overwritten during the run, ${c.sourceChangedReprocessings} times a worker found its source changed after writing and redid it`);
+  }
+  if (result.command !== undefined) {
+    const k = result.command;
+    lines.push(
+      `command job: ${k.sigkillsMidProgram} of ${actions.sigkills} SIGKILLs landed mid-program (${k.programsOrphaned} program processes orphaned), ` +
+        `${k.sigtermsMidProgram} of ${actions.sigterms} SIGTERMs (${k.programsStopped} programs stopped by the forwarded SIGTERM and released), ` +
+        `${k.sweeps} worker starts swept directories of killed workers; left after the run: ${k.workDirsLeft.length} work directories, ${k.programsLeft.length} programs`,
+    );
   }
   if (result.decodeHeavyEstimates.length > 0) {
     const estimates = result.decodeHeavyEstimates;
@@ -79,5 +89,23 @@ export function resourceProblems(result: ChaosResult): string[] {
     if (r.lastQuarterMaxFds > r.firstQuarterMaxFds + 8) problems.push(`worker ${r.pid}: open fds grew from ${r.firstQuarterMaxFds} to ${r.lastQuarterMaxFds}`);
   }
   if (result.tempFilesLeft.length > 0) problems.push(`temp files left behind: ${result.tempFilesLeft.slice(0, 5).join(', ')}`);
+  return problems;
+}
+
+/**
+ * Command-run checks that the run did what it claims: SIGKILLs that caught a program running, and faults on every kind
+ * of S3 call the job makes (GET, PUT, HEAD, and multipart when large files went up in parts).
+ */
+export function commandProblems(result: ChaosResult): string[] {
+  const problems: string[] = [];
+  const k = result.command;
+  if (k === undefined) return ['not a command-job run'];
+  if (result.actions.sigkills > 0 && k.sigkillsMidProgram === 0) problems.push('no SIGKILL caught a worker while a program ran');
+  const { byOperation } = result.faults;
+  const calls: S3Operation[] = ['GET', 'PUT', 'HEAD', ...((result.report.counts.byClass['large-multipart'] ?? 0) > 0 ? ['multipart' as const] : [])];
+  for (const call of calls) {
+    if (byOperation[call].requests === 0) problems.push(`no ${call} call was made`);
+    else if (byOperation[call].faults === 0 && Object.values(result.faults.faults).some((count) => count > 0)) problems.push(`no fault hit a ${call} call`);
+  }
   return problems;
 }

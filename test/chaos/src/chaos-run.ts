@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
@@ -11,26 +12,40 @@ import { startStrictS3Front } from '../../../local/src/strict-s3-front';
 import { localWorkerStatements } from '../../../local/src/worker-policy';
 import { readMemoryCgroup, removeMemoryCgroup } from '../../../local/src/memory-cgroup';
 import { BODY_CANARY, MATRIX_MAX_INPUT_BYTES, matrixCases, SLOW_RENDER_SETTINGS, type MatrixCase, type MatrixPass, type UploadedObject } from './bad-input-matrix';
+import {
+  chaosCommand, COMMAND_MATRIX, COPY_FILE, DEMO_FILE_CONTENT, demoGeojson, featureCountOf, FILE_CANARY, goodGeojson, LARGE_PREFIX, largeGeojson, slowOlderGeojson, STATS_FILE,
+  type CommandMatrixCase,
+} from './command-inputs';
 import { deadLetterRecord } from './dead-letters';
 import { startFaultProxy, type FaultCounts, type FaultProxy, type OutageMode } from './fault-proxy';
 import { estimatedDecodeBytes, heavyPng16, heavyProgressiveJpeg, slowOlderVersion } from './heavy-inputs';
-import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type SigtermRecord, type WorkerMemory } from './invariants';
+import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type OutputRules, type SigtermRecord, type WorkerMemory } from './invariants';
 import { findLogLeaks } from './log-hygiene';
 import { LogTail } from './log-tail';
 import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings } from './pipeline-protocol';
-import { isAlive, sampleProcess, type ProcessSample } from './process-probe';
+import { descendsFrom, isAlive, processesRunning, sampleProcess, type ProcessSample } from './process-probe';
 import { stillInvisible, type HandedBack } from './queue-inspection';
 import { pick, seededRandom, type Random } from './seeded-random';
 
+/** The job the workers run: `resize` (images) or `command` (the GeoJSON example program, one run per object). */
+export type ChaosJob = 'resize' | 'command';
+
 export interface ChaosOptions {
   readonly dataDir: string;
+  /** JOB of the workers (default `resize`). */
+  readonly job?: ChaosJob;
+  /** For the `command` job: the bundled example program (dist/app/jobs/command/geojson-stats.js), run with this node. */
+  readonly commandProgramPath?: string;
+  /** For the `command` job: GeoJSON files over the 8 MiB part size, whose copy the command uploads in parts. */
+  readonly largeInputs?: number;
   /** The worker bundle (dist/app/main.js) and the pipeline bundle (dist/test/chaos/pipeline-process.js). */
   readonly workerPath: string;
   readonly pipelinePath: string;
   /** For bundles outside the repository: where sharp, better-sqlite3 and s3rver are found. */
   readonly nodeModules: string;
+  /** Good inputs: images, or small GeoJSON files for the `command` job. */
   readonly goodImages: number;
-  /** Include the bad-input matrix cases of this pass (the load run leaves the matrix out). */
+  /** Include the bad-input matrix cases of this pass (the load run leaves the matrix out); the `command` job's own matrix and demo set. */
   readonly matrix: boolean;
   /** `main` (default) or `slow-render`: which matrix cases, and the short RENDER_TIMEOUT_SECONDS for the latter. */
   readonly pass?: MatrixPass;
@@ -83,7 +98,25 @@ export interface OutageRecord {
   readonly recoverySeconds?: number;
 }
 
+/** What only a `command` run reports. */
+export interface CommandRunFacts {
+  /** SIGKILLs that landed on a worker while it had a program running (victims are chosen among such workers first). */
+  readonly sigkillsMidProgram: number;
+  /** Program processes running under a worker (or the pipeline) at the moment it was SIGKILLed: orphaned, left to end on their own. */
+  readonly programsOrphaned: number;
+  /** SIGTERMs that landed on a worker while it had a program running: the worker forwards the signal to it. */
+  readonly sigtermsMidProgram: number;
+  /** `failed` lines with reason `command-stopped`: programs ended by a forwarded SIGTERM (or given up), released for another attempt. */
+  readonly programsStopped: number;
+  /** Work directories and program processes found once every worker had exited (the invariants require none). */
+  readonly workDirsLeft: readonly string[];
+  readonly programsLeft: readonly string[];
+  /** `removed work directories left by killed workers` lines: worker starts whose sweep found something. */
+  readonly sweeps: number;
+}
+
 export interface ChaosResult {
+  readonly job: ChaosJob;
   readonly pass: MatrixPass;
   readonly report: InvariantReport;
   readonly logLeaks: readonly string[];
@@ -112,6 +145,7 @@ export interface ChaosResult {
   readonly tempFilesLeft: readonly string[];
   /** Outputs whose metadata names their source in `source-key-base64url` (keys too long to URL-encode in 2 KB). */
   readonly base64KeyOutputs: readonly string[];
+  readonly command?: CommandRunFacts;
 }
 
 /** Worker settings of every chaos run: small sizes, short timeouts so kills cost seconds, not minutes. */
@@ -141,6 +175,11 @@ const BROWN_OUT_EXTRA_MS = 1500;
 const RENDER_SIGTERM_DELAY_MS = 700;
 /** Races whose older event no worker was seen receiving are overwritten anyway once this much of the run is done. */
 const LATE_OVERWRITE_FRACTION = 0.8;
+/**
+ * The command run's fault rate for multipart calls (create, part, complete, abort): its few large copies make a
+ * handful of them among hundreds of small calls, and each should see faults, not only the GETs, PUTs and HEADs.
+ */
+const MULTIPART_FAULT_RATE = 0.4;
 
 type ChaosAction = 'sigkill' | 'sigterm' | 'pipeline-kill';
 
@@ -168,6 +207,10 @@ interface PendingRace {
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const pass = options.pass ?? 'main';
+  const job = options.job ?? 'resize';
+  const command = job === 'command';
+  const programPath = options.commandProgramPath ?? '';
+  if (command && !existsSync(programPath)) throw new Error(`the command job's program is not at ${JSON.stringify(programPath)}: build it first (npm run build)`);
   const say = options.progress ?? (() => undefined);
   const random = seededRandom(options.seed);
   mkdirSync(options.dataDir, { recursive: true });
@@ -175,10 +218,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   mkdirSync(tmpDir, { recursive: true });
   const queuePath = join(options.dataDir, 'queue.db');
   const queue = LocalQueue.open(queuePath, { create: { visibilityTimeoutSeconds: 10, maxReceiveCount: MAX_RECEIVE_COUNT } });
+  // The command job's WORK_DIR: every worker's private directories, which must all be gone at the end.
+  const workDir = join(options.dataDir, 'work');
   // Keys whose older version a worker has just read (the proxy saw its GET answered): overwritten on the next tick.
   const justRead = new Set<string>();
   const proxy = await startFaultProxy({
-    upstream: 'http://127.0.0.1:9', rate: options.faultRate, seed: options.seed,
+    upstream: 'http://127.0.0.1:9', rate: options.faultRate, seed: options.seed, answerAbortMultipart: true,
+    ...(command && options.faultRate > 0 ? { rateByOperation: { multipart: Math.max(options.faultRate, MULTIPART_FAULT_RATE) } } : {}),
     onAnswered: (method, path, status) => {
       if (method === 'GET' && status === 200 && path.startsWith(`${SOURCE_BUCKET}/`)) justRead.add(path.slice(SOURCE_BUCKET.length + 1));
     },
@@ -195,6 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       say(`S3 front refused ${text}`);
     },
   });
+  const { SIZES: sizesSetting, ...jobNeutralSettings } = CHAOS_WORKER_SETTINGS;
   const workerEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_PATH: options.nodeModules,
@@ -202,7 +249,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     DEST_BUCKET: DESTINATION_BUCKET,
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
     CONCURRENCY: String(options.concurrency),
-    ...CHAOS_WORKER_SETTINGS,
+    ...jobNeutralSettings,
+    ...(command ? { JOB: 'command', COMMAND: chaosCommand(process.execPath, programPath), WORK_DIR: workDir } : { SIZES: sizesSetting }),
     ...(pass === 'slow-render' ? SLOW_RENDER_SETTINGS : {}),
     AWS_ENDPOINT_URL: front.endpoint,
     AWS_REGION: 'us-east-1',
@@ -220,8 +268,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const cgroups: { worker: string; path: string }[] = [];
   const sigterms: SigtermRecord[] = [];
   const pendingTerms = new Map<number, number>();
+  /** The program processes a SIGTERMed worker had running: each must be gone once the worker has exited. */
+  const programsAtTerm = new Map<number, number[]>();
   const samples = new Map<number, ProcessSample[]>();
   const actions = { workersStarted: 0, sigkills: 0, sigterms: 0, pipelineKills: 0, renderSigterms: 0, overwrites: 0 };
+  const commandCounts = { sigkillsMidProgram: 0, sigtermsMidProgram: 0, programsOrphaned: 0 };
+  /** The program processes running now under `pid` (a worker), or under any worker. */
+  const programsUnder = (pid?: number) => (command ? processesRunning(programPath).filter((program) => pid === undefined || descendsFrom(program.pid, pid)) : []);
   let generation = 0;
   let pipeline: RunningPipeline | undefined;
 
@@ -240,9 +293,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         pendingTerms.delete(message.pid);
         // Checked the moment the exit is known: later, other workers may have taken the messages either way.
         const handedBack = handedBackBy(logOf.get(message.pid));
+        const programs = programsAtTerm.get(message.pid);
+        programsAtTerm.delete(message.pid);
         sigterms.push({
           pid: message.pid, sentAt, exitedAt: message.at, exitCode: message.code, signal: message.signal,
           released: handedBack.map((m) => m.messageId), invisibleAfterExit: stillInvisible(queuePath, handedBack),
+          ...(programs !== undefined ? { programsAlive: programs.filter(isAlive) } : {}),
         });
       }
     }
@@ -266,7 +322,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const loaded = await loadInputs(client, queue, options, say);
     const { inputs, races, sigtermTargets } = loaded;
     let totalMessages = loaded.messages;
-    say(`${options.matrix ? `${pass} pass: ` : ''}loaded ${inputs.length} inputs in ${totalMessages} messages; ${options.workers} workers x ${options.concurrency}, fault rate ${options.faultRate}` +
+    say(`${command ? 'command job: ' : options.matrix ? `${pass} pass: ` : ''}loaded ${inputs.length} inputs in ${totalMessages} messages; ${options.workers} workers x ${options.concurrency}, fault rate ${options.faultRate}` +
       `${options.memoryLimitMiB !== undefined ? `, each worker in a ${options.memoryLimitMiB} MiB memory cgroup` : ''}`);
     pipeline!.send({ type: 'scale', workers: options.workers });
 
@@ -355,6 +411,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         // Wait for SIGTERMed workers to report their exit first: the killed pipeline could not report it.
         if (pendingTerms.size > 0 || live.size === 0) continue;
         plan.shift();
+        commandCounts.programsOrphaned += programsUnder().length;
         say(`SIGKILL to the whole pipeline (generation ${generation}, ${live.size} workers) at ${Math.round(doneFraction * 100)}% done`);
         await pipeline!.killGroup();
         await waitUntil(() => [...live.keys()].every((pid) => !isAlive(pid)), 10_000);
@@ -368,11 +425,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       } else {
         if (victims.length === 0) continue;
         plan.shift();
-        const victim = pick(random, victims);
+        // The command job's kills go to a worker with a program running, when there is one: killed, or stopped, mid-program.
+        const busy = victims.filter((worker) => programsUnder(worker.pid).length > 0);
+        const victim = pick(random, busy.length > 0 ? busy : victims);
+        const running = programsUnder(victim.pid).length;
         if (next.action === 'sigkill') {
           process.kill(victim.pid, 'SIGKILL');
           actions.sigkills++;
+          if (running > 0) {
+            commandCounts.sigkillsMidProgram++;
+            commandCounts.programsOrphaned += running;
+          }
         } else {
+          if (running > 0) commandCounts.sigtermsMidProgram++;
+          if (command) programsAtTerm.set(victim.pid, programsUnder(victim.pid).map((program) => program.pid));
           // A brown-out longer than the grace period holds the victim's S3 calls, so it is caught mid-batch and must
           // hand its unfinished messages back rather than finish them.
           proxy.holdFor(Number(CHAOS_WORKER_SETTINGS.SHUTDOWN_GRACE_SECONDS) * 1000 + BROWN_OUT_EXTRA_MS);
@@ -380,15 +446,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           process.kill(victim.pid, 'SIGTERM');
           actions.sigterms++;
         }
-        say(`${next.action.toUpperCase()} to worker ${victim.pid} at ${Math.round(doneFraction * 100)}% done`);
+        say(`${next.action.toUpperCase()} to worker ${victim.pid}${busy.includes(victim) ? ' (a program running)' : ''} at ${Math.round(doneFraction * 100)}% done`);
       }
       lastActionAt = Date.now();
     }
     if (plan.length > 0) say(`the queue drained before ${plan.length} planned actions could run`);
 
+    // Every worker has exited: nothing of the command job may be left, neither directories nor programs.
+    const leftovers = command ? { workDirs: listTree(workDir), programs: programsUnder().map((program) => `pid ${program.pid}: ${program.command}`) } : undefined;
     proxy.setRate(0);
     say('drained; checking invariants');
-    const [outputs, letters] = await Promise.all([listOutputs(s3), queue.peekDeadLetters(1_000_000)]);
+    const [outputs, letters] = await Promise.all([listOutputs(s3, job), queue.peekDeadLetters(1_000_000)]);
     const sourceKeys = [...new Set([...inputs.flatMap((input) => (input.key !== undefined ? [input.key] : [])), ...outputs.flatMap((o) => (o.sourceKey !== undefined ? [o.sourceKey] : []))])];
     const currentSourceEtags = await currentEtags(s3, sourceKeys);
     const memory = cgroups.map(({ worker, path }) => {
@@ -397,13 +465,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     });
     const logs = readLogs(join(options.dataDir, 'logs'));
     const logLines = logs.flatMap((source) => parseLogLines(source.text));
+    const outputRules: OutputRules = command
+      ? { job: 'command', destPrefix: '', sourcePrefix: '', files: [STATS_FILE] }
+      : { job: 'resize', sizes: SIZES, naming: { destPrefix: '', sourcePrefix: '', extension: '.jpg' } };
     const report = checkInvariants({
       inputs,
       outputs,
       deadLetters: letters.map(deadLetterRecord),
       logLines,
-      sizes: SIZES,
-      naming: { destPrefix: '', sourcePrefix: '', extension: '.jpg' },
+      outputRules,
       distinctWritesByKey: distinctWrites(proxy),
       currentSourceEtags,
       sigterms,
@@ -411,15 +481,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       memory,
       frontRefusals,
       renderTimeoutSeconds: Number(workerEnv.RENDER_TIMEOUT_SECONDS ?? DEFAULT_RENDER_TIMEOUT_SECONDS),
+      ...(leftovers !== undefined ? { leftovers } : {}),
     });
     const logLeaks = findLogLeaks(logs, {
       forbidden: [
         { label: 'the secret access key', value: LOCAL_CREDENTIALS.secretAccessKey },
         { label: 'the access key id', value: LOCAL_CREDENTIALS.accessKeyId },
         { label: 'message body content', value: BODY_CANARY },
+        ...(command ? [FILE_CANARY, ...DEMO_FILE_CONTENT].map((value) => ({ label: 'input file content', value })) : []),
       ],
     });
     return {
+      job,
       pass,
       report,
       logLeaks,
@@ -438,6 +511,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       resources: [...samples.entries()].map(([pid, list]) => summariseResources(pid, list)).filter((r) => r.samples >= 8),
       tempFilesLeft: readdirSync(tmpDir),
       base64KeyOutputs: outputs.filter((output) => output.sourceKeyForm === 'base64url').map((output) => output.key),
+      ...(command ? {
+        command: {
+          ...commandCounts, workDirsLeft: leftovers?.workDirs ?? [], programsLeft: leftovers?.programs ?? [],
+          sweeps: logLines.filter((line) => line.message === 'removed work directories left by killed workers').length,
+          programsStopped: logLines.filter((line) => line.message === 'failed' && line.reason === 'command-stopped').length,
+        },
+      } : {}),
     };
   } finally {
     const closing = Date.now();
@@ -540,17 +620,23 @@ async function loadInputs(s3: () => S3Client, queue: LocalQueue, options: ChaosO
   const sigtermTargets = new Set<string>();
   const heavyEstimates: number[] = [];
   let messages = 0;
+  const command = options.job === 'command';
+  /** What the outputs of a processed input must say about its (newest) bytes: nothing more for images. */
+  const expectations = (key: string, bytes: Buffer) => (command ? commandExpectations(key, bytes) : {});
 
   const addRace = async (caseId: string, key: string, older: Buffer, newer: Buffer) => {
     const olderObject = await upload(s3(), key, older);
     const olderEvent = event(olderObject);
     const olderMessageId = await queue.send(olderEvent);
     messages++;
-    inputs.push({ caseId, messageId: olderMessageId, key, etag: olderObject.etag, expected: 'processed' });
+    inputs.push({ caseId, messageId: olderMessageId, key, etag: olderObject.etag, expected: 'processed', ...expectations(key, newer) });
     races.set(olderMessageId, { inputIndex: inputs.length - 1, key, newer, olderMessageId, olderEvent });
   };
-  const loadCase = async (matrixCase: MatrixCase) => {
-    const expectation = { caseId: matrixCase.id, expected: matrixCase.expected, ...(matrixCase.reason !== undefined ? { reason: matrixCase.reason } : {}) };
+  const loadCase = async (matrixCase: MatrixCase & Pick<CommandMatrixCase, 'detailIncludes'>) => {
+    const expectation = {
+      caseId: matrixCase.id, expected: matrixCase.expected, ...(matrixCase.reason !== undefined ? { reason: matrixCase.reason } : {}),
+      ...(matrixCase.detailIncludes !== undefined ? { detailIncludes: matrixCase.detailIncludes } : {}),
+    };
     const delivery = matrixCase.delivery;
     if (delivery.kind === 'overwrite-race') {
       const [object] = matrixCase.objects;
@@ -559,18 +645,28 @@ async function loadInputs(s3: () => S3Client, queue: LocalQueue, options: ChaosO
       } else {
         // Both versions stored before any worker runs; the newer event queued first, the older one after it.
         const older = await upload(s3(), object.key, await object.bytes());
-        const newer = await upload(s3(), object.key, await delivery.newer());
+        const newerBytes = await delivery.newer();
+        const newer = await upload(s3(), object.key, newerBytes);
         const [newerId] = await queue.sendBatch([event(newer), event(older)]);
         messages += 2;
-        inputs.push({ ...expectation, messageId: newerId, key: object.key, etag: newer.etag, versions: 2 });
+        inputs.push({ ...expectation, messageId: newerId, key: object.key, etag: newer.etag, versions: 2, ...expectations(object.key, newerBytes) });
       }
       return;
     }
     const uploaded: UploadedObject[] = [];
-    for (const object of matrixCase.objects) uploaded.push(await upload(s3(), object.key, await object.bytes()));
+    const bytesOf = new Map<string, Buffer>();
+    for (const object of matrixCase.objects) {
+      const bytes = await object.bytes();
+      bytesOf.set(object.key, bytes);
+      uploaded.push(await upload(s3(), object.key, bytes));
+    }
     const own = (key: string) => {
       const object = matrixCase.objects.find((o) => o.key === key);
-      return object?.expected !== undefined ? { expected: object.expected, ...(object.reason !== undefined ? { reason: object.reason } : {}) } : {};
+      const outcome = object?.expected ?? matrixCase.expected;
+      return {
+        ...(object?.expected !== undefined ? { expected: object.expected, ...(object.reason !== undefined ? { reason: object.reason } : {}) } : {}),
+        ...(outcome === 'processed' ? expectations(key, bytesOf.get(key)!) : {}),
+      };
     };
     if (matrixCase.id.startsWith('decode-heavy')) for (const object of matrixCase.objects) heavyEstimates.push(await estimatedDecodeBytes(await object.bytes(), SIZES));
     if (delivery.kind === 'raw-body') {
@@ -590,22 +686,46 @@ async function loadInputs(s3: () => S3Client, queue: LocalQueue, options: ChaosO
   };
   // Races first: their older versions are received in the first seconds, when no outage holds the worker's GET back,
   // so the overwrite can land between the worker's read and its check of the source after writing.
-  const cases = options.matrix ? matrixCases(options.pass ?? 'main') : [];
+  const cases: (MatrixCase & Pick<CommandMatrixCase, 'detailIncludes'>)[] = !options.matrix ? [] : command ? [...COMMAND_MATRIX] : matrixCases(options.pass ?? 'main');
   const raceFirst = (c: MatrixCase) => (c.delivery.kind === 'overwrite-race' ? 0 : 1);
   cases.sort((a, b) => raceFirst(a) - raceFirst(b));
   for (let i = 0; i < (options.races ?? 0); i++) {
-    await addRace('overwrite-race', `race/extra-${i}.jpg`, await slowOlderVersion(), await goodImage(200_000 + i));
+    if (command) await addRace('overwrite-race', `race/extra-${i}.geojson`, slowOlderGeojson(), goodGeojson(200_000 + i));
+    else await addRace('overwrite-race', `race/extra-${i}.jpg`, await slowOlderVersion(), await goodImage(200_000 + i));
   }
   for (const matrixCase of cases.filter((c) => raceFirst(c) === 0)) await loadCase(matrixCase);
-  const goodKeys = Array.from({ length: options.goodImages }, (_, i) => `good/${String(Math.floor(i / 100)).padStart(3, '0')}/img-${i}.jpg`);
-  for (let start = 0; start < goodKeys.length; start += 200) {
-    const batch = await mapLimit(goodKeys.slice(start, start + 200), 16, async (key, i) => upload(s3(), key, await goodImage(start + i)));
-    const ids = await queue.sendBatch(batch.map(event));
+  // Good inputs: images, or for the command job small GeoJSON files and (with the matrix) the demo set's good files.
+  const demo = command && options.matrix ? [...(await demoGeojson()).good].map(([key, bytes]) => ({ caseId: 'demo-good', key: `demo/${key}`, bytes: async () => bytes })) : [];
+  const goods = [
+    ...demo,
+    ...Array.from({ length: options.goodImages }, (_, i) => {
+      const folder = `good/${String(Math.floor(i / 100)).padStart(3, '0')}`;
+      return command
+        ? { caseId: 'good', key: `${folder}/item-${i}.geojson`, bytes: async () => goodGeojson(i) }
+        : { caseId: 'good', key: `${folder}/img-${i}.jpg`, bytes: () => goodImage(i) };
+    }),
+  ];
+  for (let start = 0; start < goods.length; start += 200) {
+    const batch = await mapLimit(goods.slice(start, start + 200), 16, async (good) => {
+      const bytes = await good.bytes();
+      return { good, bytes, object: await upload(s3(), good.key, bytes) };
+    });
+    const ids = await queue.sendBatch(batch.map(({ object }) => event(object)));
     messages += ids.length;
-    batch.forEach((object, i) => inputs.push({ caseId: 'good', messageId: ids[i], key: object.key, etag: object.etag, expected: 'processed' }));
-    if (goodKeys.length > 1000) say(`uploaded ${Math.min(start + 200, goodKeys.length)}/${goodKeys.length} good images`);
+    batch.forEach(({ good, bytes, object }, i) => inputs.push({
+      caseId: good.caseId, messageId: ids[i], key: object.key, etag: object.etag, expected: 'processed', ...expectations(object.key, bytes),
+    }));
+    if (goods.length > 1000) say(`uploaded ${Math.min(start + 200, goods.length)}/${goods.length} good ${command ? 'files' : 'images'}`);
   }
   for (const matrixCase of cases.filter((c) => raceFirst(c) === 1)) await loadCase(matrixCase);
+  // Large GeoJSON files last, for the command job: the copy its COMMAND leaves goes up in parts.
+  for (let i = 0; i < (command ? (options.largeInputs ?? 0) : 0); i++) {
+    const key = `${LARGE_PREFIX}big-${i}.geojson`;
+    const bytes = largeGeojson(i);
+    const object = await upload(s3(), key, bytes);
+    inputs.push({ caseId: 'large-multipart', messageId: await queue.send(event(object)), key, etag: object.etag, expected: 'processed', ...expectations(key, bytes) });
+    messages++;
+  }
   const heavy = options.decodeHeavy;
   if (heavy !== undefined && heavy.png16 + heavy.progressive > 0) {
     const kinds = [
@@ -630,7 +750,7 @@ function goodImage(n: number): Promise<Buffer> {
   return sharp({ create: { width: 64 + (n % 7), height: 48 + (n % 5), channels: 3, background: colour } }).jpeg({ quality: 80 }).toBuffer();
 }
 
-async function listOutputs(s3: S3Client): Promise<(OutputObject & { sourceKeyForm?: 'url' | 'base64url' })[]> {
+async function listOutputs(s3: S3Client, job: ChaosJob): Promise<(OutputObject & { sourceKeyForm?: 'url' | 'base64url' })[]> {
   // ListObjects (v1, paged by Marker), not V2: s3rver 3.7.1 builds V2 continuation tokens with DES, which OpenSSL 3
   // (Node >= 17) refuses, so any V2 listing past 1,000 keys answers 500 InternalError.
   const keys: string[] = [];
@@ -644,14 +764,58 @@ async function listOutputs(s3: S3Client): Promise<(OutputObject & { sourceKeyFor
   return mapLimit(keys, 8, async (key) => {
     const object = await s3.send(new GetObjectCommand({ Bucket: DESTINATION_BUCKET, Key: key }));
     const bytes = Buffer.from(await object.Body!.transformToByteArray());
-    const meta = await sharp(bytes).metadata();
+    const described = job === 'command' ? { facts: commandOutputFacts(key, bytes) } : await imageSize(bytes);
     const metadata = object.Metadata ?? {};
     const sourceKey = sourceKeyOf(metadata);
     const sourceKeyForm = metadata[OUTPUT_METADATA.sourceKeyBase64] !== undefined ? 'base64url' as const : metadata[OUTPUT_METADATA.sourceKey] !== undefined ? 'url' as const : undefined;
     return {
-      key, sourceEtag: metadata[OUTPUT_METADATA.sourceEtag], width: meta.width ?? 0, height: meta.height ?? 0,
+      key, sourceEtag: metadata[OUTPUT_METADATA.sourceEtag], ...described,
       ...(sourceKey !== undefined ? { sourceKey } : {}), ...(sourceKeyForm !== undefined ? { sourceKeyForm } : {}),
     };
+  });
+}
+
+async function imageSize(bytes: Buffer): Promise<{ width: number; height: number }> {
+  const meta = await sharp(bytes).metadata();
+  return { width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+/** What a command output says about its source: stats.json's feature count, or a copy's MD5 (its source's ETag). */
+function commandOutputFacts(key: string, bytes: Buffer): Record<string, string | number> {
+  if (!key.endsWith(`/${STATS_FILE}`)) return { md5: md5(bytes) };
+  try {
+    const stats = JSON.parse(bytes.toString('utf8')) as { featureCount?: unknown };
+    return typeof stats.featureCount === 'number' ? { featureCount: stats.featureCount } : {};
+  } catch {
+    return {};
+  }
+}
+
+const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
+
+/** What the command job must leave for a GeoJSON source: stats.json counting its features, and for a large one its copy. */
+function commandExpectations(key: string, bytes: Buffer): Pick<ExpectedInput, 'outputFacts' | 'extraFiles'> {
+  const featureCount = featureCountOf(bytes);
+  const large = key.startsWith(LARGE_PREFIX);
+  return {
+    outputFacts: { ...(featureCount !== undefined ? { [STATS_FILE]: { featureCount } } : {}), ...(large ? { [COPY_FILE]: { md5: md5(bytes) } } : {}) },
+    ...(large ? { extraFiles: [COPY_FILE] } : {}),
+  };
+}
+
+/** Every path under `root`, two levels deep (process directories and the message directories in them); none when it is missing. */
+function listTree(root: string): string[] {
+  const entries = (dir: string) => {
+    try {
+      return readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+  };
+  return entries(root).flatMap((entry) => {
+    const path = join(root, entry.name);
+    const inside = entry.isDirectory() ? entries(path).map((child) => join(path, child.name)) : [];
+    return inside.length > 0 ? inside : [path];
   });
 }
 

@@ -1,5 +1,6 @@
 /**
- * `npm run chaos`: the full reliability run. The main pass (300 good images, the bad-input matrix, overwrite races and
+ * `npm run chaos`: the full reliability run. `npm run chaos -- --job command` runs the command job's pass instead: the
+ * GeoJSON example program on every object under the same kills, faults, outage and overwrites, with its bad inputs. The main pass (300 good images, the bad-input matrix, overwrite races and
  * decode-heavy images under faults, kills and a multi-minute S3 outage), the slow-render pass (renders that outlive a
  * short RENDER_TIMEOUT_SECONDS, a SIGTERM during one), the memory control (the decode-heavy images with the memory
  * budget lifted must get a worker OOM-killed, or the memory invariant proves nothing), the load run (5,000 images,
@@ -11,8 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runChaos, TASK_MEMORY_MIB, type ChaosOptions, type ChaosResult } from './chaos-run';
-import { formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
+import { runChaos, TASK_MEMORY_MIB, type ChaosJob, type ChaosOptions, type ChaosResult } from './chaos-run';
+import { commandProblems, formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
 import type { OutageMode } from './fault-proxy';
 
 const POLICY_TESTS = ['infra/test/blueprint-stack.test.ts', 'infra/test/security-policy.test.ts'];
@@ -24,7 +25,10 @@ async function main(): Promise<number> {
       images: { type: 'string', default: '300' },
       'load-images': { type: 'string', default: '5000' },
       workers: { type: 'string', default: '3' },
-      concurrency: { type: 'string', default: '4' },
+      // 4 images at once per worker; 2 programs for the command job (its default is the task's vCPUs).
+      concurrency: { type: 'string' },
+      job: { type: 'string', default: 'resize' },
+      large: { type: 'string', default: '5' },
       'fault-rate': { type: 'string', default: '0.05' },
       seed: { type: 'string', default: String(Date.now() % 100_000) },
       sigkills: { type: 'string', default: '6' },
@@ -46,6 +50,9 @@ async function main(): Promise<number> {
       'keep-data': { type: 'boolean', default: false },
     },
   });
+  const job = values.job as ChaosJob;
+  if (job !== 'resize' && job !== 'command') throw new Error(`--job must be resize or command, got ${JSON.stringify(values.job)}`);
+  const concurrency = Number(values.concurrency ?? (job === 'command' ? '2' : '4'));
   const root = process.cwd();
   const memoryMiB = Number(values['memory-mib']);
   const heavySide = Number(values['heavy-side']);
@@ -91,33 +98,53 @@ async function main(): Promise<number> {
     }
   };
 
-  if (!values['skip-main']) await run('chaos, main pass', {
+  const outage = outageSeconds > 0 ? { outage: { seconds: outageSeconds, atFraction: Number(values['outage-at']), mode: values['outage-mode'] as OutageMode } } : {};
+  if (job === 'command') {
+    // The same kinds of chaos for the command job: its GeoJSON inputs and matrix, large files uploaded in parts.
+    await run('chaos, command job', {
+      job: 'command',
+      commandProgramPath: resolve(root, 'dist/app/jobs/command/geojson-stats.js'),
+      goodImages: Number(values.images),
+      largeInputs: Number(values.large),
+      matrix: true,
+      workers: Number(values.workers),
+      concurrency,
+      faultRate: Number(values['fault-rate']),
+      sigkills: Number(values.sigkills),
+      sigterms: Number(values.sigterms),
+      pipelineKills: 1,
+      races: Number(values.races),
+      ...outage,
+      timeoutSeconds: 1200,
+    }, commandProblems);
+  }
+  if (job === 'resize' && !values['skip-main']) await run('chaos, main pass', {
     pass: 'main',
     goodImages: Number(values.images),
     matrix: true,
     workers: Number(values.workers),
-    concurrency: Number(values.concurrency),
+    concurrency,
     faultRate: Number(values['fault-rate']),
     sigkills: Number(values.sigkills),
     sigterms: Number(values.sigterms),
     pipelineKills: 1,
     races: Number(values.races),
     decodeHeavy: { png16: Number(values['heavy-png16']), progressive: Number(values['heavy-progressive']), side: heavySide },
-    ...(outageSeconds > 0 ? { outage: { seconds: outageSeconds, atFraction: Number(values['outage-at']), mode: values['outage-mode'] as OutageMode } } : {}),
+    ...outage,
     timeoutSeconds: 1200,
   });
-  if (!values['skip-slow-render']) {
+  if (job === 'resize' && !values['skip-slow-render']) {
     await run('chaos, slow-render pass', {
       pass: 'slow-render', goodImages: 50, matrix: true, workers: 2, concurrency: 1, faultRate: 0, sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 300,
     });
   }
-  if (!values['skip-memory-control']) {
+  if (job === 'resize' && !values['skip-memory-control']) {
     // The same decode-heavy PNGs, as many at once in one worker as its CONCURRENCY, with the budget lifted. At the
     // main pass's concurrency this shows what the budget saves; at --control-concurrency the kernel must kill the
     // worker (each restarted worker is killed again until the queue gives up on the messages), or the memory
     // invariant proves nothing. UV_THREADPOOL_SIZE is set before the worker starts so that every one of them really
     // renders at once: the worker's own setting, made at run time, comes after libuv has sized its pool at 4.
-    const levels = [...new Set([Number(values.concurrency), Number(values['control-concurrency'])])];
+    const levels = [...new Set([concurrency, Number(values['control-concurrency'])])];
     for (const concurrency of levels) {
       const mustKill = concurrency === Number(values['control-concurrency']);
       process.stdout.write(`== memory control: ${concurrency} PNGs of ${heavySide}x${heavySide} at CONCURRENCY=${concurrency}, MEMORY_BUDGET_MIB lifted, ${memoryMiB} MiB cgroup ==\n`);
@@ -135,9 +162,9 @@ async function main(): Promise<number> {
       }, 'extra-only');
     }
   }
-  if (!values['skip-load']) {
+  if (job === 'resize' && !values['skip-load']) {
     await run('load', {
-      goodImages: Number(values['load-images']), matrix: false, workers: Number(values.workers), concurrency: Number(values.concurrency), faultRate: Number(values['fault-rate']),
+      goodImages: Number(values['load-images']), matrix: false, workers: Number(values.workers), concurrency, faultRate: Number(values['fault-rate']),
       sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 1800, sampleResources: true,
     }, resourceProblems);
   }

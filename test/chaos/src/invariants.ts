@@ -1,4 +1,5 @@
 import { outputKey } from '../../../app/jobs/resize/resize-output-key';
+import { relativeSourceKey } from '../../../shared/naming/output-metadata';
 import { EXIT_AFTER_NOTICE_MS } from '../../../app/src/runtime/supervisor-protocol';
 import type { ExpectedOutcome } from './bad-input-matrix';
 
@@ -22,6 +23,16 @@ export interface ExpectedInput {
    * with up to this many different contents, an older version's before the newest one's. Default 1.
    */
   readonly versions?: number;
+  /** Command job: files this input's run leaves besides the rules' `files` (the copy of a large input). */
+  readonly extraFiles?: readonly string[];
+  /**
+   * Facts each output (by its name: `32x32`, or the file name under `<key>/`) must state about the source's newest
+   * version, e.g. `{ 'stats.json': { featureCount: 4 } }`: an output that carries the right ETag but describes other
+   * bytes is caught.
+   */
+  readonly outputFacts?: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  /** For `dlq`: text the dead-lettering `failed` line's detail must hold (the exit code, the program's own reason). */
+  readonly detailIncludes?: readonly string[];
 }
 
 export interface OutputObject {
@@ -30,8 +41,37 @@ export interface OutputObject {
   readonly sourceEtag?: string;
   /** The source key its metadata names (`source-key` URL-decoded, or `source-key-base64url` decoded). */
   readonly sourceKey?: string;
-  readonly width: number;
-  readonly height: number;
+  /** An image output's dimensions (resize job). */
+  readonly width?: number;
+  readonly height?: number;
+  /** What the output says about its source, as read back (command job: `featureCount` from stats.json, `md5` of a copy). */
+  readonly facts?: Readonly<Record<string, string | number>>;
+}
+
+/**
+ * What a processed input's outputs are, per job. Resize: one image per size at `<size>/<key minus extension><ext>`,
+ * each of its size. Command: the files the program leaves, at `<destPrefix><key minus sourcePrefix>/<file>`.
+ */
+export type OutputRules =
+  | {
+    readonly job: 'resize';
+    readonly sizes: readonly { readonly width: number; readonly height: number }[];
+    readonly naming: { readonly destPrefix: string; readonly sourcePrefix: string; readonly extension: string };
+  }
+  | {
+    readonly job: 'command';
+    readonly destPrefix: string;
+    readonly sourcePrefix: string;
+    /** What every success leaves (`stats.json`); inputs may add their own (`extraFiles`). */
+    readonly files: readonly string[];
+  };
+
+/** What the command job may leave behind once every worker has exited: both must be empty. */
+export interface CommandLeftovers {
+  /** Paths still under WORK_DIR. */
+  readonly workDirs: readonly string[];
+  /** Program processes still running (pid and command line). */
+  readonly programs: readonly string[];
 }
 
 /** A message in the dead-letter queue, as the run read it back. */
@@ -66,6 +106,8 @@ export interface SigtermRecord {
   readonly released: readonly string[];
   /** Of those, the ones the queue still held invisible, unreceived, right after the exit. */
   readonly invisibleAfterExit: readonly string[];
+  /** Command job: pids of the programs it ran when the SIGTERM came that still ran after it exited (must be none). */
+  readonly programsAlive?: readonly number[];
 }
 
 export interface InvariantInput {
@@ -73,8 +115,7 @@ export interface InvariantInput {
   readonly outputs: readonly OutputObject[];
   readonly deadLetters: readonly DeadLetterRecord[];
   readonly logLines: readonly LogLine[];
-  readonly sizes: readonly { readonly width: number; readonly height: number }[];
-  readonly naming: { readonly destPrefix: string; readonly sourcePrefix: string; readonly extension: string };
+  readonly outputRules: OutputRules;
   /** How many different bodies were successfully written to each output key over the run (seen by the proxy). */
   readonly distinctWritesByKey: Readonly<Record<string, number>>;
   /** Every source key's ETag at the end of the run (a key absent here no longer exists). */
@@ -87,6 +128,8 @@ export interface InvariantInput {
   readonly frontRefusals?: readonly string[];
   /** The workers' RENDER_TIMEOUT_SECONDS: a `render-timeout` must be logged within it (plus slack) of its receive. */
   readonly renderTimeoutSeconds?: number;
+  /** Command job: work directories and program processes left after the run. */
+  readonly leftovers?: CommandLeftovers;
 }
 
 export interface RunCounts {
@@ -137,9 +180,20 @@ const RENDER_TIMEOUT_SLACK_MS = 3_000;
 export function checkInvariants(input: InvariantInput): InvariantReport {
   const violations: string[] = [];
   const outputsByKey = new Map(input.outputs.map((output) => [output.key, output]));
+  const rules = input.outputRules;
   const sizeName = (size: { width: number; height: number }) => `${size.width}x${size.height}`;
-  const expectedOutputs = (key: string) =>
-    input.sizes.map((size) => ({ size, key: outputKey({ ...input.naming, sourceKey: key, outputName: sizeName(size), extension: input.naming.extension }) }));
+  /** A command's outputs for a key: everything under `<destPrefix><key minus sourcePrefix>/`. */
+  const commandFolder = (key: string) => (rules.job === 'command' ? `${rules.destPrefix}${relativeSourceKey(key, rules.sourcePrefix)}/` : '');
+  /** Each output a processed input must have: its name (the size, or the file under `<key>/`) and key. */
+  const expectedOutputs = (item: ExpectedInput & { key: string }): { name: string; key: string; size?: { width: number; height: number } }[] =>
+    rules.job === 'resize'
+      ? rules.sizes.map((size) => ({ name: sizeName(size), size, key: outputKey({ ...rules.naming, sourceKey: item.key, outputName: sizeName(size), extension: rules.naming.extension }) }))
+      : [...rules.files, ...(item.extraFiles ?? [])].map((file) => ({ name: file, key: `${commandFolder(item.key)}${file}` }));
+  /** Outputs an input has, whatever it was expected to have: a command's outputs are whatever is under its folder. */
+  const producedBy = (key: string): string[] =>
+    rules.job === 'resize'
+      ? expectedOutputs({ caseId: '', messageId: '', expected: 'processed', key }).map((output) => output.key).filter((outputKeyName) => outputsByKey.has(outputKeyName))
+      : input.outputs.map((output) => output.key).filter((outputKeyName) => outputKeyName.startsWith(commandFolder(key)));
   const lines = (message: string) => input.logLines.filter((line) => line.message === message);
   const failedLines = lines('failed');
   const skippedLines = lines('skipped');
@@ -156,19 +210,24 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
 
   for (const item of input.inputs) {
     const label = `${item.caseId} ${item.key !== undefined ? JSON.stringify(item.key) : `message ${item.messageId}`}`;
-    const produced = item.key === undefined ? [] : expectedOutputs(item.key).filter((output) => outputsByKey.has(output.key));
+    const produced = item.key === undefined ? [] : producedBy(item.key);
     if (item.expected === 'processed') {
       if (item.key === undefined) throw new Error(`${label}: a processed input needs a key`);
       const deadLettered = holdsKey(item);
-      for (const expected of expectedOutputs(item.key)) {
+      for (const expected of expectedOutputs({ ...item, key: item.key })) {
         allowedOutputs.set(expected.key, item.versions ?? 1);
         const output = outputsByKey.get(expected.key);
         if (output === undefined) {
           violations.push(`${label}: output ${expected.key} is missing`);
           continue;
         }
-        if (output.width !== expected.size.width || output.height !== expected.size.height) {
-          violations.push(`${label}: output ${expected.key} is ${output.width}x${output.height}, expected ${sizeName(expected.size)}`);
+        if (expected.size !== undefined && (output.width !== expected.size.width || output.height !== expected.size.height)) {
+          violations.push(`${label}: output ${expected.key} is ${output.width ?? '?'}x${output.height ?? '?'}, expected ${sizeName(expected.size)}`);
+        }
+        for (const [fact, value] of Object.entries(item.outputFacts?.[expected.name] ?? {})) {
+          if (output.facts?.[fact] !== value) {
+            violations.push(`${label}: output ${expected.key} says ${fact} ${JSON.stringify(output.facts?.[fact])}, expected ${JSON.stringify(value)} (the source's newest version)`);
+          }
         }
         if (output.sourceEtag !== item.etag) {
           violations.push(`${label}: output ${expected.key} carries source ETag ${String(output.sourceEtag)}, expected ${String(item.etag)}`);
@@ -189,18 +248,23 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
       }
       // The line that dead-lettered it: permanent at once, or transient on its last allowed attempt. Re-queued parts
       // carry new message ids, so a record is found by its key.
-      const reasons = failedLines
+      const finalLines = failedLines
         .filter((line) => (item.key !== undefined ? line.key === item.key : line.messageId === item.messageId))
-        .filter((line) => line.kind === 'permanent' || line.outcome === 'dead-lettered')
-        .map((line) => line.reason);
+        .filter((line) => line.kind === 'permanent' || line.outcome === 'dead-lettered');
+      const reasons = finalLines.map((line) => line.reason);
       if (!reasons.includes(item.reason)) {
         violations.push(`${label}: no failed log line with reason ${String(item.reason)} (saw ${reasons.length > 0 ? reasons.join(', ') : 'none'})`);
+      } else if (item.detailIncludes !== undefined) {
+        const details = finalLines.filter((line) => line.reason === item.reason).map((line) => String(line.detail));
+        for (const text of item.detailIncludes) {
+          if (!details.some((detail) => detail.includes(text))) violations.push(`${label}: its failed log line does not say ${JSON.stringify(text)}`);
+        }
       }
-      for (const output of produced) violations.push(`${label}: bad input has an output ${output.key}`);
+      for (const output of produced) violations.push(`${label}: bad input has an output ${output}`);
     } else {
       const deadLettered = letterOf(item) !== undefined;
       if (deadLettered) violations.push(`${label}: expected skipped, is in the DLQ`);
-      for (const output of produced) violations.push(`${label}: skipped input has an output ${output.key}`);
+      for (const output of produced) violations.push(`${label}: skipped input has an output ${output}`);
       const logged = skippedLines.some((line) => (item.key !== undefined ? line.key === item.key : line.messageId === item.messageId));
       if (!logged) {
         violations.push(`${label}: no skipped log line`);
@@ -247,6 +311,8 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
     else if (memory.peakBytes >= memory.limitBytes) violations.push(`worker ${memory.worker} used its whole ${mib(memory.limitBytes)} limit (peak ${mib(memory.peakBytes)})`);
   }
   for (const refusal of input.frontRefusals ?? []) violations.push(`S3 would have refused a worker request: ${refusal}`);
+  for (const path of input.leftovers?.workDirs ?? []) violations.push(`work directory left behind after the run: ${path}`);
+  for (const program of input.leftovers?.programs ?? []) violations.push(`program still running after the run: ${program}`);
 
   const processedPerKey = new Map<string, number>();
   for (const line of lines('processed')) processedPerKey.set(String(line.key), (processedPerKey.get(String(line.key)) ?? 0) + 1);
@@ -316,6 +382,9 @@ function checkSigterms(input: InvariantInput): string[] {
     }
     for (const id of term.invisibleAfterExit) {
       violations.push(`message ${id} handed back by worker ${term.pid} was still invisible after it exited`);
+    }
+    for (const pid of term.programsAlive ?? []) {
+      violations.push(`program ${pid} of worker ${term.pid} still ran after the worker exited on SIGTERM`);
     }
   }
   return violations;

@@ -55,3 +55,52 @@ function childrenOf(pid: number): number[] {
     return [];
   }
 }
+
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  /** The command line, arguments joined by spaces. */
+  readonly command: string;
+}
+
+/** Live processes whose command line contains `fragment` (a program's unique path), zombies left out. */
+export function processesRunning(fragment: string): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  for (const name of pids) {
+    const pid = Number(name);
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((part) => part !== '').join(' ');
+      if (!command.includes(fragment) || pid === process.pid || !isAlive(pid)) continue;
+      found.push({ pid, ppid: parentOf(pid) ?? 0, command });
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+/** The parent's pid from /proc/<pid>/stat, undefined once the process is gone. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `ancestor` is `pid`'s parent, grandparent, ... (up to `depth` generations). */
+export function descendsFrom(pid: number, ancestor: number, depth = 8): boolean {
+  let current: number | undefined = pid;
+  for (let i = 0; i < depth && current !== undefined && current > 1; i++) {
+    current = parentOf(current);
+    if (current === ancestor) return true;
+  }
+  return false;
+}

@@ -46,6 +46,7 @@ describe('resources', () => {
   });
 
   const result = (resources: ChaosResult['resources'], tempFilesLeft: string[] = []): ChaosResult => ({
+    job: 'resize',
     pass: 'main',
     report: checkInvariants(finishedRun()),
     logLeaks: [],

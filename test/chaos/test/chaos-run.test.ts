@@ -6,6 +6,8 @@ import { matrixCases, SLOW_RENDER_SIDE } from '../src/bad-input-matrix';
 import { runChaos, TASK_MEMORY_MIB, type ChaosOptions, type ChaosResult } from '../src/chaos-run';
 import { formatChaosReport } from '../src/chaos-report';
 import { CJK_KEY } from '../src/bad-input-matrix';
+import { commandProblems } from '../src/chaos-report';
+import { COMMAND_CJK_KEY, COMMAND_MATRIX, STATS_FILE } from '../src/command-inputs';
 import { FAULT_KINDS } from '../src/fault-proxy';
 import { heavyPng16 } from '../src/heavy-inputs';
 
@@ -14,7 +16,10 @@ import { heavyPng16 } from '../src/heavy-inputs';
  * a task (4 GiB), a real S3-protocol server behind the task role's strict S3 front and the fault proxy. The main pass
  * SIGKILLs and SIGTERMs workers, SIGKILLs and restarts the whole pipeline, takes S3 down for 12 s, overwrites keys
  * under the workers and ends with decode-heavy images; the slow-render pass runs the images meant to outlive a short
- * RENDER_TIMEOUT_SECONDS and SIGTERMs a worker in the middle of one. The same code as `npm run chaos`, smaller.
+ * RENDER_TIMEOUT_SECONDS and SIGTERMs a worker in the middle of one. The command-job run does the same to the command
+ * job running the GeoJSON example program: SIGKILLs and a SIGTERM mid-program, a pipeline SIGKILL, faults on every
+ * kind of S3 call (multipart too), the demo set's broken files and hostile keys. The same code as `npm run chaos`,
+ * smaller.
  */
 const ROOT = resolve(__dirname, '../../..');
 const SIGKILLS = 5;
@@ -24,6 +29,7 @@ const OUTAGE_SECONDS = 10;
 let dir: string;
 let main: ChaosResult;
 let slow: ChaosResult;
+let common: Omit<ChaosOptions, 'dataDir' | 'goodImages' | 'workers' | 'concurrency' | 'sigkills' | 'sigterms' | 'pipelineKills' | 'timeoutSeconds'>;
 
 beforeAll(async () => {
   const t0 = Date.now();
@@ -32,8 +38,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'chaos-run-'));
   const bundle = (entry: string, out: string) =>
     build({ entryPoints: [join(ROOT, entry)], outfile: join(dir, out), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp', 'better-sqlite3', 's3rver'], logLevel: 'error' });
-  await Promise.all([bundle('app/src/main.ts', 'worker.js'), bundle('test/chaos/src/pipeline-process.ts', 'pipeline.js')]);
-  const common: Omit<ChaosOptions, 'dataDir' | 'goodImages' | 'workers' | 'concurrency' | 'sigkills' | 'sigterms' | 'pipelineKills' | 'timeoutSeconds'> = {
+  await Promise.all([
+    bundle('app/src/main.ts', 'worker.js'),
+    bundle('test/chaos/src/pipeline-process.ts', 'pipeline.js'),
+    // The command job's example program, bundled on its own as npm run build does.
+    bundle('app/jobs/command/example/geojson-stats.ts', 'geojson-stats.js'),
+  ]);
+  common = {
     workerPath: join(dir, 'worker.js'),
     pipelinePath: join(dir, 'pipeline.js'),
     nodeModules: join(ROOT, 'node_modules'),
@@ -156,5 +167,72 @@ describe('bounded chaos run, slow-render pass', () => {
     expect(counts.outputs).toBe(counts.expected.processed * 2);
     expect(slow.memory.every((memory) => memory.oomKills === 0)).toBe(true);
     expect(slow.logLeaks).toEqual([]);
+  });
+});
+
+describe('bounded chaos run, command job', () => {
+  const COMMAND_SIGKILLS = 4;
+  const LARGE = 2;
+  let command: ChaosResult;
+
+  beforeAll(async () => {
+    command = await runChaos({
+      ...common,
+      dataDir: join(dir, 'command'),
+      job: 'command',
+      commandProgramPath: join(dir, 'geojson-stats.js'),
+      goodImages: 40,
+      largeInputs: LARGE,
+      faultRate: 0.08,
+      workers: 3,
+      concurrency: 2,
+      sigkills: COMMAND_SIGKILLS,
+      sigterms: 1,
+      pipelineKills: 1,
+      races: 1,
+      timeoutSeconds: 100,
+    });
+    process.stdout.write(`${formatChaosReport('bounded chaos run, command job', command)}\n`);
+  }, 150_000);
+
+  it('did what it claims: SIGKILLs mid-program, a SIGTERM, a pipeline restart, faults on GET, PUT, HEAD and multipart calls', () => {
+    expect(command.actions.sigkills).toBe(COMMAND_SIGKILLS);
+    expect(command.actions.sigterms).toBe(1);
+    expect(command.actions.pipelineKills).toBe(1);
+    expect(command.command!.sigkillsMidProgram).toBeGreaterThan(0);
+    expect(commandProblems(command)).toEqual([]);
+    expect(command.report.counts.redeliveries).toBeGreaterThan(0);
+    expect(command.actions.overwrites).toBe(2);
+  });
+
+  it('carried every class of input: the demo set, its broken files, hostile keys, large files, overwrites', () => {
+    expect(Object.keys(command.report.counts.byClass)).toEqual(expect.arrayContaining(['good', 'demo-good', 'large-multipart', 'overwrite-race', ...COMMAND_MATRIX.map((c) => c.id)]));
+  });
+
+  it('lost nothing, invented nothing, left no stale output: every file ended as written down', () => {
+    const { counts, violations } = command.report;
+    expect(violations.filter(notSigterm)).toEqual([]);
+    expect(counts.lost).toBe(0);
+    expect(counts.stale).toBe(0);
+    // stats.json for every processed file, and a copy of each large one.
+    expect(counts.outputs).toBe(counts.expected.processed + LARGE);
+    expect(counts.deadLetters).toBe(counts.expected.dlq);
+    expect(command.base64KeyOutputs).toEqual([`${COMMAND_CJK_KEY}/${STATS_FILE}`]);
+  });
+
+  it('left no work directory under WORK_DIR and no program running', () => {
+    expect(command.command).toMatchObject({ workDirsLeft: [], programsLeft: [] });
+  });
+
+  it('SIGTERMed workers exited 0 within the grace period, with what they handed back visible at once', () => {
+    expect(command.report.counts.sigtermExits).toBe(1);
+    expect(command.report.violations.filter((v) => !notSigterm(v))).toEqual([]);
+  });
+
+  it('wrote no file content, secret or message body content to any log line, and ran every worker in its cgroup', () => {
+    expect(command.logLineCount).toBeGreaterThan(150);
+    expect(command.logLeaks).toEqual([]);
+    expect(command.memory).toHaveLength(command.actions.workersStarted);
+    expect(command.memory.every((memory) => memory.oomKills === 0)).toBe(true);
   });
 });

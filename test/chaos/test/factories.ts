@@ -39,8 +39,7 @@ export function finishedRun(overrides: Partial<InvariantInput> = {}): InvariantI
       logLine('skipped', { key: 'matrix/deleted.jpg', reason: 'source missing' }),
       logLine('skipped', { messageId: 'm-test', reason: 's3-test-event' }),
     ],
-    sizes: SIZES,
-    naming: NAMING,
+    outputRules: { job: 'resize', sizes: SIZES, naming: NAMING },
     distinctWritesByKey: Object.fromEntries(goods.flatMap(outputsFor).map((o) => [o.key, 1])),
     currentSourceEtags: Object.fromEntries([...goods, inputs[3]].map((input) => [input.key!, input.etag!])),
     sigterms: [],
@@ -92,6 +91,57 @@ export function runWithNewClasses(overrides: Partial<InvariantInput> = {}): Inva
     currentSourceEtags: { ...base.currentSourceEtags, ...Object.fromEntries([...mixedGood, raced].map((input) => [input.key!, input.etag!])) },
     memory: [{ worker: '1-1', limitBytes: 4096 * 1024 * 1024, peakBytes: 2048 * 1024 * 1024, oomKills: 0 }],
     frontRefusals: [],
+    ...overrides,
+  };
+}
+
+/** A command-job input: its stats.json counts `features`; a `large/` key also leaves a copy. */
+export function commandInput(n: number, features = n, key = `good/item-${n}.geojson`): ExpectedInput {
+  const large = key.startsWith('large/');
+  return {
+    caseId: large ? 'large-multipart' : 'good', messageId: `m-cmd-${n}`, key, etag: `etag-${n}`, expected: 'processed',
+    outputFacts: { 'stats.json': { featureCount: features }, ...(large ? { 'source-copy.geojson': { md5: `etag-${n}` } } : {}) },
+    ...(large ? { extraFiles: ['source-copy.geojson'] } : {}),
+  };
+}
+
+/** The outputs the command job leaves for an input: `<key>/stats.json` (and the copy of a large one), as read back. */
+export function commandOutputsFor(input: ExpectedInput): OutputObject[] {
+  const stats = { key: `${input.key!}/stats.json`, sourceEtag: input.etag, sourceKey: input.key, facts: { featureCount: Number(input.outputFacts?.['stats.json']?.featureCount) } };
+  const copy = input.extraFiles?.includes('source-copy.geojson') ? [{ key: `${input.key!}/source-copy.geojson`, sourceEtag: input.etag, sourceKey: input.key, facts: { md5: String(input.etag) } }] : [];
+  return [stats, ...copy];
+}
+
+/**
+ * A finished command-job run: two good files and a large one processed, a broken file dead-lettered for exit 65, a
+ * deleted source skipped, nothing left behind.
+ */
+export function commandRun(overrides: Partial<InvariantInput> = {}): InvariantInput {
+  const goods = [commandInput(1), commandInput(2), commandInput(3, 100, 'large/big-0.geojson')];
+  const broken: ExpectedInput = {
+    caseId: 'broken-notes', messageId: 'm-broken', key: 'broken/notes.geojson', etag: 'e-broken', expected: 'dlq', reason: 'command-failed',
+    detailIncludes: ['exited with code 65', 'not valid JSON'],
+  };
+  const deleted: ExpectedInput = { caseId: 'deleted-before-processing', messageId: 'm-gone', key: 'matrix/deleted.geojson', etag: 'e-gone', expected: 'skipped' };
+  const outputs = goods.flatMap(commandOutputsFor);
+  return {
+    inputs: [...goods, broken, deleted],
+    outputs,
+    deadLetters: [{ messageId: 'm-broken', keys: ['broken/notes.geojson'], reasons: ['command-failed'] }],
+    logLines: [
+      ...goods.map((g) => logLine('processed', { key: g.key })),
+      logLine('failed', {
+        messageId: 'm-broken', key: 'broken/notes.geojson', kind: 'permanent', reason: 'command-failed', outcome: 'dead-lettered',
+        detail: 'COMMAND exited with code 65 after 0.3 s: permanent; last lines of stderr:\ngeojson-stats: not valid JSON: syntax error at line 1, column 1',
+      }),
+      logLine('skipped', { key: 'matrix/deleted.geojson', reason: 'source missing' }),
+    ],
+    outputRules: { job: 'command', destPrefix: '', sourcePrefix: '', files: ['stats.json'] },
+    distinctWritesByKey: Object.fromEntries(outputs.map((o) => [o.key, 1])),
+    currentSourceEtags: Object.fromEntries([...goods, broken].map((input) => [input.key!, input.etag!])),
+    sigterms: [],
+    shutdownGraceSeconds: 3,
+    leftovers: { workDirs: [], programs: [] },
     ...overrides,
   };
 }

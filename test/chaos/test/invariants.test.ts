@@ -1,5 +1,5 @@
 import { checkInvariants } from '../src/invariants';
-import { at, finishedRun, goodInput, logLine, outputsFor, runWithNewClasses } from './factories';
+import { at, commandInput, commandOutputsFor, commandRun, finishedRun, goodInput, logLine, outputsFor, runWithNewClasses } from './factories';
 
 describe('checkInvariants', () => {
   it('passes a run where every input ended as written down, and counts it', () => {
@@ -240,6 +240,95 @@ describe('checkInvariants', () => {
         'render-timeout "slow/render.png": reported 12.0 s after its receive 1 (RENDER_TIMEOUT_SECONDS 2): the render was not stopped at its timeout',
       ]);
       expect(checkInvariants({ ...run, logLines: [...others, ...slowLines], renderTimeoutSeconds: 10 }).violations).toEqual([]);
+    });
+  });
+
+  describe('the command job', () => {
+    it('passes a run where every file ended as written down: stats.json (and a large file\'s copy) under the source key', () => {
+      const report = checkInvariants(commandRun());
+      expect(report.violations).toEqual([]);
+      expect(report.counts).toMatchObject({ inputs: 5, expected: { processed: 3, dlq: 1, skipped: 1 }, outputs: 4, deadLetters: 1, lost: 0, stale: 0 });
+    });
+
+    it('reports a missing stats.json (lost when it was the only output) and a large file without its copy', () => {
+      const run = commandRun();
+      const noStats = checkInvariants({ ...run, outputs: run.outputs.filter((output) => output.key !== 'good/item-1.geojson/stats.json') });
+      expect(noStats.violations).toEqual(['good "good/item-1.geojson": output good/item-1.geojson/stats.json is missing']);
+      expect(noStats.counts.lost).toBe(1);
+      const noCopy = checkInvariants({ ...run, outputs: run.outputs.filter((output) => !output.key.endsWith('source-copy.geojson')) });
+      expect(noCopy.violations).toEqual(['large-multipart "large/big-0.geojson": output large/big-0.geojson/source-copy.geojson is missing']);
+      expect(noCopy.counts.lost).toBe(0);
+    });
+
+    it('reports outputs that carry the right ETag but describe other bytes: a feature count or a copy that is not the newest version\'s', () => {
+      const run = commandRun();
+      const outputs = run.outputs.map((output) =>
+        output.key === 'good/item-2.geojson/stats.json' ? { ...output, facts: { featureCount: 7 } } : output.key.endsWith('source-copy.geojson') ? { ...output, facts: { md5: 'older' } } : output);
+      expect(checkInvariants({ ...run, outputs }).violations).toEqual([
+        'good "good/item-2.geojson": output good/item-2.geojson/stats.json says featureCount 7, expected 2 (the source\'s newest version)',
+        'large-multipart "large/big-0.geojson": output large/big-0.geojson/source-copy.geojson says md5 "older", expected "etag-3" (the source\'s newest version)',
+      ]);
+    });
+
+    it('reports a stale stats.json, one naming another source, and a file nobody expected under a good key', () => {
+      const run = commandRun();
+      const outputs = run.outputs.map((output) => (output.key === 'good/item-1.geojson/stats.json' ? { ...output, sourceEtag: 'e-old' } : output));
+      const extra = { key: 'good/item-2.geojson/debug.log', sourceEtag: 'etag-2', sourceKey: 'good/item-2.geojson' };
+      expect(checkInvariants({ ...run, outputs: [...outputs, extra] }).violations).toEqual([
+        'good "good/item-1.geojson": output good/item-1.geojson/stats.json carries source ETag e-old, expected etag-1',
+        'output good/item-2.geojson/debug.log belongs to no good input (invented)',
+        'output good/item-1.geojson/stats.json is stale: it carries source ETag e-old, the source is now etag-1',
+      ]);
+    });
+
+    it('reports any output under a dead-lettered or skipped file\'s key, whatever its name', () => {
+      const run = commandRun();
+      const strays = [
+        { key: 'broken/notes.geojson/partial.json', sourceEtag: 'e-broken', sourceKey: 'broken/notes.geojson' },
+        { key: 'matrix/deleted.geojson/stats.json', sourceEtag: 'e-gone', sourceKey: 'matrix/deleted.geojson' },
+      ];
+      expect(checkInvariants({ ...run, outputs: [...run.outputs, ...strays] }).violations).toEqual([
+        'broken-notes "broken/notes.geojson": bad input has an output broken/notes.geojson/partial.json',
+        'deleted-before-processing "matrix/deleted.geojson": skipped input has an output matrix/deleted.geojson/stats.json',
+        'output broken/notes.geojson/partial.json belongs to no good input (invented)',
+        'output matrix/deleted.geojson/stats.json belongs to no good input (invented)',
+      ]);
+    });
+
+    it('reports a broken file whose failed line does not name exit 65 or the program\'s reason', () => {
+      const run = commandRun();
+      const logLines = run.logLines.map((line) => (line.reason === 'command-failed' ? { ...line, detail: 'COMMAND was killed by SIGSEGV after 0.1 s: permanent (stderr was empty)' } : line));
+      expect(checkInvariants({ ...run, logLines }).violations).toEqual([
+        'broken-notes "broken/notes.geojson": its failed log line does not say "exited with code 65"',
+        'broken-notes "broken/notes.geojson": its failed log line does not say "not valid JSON"',
+      ]);
+    });
+
+    it('reports a program that outlived its worker\'s graceful stop', () => {
+      const sentAt = Date.parse(at(10));
+      const term = { pid: 7, sentAt, exitedAt: sentAt + 1200, exitCode: 0, signal: null, released: [], invisibleAfterExit: [] };
+      expect(checkInvariants(commandRun({ sigterms: [{ ...term, programsAlive: [] }] })).violations).toEqual([]);
+      expect(checkInvariants(commandRun({ sigterms: [{ ...term, programsAlive: [4242] }] })).violations).toEqual([
+        'program 4242 of worker 7 still ran after the worker exited on SIGTERM',
+      ]);
+    });
+
+    it('reports work directories and programs left after the run', () => {
+      const report = checkInvariants(commandRun({ leftovers: { workDirs: ['/w/123-abc/msg-x'], programs: ['pid 77: node geojson-stats.js in out'] } }));
+      expect(report.violations).toEqual([
+        'work directory left behind after the run: /w/123-abc/msg-x',
+        'program still running after the run: pid 77: node geojson-stats.js in out',
+      ]);
+    });
+
+    it('keeps the resize rules for resize runs: a command-shaped output there is invented, and dimensions still count', () => {
+      const run = finishedRun();
+      const [first, ...rest] = run.outputs;
+      const { width: _width, height: _height, ...sizeless } = first;
+      expect(checkInvariants({ ...run, outputs: [sizeless, ...rest, ...commandOutputsFor({ ...commandInput(1), key: 'good/img-1.jpg' })] }).violations).toEqual([
+        'good "good/img-1.jpg": output 32x32/good/img-1.jpg is ?x?, expected 32x32',
+        'output good/img-1.jpg/stats.json belongs to no good input (invented)',
+      ]);
     });
   });
 });
