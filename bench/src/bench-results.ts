@@ -1,5 +1,6 @@
 import type { LambdaCostPerMillion } from './cost/lambda-cost';
 import type { ColdStartResult } from './measure/cold-start';
+import type { CommandJobMeasurement } from './measure/command-job';
 import type { CpuOverhead } from './measure/cpu-overhead';
 import type { DecodeHeavyRun } from './measure/decode-heavy-memory';
 import type { QueueCallsPerImage } from './measure/queue-calls';
@@ -78,6 +79,11 @@ export interface BenchResults {
     /** Issue 10's start failures over 24 h (idle after deploy, crash loops), the scaler before its start guards and now. */
     readonly startFailures: readonly StoredStartFailure[];
   };
+  /**
+   * Part 7: the command job's per-file overhead against the same program run directly on the same files. Undefined in
+   * results written before it existed; `--only command` adds it to such a results.json.
+   */
+  readonly commandJob: CommandJobMeasurement | undefined;
   readonly cost: {
     readonly pricesAsOf: string;
     readonly prices: Prices;

@@ -1,5 +1,5 @@
 import type { BenchResults } from './bench-results';
-import { dollars } from './report/markdown-table';
+import { dollars, fixed } from './report/markdown-table';
 import { TARGETS, type TargetCheck } from './targets';
 
 /** Compares a run's numbers with the issue's targets; pure, so the verdicts are unit-tested. */
@@ -12,6 +12,7 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
     rssGrowth(results),
     ...decodeHeavyMemory(results),
     coldStart(results),
+    commandJobOverhead(results),
     burstDrain(results),
     largeLaunch(results),
     idleAfterDeploy(results),
@@ -140,6 +141,40 @@ function coldStart(results: Omit<BenchResults, 'targets'>): TargetCheck {
   const { medianMs, runs } = results.coldStart;
   if (runs.length === 0) return { target, measured: 'n/a', holds: undefined };
   return { target, measured: `median ${medianMs.toFixed(0)} ms of ${runs.length}`, holds: medianMs <= TARGETS.coldStartMs };
+}
+
+function commandJobOverhead(results: Omit<BenchResults, 'targets'>): TargetCheck {
+  const target =
+    `command job: worker CPU per file <= ${TARGETS.commandJobCpuOverheadRatio.toFixed(2)}x the program run directly on the same files ` +
+    '(geojson-stats, same concurrency)';
+  const run = results.commandJob;
+  if (run === undefined) return { target, measured: 'n/a', holds: undefined };
+  const { direct, worker } = run;
+  const complete = worker.processed === run.files && worker.outputs === run.files && worker.outputsMatchingDirect === run.files;
+  const holds = complete && run.cpuRatio <= TARGETS.commandJobCpuOverheadRatio;
+  const problems = [
+    ...(complete
+      ? []
+      : [
+          `the worker processed ${worker.processed ?? 'an unknown number'} of ${run.files} files, ${worker.outputs} outputs, ` +
+            `${worker.outputsMatchingDirect} the same as the direct run's`,
+        ]),
+    ...(run.cpuRatio > TARGETS.commandJobCpuOverheadRatio
+      ? [
+          `${fixed(run.overheadCpuMsPerFile, 0)} ms CPU per file beyond the direct run (the worker's own ${fixed(worker.workerOwnCpuMsPerFile, 0)} ms: ` +
+            'queue, S3 calls, files, spawning, logging); the bar would hold for programs that use at least ' +
+            `${fixed(run.overheadCpuMsPerFile / (TARGETS.commandJobCpuOverheadRatio - 1), 0)} ms CPU per file`,
+        ]
+      : []),
+  ];
+  return {
+    target,
+    measured:
+      `${fixed(run.cpuRatio, 2)}x (${fixed(worker.cpuMsPerFile, 0)} vs ${fixed(direct.cpuMsPerFile, 0)} ms CPU/file, ${run.files} files at ` +
+      `CONCURRENCY=${run.concurrency}); wall ${fixed(run.ratio, 2)}x, +${fixed(run.overheadMsPerFile, 0)} ms per file`,
+    holds,
+    ...(problems.length > 0 ? { note: problems.join('; ') } : {}),
+  };
 }
 
 function burstDrain(results: Omit<BenchResults, 'targets'>): TargetCheck {

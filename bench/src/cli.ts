@@ -5,12 +5,16 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBench } from './run-bench';
+import { runBench, runCommandJobOnly } from './run-bench';
 
-const USAGE = `usage: node dist/bench/cli.js [--quick] [--out DIR] [--worker dist/app/main.js] [--input-dir DIR] [--input-size 4000x3000]
+const USAGE = `usage: node dist/bench/cli.js [--quick] [--only command] [--out DIR] [--worker dist/app/main.js]
+                               [--program dist/app/jobs/command/geojson-stats.js] [--input-dir DIR] [--input-size 4000x3000]
   --quick       a smoke run of the whole harness in under two minutes (default out: a temporary directory)
+  --only        command: only part 7 (the command job against its program run directly, about a minute), added to
+                the results.json already in --out (summary.md rendered again), or written alone as command-job.json
   --out         where results.json, summary.md and the PNGs go (default bench/results)
   --worker      the bundled worker to run end to end (default dist/app/main.js; npm run build makes it)
+  --program     the command job's example program (default dist/app/jobs/command/geojson-stats.js; npm run build)
   --input-dir   where generated inputs are cached between runs (default <tmp>/s3-queue-bench-inputs)
   --input-size  generated image size (default 4000x3000)`;
 
@@ -19,7 +23,9 @@ async function main(): Promise<number> {
     options: {
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
+      only: { type: 'string' },
       worker: { type: 'string', default: 'dist/app/main.js' },
+      program: { type: 'string', default: 'dist/app/jobs/command/geojson-stats.js' },
       'input-dir': { type: 'string', default: join(tmpdir(), 's3-queue-bench-inputs') },
       'input-size': { type: 'string', default: '4000x3000' },
       help: { type: 'boolean', default: false },
@@ -31,6 +37,10 @@ async function main(): Promise<number> {
   }
   // `npm run bench --quick` (without `--`) reaches the script only as npm's config variable.
   const quick = values.quick || process.env.npm_config_quick === 'true';
+  if (values.only !== undefined && values.only !== 'command') {
+    console.error(`--only takes one part, command; got "${values.only}"\n${USAGE}`);
+    return 2;
+  }
   const size = /^(\d+)x(\d+)$/.exec(values['input-size']);
   if (size === null) {
     console.error(`--input-size must be WIDTHxHEIGHT, got "${values['input-size']}"\n${USAGE}`);
@@ -39,15 +49,17 @@ async function main(): Promise<number> {
   // libuv sizes its pool on first use: one thread per image in flight for the widest concurrency the bench sweeps.
   process.env.UV_THREADPOOL_SIZE ??= String(Math.max(8, availableParallelism()) + 2);
   const outDir = values.out ?? (quick ? join(tmpdir(), 's3-queue-bench-quick') : 'bench/results');
-  await runBench({
+  const options = {
     quick,
     outDir: resolve(outDir),
     workerScript: resolve(values.worker),
+    programScript: resolve(values.program),
     inputDir: resolve(values['input-dir']),
     inputWidth: Number(size[1]),
     inputHeight: Number(size[2]),
-    log: (line) => console.log(line),
-  });
+    log: (line: string) => console.log(line),
+  };
+  await (values.only === 'command' ? runCommandJobOnly(options) : runBench(options));
   console.log(`results written to ${resolve(outDir)}`);
   return 0;
 }

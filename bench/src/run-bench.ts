@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -6,8 +6,10 @@ import { storedStartFailure, type BenchResults, type MachineInfo } from './bench
 import { writeBenchCharts } from './charts/bench-charts';
 import { lambdaCostPerMillion } from './cost/lambda-cost';
 import { ensureDecodeHeavySet, workerInputLimits, type DecodeHeavySpec } from './inputs/decode-heavy-images';
+import { DEFAULT_GEOJSON_SET, ensureGeojsonSet } from './inputs/geojson-files';
 import { ensureInputSet } from './inputs/photo-like-images';
 import { measureColdStart } from './measure/cold-start';
+import { measureCommandJob, type CommandJobMeasurement } from './measure/command-job';
 import { startCountingProxy } from './measure/counting-proxy';
 import { cpuOverheads } from './measure/cpu-overhead';
 import { runDecodeHeavy, type DecodeHeavyRun } from './measure/decode-heavy-memory';
@@ -32,17 +34,20 @@ import {
   PRICES_AS_OF,
   type PerImageRequests,
 } from './parameters';
-import { summaryMarkdown } from './report/summary';
+import { commandJobText, summaryMarkdown } from './report/summary';
 import { compareLargeLaunch, compareRules, compareStartGuards, standardScenarios, startFailureScenarios } from './simulation/scenarios';
 import { checkTargets } from './check-targets';
 import { TARGETS } from './targets';
 import { DEFAULT_INFRA_CONFIG } from '../../infra/src/config';
+import { commandJobModule } from '../../app/jobs/command';
 
 export interface BenchOptions {
   readonly quick: boolean;
   readonly outDir: string;
   /** The bundled worker (dist/app/main.js). */
   readonly workerScript: string;
+  /** The command job's bundled example program (dist/app/jobs/command/geojson-stats.js), for part 7. */
+  readonly programScript: string;
   /** Where generated inputs are cached between runs. */
   readonly inputDir: string;
   readonly inputWidth: number;
@@ -63,6 +68,10 @@ interface Plan {
   readonly queueCallImages: number;
   readonly decodeHeavy: readonly DecodeHeavyPlan[];
   readonly decodeHeavyTimeoutSeconds: number;
+  /** Part 7: GeoJSON files through the command job and directly, and bare program starts timed. */
+  readonly commandFiles: number;
+  readonly commandRounds: number;
+  readonly programStarts: number;
 }
 
 /** One decode-heavy run: its inputs, queued `copies` times each, and any worker setting that differs. */
@@ -111,6 +120,9 @@ function plan(quick: boolean): Plan {
       queueCallImages: 12,
       decodeHeavy: [{ name: 'decode-heavy set (small)', specs: decodeHeavySet(480, 960, 640), copies: DECODE_HEAVY_CONCURRENCY }],
       decodeHeavyTimeoutSeconds: 60,
+      commandFiles: 24,
+      commandRounds: 1,
+      programStarts: 3,
     };
   }
   return {
@@ -136,6 +148,9 @@ function plan(quick: boolean): Plan {
       },
     ],
     decodeHeavyTimeoutSeconds: 900,
+    commandFiles: 200,
+    commandRounds: 4,
+    programStarts: 10,
   };
 }
 
@@ -173,7 +188,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const jpegs = inputs.filter((input) => input.format === 'jpeg').map((input) => input.path);
   const pngs = inputs.filter((input) => input.format === 'png').map((input) => input.path);
 
-  log('1/6 transform ceiling');
+  log('1/7 transform ceiling');
   const rows: ThroughputMeasurement[] = [];
   for (const size of WORKER_SIZES) {
     rows.push(await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel([size])}`, jpegs, [size], cores, work.ceilingImages));
@@ -205,7 +220,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s, ${(row.cpuSecondsPerImage * 1000).toFixed(0)} ms CPU/image`);
   }
 
-  log('2/6 worker end to end');
+  log('2/7 worker end to end');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
   const sweep: WorkerRunResult[] = [];
   let longRun: WorkerRunResult | undefined;
@@ -256,17 +271,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await stack.close();
     }
 
-    log(`3/6 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
+    log(`3/7 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
     const decodeHeavyRuns = await measureDecodeHeavy(options, work, scratch, log);
 
-    log('4/6 cold start');
+    log('4/7 cold start');
     const coldStart = await measureColdStart(options.workerScript, join(scratch, 'cold.db'), work.coldStarts);
     log(`  median ${coldStart.medianMs.toFixed(0)} ms over ${coldStart.runs.length}`);
 
     const best = sweep.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
     const perVcpu = best.imagesPerSecond / cores;
     const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
-    log(`5/6 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
+    log(`5/7 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
     const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
@@ -286,8 +301,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       );
     }
 
-    log('6/6 cost per million images');
+    log('6/7 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
+
+    log('7/7 command job against the program run directly');
+    const commandJob = await measureCommandJobPart(options, work, join(scratch, 'command-job'), false, log);
 
     const partial = {
       machine: { ...machine, loadAverageMax },
@@ -305,6 +323,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       decodeHeavy: { concurrency: DECODE_HEAVY_CONCURRENCY, limitMiB: DEFAULT_INFRA_CONFIG.taskMemory, runs: decodeHeavyRuns },
       coldStart,
       simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure) },
+      commandJob,
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };
@@ -314,6 +333,72 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     await writeBenchCharts(results, options.outDir);
     log('');
     log(summary);
+    return results;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Part 7: the GeoJSON set through the command job's worker and directly, at the command job's default concurrency. */
+async function measureCommandJobPart(
+  options: BenchOptions,
+  work: Plan,
+  scratch: string,
+  alone: boolean,
+  log: (line: string) => void,
+): Promise<CommandJobMeasurement> {
+  const files = ensureGeojsonSet(options.inputDir, { count: work.commandFiles, ...DEFAULT_GEOJSON_SET });
+  const concurrency = commandJobModule.defaultConcurrency(availableParallelism());
+  mkdirSync(scratch, { recursive: true });
+  const run = await measureCommandJob({
+    workerScript: options.workerScript,
+    programScript: options.programScript,
+    files,
+    concurrency,
+    scratch,
+    programStarts: work.programStarts,
+    rounds: work.commandRounds,
+    timeoutSeconds: 600,
+    alone,
+  });
+  log(
+    `  ${run.files} GeoJSON files (${run.totalMiB.toFixed(1)} MiB) at CONCURRENCY=${concurrency}: directly ${run.direct.seconds.toFixed(2)} s ` +
+      `(${run.direct.wallMsPerFile.toFixed(0)} ms, ${run.direct.cpuMsPerFile.toFixed(0)} ms CPU per file), worker ${run.worker.seconds.toFixed(2)} s ` +
+      `(${run.worker.wallMsPerFile.toFixed(0)} ms, ${run.worker.cpuMsPerFile.toFixed(0)} ms CPU per file, ${run.worker.workerOwnCpuMsPerFile.toFixed(0)} of it ` +
+      `the worker's own); overhead +${run.overheadMsPerFile.toFixed(0)} ms, +${run.overheadCpuMsPerFile.toFixed(0)} ms CPU per file; ` +
+      `ratio ${run.ratio.toFixed(2)}x wall, ${run.cpuRatio.toFixed(2)}x CPU; ${run.worker.outputsMatchingDirect}/${run.files} outputs as directly`,
+  );
+  return run;
+}
+
+/**
+ * `--only command`: part 7 alone. Added to the results.json already in outDir (its other parts kept as they are,
+ * the targets checked again, summary.md rendered again; the charts do not change), or, when there is none, written
+ * alone as command-job.json, with its section printed.
+ */
+export async function runCommandJobOnly(options: BenchOptions): Promise<BenchResults | undefined> {
+  const work = plan(options.quick);
+  mkdirSync(options.outDir, { recursive: true });
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-command-'));
+  try {
+    options.log(`command job against the program run directly (${work.commandFiles} files, ${options.quick ? 'quick' : 'full'} plan)`);
+    const commandJob = await measureCommandJobPart(options, work, scratch, true, options.log);
+    const resultsPath = join(options.outDir, 'results.json');
+    if (!existsSync(resultsPath)) {
+      writeFileSync(join(options.outDir, 'command-job.json'), `${JSON.stringify(commandJob, null, 2)}\n`);
+      options.log('');
+      options.log(commandJobText({ commandJob, machine: { cores: availableParallelism() } }));
+      options.log(`no results.json in ${options.outDir} to add it to: written alone as command-job.json`);
+      return undefined;
+    }
+    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
+    const partial = { ...stored, commandJob };
+    const results: BenchResults = { ...partial, targets: checkTargets(partial) };
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    const summary = summaryMarkdown(results);
+    writeFileSync(join(options.outDir, 'summary.md'), summary);
+    options.log('');
+    options.log(summary);
     return results;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

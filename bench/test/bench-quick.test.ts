@@ -4,25 +4,72 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import type { BenchResults } from '../src/bench-results';
+import { DEFAULT_GEOJSON_SET, ensureGeojsonSet } from '../src/inputs/geojson-files';
+import { measureCommandJob } from '../src/measure/command-job';
 import { runBench } from '../src/run-bench';
 
 // The bundled worker must sit inside the repository so its external native modules resolve from node_modules.
 const workerDir = resolve(__dirname, '..', '..', 'dist', `bench-smoke-${process.pid}`);
 const workerScript = join(workerDir, 'main.js');
+const programScript = join(workerDir, 'geojson-stats.js');
 const scratch = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [resolve(__dirname, '..', '..', 'app', 'src', 'main.ts')],
-    outfile: workerScript,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['sharp', 'better-sqlite3'],
-    logLevel: 'silent',
-  });
+  const bundle = (entry: string, outfile: string) =>
+    build({
+      entryPoints: [resolve(__dirname, '..', '..', entry)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['sharp', 'better-sqlite3'],
+      logLevel: 'silent',
+    });
+  // The worker, and the command job's example program as build.mjs bundles it.
+  await Promise.all([bundle('app/src/main.ts', workerScript), bundle('app/jobs/command/example/geojson-stats.ts', programScript)]);
 }, 60_000);
+
+it('measures the command job against its program run directly on the same files: every file done, the same outputs, a real overhead', async () => {
+  const files = ensureGeojsonSet(join(scratch, 'inputs'), { count: 12, ...DEFAULT_GEOJSON_SET });
+  expect(files.filter((file) => file.large).map((file) => file.bytes / 1e6)).toEqual([
+    expect.closeTo(1, 0), expect.closeTo(1, 0), expect.closeTo(1, 0),
+  ]);
+  const run = await measureCommandJob({
+    workerScript,
+    programScript,
+    files,
+    concurrency: 2,
+    scratch: join(scratch, 'command-job'),
+    programStarts: 2,
+    rounds: 2,
+    timeoutSeconds: 60,
+    alone: true,
+  });
+
+  // The worker ran the program on every file and uploaded what the direct run wrote, byte for byte.
+  expect(run.worker).toMatchObject({ processed: 12, failed: 0, outputs: 12, outputsMatchingDirect: 12 });
+  // Per file, counted at the proxy: one download and one upload of stats.json, and at least the source's read-back.
+  expect(run.worker.s3CallsByMethod).toMatchObject({ GET: 12, PUT: 12 });
+  expect(run.worker.s3CallsByMethod.HEAD).toBeGreaterThanOrEqual(12);
+  expect(run.worker.s3CallsPerFile).toBeCloseTo((24 + run.worker.s3CallsByMethod.HEAD!) / 12, 9);
+  expect(run.direct.cpuMsPerFile).toBeGreaterThan(0);
+  // The programs' CPU is found below the worker, and the worker's own besides it.
+  expect(run.worker.programCpuMsPerFile).toBeGreaterThan(0);
+  expect(run.worker.workerOwnCpuMsPerFile).toBeGreaterThan(0);
+  expect(run.worker.cpuMsPerFile).toBeCloseTo(run.worker.programCpuMsPerFile + run.worker.workerOwnCpuMsPerFile, 6);
+  // The worker does everything the direct run does and more: its CPU per file cannot be lower. Wall time on a shared
+  // machine can swing either way in a run this short, so the wall ratio is only checked to be a real number.
+  expect(run.cpuRatio).toBeGreaterThanOrEqual(1);
+  expect(Number.isFinite(run.ratio) && run.ratio > 0).toBe(true);
+  expect(run.ratio).toBeCloseTo(run.worker.seconds / run.direct.seconds, 9);
+  // Two rounds of six, each directly and then through its own worker, summed.
+  expect(run.rounds.map((round) => round.files)).toEqual([6, 6]);
+  expect(run.worker.seconds).toBeCloseTo(run.rounds[0]!.workerSeconds + run.rounds[1]!.workerSeconds, 9);
+  expect(run.direct.seconds).toBeCloseTo(run.rounds[0]!.directSeconds + run.rounds[1]!.directSeconds, 9);
+  expect(run.overheadMsPerFile).toBeCloseTo(run.worker.wallMsPerFile - run.direct.wallMsPerFile, 9);
+  expect(run.programStartCpuMs).toBeGreaterThan(0);
+}, 20_000);
 
 afterAll(() => {
   rmSync(workerDir, { recursive: true, force: true });
@@ -36,6 +83,7 @@ it('runs every part of the quick bench and writes the results, the summary and v
     quick: true,
     outDir,
     workerScript,
+    programScript,
     inputDir: join(scratch, 'inputs'),
     // Small inputs keep the smoke test fast; the harness is the same as for 4000x3000.
     inputWidth: 800,
@@ -112,10 +160,16 @@ it('runs every part of the quick bench and writes the results, the summary and v
   for (const prefix of ['MAX_TASKS=500 from an empty fleet', 'idle after deploy', 'crash loop, MAX_TASKS 10', 'crash loop, MAX_TASKS 500']) {
     expect(results.targets.find((check) => check.target.startsWith(prefix))?.holds).toBe(true);
   }
-  expect(results.targets.length).toBeGreaterThanOrEqual(12);
+  // Part 7 in quick mode: 24 GeoJSON files through the command job and directly.
+  expect(results.commandJob).toMatchObject({ files: 24, largeFiles: 6, alone: false });
+  expect(results.commandJob!.worker).toMatchObject({ processed: 24, outputs: 24, outputsMatchingDirect: 24 });
+  expect(results.targets.find((check) => check.target.startsWith('command job: worker CPU per file'))?.holds).toBeDefined();
+  expect(results.targets.length).toBeGreaterThanOrEqual(13);
 
   const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
   expect(summary).toContain('### Targets');
+  expect(summary).toContain('### 7. Command job: per-file overhead against the program run directly');
+  expect(summary).toContain('| ratio (worker / directly) |');
   expect(summary).toContain('### 3. Decode-heavy inputs in a memory cgroup (CONCURRENCY=4, limit 4096 MiB)');
   expect(summary).toContain('CPU overhead (worker / ceiling)');
   expect(summary).toContain('#### Launching MAX_TASKS=500 from an empty fleet (issue 10)');

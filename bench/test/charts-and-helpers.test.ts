@@ -1,11 +1,17 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { startFailureSlug, tasksPerHourSvg } from '../src/charts/bench-charts';
 import { barChartSvg, escapeXml, lineChartSvg, niceCeiling } from '../src/charts/svg-chart';
+import { ensureGeojsonSet, featureCollection } from '../src/inputs/geojson-files';
 import { photoLikeImage, seededRandom } from '../src/inputs/photo-like-images';
+import { roundRanges } from '../src/measure/command-job';
 import { median, rssGrowthPercent } from '../src/measure/process-sampler';
 import { runPool } from '../src/measure/run-pool';
 import { markdownTable } from '../src/report/markdown-table';
-import { realStartFailures } from './factories';
+import { commandJobText } from '../src/report/summary';
+import { commandJobMeasurement, realStartFailures } from './factories';
 
 describe('svg charts', () => {
   it('rounds axis maxima up to 1, 2 or 5 times a power of ten', () => {
@@ -105,5 +111,61 @@ describe('measurement helpers', () => {
 
   it('escapes pipes in Markdown cells', () => {
     expect(markdownTable(['a'], [['x|y']])).toBe('| a |\n| --- |\n| x\\|y |');
+  });
+});
+
+describe('GeoJSON inputs (part 7)', () => {
+  it('are the same bytes for the same index, valid FeatureCollections of about the size asked for, every n-th one large', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-geojson-'));
+    try {
+      const options = { count: 6, largeEvery: 3, largeBytes: 200_000, smallMinBytes: 2_000, smallMaxBytes: 20_000 };
+      const files = ensureGeojsonSet(dir, options);
+      expect(files.map((file) => file.large)).toEqual([true, false, false, true, false, false]);
+      for (const file of files) {
+        const [low, high] = file.large ? [0.9 * 200_000, 1.1 * 200_000 + 5_000] : [2_000, 20_000 + 5_000];
+        expect(file.bytes).toBeGreaterThanOrEqual(low);
+        expect(file.bytes).toBeLessThanOrEqual(high);
+        const parsed = JSON.parse(readFileSync(file.path, 'utf8')) as { type: string; features: { geometry: { type: string; coordinates: unknown } }[] };
+        expect(parsed.type).toBe('FeatureCollection');
+        for (const { geometry } of parsed.features) {
+          if (geometry.type !== 'Polygon') continue;
+          for (const ring of geometry.coordinates as number[][][]) expect(ring[0]).toEqual(ring[ring.length - 1]);
+        }
+      }
+      // Parcels, roads and points of interest.
+      const first = JSON.parse(readFileSync(files[0]!.path, 'utf8')) as { features: { geometry: { type: string } }[] };
+      expect(new Set(first.features.map((feature) => feature.geometry.type))).toEqual(new Set(['Polygon', 'LineString', 'Point']));
+      // Cached: a second call rewrites nothing; and the generator itself is deterministic.
+      const again = ensureGeojsonSet(dir, options);
+      expect(again).toEqual(files);
+      expect(featureCollection(7, 30_000, seededRandom(1))).toBe(featureCollection(7, 30_000, seededRandom(1)));
+      expect(featureCollection(7, 30_000, seededRandom(1))).not.toBe(featureCollection(7, 30_000, seededRandom(2)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('split into rounds of nearly equal size that cover every file once', () => {
+    expect(roundRanges(200, 4)).toEqual([{ start: 0, end: 50 }, { start: 50, end: 100 }, { start: 100, end: 150 }, { start: 150, end: 200 }]);
+    expect(roundRanges(10, 3).map((range) => range.end - range.start)).toEqual([3, 4, 3]);
+    expect(roundRanges(2, 5)).toEqual([{ start: 0, end: 1 }, { start: 1, end: 2 }]);
+    expect(roundRanges(5, 0)).toEqual([{ start: 0, end: 5 }]);
+  });
+});
+
+describe('command job section of the summary', () => {
+  it('shows both ways per file, the overhead and the ratio, with each round\'s ratio', () => {
+    const text = commandJobText({ commandJob: commandJobMeasurement(), machine: { cores: 2 } });
+    expect(text).toContain('| directly | 20.00 | 10.00 | 200 | 150 |  |  |');
+    expect(text).toContain('| worker (JOB=command) | 25.00 | 8.00 | 250 | 190 | 150 / 40 | 30 |');
+    expect(text).toContain('| overhead per file (worker - directly) |  |  | +50 | +40 |  |  |');
+    expect(text).toContain('| ratio (worker / directly) | 1.25x |  | 1.25x | 1.27x |  |  |');
+    expect(text).toContain('the ratio by round: 1.25x, 1.25x wall, 1.27x, 1.27x CPU');
+    expect(text).toContain('S3 calls per file: GET 1.00, PUT 1.00, HEAD 1.00');
+    expect(text).not.toContain('on its own');
+    expect(commandJobText({ commandJob: { ...commandJobMeasurement(), alone: true }, machine: { cores: 2 } })).toContain(
+      'Measured 2025-06-01 00:10 UTC on its own (`--only command`)',
+    );
+    expect(commandJobText({ commandJob: undefined, machine: { cores: 2 } })).toMatch(/^Not measured/);
   });
 });

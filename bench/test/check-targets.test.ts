@@ -2,7 +2,7 @@ import type { BenchResults } from '../src/bench-results';
 import { checkTargets } from '../src/check-targets';
 import { formatVerdict } from '../src/targets';
 import { compareLargeLaunch } from '../src/simulation/scenarios';
-import { benchResults, decodeHeavyRun, simulationParameters, startFailure, throughput, workerRun } from './factories';
+import { benchResults, commandJobMeasurement, decodeHeavyRun, simulationParameters, startFailure, throughput, workerRun } from './factories';
 
 function verdictFor(results: Omit<BenchResults, 'targets'>, prefix: string): string {
   const check = checkTargets(results).find((candidate) => candidate.target.startsWith(prefix));
@@ -146,6 +146,27 @@ describe('checkTargets', () => {
   it('keeps the start-failure targets, unmeasured, when no start failure was simulated', () => {
     const checks = checkTargets(benchResults({ startFailures: [] }));
     expect(checks.filter((check) => /^(idle after deploy|crash loop)/.test(check.target)).map(formatVerdict)).toEqual(['not measured', 'not measured']);
+  });
+
+  it('judges the command job on CPU per file against the direct run, with every file processed and the same outputs', () => {
+    const command = 'command job: worker CPU per file';
+    // 150 ms directly, 40 ms of the worker's own on top: 1.27x, over the 1.18x bar.
+    const missed = checkTargets(benchResults()).find((check) => check.target.startsWith(command))!;
+    expect(formatVerdict(missed)).toBe('MISSED');
+    expect(missed.measured).toMatch(/^1\.27x \(190 vs 150 ms CPU\/file, 200 files at CONCURRENCY=2\); wall 1\.25x, \+50 ms per file$/);
+    // 40 ms / 0.176: the bar holds for programs of about 227 ms CPU per file.
+    expect(missed.note).toMatch(/^40 ms CPU per file beyond the direct run \(the worker's own 40 ms.*at least 227 ms CPU per file$/);
+
+    const cheap = commandJobMeasurement({ worker: { cpuMsPerFile: 170, workerOwnCpuMsPerFile: 20 } });
+    expect(verdictFor(benchResults({ commandJob: cheap }), command)).toBe('holds');
+
+    // Cheap but incomplete: a file the worker did not process, or an output unlike the direct run's, is a miss.
+    for (const worker of [{ cpuMsPerFile: 170, processed: 199 }, { cpuMsPerFile: 170, outputsMatchingDirect: 199 }]) {
+      const check = checkTargets(benchResults({ commandJob: commandJobMeasurement({ worker }) })).find((candidate) => candidate.target.startsWith(command))!;
+      expect(formatVerdict(check)).toBe('MISSED');
+      expect(check.note).toMatch(/of 200 files/);
+    }
+    expect(verdictFor(benchResults({ commandJob: undefined }), command)).toBe('not measured');
   });
 
   it('checks the cold start median and the simulated 10k burst', () => {

@@ -1,6 +1,7 @@
 import { storedStartFailure, type BenchResults, type StoredStartFailure } from '../src/bench-results';
 import { lambdaCostPerMillion } from '../src/cost/lambda-cost';
 import { cpuOverheads } from '../src/measure/cpu-overhead';
+import type { CommandJobMeasurement, CommandWorkerRun, DirectRun } from '../src/measure/command-job';
 import type { DecodeHeavyMeasured, DecodeHeavyRun } from '../src/measure/decode-heavy-memory';
 import type { ThroughputMeasurement } from '../src/measure/transform-ceiling';
 import type { WorkerRunResult } from '../src/measure/worker-end-to-end';
@@ -73,6 +74,7 @@ export function workerRun(overrides: Partial<WorkerRunResult> = {}): WorkerRunRe
     peakRssMiB: 200,
     rssGrowthPercent: undefined,
     workerCpuSecondsPerImage: 0.22,
+    workerOwnCpuSecondsPerImage: 0.22,
     harnessCpuSecondsPerImage: 0.05,
     workerProcesses: 2,
     s3CallsPerImage: 3,
@@ -111,6 +113,60 @@ export function decodeHeavyRun(overrides: Partial<DecodeHeavyMeasured> = {}): De
   };
 }
 
+/**
+ * Part 7 with made-up but consistent figures: 200 files at CONCURRENCY=2, 150 ms CPU per file directly, the worker
+ * 40 ms more of its own (1.27x), wall 250 vs 200 ms per file. Override `direct`/`worker` and the derived figures follow.
+ */
+export function commandJobMeasurement(
+  overrides: { readonly direct?: Partial<DirectRun>; readonly worker?: Partial<CommandWorkerRun>; readonly files?: number } = {},
+): CommandJobMeasurement {
+  const files = overrides.files ?? 200;
+  const concurrency = 2;
+  const direct: DirectRun = { seconds: 20, filesPerSecond: files / 20, wallMsPerFile: 200, meanProcessMs: 199, cpuMsPerFile: 150, ...overrides.direct };
+  const worker: CommandWorkerRun = {
+    seconds: 25,
+    filesPerSecond: files / 25,
+    wallMsPerFile: 250,
+    cpuMsPerFile: 190,
+    programCpuMsPerFile: 150,
+    workerOwnCpuMsPerFile: 40,
+    harnessCpuMsPerFile: 30,
+    peakRssMiB: 200,
+    s3CallsPerFile: 3,
+    s3CallsByMethod: { GET: files, PUT: files, HEAD: files },
+    processed: files,
+    failed: 0,
+    outputs: files,
+    outputsMatchingDirect: files,
+    ...overrides.worker,
+  };
+  return {
+    measuredAt: '2025-06-01T00:10:00.000Z',
+    loadAverageAtStart: 0.1,
+    loadAverageMax: 0.3,
+    program: 'geojson-stats (app/jobs/command/example, bundled)',
+    files,
+    largeFiles: files / 4,
+    totalMiB: 52,
+    smallKiB: { min: 2, max: 58 },
+    largeKiB: { min: 880, max: 1070 },
+    alone: false,
+    concurrency,
+    programStartMs: 60,
+    programStartCpuMs: 50,
+    rounds: [
+      { files: files / 2, directSeconds: direct.seconds / 2, workerSeconds: worker.seconds / 2, ratio: worker.seconds / direct.seconds, cpuRatio: worker.cpuMsPerFile / direct.cpuMsPerFile },
+      { files: files / 2, directSeconds: direct.seconds / 2, workerSeconds: worker.seconds / 2, ratio: worker.seconds / direct.seconds, cpuRatio: worker.cpuMsPerFile / direct.cpuMsPerFile },
+    ],
+    direct,
+    worker,
+    overheadMsPerFile: worker.wallMsPerFile - direct.wallMsPerFile,
+    overheadCpuMsPerFile: worker.cpuMsPerFile - direct.cpuMsPerFile,
+    ratio: worker.seconds / direct.seconds,
+    cpuRatio: worker.cpuMsPerFile / direct.cpuMsPerFile,
+  };
+}
+
 interface BenchResultsOverrides {
   readonly rows?: readonly ThroughputMeasurement[];
   readonly vipsthumbnailRows?: readonly ThroughputMeasurement[];
@@ -122,6 +178,7 @@ interface BenchResultsOverrides {
   readonly decodeHeavyRuns?: readonly DecodeHeavyRun[];
   readonly largeLaunch?: LargeLaunchComparison;
   readonly startFailures?: readonly StoredStartFailure[];
+  readonly commandJob?: CommandJobMeasurement | undefined;
 }
 
 const COST_INPUTS = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage: DEFAULT_PER_IMAGE_REQUESTS, scalerRun: DEFAULT_SCALER_RUN };
@@ -205,6 +262,7 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       largeLaunch: overrides.largeLaunch ?? compareLargeLaunch(parameters),
       startFailures: overrides.startFailures ?? realStartFailures(),
     },
+    commandJob: 'commandJob' in overrides ? overrides.commandJob : commandJobMeasurement(),
     cost: {
       pricesAsOf: PRICES_AS_OF,
       prices: PRICES,

@@ -62,6 +62,9 @@ describe('ProcessSampler', () => {
     expect(report.cpuSeconds).toBeGreaterThanOrEqual(0.4);
     // And the tree's CPU never exceeds what the three processes could have used: no double counting at reaping.
     expect(report.cpuSeconds).toBeLessThan(0.4 + 3 * 0.6);
+    // Own CPU is the spawned process's and its child's threads only: the grandchild's 400 ms are not in it.
+    expect(report.ownCpuSeconds).toBeGreaterThan(0);
+    expect(report.cpuSeconds - report.ownCpuSeconds).toBeGreaterThanOrEqual(0.4);
     expect(report.samples.some((sample) => sample.rssMiB > 160)).toBe(true);
   }, 20_000);
 

@@ -14,6 +14,9 @@ import { readdirSync, readFileSync } from 'node:fs';
  *   reaped in between is then missing from one sample (an undercount the next sample corrects), never counted twice.
  *   The reported value is the highest sum seen. Processes once seen but since re-parented (their parent died without
  *   reaping them) stay counted while they live; their CPU after the last sample before they exit is lost.
+ * - Own CPU: utime + stime of the spawned process and its direct children only (the worker's supervisor and the
+ *   worker), without the CPU of the processes they ran (the command job's programs): the tree's CPU minus it is what
+ *   those programs used.
  */
 export interface MemorySample {
   readonly atSeconds: number;
@@ -26,6 +29,8 @@ export interface ProcessReport {
   readonly peakRssMiB: number;
   /** User + system CPU seconds of the whole tree, exited children included, at the last sample. */
   readonly cpuSeconds: number;
+  /** User + system CPU seconds of the spawned process and its direct children themselves (see above). */
+  readonly ownCpuSeconds: number;
   /** The most processes seen in the tree at once. */
   readonly maxProcesses: number;
   readonly samples: readonly MemorySample[];
@@ -40,12 +45,15 @@ interface ProcStat {
   readonly startTicks: number;
   /** utime + stime + cutime + cstime. */
   readonly cpuTicks: number;
+  /** utime + stime: the process's own threads only. */
+  readonly ownTicks: number;
 }
 
 export class ProcessSampler {
   private readonly samples: MemorySample[] = [];
   private peakKiB = 0;
   private cpuTicks = 0;
+  private ownTicks = 0;
   private maxProcesses = 0;
   /** Every process seen in the tree, by pid, with its start time, so a re-parented one can still be found. */
   private readonly seen = new Map<number, number>();
@@ -66,17 +74,25 @@ export class ProcessSampler {
     if (tree.length === 0) return this.cpuTicks / CLOCK_TICKS_PER_SECOND;
     let rssKiB = 0;
     let cpuTicks = 0;
+    let ownTicks = 0;
     for (const member of tree) {
       this.seen.set(member.stat.pid, member.stat.startTicks);
       rssKiB += member.rssKiB;
       cpuTicks += member.stat.cpuTicks;
+      if (member.depth !== undefined && member.depth <= 1) ownTicks += member.stat.ownTicks;
       this.peakKiB = Math.max(this.peakKiB, member.hwmKiB);
     }
     this.cpuTicks = Math.max(this.cpuTicks, cpuTicks);
+    this.ownTicks = Math.max(this.ownTicks, ownTicks);
     this.peakKiB = Math.max(this.peakKiB, rssKiB);
     this.maxProcesses = Math.max(this.maxProcesses, tree.length);
     this.samples.push({ atSeconds: Number(process.hrtime.bigint() - this.startedAt) / 1e9, rssMiB: rssKiB / 1024 });
     return this.cpuTicks / CLOCK_TICKS_PER_SECOND;
+  }
+
+  /** The own CPU seconds (the spawned process and its direct children) at the last sample. */
+  ownCpuSeconds(): number {
+    return this.ownTicks / CLOCK_TICKS_PER_SECOND;
   }
 
   stop(): ProcessReport {
@@ -85,6 +101,7 @@ export class ProcessSampler {
     return {
       peakRssMiB: this.peakKiB / 1024,
       cpuSeconds: this.cpuTicks / CLOCK_TICKS_PER_SECOND,
+      ownCpuSeconds: this.ownCpuSeconds(),
       maxProcesses: this.maxProcesses,
       samples: this.samples,
     };
@@ -93,6 +110,8 @@ export class ProcessSampler {
 
 interface TreeProcess {
   readonly stat: ProcStat;
+  /** 0 for the root, 1 for its children, ...; undefined for an orphan found through `seen`. */
+  readonly depth: number | undefined;
   readonly rssKiB: number;
   readonly hwmKiB: number;
 }
@@ -104,21 +123,22 @@ interface TreeProcess {
 function readTree(root: number, seen: ReadonlyMap<number, number>): TreeProcess[] {
   const tree: TreeProcess[] = [];
   const visited = new Set<number>();
-  const visit = (pid: number, expectedStart: number | undefined): void => {
+  const visit = (pid: number, expectedStart: number | undefined, depth: number | undefined): void => {
     if (visited.has(pid)) return;
     const stat = readStat(pid);
     if (stat === undefined || (expectedStart !== undefined && stat.startTicks !== expectedStart)) return;
     visited.add(pid);
     const status = readStatus(pid);
-    tree.push({ stat, rssKiB: status?.rssKiB ?? 0, hwmKiB: status?.hwmKiB ?? 0 });
+    tree.push({ stat, depth, rssKiB: status?.rssKiB ?? 0, hwmKiB: status?.hwmKiB ?? 0 });
   };
-  visit(root, seen.get(root));
+  visit(root, seen.get(root), 0);
   for (let index = 0; index < tree.length; index++) {
-    for (const child of childPids(tree[index]!.stat.pid)) visit(child, undefined);
+    const parent = tree[index]!;
+    for (const child of childPids(parent.stat.pid)) visit(child, undefined, parent.depth === undefined ? undefined : parent.depth + 1);
   }
   // Orphans: seen below the root before, re-parented since. Their own descendants are not followed.
   for (const [pid, startTicks] of seen) {
-    if (!visited.has(pid)) visit(pid, startTicks);
+    if (!visited.has(pid)) visit(pid, startTicks, undefined);
   }
   return tree;
 }
@@ -203,7 +223,7 @@ function readStat(pid: number): ProcStat | undefined {
   const fields = statFields(pid);
   if (fields === undefined) return undefined;
   const ticks = (index: number): number => Number(fields[index] ?? 0);
-  return { pid, startTicks: ticks(19), cpuTicks: ticks(11) + ticks(12) + ticks(13) + ticks(14) };
+  return { pid, startTicks: ticks(19), cpuTicks: ticks(11) + ticks(12) + ticks(13) + ticks(14), ownTicks: ticks(11) + ticks(12) };
 }
 
 /** The calling process's own children's CPU (cutime + cstime): what its reaped child processes used, in seconds. */

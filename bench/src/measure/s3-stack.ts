@@ -20,8 +20,11 @@ export interface S3Stack {
   close(): Promise<void>;
 }
 
-/** An S3-protocol server on loopback with the source and destination buckets, loaded with the given files. */
-export async function startS3Stack(directory: string, files: readonly string[]): Promise<S3Stack> {
+/**
+ * An S3-protocol server on loopback with the source and destination buckets, loaded with the given files under
+ * `keyPrefix` (a folder and a space, so the events carry AWS's key encoding like real uploads do).
+ */
+export async function startS3Stack(directory: string, files: readonly string[], keyPrefix = 'bench photos/'): Promise<S3Stack> {
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -41,8 +44,7 @@ export async function startS3Stack(directory: string, files: readonly string[]):
     const objects: StoredObject[] = [];
     for (const [index, file] of files.entries()) {
       const body = readFileSync(file);
-      // A folder and a space in the key, so the events carry AWS's key encoding like real uploads do.
-      const key = `bench photos/${String(index).padStart(4, '0')}-${basename(file)}`;
+      const key = `${keyPrefix}${String(index).padStart(4, '0')}-${basename(file)}`;
       const response = await client.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: body }));
       objects.push({ key, size: body.length, etag: response.ETag ?? '' });
     }

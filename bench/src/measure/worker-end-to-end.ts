@@ -19,7 +19,10 @@ export interface WorkerRunOptions {
   readonly objects: readonly StoredObject[];
   readonly images: number;
   readonly concurrency: number;
-  readonly sizes: string;
+  /** The resize job's SIZES; undefined for another job. */
+  readonly sizes: string | undefined;
+  /** Variables added to (or replacing) the worker's: another job's settings (JOB=command, COMMAND, ...). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
   readonly memorySampleMs: number;
   readonly timeoutSeconds: number;
 }
@@ -38,6 +41,11 @@ export interface WorkerRunResult {
    * over its process tree: against the ceiling's CPU per image it is the worker's true overhead.
    */
   readonly workerCpuSecondsPerImage: number;
+  /**
+   * The supervisor's and the worker's own CPU per image over the same window, without the processes they ran (the
+   * command job's programs); the same as workerCpuSecondsPerImage for a job that runs no program.
+   */
+  readonly workerOwnCpuSecondsPerImage: number;
   /** The bench process's CPU per image over the same window: the S3-protocol server, the counting proxy, the queue watcher. */
   readonly harnessCpuSecondsPerImage: number;
   /** The most processes seen in the worker's tree at once (2: the supervisor and the worker). */
@@ -51,13 +59,13 @@ export interface WorkerRunResult {
 
 const DEPTH_POLL_MS = 20;
 
-export function workerEnv(queuePath: string, s3Endpoint: string, concurrency: number, sizes: string): NodeJS.ProcessEnv {
+export function workerEnv(queuePath: string, s3Endpoint: string, concurrency: number, sizes: string | undefined): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     QUEUE_URL: queuePath,
     DEST_BUCKET,
-    SIZES: sizes,
+    ...(sizes !== undefined ? { SIZES: sizes } : {}),
     CONCURRENCY: String(concurrency),
     WAIT_SECONDS: '1',
     IDLE_POLLS: '1',
@@ -86,7 +94,7 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
     options.proxy.reset();
 
     const child = spawn(process.execPath, [options.workerScript], {
-      env: workerEnv(options.queuePath, options.proxy.endpoint, options.concurrency, options.sizes),
+      env: { ...workerEnv(options.queuePath, options.proxy.endpoint, options.concurrency, options.sizes), ...options.extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lastLines = tailCollector(child.stdout, 20);
@@ -95,10 +103,12 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
     const sampler = new ProcessSampler(child.pid!, options.memorySampleMs);
     // Both CPU figures start at the first receive, like the throughput: process start-up is cold start, not per image.
     let workerCpuAtFirstReceive = 0;
+    let workerOwnCpuAtFirstReceive = 0;
     let harnessCpuBefore = process.cpuUsage();
 
     const watch = await watchDrain(queue, options.images, options.timeoutSeconds, exited, () => {
       workerCpuAtFirstReceive = sampler.sample();
+      workerOwnCpuAtFirstReceive = sampler.ownCpuSeconds();
       harnessCpuBefore = process.cpuUsage();
     });
     const memory = sampler.stop();
@@ -121,6 +131,7 @@ export async function runWorkerEndToEnd(options: WorkerRunOptions): Promise<Work
       peakRssMiB: memory.peakRssMiB,
       rssGrowthPercent: rssGrowthPercent(memory.samples),
       workerCpuSecondsPerImage: (memory.cpuSeconds - workerCpuAtFirstReceive) / options.images,
+      workerOwnCpuSecondsPerImage: (memory.ownCpuSeconds - workerOwnCpuAtFirstReceive) / options.images,
       harnessCpuSecondsPerImage: (harnessCpu.user + harnessCpu.system) / 1e6 / options.images,
       workerProcesses: memory.maxProcesses,
       s3CallsPerImage: calls / options.images,

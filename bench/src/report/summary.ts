@@ -1,4 +1,4 @@
-import type { BenchResults } from '../bench-results';
+import type { BenchResults, MachineInfo } from '../bench-results';
 import { DEFAULT_SIMULATION } from '../parameters';
 import { SCALER_TIMEOUT_SECONDS } from '../simulation/scaling-rules';
 import { formatVerdict } from '../targets';
@@ -104,6 +104,8 @@ export function summaryMarkdown(results: BenchResults): string {
     costTable(results),
     `Prices: ${results.cost.pricesAsOf}. Fargate cost is at the capacity-provider mix (${results.simulation.taskSize.spotShare * 100}% Spot) ` +
       `for a ${results.simulation.taskSize.vcpu} vCPU / ${results.simulation.taskSize.memoryGb} GB task; see bench/src/parameters.ts.`,
+    '### 7. Command job: per-file overhead against the program run directly',
+    commandJobText(results),
     '### Targets',
     markdownTable(
       ['target', 'measured', 'verdict', 'note'],
@@ -229,6 +231,75 @@ function hourlyCounts(byHour: readonly number[]): string {
   const [first] = byHour;
   if (first !== undefined && byHour.every((value) => value === first)) return `${count(first)} every hour`;
   return byHour.map(count).join(' ');
+}
+
+/** Part 7, also rendered alone by `--only command` when there is no full run to add it to. */
+export function commandJobText(results: { readonly commandJob: BenchResults['commandJob']; readonly machine: Pick<MachineInfo, 'cores'> }): string {
+  const run = results.commandJob;
+  if (run === undefined) return 'Not measured in this run (`npm run bench -- --only command` adds it).';
+  const { direct, worker } = run;
+  const when = run.alone ? ` Measured ${run.measuredAt.slice(0, 16).replace('T', ' ')} UTC on its own (\`--only command\`), not in the run the other parts come from.` : '';
+  const intro =
+    `The command job's example program, ${run.program}, on ${run.files} GeoJSON files generated deterministically ` +
+    `(${run.largeFiles} of ${fixed(run.largeKiB.min, 0)}-${fixed(run.largeKiB.max, 0)} KiB, ${run.files - run.largeFiles} of ` +
+    `${fixed(run.smallKiB.min, 0)}-${fixed(run.smallKiB.max, 0)} KiB; ` +
+    `${fixed(run.totalMiB, 1)} MiB in all), ${run.concurrency} at a time both ways (the command job's default CONCURRENCY, one per core). ` +
+    `**Directly**: \`node geojson-stats.js <file> <outDir>\` per file, the files already on local disk, each process spawned as the ` +
+    `worker spawns it and with the environment the worker gives a program. **Worker**: the bundled worker with JOB=command ` +
+    `draining a local queue of S3 events for the same files stored in the S3-protocol server on loopback, timed from the first ` +
+    `receive to the empty queue. ${roundsText(run)} 1-minute load average ${fixed(run.loadAverageAtStart, 2)} at the start of this part, up to ` +
+    `${fixed(run.loadAverageMax, 2)}.${when}`;
+  const table = markdownTable(
+    ['', 'seconds', 'files/s', 'wall ms per file', 'CPU ms per file', 'of which: programs / worker itself', 'harness CPU ms per file'],
+    [
+      ['directly', fixed(direct.seconds, 2), fixed(direct.filesPerSecond, 2), fixed(direct.wallMsPerFile, 0), fixed(direct.cpuMsPerFile, 0), '', ''],
+      [
+        'worker (JOB=command)',
+        fixed(worker.seconds, 2),
+        fixed(worker.filesPerSecond, 2),
+        fixed(worker.wallMsPerFile, 0),
+        fixed(worker.cpuMsPerFile, 0),
+        `${fixed(worker.programCpuMsPerFile, 0)} / ${fixed(worker.workerOwnCpuMsPerFile, 0)}`,
+        fixed(worker.harnessCpuMsPerFile, 0),
+      ],
+      ['overhead per file (worker - directly)', '', '', signed(run.overheadMsPerFile), signed(run.overheadCpuMsPerFile), '', ''],
+      ['ratio (worker / directly)', `${fixed(run.ratio, 2)}x`, '', `${fixed(run.ratio, 2)}x`, `${fixed(run.cpuRatio, 2)}x`, '', ''],
+    ],
+  );
+  const calls = Object.entries(worker.s3CallsByMethod)
+    .map(([method, count]) => `${method} ${fixed(count / run.files, 2)}`)
+    .join(', ');
+  const explanation =
+    `Wall ms per file is seconds x concurrency / files: how long one file holds one of the ${run.concurrency} slots. ` +
+    `Starting the program is paid per file both ways and so is not in the overhead: spawn to exit with no work (its usage ` +
+    `error) takes a median ${fixed(run.programStartMs, 0)} ms and ${fixed(run.programStartCpuMs, 0)} ms CPU. ` +
+    `The overhead is what the worker does around each run: receive the message and delete it (in batches), ` +
+    `look the source up to reserve disk for its current size (HEAD), create and remove the file's private directories, ` +
+    `stream the object to disk (GET), list the output directory, upload stats.json with the source's ETag (PUT), read ` +
+    `the source back to check it did not change meanwhile (HEAD), and log; ` +
+    `S3 calls per file: ${calls}. Its CPU is the worker's own ${fixed(worker.workerOwnCpuMsPerFile, 0)} ms per file ` +
+    `(the programs inside the worker used ${fixed(worker.programCpuMsPerFile, 0)} ms, directly ${fixed(direct.cpuMsPerFile, 0)} ms ` +
+    `with the launcher's). The wall-clock overhead is larger than the CPU one: the S3-protocol server, the counting proxy ` +
+    `and the queue watcher (harness) run on the same ${results.machine.cores} cores, so the worker's files cost ` +
+    `${fixed(worker.cpuMsPerFile + worker.harnessCpuMsPerFile, 0)} ms of the machine's CPU each against ${fixed(direct.cpuMsPerFile, 0)} directly; ` +
+    `with one program per core, a slot that waits for S3 or the queue leaves its core idle; and other work on the machine ` +
+    `stretches every CPU ms into more wall time, both ways. In AWS, S3 runs elsewhere, but each call has network latency. ` +
+    `Outputs: ${worker.outputs} stats.json under DEST_BUCKET/<key>/, ${worker.outputsMatchingDirect} of them byte for byte ` +
+    `the direct run's; the worker reported ${worker.processed ?? 'n/a'} processed and ${worker.failed ?? 'n/a'} failed.`;
+  return `${intro}\n\n${table}\n\n${explanation}`;
+}
+
+function roundsText(run: NonNullable<BenchResults['commandJob']>): string {
+  if (run.rounds.length <= 1) return '';
+  return (
+    `In ${run.rounds.length} rounds of about ${Math.round(run.files / run.rounds.length)} files, each directly and then through a new worker, ` +
+    `summed below, so that other load on the machine weighs on both ways alike; the ratio by round: ` +
+    `${run.rounds.map((round) => `${fixed(round.ratio, 2)}x`).join(', ')} wall, ${run.rounds.map((round) => `${fixed(round.cpuRatio, 2)}x`).join(', ')} CPU.`
+  );
+}
+
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${fixed(value, 0)}`;
 }
 
 function costTable(results: BenchResults): string {
