@@ -2,16 +2,18 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
 import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../../../shared/naming/s3-limits';
 import { readBody } from './read-body';
+import { BODY_STALL_MS, withStallTimeout } from './stall-guard';
 import type { DownloadOptions, GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 
 /** The object-store port over S3 (or any S3-protocol server). Transient SDK errors propagate for the caller to classify. */
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly s3: S3Client) {}
+  /** `bodyStallMs`: how long a response body may send nothing before the read is given up (transient). */
+  constructor(private readonly s3: S3Client, private readonly bodyStallMs: number = BODY_STALL_MS) {}
 
   async get(ref: ObjectRef, options: GetOptions): Promise<StoredObject> {
     let response;
@@ -28,7 +30,7 @@ export class S3ObjectStore implements ObjectStore {
     }
     const body = response.Body === undefined
       ? Buffer.alloc(0)
-      : await readBody(response.Body as AsyncIterable<Uint8Array>, size, options.maxBytes, `s3://${ref.bucket}/${ref.key}`);
+      : await readBody(withStallTimeout(response.Body as AsyncIterable<Uint8Array>, `s3://${ref.bucket}/${ref.key}`, this.bodyStallMs), size, options.maxBytes, `s3://${ref.bucket}/${ref.key}`);
     return { body, size: body.length, etag: unquote(response.ETag), contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
   }
 
@@ -69,8 +71,8 @@ export class S3ObjectStore implements ObjectStore {
     }
     // `wx`: a file that is already there is another download's, never to be appended to or overwritten.
     const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-    const body = (response.Body as NodeJS.ReadableStream | undefined) ?? Readable.from([]);
-    await pipeline(body, byteLimit(options.maxBytes, what, options.limitName), file, { signal: options.signal });
+    const body = (response.Body as AsyncIterable<Uint8Array> | undefined) ?? Readable.from([]);
+    await pipeline(withStallTimeout(body, what, this.bodyStallMs), byteLimit(options.maxBytes, what, options.limitName), file, { signal: options.signal });
     return { etag: unquote(response.ETag), size: (await stat(path)).size, contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
   }
 
@@ -83,13 +85,20 @@ export class S3ObjectStore implements ObjectStore {
       params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(path), ContentType: options.contentType, Metadata: { ...options.metadata } },
       partSize: Math.max(MIN_UPLOAD_PART_BYTES, Math.ceil(size / MAX_UPLOAD_PARTS)),
       queueSize: UPLOAD_PARTS_AT_ONCE,
-      // A failed multipart upload is aborted so its parts are not billed; the bucket's lifecycle rule is the backstop.
-      leavePartsOnError: false,
+      // The abort is ours (below): lib-storage's own abort replaces the part's error with the abort's, so a refused
+      // abort (405 from s3rver, a role without the permission) would turn a throttled part into a permanent failure.
+      leavePartsOnError: true,
     });
     const abort = () => void upload.abort().catch(() => undefined);
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
       await upload.done();
+    } catch (error) {
+      // Parts of a failed upload are billed until aborted; the bucket's 7-day lifecycle rule is the backstop.
+      if (upload.uploadId !== undefined) {
+        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: upload.uploadId })).catch(() => undefined);
+      }
+      throw error;
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }

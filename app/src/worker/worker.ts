@@ -237,6 +237,19 @@ export class Worker {
   private async settle(entry: InFlight, outcome: MessageOutcome): Promise<void> {
     entry.settled = true;
     const { message } = entry;
+    if (this.stopping && outcome.failures.length > 0 && outcome.failures.every((failure) => failure.kind === 'transient')) {
+      // Failed while the task stops (a program ending on the forwarded Spot notice, a call cut short): the stop's
+      // doing, not the input's. Handed back at once like unfinished work, never dead-lettered for it, even on the
+      // last attempt; SQS's redrive, two receives later, stays the backstop.
+      this.logFailures(message, outcome.failures, { outcome: 'released-on-stop', attempts: message.receiveCount });
+      this.released++;
+      try {
+        await this.changeVisibility(message, 0);
+      } finally {
+        this.forget(entry);
+      }
+      return;
+    }
     const plan = planSettlement({
       receiveCount: message.receiveCount,
       carriedAttempts: carriedAttempts(message.attributes),

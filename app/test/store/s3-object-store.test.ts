@@ -1,6 +1,9 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
+import { classifyFailure, InputTooLargeError, SourceMissingError } from '../../../shared/errors';
 import { S3ObjectStore } from '../../src/store/s3-object-store';
 
 const s3 = mockClient(S3Client);
@@ -92,5 +95,39 @@ describe('S3ObjectStore', () => {
     await expect(store().put({ bucket: 'dest', key: 'a.jpg' }, Buffer.from('out'), { contentType: 'image/jpeg', metadata: { note: 'x'.repeat(2045) } }))
       .rejects.toMatchObject({ reason: 'metadata-too-large' });
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
+  });
+
+  it('fails a multipart upload with its part\'s own error, and aborts it even when the abort itself is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upload-'));
+    try {
+      const path = join(dir, 'big.bin');
+      writeFileSync(path, Buffer.alloc(9 * 1024 * 1024, 1));
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-1' });
+      s3.on(UploadPartCommand).rejects(Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+      s3.on(AbortMultipartUploadCommand).rejects(Object.assign(new Error('Method Not Allowed'), { name: 'MethodNotAllowed', $metadata: { httpStatusCode: 405 } }));
+      const error = await store().upload({ bucket: 'dest', key: 'out/big.bin' }, path, { contentType: 'application/octet-stream', metadata: {} }).catch((caught: unknown) => caught);
+      expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'throttled' });
+      expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { Bucket: 'dest', Key: 'out/big.bin', UploadId: 'u-1' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives up a body that stops sending mid-stream, as a transient failure, instead of waiting for the message deadline', async () => {
+    let destroyed = false;
+    const stalling = {
+      async *[Symbol.asyncIterator]() {
+        yield Buffer.from('half');
+        await new Promise(() => undefined);
+      },
+      destroy: () => {
+        destroyed = true;
+      },
+      transformToWebStream: () => ({ cancel: async () => undefined }),
+    } as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'];
+    s3.on(GetObjectCommand).resolves({ Body: stalling, ContentLength: 8, ETag: '"e"' });
+    const error = await new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), 50).get(ref, { maxBytes: 100 }).catch((caught: unknown) => caught);
+    expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'stalled', message: expect.stringMatching(/sent nothing for 0 s mid-body/) });
+    expect(destroyed).toBe(true);
   });
 });

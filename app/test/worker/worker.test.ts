@@ -183,6 +183,23 @@ describe('Worker', () => {
     expect(queue.receiveCalls.at(-1)?.signal?.aborted).toBe(true);
   });
 
+  it('hands back at once, never dead-lettered, work that failed transiently while the task stops, even on its last attempt', async () => {
+    let stop: () => void = () => undefined;
+    const handle = async (message: ReceivedMessage): Promise<MessageOutcome> => {
+      stop();
+      await wait(20);
+      return failedWith({ kind: 'transient', reason: 'command-stopped', detail: 'the program ended on the forwarded SIGTERM' })(message);
+    };
+    const { queue, worker, log } = setup(handle, { maxReceiveCount: 1, shutdownGraceSeconds: 5 }, 1);
+    stop = () => worker.stop();
+    const summary = await worker.run();
+    expect(summary).toMatchObject({ reason: 'stopped', received: 1, released: 1 });
+    expect(queue.deadLetters).toEqual([]);
+    expect(queue.deleted).toEqual([]);
+    expect(queue.visibilityChanges).toEqual([{ receiptHandle: expect.any(String), timeoutSeconds: 0 }]);
+    expect(log.messages('failed')[0]).toMatchObject({ reason: 'command-stopped', outcome: 'released-on-stop' });
+  });
+
   it('a second stop releases everything without waiting for the grace period', async () => {
     const { handle } = tracking(() => 60_000);
     const { queue, worker } = setup(handle, { concurrency: 2, shutdownGraceSeconds: 100 }, 2);
