@@ -29,10 +29,6 @@ const WORKER_ALLOWANCES: Allowance[] = [
     reason: 'S3 answers a GET or HEAD of a missing key with 404 only when the caller may list the bucket, 403 otherwise: the worker tells "gone" from "forbidden" by it',
   },
   {
-    action: 's3:AbortMultipartUpload', appliesWhen: (sent) => sent.has('s3:PutObject'),
-    reason: 'the S3 store uploads files (a program\'s outputs) with @aws-sdk/lib-storage\'s Upload: multipart past 8 MiB, and a failed one aborted so its parts are not kept',
-  },
-  {
     action: 'kms:Decrypt', appliesWhen: (sent) => sendsAny('sqs:')(sent) || sendsAny('s3:')(sent),
     reason: 'kmsEncryption: receiving from a queue and reading objects encrypted with the blueprint key',
   },

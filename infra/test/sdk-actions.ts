@@ -190,6 +190,7 @@ const ACTION_OF_COMMAND: Record<string, string> = {
   's3:ListObjectsCommand': 's3:ListBucket',
   's3:ListObjectsV2Command': 's3:ListBucket',
   's3:DeleteObjectCommand': 's3:DeleteObject',
+  's3:AbortMultipartUploadCommand': 's3:AbortMultipartUpload',
 };
 
 export function iamActionOf(use: Pick<CommandUse, 'service' | 'command'>): string {
