@@ -1,7 +1,8 @@
-import { FARGATE_CPU_MEMORY, DEFAULT_PIPELINE_NAME, resolvePipelines, type PipelineConfig, type PipelineInput } from './pipelines/pipeline-config';
+import { FARGATE_CPU_MEMORY, DEFAULT_PIPELINE_NAME, resolvePipelines, type PipelineConfig, type PipelineDefaults, type PipelineInput } from './pipelines/pipeline-config';
 
 /** Everything `cdktf deploy` needs, in one typed object with defaults; invalid values fail the synth naming them. */
-export interface InfraConfig {
+/** The top-level sourcePrefix, sizes, taskCpu, ... (PipelineDefaults) are the default pipeline's, and stand in for what a further pipeline does not say. */
+export interface InfraConfig extends PipelineDefaults {
   readonly name: string;
   readonly region: string;
   /** At least two, e.g. ['eu-west-1a', 'eu-west-1b']: given, not looked up, so plans need no AWS call. */
@@ -18,18 +19,6 @@ export interface InfraConfig {
    * without `pipelines` describes the one pipeline it always did.
    */
   readonly pipelines: readonly PipelineConfig[];
-  readonly sourcePrefix: string;
-  /** One notification rule per suffix: S3 suffix filters are case-sensitive. */
-  readonly sourceSuffixes: readonly string[];
-  readonly destPrefix: string;
-  readonly sizes: string;
-  readonly taskCpu: number;
-  readonly taskMemory: number;
-  readonly maxTasks: number;
-  readonly messagesPerTask: number;
-  /** The attempt on which the worker dead-letters a failing record itself (MAX_RECEIVE_COUNT); SQS's redrive policy moves a message two receives later, as a backstop for a task that dies. */
-  readonly maxReceiveCount: number;
-  readonly visibilityTimeoutSeconds: number;
   /** How long the work queue keeps a message: 60 s to 14 days, default 4 days (SQS's own default). */
   readonly queueRetentionSeconds: number;
   /**

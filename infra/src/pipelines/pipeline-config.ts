@@ -48,6 +48,7 @@ export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineCon
 /** The stack-wide settings that stand in for what a pipeline does not say (today's top-level fields). */
 export interface PipelineDefaults {
   readonly sourcePrefix: string;
+  /** One notification rule per suffix: S3 suffix filters are case-sensitive. */
   readonly sourceSuffixes: readonly string[];
   readonly destPrefix: string;
   readonly sizes: string;
@@ -55,6 +56,7 @@ export interface PipelineDefaults {
   readonly taskMemory: number;
   readonly maxTasks: number;
   readonly messagesPerTask: number;
+  /** The attempt on which the worker dead-letters a failing record itself (MAX_RECEIVE_COUNT); SQS's redrive policy moves a message two receives later, as a backstop for a task that dies. */
   readonly maxReceiveCount: number;
   readonly visibilityTimeoutSeconds: number;
 }

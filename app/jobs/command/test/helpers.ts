@@ -1,20 +1,9 @@
+import { processIsAlive } from '../../../src/job/work-dirs';
 import { basename, join } from 'node:path';
-import { readFileSync } from 'node:fs';
 
 /** True once `pid` no longer runs: gone, or a zombie nobody has reaped yet (PID 1 in a container may never reap). */
 export function processIsGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ...": the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
+  return !processIsAlive(pid);
 }
 
 /** Polls `check` every 20 ms until it holds or `ms` pass; returns its last answer. */
