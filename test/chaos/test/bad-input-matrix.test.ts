@@ -1,15 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../app/src/config';
-import { buildS3Event } from '../../../shared/events/s3-event-shape';
-import { MemoryLog } from '../../../shared/log/logger';
-import { WorkerStats } from '../../../app/src/metrics/worker-stats';
 import { resizeJobModule } from '../../../app/jobs/resize';
 import { ResizeJob } from '../../../app/jobs/resize/resize-job';
-import { handleMessage } from '../../../app/src/worker/handle-message';
 import { planSettlement } from '../../../app/src/worker/settlement';
 import { OUTPUT_METADATA } from '../../../shared/naming/output-metadata';
-import { MemoryStore } from '../../../app/test/fakes/memory-store';
+import { runMatrixCase } from './run-matrix-case';
 import {
   BAD_INPUT_MATRIX, CJK_KEY, MATRIX_MAX_INPUT_BYTES, MATRIX_SOURCE_BUCKET, matrixCases, matrixTable, OVERLONG_KEY, SLOW_RENDER_SETTINGS, type MatrixCase,
 } from '../src/bad-input-matrix';
@@ -26,33 +22,8 @@ const config = { ...loadConfig(env, 2), ...resizeJobModule.readSettings(env, { c
 const slowEnv = { ...env, ...SLOW_RENDER_SETTINGS };
 const slowConfig = { ...loadConfig(slowEnv, 2), ...resizeJobModule.readSettings(slowEnv, { cpuCount: 2, memoryLimitBytes: 4 * 1024 ** 3 }) };
 
-async function runCase(matrixCase: MatrixCase, caseConfig = config) {
-  const store = new MemoryStore();
-  const uploaded: { key: string; etag: string; size: number }[] = [];
-  for (const object of matrixCase.objects) {
-    const bytes = await object.bytes();
-    uploaded.push({ key: object.key, etag: store.add(MATRIX_SOURCE_BUCKET, object.key, bytes), size: bytes.length });
-  }
-  const delivery = matrixCase.delivery;
-  const eventOf = (objects: typeof uploaded) => buildS3Event(objects.map((object) => ({ bucket: MATRIX_SOURCE_BUCKET, ...object })));
-  const bodies = delivery.kind === 'raw-body' ? [delivery.body(uploaded)] : [eventOf(uploaded)];
-  if (delivery.kind === 'deleted-before-processing') for (const object of uploaded) store.objects.delete(`${MATRIX_SOURCE_BUCKET}/${object.key}`);
-  if (delivery.kind === 'overwrite-race') {
-    // The newer version is written, and its event arrives before the older version's.
-    const newer = await delivery.newer();
-    const newerObject = { key: uploaded[0].key, etag: store.add(MATRIX_SOURCE_BUCKET, uploaded[0].key, newer), size: newer.length };
-    bodies.unshift(eventOf([newerObject]));
-    uploaded[0] = newerObject;
-  }
-  const log = new MemoryLog();
-  const outcomes = [];
-  for (const [n, body] of bodies.entries()) {
-    outcomes.push(await handleMessage(
-      { messageId: `m-${n}`, receiptHandle: `r-${n}`, body, receiveCount: 1, attributes: {} },
-      { store, job: new ResizeJob(caseConfig.resize), config: caseConfig, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
-    ));
-  }
-  return { outcome: { failures: outcomes.flatMap((o) => o.failures) }, outputs: store.keys('destination'), log, uploaded, store };
+function runCase(matrixCase: MatrixCase, caseConfig = config) {
+  return runMatrixCase(matrixCase, { job: new ResizeJob(caseConfig.resize), config: caseConfig });
 }
 
 describe('the bad-input matrix', () => {
@@ -88,23 +59,23 @@ describe('the bad-input matrix', () => {
   });
 
   it.each(matrixCases('main').map((c) => [c.id, c] as const))('%s has the outcome written down for it', async (_id, matrixCase) => {
-    const { outcome, outputs, log, uploaded, store } = await runCase(matrixCase);
+    const { failures, outputs, log, uploaded, store } = await runCase(matrixCase);
     const ownOutcomes = matrixCase.objects.filter((object) => object.expected !== undefined);
     if (ownOutcomes.length > 0) {
       // Records with their own outcome fail alone; the others are processed.
-      expect(outcome.failures).toEqual(ownOutcomes.map((object) => expect.objectContaining({ kind: 'permanent', key: object.key, reason: object.reason })));
+      expect(failures).toEqual(ownOutcomes.map((object) => expect.objectContaining({ kind: 'permanent', key: object.key, reason: object.reason })));
       const good = uploaded.filter((object) => !ownOutcomes.some((own) => own.key === object.key));
       expect(outputs).toHaveLength(good.length * 2);
       expect(log.messages('processed').map((fields) => fields.key).sort()).toEqual(good.map((object) => object.key).sort());
     } else if (matrixCase.expected === 'dlq') {
-      expect(outcome.failures).toEqual([expect.objectContaining({ kind: 'permanent', reason: matrixCase.reason })]);
+      expect(failures).toEqual([expect.objectContaining({ kind: 'permanent', reason: matrixCase.reason })]);
       expect(outputs).toEqual([]);
     } else if (matrixCase.expected === 'skipped') {
-      expect(outcome.failures).toEqual([]);
+      expect(failures).toEqual([]);
       expect(outputs).toEqual([]);
       expect(log.messages('skipped')).toHaveLength(1);
     } else {
-      expect(outcome.failures).toEqual([]);
+      expect(failures).toEqual([]);
       expect(outputs).toHaveLength(uploaded.length * 2);
       expect([...new Set(log.messages('processed').map((fields) => fields.key))].sort()).toEqual(uploaded.map((object) => object.key).sort());
       // Every output names its source's current version, in whichever metadata form fits.
@@ -124,11 +95,11 @@ describe('the bad-input matrix', () => {
     expect(sameImage.map((c) => c.id)).toEqual(['sigterm-during-render']);
     await slowCase.objects[0].bytes();
     const started = Date.now();
-    const { outcome, outputs } = await runCase(slowCase, slowConfig);
+    const { failures, outputs } = await runCase(slowCase, slowConfig);
     const tookMs = Date.now() - started;
-    expect(outcome.failures).toEqual([expect.objectContaining({ kind: 'transient', reason: 'render-timeout', attemptsAllowed: 2 })]);
+    expect(failures).toEqual([expect.objectContaining({ kind: 'transient', reason: 'render-timeout', attemptsAllowed: 2 })]);
     expect(outputs).toEqual([]);
-    expect(planSettlement({ receiveCount: 2, carriedAttempts: 0, maxReceiveCount: 3, recordCount: 1, failures: outcome.failures })).toMatchObject({
+    expect(planSettlement({ receiveCount: 2, carriedAttempts: 0, maxReceiveCount: 3, recordCount: 1, failures })).toMatchObject({
       action: 'reroute', deadLetter: [expect.objectContaining({ reason: 'render-timeout' })], retry: [],
     });
     // Stopped near the timeout, not after the whole decode (the image alone takes seconds more).

@@ -3,17 +3,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import { BROKEN_GEOJSON, GOOD_GEOJSON_KEYS } from '../../../app/jobs/command/example/demo-set';
-import { commandJobModule } from '../../../app/jobs/command/index';
+import { commandJobModule } from '../../../app/jobs/command';
 import { loadConfig } from '../../../app/src/config';
 import { openDiskWorkspaces } from '../../../app/src/job/disk-workspaces';
 import type { ObjectJob } from '../../../app/src/job/object-job';
 import type { Workspaces } from '../../../app/src/job/workspace';
-import { WorkerStats } from '../../../app/src/metrics/worker-stats';
-import { handleMessage } from '../../../app/src/worker/handle-message';
 import { MemoryStore } from '../../../app/test/fakes/memory-store';
-import { buildS3Event } from '../../../shared/events/s3-event-shape';
 import { MemoryLog } from '../../../shared/log/logger';
 import { OUTPUT_METADATA } from '../../../shared/naming/output-metadata';
+import { runMatrixCase } from './run-matrix-case';
 import { MATRIX_SOURCE_BUCKET } from '../src/bad-input-matrix';
 import {
   chaosCommand, COMMAND_CJK_KEY, COMMAND_MATRIX, COMMAND_OVERLONG_KEY, commandMatrixTable, COPY_FILE, demoGeojson, featureCountOf, FILE_CANARY, goodGeojson,
@@ -52,35 +50,8 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-async function runCase(matrixCase: CommandMatrixCase) {
-  const store = new MemoryStore();
-  const uploaded: { key: string; etag: string; size: number }[] = [];
-  for (const object of matrixCase.objects) {
-    const bytes = await object.bytes();
-    uploaded.push({ key: object.key, etag: store.add(MATRIX_SOURCE_BUCKET, object.key, bytes), size: bytes.length });
-  }
-  const delivery = matrixCase.delivery;
-  const eventOf = (objects: typeof uploaded) => buildS3Event(objects.map((object) => ({ bucket: MATRIX_SOURCE_BUCKET, ...object })));
-  const bodies = delivery.kind === 'raw-body' ? [delivery.body(uploaded)] : [eventOf(uploaded)];
-  if (delivery.kind === 'deleted-before-processing') for (const object of uploaded) store.objects.delete(`${MATRIX_SOURCE_BUCKET}/${object.key}`);
-  let newest: Buffer | undefined;
-  if (delivery.kind === 'overwrite-race') {
-    // The newer version is written, and its event arrives before the older version's.
-    newest = await delivery.newer();
-    const newerObject = { key: uploaded[0].key, etag: store.add(MATRIX_SOURCE_BUCKET, uploaded[0].key, newest), size: newest.length };
-    bodies.unshift(eventOf([newerObject]));
-    uploaded[0] = newerObject;
-  }
-  const log = new MemoryLog();
-  const failures = [];
-  for (const [n, body] of bodies.entries()) {
-    const outcome = await handleMessage(
-      { messageId: `m-${n}`, receiptHandle: `r-${n}`, body, receiveCount: 1, attributes: {} },
-      { store, job, workspaces, config, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined }, log, stats: new WorkerStats() },
-    );
-    failures.push(...outcome.failures);
-  }
-  return { failures, outputs: store.keys('destination'), log, uploaded, store, newest };
+function runCase(matrixCase: CommandMatrixCase) {
+  return runMatrixCase(matrixCase, { job, workspaces, config });
 }
 
 describe('the command job\'s chaos inputs', () => {
