@@ -99,27 +99,8 @@ async function main(): Promise<number> {
   };
 
   const outage = outageSeconds > 0 ? { outage: { seconds: outageSeconds, atFraction: Number(values['outage-at']), mode: values['outage-mode'] as OutageMode } } : {};
-  if (job === 'command') {
-    // The same kinds of chaos for the command job: its GeoJSON inputs and matrix, large files uploaded in parts.
-    await run('chaos, command job', {
-      job: 'command',
-      commandProgramPath: resolve(root, 'dist/app/jobs/command/geojson-stats.js'),
-      goodImages: Number(values.images),
-      largeInputs: Number(values.large),
-      matrix: true,
-      workers: Number(values.workers),
-      concurrency,
-      faultRate: Number(values['fault-rate']),
-      sigkills: Number(values.sigkills),
-      sigterms: Number(values.sigterms),
-      pipelineKills: 1,
-      races: Number(values.races),
-      ...outage,
-      timeoutSeconds: 1200,
-    }, commandProblems);
-  }
-  if (job === 'resize' && !values['skip-main']) await run('chaos, main pass', {
-    pass: 'main',
+  // What every job's main pass takes from the command line: its inputs, the kills, the faults and the outage.
+  const mainPass = {
     goodImages: Number(values.images),
     matrix: true,
     workers: Number(values.workers),
@@ -129,9 +110,22 @@ async function main(): Promise<number> {
     sigterms: Number(values.sigterms),
     pipelineKills: 1,
     races: Number(values.races),
-    decodeHeavy: { png16: Number(values['heavy-png16']), progressive: Number(values['heavy-progressive']), side: heavySide },
     ...outage,
     timeoutSeconds: 1200,
+  };
+  if (job === 'command') {
+    // The same kinds of chaos for the command job: its GeoJSON inputs and matrix, large files uploaded in parts.
+    await run('chaos, command job', {
+      ...mainPass,
+      job: 'command',
+      commandProgramPath: resolve(root, 'dist/app/jobs/command/geojson-stats.js'),
+      largeInputs: Number(values.large),
+    }, commandProblems);
+  }
+  if (job === 'resize' && !values['skip-main']) await run('chaos, main pass', {
+    ...mainPass,
+    pass: 'main',
+    decodeHeavy: { png16: Number(values['heavy-png16']), progressive: Number(values['heavy-progressive']), side: heavySide },
   });
   if (job === 'resize' && !values['skip-slow-render']) {
     await run('chaos, slow-render pass', {
