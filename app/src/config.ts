@@ -62,8 +62,9 @@ export interface WorkerConfig {
  */
 export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuCount()): WorkerConfig {
   const read = new EnvReader(env);
+  // An unknown JOB is a problem reported with the rest; the default job's concurrency stands in meanwhile.
   const job = read.oneOf('JOB', jobNames(), DEFAULT_JOB);
-  const jobModule = findJobModule(job) ?? findJobModule(DEFAULT_JOB)!;
+  const jobModule = findJobModule(job)!;
   const queueUrl = read.required('QUEUE_URL', 'an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or a local queue file path');
   const queueKind: WorkerConfig['queueKind'] = /^https?:\/\//i.test(queueUrl) ? 'sqs' : 'local';
   const config: WorkerConfig = {

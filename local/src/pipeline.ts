@@ -115,7 +115,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     throw error;
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
-  const expectedOutputs = (relativeKey: string) => options.demo.expectedOutputs(relativeKey, settings);
+  const expectedOutputs = options.demo.expectedOutputs(settings);
 
   const suffixes = (options.env.SOURCE_SUFFIXES ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;

@@ -17,5 +17,5 @@ export const commandDemo: JobDemo = {
   ],
   writeDemoSet: writeGeojsonDemoSet,
   // A program's outputs depend on its input: any file under the source's folder means it ran to the end.
-  expectedOutputs: (relativeKey) => ({ prefix: `${relativeKey}/` }),
+  expectedOutputs: () => (relativeKey) => ({ prefix: `${relativeKey}/` }),
 };

@@ -5,14 +5,9 @@ import type { LogFields } from '../../../shared/log/logger';
 import type { BytesOutput, JobContext, JobSource, ObjectInput, ObjectJob, PlannedOutput } from '../../src/job/object-job';
 import { isSimpleLossyWebp, planDecode, type DecodeStrategy, type ImageHeader } from './decode-plan';
 import type { MemoryBudget } from './memory-budget';
-import type { InputFormat, OutputFormat, ResizeConfig, Size } from './resize-config';
-import { resizeOutputName } from './resize-output-key';
+import type { InputFormat, ResizeConfig, Size } from './resize-config';
+import { OUTPUT_FORMATS, resizeOutputName } from './resize-output-key';
 
-const FORMATS: Record<OutputFormat, { extension: string; contentType: string }> = {
-  jpeg: { extension: '.jpg', contentType: 'image/jpeg' },
-  webp: { extension: '.webp', contentType: 'image/webp' },
-  png: { extension: '.png', contentType: 'image/png' },
-};
 
 /** libvips's loader names, as `metadata().format` reports them, for each INPUT_FORMATS entry. */
 const LOADER_FORMATS: Readonly<Record<InputFormat, readonly string[]>> = {
@@ -50,7 +45,7 @@ export class ResizeJob implements ObjectJob {
 
   /** Without a budget (benchmarks, tests of the transform alone), every image is admitted. */
   constructor(private readonly config: ResizeConfig, private readonly budget?: MemoryBudget) {
-    const format = FORMATS[config.format];
+    const format = OUTPUT_FORMATS[config.format];
     this.specs = config.sizes.map((size) => ({ name: `${size.width}x${size.height}`, size, ...format }));
     this.acceptedLoaders = new Set(config.inputFormats.flatMap((name) => LOADER_FORMATS[name]));
   }

@@ -1,4 +1,12 @@
 import { relativeSourceKey } from '../../../shared/naming/output-metadata';
+import type { OutputFormat } from './resize-config';
+
+/** Each FORMAT's file extension and content type. */
+export const OUTPUT_FORMATS: Readonly<Record<OutputFormat, { readonly extension: string; readonly contentType: string }>> = {
+  jpeg: { extension: '.jpg', contentType: 'image/jpeg' },
+  webp: { extension: '.webp', contentType: 'image/webp' },
+  png: { extension: '.png', contentType: 'image/png' },
+};
 
 /**
  * `<size>/<source key minus SOURCE_PREFIX>` with the extension swapped: a resize output's name under DEST_PREFIX.

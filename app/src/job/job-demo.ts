@@ -17,6 +17,9 @@ export interface JobDemo {
   /** Worker settings passed through from the environment when set. */
   readonly settingNames: readonly string[];
   writeDemoSet(dir: string): Promise<{ good: number; broken: number }>;
-  /** Pure: what a done source leaves in the destination, given the workers' settings. */
-  expectedOutputs(relativeKey: string, settings: NodeJS.ProcessEnv): ExpectedOutputs;
+  /**
+   * Pure: given the workers' settings (read once here, not per key), what a done source leaves in the destination,
+   * from its key minus SOURCE_PREFIX.
+   */
+  expectedOutputs(settings: NodeJS.ProcessEnv): (relativeKey: string) => ExpectedOutputs;
 }
