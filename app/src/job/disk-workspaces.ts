@@ -18,14 +18,10 @@ export async function openDiskWorkspaces(settings: WorkspaceSettings, log: Log):
     budgetBytes: budget.totalBytes,
     async open(key: string, sourceBytes: number, signal: AbortSignal): Promise<ObjectWorkspace> {
       const lease = await budget.acquire(diskReservationBytes(sourceBytes, settings.reserveFactor), key, signal);
-      let dir;
-      try {
-        dir = await dirs.create();
-      } catch (error) {
+      const created = await dirs.create().catch((error: unknown) => {
         lease.release();
         throw error;
-      }
-      const created = dir;
+      });
       return {
         inputPath: join(created.inputDir, inputFileName(key)),
         outputDir: created.outputDir,

@@ -125,14 +125,13 @@ async function withInput<T>(object: ObjectEvent, relativeKey: string, deps: Obje
     const head = await retryTransient(async () => {
       // A retried download starts again from no file: the store never appends to one.
       await rm(workspace.inputPath, { force: true });
-      try {
-        return await store.download(ref, workspace.inputPath, { maxBytes: current.size, limitName: 'the size it was admitted with', signal: retry.signal });
-      } catch (error) {
-        // Grown between the HEAD and the GET: a later attempt reserves for the new size.
-        if (error instanceof InputTooLargeError) throw new TransientError('source-changing', `s3://${object.bucket}/${object.key} grew while it was being read`, { cause: error });
-        throw error;
-      }
-    }, retry);
+      return store.download(ref, workspace.inputPath, { maxBytes: current.size, limitName: 'the size it was admitted with', signal: retry.signal });
+    }, retry).catch((error: unknown) => {
+      // Grown between the HEAD and the GET: not the input's fault, and no retry within this reservation can help; the
+      // next delivery reserves for the new size.
+      if (error instanceof InputTooLargeError) throw new TransientError('source-changing', `s3://${object.bucket}/${object.key} grew while it was being read`, { cause: error });
+      throw error;
+    });
     return await use({ kind: 'file', source: sourceOf(head), path: workspace.inputPath, outputDir: workspace.outputDir, tmpDir: workspace.tmpDir });
   } finally {
     // A directory that cannot be removed must not replace the object's own outcome; the next start sweeps it.

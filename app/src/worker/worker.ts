@@ -242,9 +242,8 @@ export class Worker {
       // doing, not the input's. Handed back at once like unfinished work, never dead-lettered for it, even on the
       // last attempt; SQS's redrive, two receives later, stays the backstop.
       this.logFailures(message, outcome.failures, { outcome: 'released-on-stop', attempts: message.receiveCount });
-      this.released++;
       try {
-        await this.changeVisibility(message, 0);
+        await this.release([entry]);
       } finally {
         this.forget(entry);
       }
