@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   const log = createLog(SERVICE, config.logLevel, { pid: process.pid, job: config.job });
   const stats = new WorkerStats();
   const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
-  const job = await jobModule.create(jobSettings, { ...runtime, log, store });
+  const job = await jobModule.create(jobSettings);
   const workspaces = job.consumes === 'file' ? await openDiskWorkspaces(config.workspace, log) : undefined;
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
@@ -67,7 +67,6 @@ async function main(): Promise<number> {
     destBucket: config.destBucket,
   });
   const summary = await worker.run();
-  await job.close?.();
   await workspaces?.close();
   await queue.close();
   // A task that could not finish its work says so: the scaler's crash-loop guard and the ECS console see it.

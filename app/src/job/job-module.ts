@@ -1,5 +1,3 @@
-import type { Log } from '../../../shared/log/logger';
-import type { ObjectStore } from '../ports/object-store';
 import type { ObjectJob } from './object-job';
 
 /** What a job may know of the task it runs in. */
@@ -7,11 +5,6 @@ export interface JobRuntime {
   readonly cpuCount: number;
   /** The task's real memory limit (its cgroup), else TASK_MEMORY_MIB, else the host's. */
   readonly memoryLimitBytes: number;
-}
-
-export interface JobDeps extends JobRuntime {
-  readonly log: Log;
-  readonly store: ObjectStore;
 }
 
 /**
@@ -32,5 +25,5 @@ export interface JobModule<Settings = unknown> {
   poolThreadsPerMessage?(settings: Settings): number;
   /** Reads the job's own variables; throws a ConfigError naming every bad one and the form expected. */
   readSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): Settings;
-  create(settings: Settings, deps: JobDeps): Promise<ObjectJob>;
+  create(settings: Settings): Promise<ObjectJob>;
 }

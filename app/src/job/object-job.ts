@@ -91,8 +91,6 @@ export interface ObjectJob {
   process(input: ObjectInput, context: JobContext): Promise<readonly JobOutput[]>;
   /** Settings worth one line in the `worker started` log; never secrets. */
   describe(): LogFields;
-  /** Called once when the worker exits. */
-  close?(): Promise<void>;
 }
 
 export function isFileOutput(output: JobOutput): output is FileOutput {

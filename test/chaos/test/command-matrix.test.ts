@@ -8,7 +8,6 @@ import { loadConfig } from '../../../app/src/config';
 import { openDiskWorkspaces } from '../../../app/src/job/disk-workspaces';
 import type { ObjectJob } from '../../../app/src/job/object-job';
 import type { Workspaces } from '../../../app/src/job/workspace';
-import { MemoryStore } from '../../../app/test/fakes/memory-store';
 import { MemoryLog } from '../../../shared/log/logger';
 import { OUTPUT_METADATA } from '../../../shared/naming/output-metadata';
 import { runMatrixCase } from './run-matrix-case';
@@ -39,13 +38,12 @@ beforeAll(async () => {
   };
   config = loadConfig(env, 2);
   const runtime = { cpuCount: 2, memoryLimitBytes: 4 * 1024 ** 3 };
-  job = await commandJobModule.create(commandJobModule.readSettings(env, runtime), { ...runtime, log: new MemoryLog(), store: new MemoryStore() });
+  job = await commandJobModule.create(commandJobModule.readSettings(env, runtime));
   // The worker owns the task's disk for every job that consumes files, as worker-process.ts opens it.
   workspaces = await openDiskWorkspaces(config.workspace, new MemoryLog());
 }, 30_000);
 
 afterAll(async () => {
-  await job?.close?.();
   await workspaces?.close();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
