@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../shared/errors';
+import type { JobModule, JobRuntime } from './job/job-module';
 import { DEFAULT_JOB, findJobModule, jobNames } from './job/job-registry';
 import { deepFreeze, EnvReader } from './job/env-reader';
 import { readWorkspaceSettings, type WorkspaceSettings } from './job/workspace-settings';
@@ -94,6 +96,29 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
   };
   read.throwIfInvalid();
   return deepFreeze(config);
+}
+
+/** The worker's settings and the job's, read together so one start names every mistake in both. */
+export function loadWorkerAndJob(env: NodeJS.ProcessEnv, runtime: JobRuntime): { config: WorkerConfig; jobModule: JobModule; jobSettings: unknown } {
+  const problems: string[] = [];
+  let config: WorkerConfig | undefined;
+  try {
+    config = loadConfig(env, runtime.cpuCount);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  // With an unknown JOB (already among the problems) the default job's settings are checked, so its mistakes show too.
+  const jobModule = findJobModule(config?.job ?? env.JOB?.trim().toLowerCase() ?? '') ?? findJobModule(DEFAULT_JOB)!;
+  let jobSettings: unknown;
+  try {
+    jobSettings = jobModule.readSettings(env, runtime);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems.join('\n'));
+  return { config, jobModule, jobSettings };
 }
 
 /** `in` and `in/` mean the same folder; '' stays the bucket root. */

@@ -2,14 +2,13 @@
  * The worker itself, run by the supervisor in `main.ts`. Everything is configured from the environment (see README
  * "Worker configuration"); the process exits 0 when the queue is drained or after a graceful stop.
  */
-import { loadConfig, type WorkerConfig } from './config';
+import { loadWorkerAndJob, type WorkerConfig } from './config';
 import { ConfigError } from '../../shared/errors';
 import { createLog, type Log, type LogFields } from '../../shared/log/logger';
 import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
 import { openDiskWorkspaces } from './job/disk-workspaces';
-import { DEFAULT_JOB, findJobModule } from './job/job-registry';
-import type { JobModule, JobRuntime } from './job/job-module';
+import type { JobModule } from './job/job-module';
 import { detectCpuCount } from './runtime/cpu-count';
 import { detectMemoryLimit } from './runtime/memory-limit';
 import type { Queue } from '../../shared/ports/queue';
@@ -73,28 +72,6 @@ async function main(): Promise<number> {
   return summary.reason === 'receive-failing' || summary.reason === 'stuck' ? 1 : 0;
 }
 
-/** The worker's settings and the job's, read together so one start names every mistake in both. */
-function loadWorkerAndJob(env: NodeJS.ProcessEnv, runtime: JobRuntime): { config: WorkerConfig; jobModule: JobModule; jobSettings: unknown } {
-  const problems: string[] = [];
-  let config: WorkerConfig | undefined;
-  try {
-    config = loadConfig(env, runtime.cpuCount);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(error.message);
-  }
-  // With an unknown JOB (already among the problems) the default job's settings are checked, so its mistakes show too.
-  const jobModule = findJobModule(config?.job ?? env.JOB?.trim().toLowerCase() ?? '') ?? findJobModule(DEFAULT_JOB)!;
-  let jobSettings: unknown;
-  try {
-    jobSettings = jobModule.readSettings(env, runtime);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(error.message);
-  }
-  if (problems.length > 0 || config === undefined) throw new ConfigError(problems.join('\n'));
-  return { config, jobModule, jobSettings };
-}
 
 function logGateChange(log: Log, open: boolean, detail: LogFields): void {
   if (open) log.warn('outage: most recent S3 calls fail; holding messages and pausing receives', detail);

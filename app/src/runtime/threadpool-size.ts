@@ -1,5 +1,4 @@
-import { loadConfig } from '../config';
-import { findJobModule } from '../job/job-registry';
+import { loadWorkerAndJob } from '../config';
 import { detectCpuCount } from './cpu-count';
 import { detectMemoryLimit } from './memory-limit';
 
@@ -15,11 +14,8 @@ const MAX_POOL_THREADS = 1024;
  */
 export function workerThreadpoolSize(env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const cpuCount = detectCpuCount();
-    const config = loadConfig(env, cpuCount);
-    const job = findJobModule(config.job);
-    if (job === undefined) return undefined;
-    const perMessage = job.poolThreadsPerMessage?.(job.readSettings(env, { cpuCount, memoryLimitBytes: detectMemoryLimit(env).bytes })) ?? 0;
+    const { config, jobModule, jobSettings } = loadWorkerAndJob(env, { cpuCount: detectCpuCount(), memoryLimitBytes: detectMemoryLimit(env).bytes });
+    const perMessage = jobModule.poolThreadsPerMessage?.(jobSettings) ?? 0;
     return String(Math.min(MAX_POOL_THREADS, config.concurrency * perMessage + 4));
   } catch {
     return undefined;
