@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { evaluatePreconditions, keyLockName, lockKey, readPreconditions, type CurrentObject, type KeyWrite, type Preconditions } from './conditional-writes';
 import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext } from './iam-policy-evaluator';
 import { listenOnLoopback } from './loopback-server';
+import { LOCAL_CREDENTIALS } from './s3-server';
 
 /**
  * An HTTP front on 127.0.0.1 for an S3-protocol server (s3rver) that answers as S3 does where s3rver is more lenient,
@@ -12,7 +15,10 @@ import { listenOnLoopback } from './loopback-server';
  * - a GET or HEAD of a missing key answers 403 AccessDenied, not 404 NoSuchKey, when the role may not
  *   s3:ListBucket the bucket with `s3:prefix` = the key;
  * - a key over 1024 bytes of UTF-8 is refused with 400 KeyTooLongError, user metadata over 2048 bytes (names without
- *   `x-amz-meta-` plus values) with 400 MetadataTooLarge, before anything reaches the server.
+ *   `x-amz-meta-` plus values) with 400 MetadataTooLarge, before anything reaches the server;
+ * - conditional writes (`If-None-Match: *`, `If-Match: <etag>` on PutObject, CopyObject, CompleteMultipartUpload and
+ *   `If-Match` on DeleteObject), which s3rver ignores, are evaluated by the front under a per-key lock shared by all
+ *   fronts of the process on the same server: see conditional-writes.ts.
  * Bodies stream both ways; the path, query and headers (Host included, so SigV4 signatures still verify upstream) are
  * forwarded unchanged. Path-style addressing only, as the local endpoints use.
  */
@@ -29,8 +35,14 @@ export interface StrictS3FrontOptions {
   readonly statements: readonly IamStatement[];
   /** 0 (default) picks a free port. */
   readonly port?: number;
-  /** Told of every answer the front gives itself instead of the server's (403, 400), e.g. to log policy gaps. */
+  /**
+   * Told of every refusal the front gives itself instead of the server's answer (403, 400, 501), e.g. to log policy
+   * gaps. Not of a write's failed precondition (412, or 404 for If-Match on a missing key): that is S3's ordinary
+   * answer, which the front gives only because s3rver ignores the headers.
+   */
   readonly onRefused?: (refusal: Refusal) => void;
+  /** What the front signs its own HEADs to the server with (conditional writes); s3rver's local pair by default. */
+  readonly upstreamCredentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 export interface StrictS3Front {
@@ -69,6 +81,8 @@ export type MappedRequest =
       readonly missingKeyIs403: boolean;
       /** The request sets user metadata (PUT, CreateMultipartUpload, copy with REPLACE): the 2 KB limit applies. */
       readonly setsMetadata: boolean;
+      /** Set for writes of the key itself (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject). */
+      readonly keyWrite?: KeyWrite;
     };
 
 /** Query parameters that never change which operation a request is (SDK hints, presigning, listing options). */
@@ -148,18 +162,27 @@ function mapObjectRequest(
   if (verb === 'GET' && only('uploadId')) return mapped(bucket, key, [check('s3:ListMultipartUploadParts')]);
   if (verb === 'GET' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging')]);
   if (verb === 'GET' && only('acl')) return mapped(bucket, key, [check(versioned ? 's3:GetObjectVersionAcl' : 's3:GetObjectAcl')]);
+  // A write with If-Match needs s3:GetObject on the key as well (S3 User Guide, conditional writes and deletes).
+  const ifMatchChecks = (write: KeyWrite): PermissionCheck[] => {
+    const ifMatch = headerValue(headers, 'if-match');
+    return ifMatch === undefined || (write === 'delete' && ifMatch.trim() === '*') ? [] : [check('s3:GetObject')];
+  };
   if (verb === 'PUT' && (only() || only('partNumber', 'uploadId'))) {
     // PutObject, CopyObject, UploadPart and UploadPartCopy: writing needs s3:PutObject, a copy also reading its source.
     const sourceChecks = copyChecks();
     if (sourceChecks === undefined) return { kind: 'invalid-uri' };
     const replacesMetadata = copySource === undefined || headerValue(headers, 'x-amz-metadata-directive')?.toUpperCase() === 'REPLACE';
-    return { ...mapped(bucket, key, [check('s3:PutObject'), ...sourceChecks]), setsMetadata: only() && replacesMetadata };
+    // Parts take no preconditions and write no key: only PutObject and CopyObject are key writes.
+    if (!only()) return mapped(bucket, key, [check('s3:PutObject'), ...sourceChecks]);
+    return { ...mapped(bucket, key, [check('s3:PutObject'), ...ifMatchChecks('put'), ...sourceChecks]), setsMetadata: replacesMetadata, keyWrite: 'put' };
   }
   if (verb === 'PUT' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:PutObjectVersionTagging' : 's3:PutObjectTagging')]);
   if (verb === 'PUT' && only('acl')) return mapped(bucket, key, [check(versioned ? 's3:PutObjectVersionAcl' : 's3:PutObjectAcl')]);
   if (verb === 'POST' && only('uploads')) return { ...mapped(bucket, key, [check('s3:PutObject')]), setsMetadata: true };
-  if (verb === 'POST' && only('uploadId')) return mapped(bucket, key, [check('s3:PutObject')]);
-  if (verb === 'DELETE' && only()) return mapped(bucket, key, [check(versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject')]);
+  if (verb === 'POST' && only('uploadId')) return { ...mapped(bucket, key, [check('s3:PutObject'), ...ifMatchChecks('complete')]), keyWrite: 'complete' };
+  if (verb === 'DELETE' && only()) {
+    return { ...mapped(bucket, key, [check(versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject'), ...ifMatchChecks('delete')]), keyWrite: 'delete' };
+  }
   if (verb === 'DELETE' && only('uploadId')) return mapped(bucket, key, [check('s3:AbortMultipartUpload')]);
   if (verb === 'DELETE' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:DeleteObjectVersionTagging' : 's3:DeleteObjectTagging')]);
   return unmapped();
@@ -272,13 +295,20 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
   // request (the front would have to pass that reset on); a request in progress is never cut by this timeout.
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const onRefused = options.onRefused ?? (() => undefined);
+  // The front's own reads of a key's current state, for conditional writes. One attempt: a failure of the server is
+  // passed on to the client as forwarding would, and the client's SDK retries the write.
+  const upstreamS3 = new S3Client({
+    endpoint: upstream.origin, region: 'us-east-1', forcePathStyle: true, credentials: options.upstreamCredentials ?? LOCAL_CREDENTIALS, maxAttempts: 1,
+  });
 
-  const answer = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, closeAfter: boolean): void => {
-    onRefused({
-      method: req.method ?? '', status: given.status, code: given.code, detail: given.detail,
-      ...(request.kind !== 'invalid-uri' && request.bucket !== undefined ? { bucket: request.bucket } : {}),
-      ...(request.kind !== 'invalid-uri' && request.key !== undefined ? { key: request.key } : {}),
-    });
+  const answer = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, closeAfter: boolean, report = true): void => {
+    if (report) {
+      onRefused({
+        method: req.method ?? '', status: given.status, code: given.code, detail: given.detail,
+        ...(request.kind !== 'invalid-uri' && request.bucket !== undefined ? { bucket: request.bucket } : {}),
+        ...(request.kind !== 'invalid-uri' && request.key !== undefined ? { key: request.key } : {}),
+      });
+    }
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const body = s3ErrorBody(given.code, given.message, requestId, given.extra);
     const headers: Record<string, string | number> = {
@@ -294,12 +324,12 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
     }
   };
 
-  const refuse = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, expectsContinue: boolean): void => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, given: Answer, request: MappedRequest, expectsContinue: boolean, report = true): void => {
     // A client waiting for 100 Continue has not sent its body: answer at once and close, as S3 does. Otherwise read
     // (and discard) the body first, or answering mid-upload turns the refusal into a broken pipe.
-    if (expectsContinue) return answer(req, res, given, request, true);
+    if (expectsContinue) return answer(req, res, given, request, true, report);
     req.on('error', () => res.destroy());
-    req.once('end', () => answer(req, res, given, request, false));
+    req.once('end', () => answer(req, res, given, request, false, report));
     req.resume();
   };
 
@@ -350,11 +380,88 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
     });
   };
 
+  /** The key's current object as the server has it, `undefined` when missing; throws what the server's HEAD failed with. */
+  const currentObject = async (bucket: string, key: string): Promise<CurrentObject | undefined> => {
+    try {
+      const head = await upstreamS3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { etag: head.ETag ?? '' };
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+      throw error;
+    }
+  };
+
+  /**
+   * A write of a key: under the key's lock from before its precondition is read until the client's response is over
+   * (so until the server has answered the write), then as any request. The body waits in the socket meanwhile.
+   */
+  const writeKey = async (
+    req: IncomingMessage, res: ServerResponse, request: Extract<MappedRequest, { kind: 'mapped' }> & { keyWrite: KeyWrite }, preconditions: Preconditions, expectsContinue: boolean,
+  ): Promise<void> => {
+    // A client gone while waiting gives up its place: the lock is released when it is granted, or at once if held.
+    const held: { release?: () => void; gone: boolean } = { gone: false };
+    res.once('close', () => {
+      held.gone = true;
+      held.release?.();
+    });
+    const release = await lockKey(keyLockName(upstream.origin, request.bucket!, request.key!));
+    held.release = release;
+    if (held.gone) return release();
+    if (preconditions.kind !== 'none') {
+      let current: CurrentObject | undefined;
+      try {
+        current = await currentObject(request.bucket!, request.key!);
+      } catch (error) {
+        release();
+        return passOnHeadFailure(req, res, request, error, expectsContinue);
+      }
+      const failed = evaluatePreconditions(preconditions, request.key!, current);
+      if (failed !== undefined) {
+        // Nothing is written: the lock is free for the next writer while this body is discarded.
+        release();
+        return refuse(req, res, failed, request, expectsContinue, false);
+      }
+    }
+    if (held.gone) return release();
+    if (expectsContinue) res.writeContinue();
+    forward(req, res, request);
+  };
+
+  /** The server failed the front's HEAD: a reset or a 5xx is passed on as forwarding would; anything else is the front's fault. */
+  const passOnHeadFailure = (req: IncomingMessage, res: ServerResponse, request: MappedRequest, error: unknown, expectsContinue: boolean): void => {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === undefined) {
+      req.socket.destroy();
+      return;
+    }
+    if (status >= 500) {
+      const given: Answer = status === 503
+        ? { status, code: 'SlowDown', message: 'Please reduce your request rate.', detail: 'the server answered the HEAD of the key 503' }
+        : { status, code: 'InternalError', message: 'We encountered an internal error. Please try again.', detail: `the server answered the HEAD of the key ${status}` };
+      return refuse(req, res, given, request, expectsContinue, false);
+    }
+    const detail = `the front could not read the key's current state to evaluate the precondition: HEAD answered ${status} (${(error as Error).name})`;
+    refuse(req, res, { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.', detail }, request, expectsContinue);
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const request = mapRequest(req.method ?? 'GET', req.url ?? '/', req.headers);
     const refusal = judge(request, req.rawHeaders, statements);
     if (refusal !== undefined || request.kind !== 'mapped') {
       return refuse(req, res, refusal ?? { ...ACCESS_DENIED, detail: 'unmapped request' }, request, expectsContinue);
+    }
+    const keyWrite = request.keyWrite;
+    if (keyWrite !== undefined) {
+      // Permissions first, as S3 does: only an allowed request has its preconditions read.
+      const preconditions = readPreconditions(keyWrite, req.headers);
+      if (preconditions.kind === 'not-implemented') {
+        const notImplemented: Answer = {
+          status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented', extra: { Header: preconditions.header }, detail: preconditions.detail,
+        };
+        return refuse(req, res, notImplemented, request, expectsContinue);
+      }
+      writeKey(req, res, { ...request, keyWrite }, preconditions, expectsContinue).catch(() => req.socket.destroy());
+      return;
     }
     if (expectsContinue) res.writeContinue();
     forward(req, res, request);
@@ -368,6 +475,7 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
     endpoint: `http://127.0.0.1:${listener.port}`,
     close: async () => {
       agent.destroy();
+      upstreamS3.destroy();
       await listener.close();
     },
   };
