@@ -56,6 +56,19 @@ export interface WorkerConfig {
   readonly job: string;
   /** WORK_DIR, DISK_BUDGET_MIB, DISK_RESERVE_FACTOR: where jobs that consume files get their objects on disk. */
   readonly workspace: WorkspaceSettings;
+  /**
+   * FANOUT_FAMILY, AGGREGATE_QUEUE_URL, RUNS_PREFIX: set on a fan-out family's pipeline. Its worker then takes batch
+   * messages of that family, runs its job on every file of the batch, records the batch in the run's ledger and
+   * triggers the aggregation when the run is complete (see app/jobs/fanout/README.md).
+   */
+  readonly family?: FamilySettings;
+}
+
+export interface FamilySettings {
+  readonly name: string;
+  readonly aggregateQueueUrl: string;
+  /** The run root batch messages must name, when set (the infra sets it; IAM allows nothing else anyway). */
+  readonly runsPrefix?: string;
 }
 
 /**
@@ -93,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     logLevel: read.oneOf('LOG_LEVEL', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO'),
     job,
     workspace: readWorkspaceSettings(read),
+    ...readFamilySettings(read, env),
   };
   read.throwIfInvalid();
   return deepFreeze(config);
@@ -119,6 +133,14 @@ export function loadWorkerAndJob(env: NodeJS.ProcessEnv, runtime: JobRuntime): {
   }
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems.join('\n'));
   return { config, jobModule, jobSettings };
+}
+
+function readFamilySettings(read: EnvReader, env: NodeJS.ProcessEnv): { family?: FamilySettings } {
+  const name = read.parsed('FANOUT_FAMILY', undefined as string | undefined, (raw) => (/^[a-z][a-z0-9-]{0,39}$/.test(raw) ? raw : undefined), "the family's pipeline name (a-z, 0-9, -)");
+  if (name === undefined) return {};
+  const aggregateQueueUrl = read.required('AGGREGATE_QUEUE_URL', "the aggregator pipeline's queue URL (set with FANOUT_FAMILY)");
+  const runsPrefix = env.RUNS_PREFIX === undefined ? undefined : normalisePrefix(env.RUNS_PREFIX);
+  return { family: { name, aggregateQueueUrl, ...(runsPrefix !== undefined ? { runsPrefix } : {}) } };
 }
 
 /** `in` and `in/` mean the same folder; '' stays the bucket root. */

@@ -9,6 +9,8 @@ import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
 import { openDiskWorkspaces } from './job/disk-workspaces';
 import type { JobModule } from './job/job-module';
+import { isMessageJob } from './job/message-job';
+import { openMessageSender } from './queue/open-message-sender';
 import { detectCpuCount } from './runtime/cpu-count';
 import { detectMemoryLimit } from './runtime/memory-limit';
 import type { Queue } from '../../shared/ports/queue';
@@ -44,13 +46,15 @@ async function main(): Promise<number> {
   const stats = new WorkerStats();
   const store = new S3ObjectStore(createS3Client(process.env, { maxSockets: config.concurrency * 4 }));
   const job = await jobModule.create(jobSettings);
-  const workspaces = job.consumes === 'file' ? await openDiskWorkspaces(config.workspace, log) : undefined;
+  const workspaces = !isMessageJob(job) && job.consumes === 'file' ? await openDiskWorkspaces(config.workspace, log) : undefined;
+  const sender = openMessageSender(process.env, config.concurrency);
+  const maxReceiveCount = queue.maxReceiveCount ?? config.maxReceiveCount;
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
   const worker = new Worker({
     queue,
-    handle: (message, context) => handleMessage(message, { store, job, ...(workspaces !== undefined ? { workspaces } : {}), config, retry, log, stats }, context),
-    config: { ...config, maxReceiveCount: queue.maxReceiveCount ?? config.maxReceiveCount },
+    handle: (message, context) => handleMessage(message, { store, job, sender, ...(workspaces !== undefined ? { workspaces } : {}), config: { ...config, maxReceiveCount }, retry, log, stats }, context),
+    config: { ...config, maxReceiveCount },
     log,
     stats,
     gate,
@@ -67,6 +71,7 @@ async function main(): Promise<number> {
   });
   const summary = await worker.run();
   await workspaces?.close();
+  await sender.close();
   await queue.close();
   // A task that could not finish its work says so: the scaler's crash-loop guard and the ECS console see it.
   return summary.reason === 'receive-failing' || summary.reason === 'stuck' ? 1 : 0;

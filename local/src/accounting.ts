@@ -31,6 +31,7 @@ export function account(input: AccountingInput): Accounting {
   for (const key of input.sourceKeys) {
     if (key.endsWith('/')) continue;
     const expected = input.expectedOutputs(relativeSourceKey(key, input.sourcePrefix));
+    if ('ignored' in expected) continue;
     const isDone = 'names' in expected
       ? expected.names.every((name) => outputs.has(`${input.destPrefix}${name}`))
       : hasKeyWithPrefix(sortedOutputs, `${input.destPrefix}${expected.prefix}`);
@@ -38,7 +39,7 @@ export function account(input: AccountingInput): Accounting {
     else if (dead.has(key)) deadLettered++;
     else pending.push(key);
   }
-  return { loaded: input.sourceKeys.filter((key) => !key.endsWith('/')).length, done, deadLettered, pending, outputs: outputs.size };
+  return { loaded: done + deadLettered + pending.length, done, deadLettered, pending, outputs: outputs.size };
 }
 
 /** Binary search over sorted keys: thousands of sources against thousands of outputs stay cheap every tick. */

@@ -1,8 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
-import type { ExpectedOutputs, JobDemo } from '../../app/src/job/job-demo';
-import { loadConfig } from '../../app/src/config';
+import type { CompanionPipeline, ExpectedOutputs, JobDemo } from '../../app/src/job/job-demo';
+import { loadConfig, loadWorkerAndJob } from '../../app/src/config';
 import { findJobModule } from '../../app/src/job/job-registry';
 import { objectsNamedIn } from '../../shared/events/parse-message';
 import type { Log, LogFields } from '../../shared/log/logger';
@@ -15,9 +15,10 @@ import { connectEventBridge } from './event-bridge';
 import { LocalTaskLauncher } from './local-task-launcher';
 import { formatProgress, type ProgressSnapshot } from './progress';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
+import type { IamStatement } from './iam-policy-evaluator';
 import { startStrictS3Front, type Refusal, type StrictS3Front } from './strict-s3-front';
 import { uploadDirectory } from './upload';
-import { localWorkerStatements } from './worker-policy';
+import { localRoleStatements } from './worker-policy';
 
 export const SOURCE_BUCKET = 'source';
 export const DESTINATION_BUCKET = 'destination';
@@ -79,14 +80,14 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   // The attributes apply when the queue file is created; a later run keeps the ones it was created with.
   const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
   const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
-  const settings: NodeJS.ProcessEnv = {
+  const wiring = { distDir: options.distDir, queueFile: (name: string) => join(options.dataDir, `${name}.db`), sourceBucket: SOURCE_BUCKET, destBucket: DESTINATION_BUCKET };
+  const companionSpecs = options.demo.companions?.(wiring) ?? [];
+  const shared: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     ...(process.env.NODE_PATH !== undefined ? { NODE_PATH: process.env.NODE_PATH } : {}),
     QUEUE_URL: join(options.dataDir, 'queue.db'),
     DEST_BUCKET: DESTINATION_BUCKET,
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
-    JOB: options.demo.job,
-    ...options.demo.defaultSettings({ distDir: options.distDir }),
     WAIT_SECONDS: '2',
     IDLE_POLLS: '2',
     VISIBILITY_TIMEOUT_SECONDS: visibilityTimeoutSeconds,
@@ -95,6 +96,11 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     MALLOC_ARENA_MAX: '2',
     NODE_NO_WARNINGS: '1',
+  };
+  const settings: NodeJS.ProcessEnv = {
+    ...shared,
+    JOB: options.demo.job,
+    ...options.demo.defaultSettings(wiring),
     ...Object.fromEntries([...WORKER_SETTINGS, ...options.demo.settingNames].filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
   };
   const workerConfig = loadConfig(settings);
@@ -103,21 +109,45 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   // Workers reach S3 through the strict front, as the role the infra gives the Fargate task (403 for what that policy
   // refuses and for a missing key it may not list, S3's key and metadata limits); uploads and the operator commands
   // use the server directly.
-  let front: StrictS3Front;
-  try {
-    front = await startStrictS3Front({
+  const fronts: StrictS3Front[] = [];
+  const companionQueues: LocalQueue[] = [];
+  const startFront = async (statements: readonly IamStatement[]) => {
+    const front = await startStrictS3Front({
       upstream: server.endpoint,
-      statements: localWorkerStatements({ sourceBucket: SOURCE_BUCKET, sourcePrefix: workerConfig.sourcePrefix, destBucket: DESTINATION_BUCKET, destPrefix: workerConfig.destPrefix }),
+      statements,
       onRefused: (refusal) => options.write(`${options.interactive ? '\n' : ''}${describeRefusal(refusal)}\n`),
     });
+    fronts.push(front);
+    return front;
+  };
+  let front: StrictS3Front;
+  let companions: { spec: CompanionPipeline; queue: LocalQueue; env: NodeJS.ProcessEnv }[];
+  try {
+    const prefixes = { sourcePrefix: workerConfig.sourcePrefix, destPrefix: workerConfig.destPrefix };
+    const roleInput = { sourceBucket: SOURCE_BUCKET, destBucket: DESTINATION_BUCKET, ...prefixes };
+    front = await startFront(localRoleStatements(options.demo.role ?? { kind: 'object' }, { pipeline: options.demo.job, ...roleInput }));
+    companions = [];
+    for (const spec of companionSpecs) {
+      const queueFile = wiring.queueFile(spec.name);
+      const companionQueue = LocalQueue.open(queueFile, { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
+      companionQueues.push(companionQueue);
+      // A companion's role is scoped to the group's run root: the fan-out pipeline's destination prefix.
+      const statements = localRoleStatements(spec.role, { pipeline: spec.name, ...roleInput });
+      const env: NodeJS.ProcessEnv = { ...shared, ...spec.settings, QUEUE_URL: queueFile, AWS_ENDPOINT_URL: (await startFront(statements)).endpoint };
+      // A companion's settings are checked now too, before any worker starts.
+      loadWorkerAndJob(env, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 });
+      companions.push({ spec, queue: companionQueue, env });
+    }
   } catch (error) {
+    await Promise.all(fronts.map((started) => started.close()));
+    await Promise.all(companionQueues.map((opened) => opened.close()));
     await server.close();
     throw error;
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
   const expectedOutputs = options.demo.expectedOutputs(settings);
 
-  const suffixes = (options.env.SOURCE_SUFFIXES ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
+  const suffixes = (options.env.SOURCE_SUFFIXES ?? options.demo.sourceSuffixes?.join(',') ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;
   connectEventBridge(server.server, queue, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix, suffixes }, (body, error) => {
     eventsNotQueued++;
@@ -137,6 +167,22 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       options.write(`${options.interactive ? '\n' : ''}worker ${worker} exited with ${signal ?? `code ${code}`}: see ${join(logDir, `worker-${worker}.log`)}\n`);
     },
   });
+  const companionLaunchers = companions.map(({ spec, queue: companionQueue, env }) => ({
+    spec,
+    queue: companionQueue,
+    launcher: new LocalTaskLauncher({
+      workerPath: options.workerPath,
+      env,
+      logDir: join(logDir, spec.name),
+      onExit: (worker, code, signal) => {
+        if (code === 0 || signal === 'SIGTERM' || stopping) return;
+        crashes++;
+        options.write(`${options.interactive ? '\n' : ''}${spec.name} worker ${worker} exited with ${signal ?? `code ${code}`}: see ${join(logDir, spec.name, `worker-${worker}.log`)}\n`);
+      },
+    }),
+  }));
+  const launchers = [launcher, ...companionLaunchers.map((companion) => companion.launcher)];
+  const allQueues = [queue, ...companionLaunchers.map((companion) => companion.queue)];
   const decisionsFile = join(options.dataDir, 'decisions.jsonl');
   const decisionLog = fileLog(decisionsFile);
   const started = Date.now();
@@ -144,7 +190,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   let stopping = false;
   stopSignal.onStop((force) => {
     stopping = true;
-    void launcher.stopAll(force ? 'SIGKILL' : 'SIGTERM');
+    for (const each of launchers) void each.stopAll(force ? 'SIGKILL' : 'SIGTERM');
   });
 
   try {
@@ -168,9 +214,13 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const now = Date.now();
       if (now >= nextScale) {
         await runScaler({ depthReader: queue, launcher, config: { maxTasks: options.maxTasks, messagesPerTask: options.messagesPerTask, enabled: true, dryRun: false }, log: decisionLog });
+        for (const companion of companionLaunchers) {
+          const maxTasks = Math.min(options.maxTasks, companion.spec.maxTasks ?? options.maxTasks);
+          await runScaler({ depthReader: companion.queue, launcher: companion.launcher, config: { maxTasks, messagesPerTask: options.messagesPerTask, enabled: true, dryRun: false }, log: withPipeline(decisionLog, companion.spec.name) });
+        }
         nextScale = now + options.scaleIntervalSeconds * 1000;
       }
-      const [depth, dlq, workers] = await Promise.all([queue.depth(), queue.dlqDepth(), launcher.countRunning()]);
+      const [depth, dlq, workers] = await Promise.all([totalDepth(allQueues), totalDlqDepth(allQueues), countRunning(launchers)]);
       const quiet = depth.visible + depth.inFlight + depth.delayed === 0 && workers === 0;
       // Listing both buckets is the expensive part of a tick: every 2 s, and at once when the queue looks drained.
       if (accounting === undefined || now >= nextAccounting || (quiet && options.untilDrained)) {
@@ -198,7 +248,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     }
     if (options.interactive) options.write('\n');
     // After Ctrl-C the workers are finishing their files: count what they complete, not what was done at the signal.
-    while (stopping && (await launcher.countRunning()) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (stopping && (await countRunning(launchers)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
     const final = await accountingOf(queue, s3, expectedOutputs, workerConfig);
     const outputsDir = mirrorDir(options.dataDir);
     await mirrorObjects(s3, DESTINATION_BUCKET, await listObjects(s3, DESTINATION_BUCKET), outputsDir);
@@ -208,21 +258,21 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       durationSeconds: Math.round(elapsed() * 10) / 10,
       filesPerSecond: Math.round(((final.done - (doneBefore ?? 0)) / processingSeconds) * 10) / 10,
       job: options.demo.job,
-      workersStarted: launcher.startedCount,
-      peakWorkers: launcher.peakRunning,
-      workersAtEnd: await launcher.countRunning(),
-      dlqDepth: await queue.dlqDepth(),
+      workersStarted: launchers.reduce((sum, each) => sum + each.startedCount, 0),
+      peakWorkers: launcher.peakRunning + companionLaunchers.reduce((sum, companion) => sum + companion.launcher.peakRunning, 0),
+      workersAtEnd: await countRunning(launchers),
+      dlqDepth: await totalDlqDepth(allQueues),
       eventsNotQueued,
       endpoint: server.endpoint,
       outputsDir,
-      deadLetters: describeDeadLetters(await queue.peekDeadLetters(100)),
+      deadLetters: (await Promise.all(allQueues.map(async (each) => describeDeadLetters(await each.peekDeadLetters(100))))).flat().slice(0, 100),
     };
   } finally {
-    await launcher.stopAll('SIGTERM');
+    await Promise.all(launchers.map((each) => each.stopAll('SIGTERM')));
     s3.destroy();
-    await front.close();
+    await Promise.all(fronts.map((started) => started.close()));
     await server.close();
-    await queue.close();
+    await Promise.all(allQueues.map((each) => each.close()));
   }
 }
 
@@ -234,7 +284,8 @@ async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
   } else if (!existsSync(demoMarker)) {
     const demoDir = join(options.dataDir, 'demo');
     const { good, broken } = await options.demo.writeDemoSet(demoDir);
-    const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir);
+    const suffixes = options.demo.sourceSuffixes ?? [];
+    const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir, '', (key) => suffixes.some((suffix) => key.endsWith(suffix)));
     writeFileSync(demoMarker, new Date().toISOString());
     options.write(`loaded the ${options.demo.job} demo set: ${keys.length} files (${good} ${options.demo.noun}, ${broken} deliberately broken)\n`);
   }
@@ -270,6 +321,29 @@ async function listObjects(s3: S3Client, bucket: string): Promise<ListedObject[]
     if (page.IsTruncated !== true || pageObjects.length === 0) return objects;
     marker = page.NextMarker ?? pageObjects[pageObjects.length - 1]!.key;
   }
+}
+
+async function totalDepth(queues: readonly LocalQueue[]): Promise<{ visible: number; inFlight: number; delayed: number }> {
+  const depths = await Promise.all(queues.map((each) => each.depth()));
+  return depths.reduce((sum, depth) => ({ visible: sum.visible + depth.visible, inFlight: sum.inFlight + depth.inFlight, delayed: sum.delayed + depth.delayed }), { visible: 0, inFlight: 0, delayed: 0 });
+}
+
+async function totalDlqDepth(queues: readonly LocalQueue[]): Promise<number> {
+  return (await Promise.all(queues.map((each) => each.dlqDepth()))).reduce((sum, depth) => sum + depth, 0);
+}
+
+async function countRunning(launchers: readonly LocalTaskLauncher[]): Promise<number> {
+  return (await Promise.all(launchers.map((each) => each.countRunning()))).reduce((sum, count) => sum + count, 0);
+}
+
+/** A companion pipeline's decisions carry its name, as one scaler run logs every pipeline's in AWS. */
+function withPipeline(log: Log, pipeline: string): Log {
+  return {
+    debug: (message, fields) => log.debug(message, { pipeline, ...fields }),
+    info: (message, fields) => log.info(message, { pipeline, ...fields }),
+    warn: (message, fields) => log.warn(message, { pipeline, ...fields }),
+    error: (message, fields) => log.error(message, { pipeline, ...fields }),
+  };
 }
 
 /** A refusal means the deployed worker would be refused the same way: worth a line of its own. */

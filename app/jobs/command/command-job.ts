@@ -43,7 +43,8 @@ export class CommandJob implements ObjectJob {
       file,
       args,
       cwd: input.tmpDir,
-      env: { ...programEnvironment(this.config, this.workerEnv, input.tmpDir), ...env },
+      // A request's settings (a fan-out manifest's) come first, so none can replace PATH, TMPDIR or BLUEPRINT_*.
+      env: { ...context.settings, ...programEnvironment(this.config, this.workerEnv, input.tmpDir), ...env },
       timeoutMs: this.config.timeoutSeconds * 1000,
       killGraceMs: this.config.killGraceSeconds * 1000,
       signal: context.signal,

@@ -1,8 +1,9 @@
 import type { JobModule } from '../../src/job/job-module';
+import type { ObjectJob } from '../../src/job/object-job';
 import { loadCommandConfig, type CommandConfig } from './command-config';
 
 /** JOB=command: run an existing program on each object. See README.md beside this file. */
-export const commandJobModule: JobModule<CommandConfig> = {
+export const commandJobModule: JobModule<CommandConfig, ObjectJob> = {
   name: 'command',
   summary: 'run COMMAND on each object as a file; every file it leaves in {outputDir} is uploaded',
   // A program usually keeps one core busy; more at once only queue for the CPU and multiply disk and memory use.

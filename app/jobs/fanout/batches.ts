@@ -1,4 +1,4 @@
-/** One batch of a run: its number and the object keys in it, written once as `runs/<runId>/batches/<n>.json`. */
+/** One batch of a run: its number and the object keys in it (stored at run-layout's `batchKey`). */
 export interface Batch {
   readonly index: number;
   readonly keys: readonly string[];
@@ -12,12 +12,4 @@ export function planBatches(keys: readonly string[], size: number = DEFAULT_BATC
   const batches: Batch[] = [];
   for (let start = 0; start < keys.length; start += size) batches.push({ index: batches.length, keys: keys.slice(start, start + size) });
   return batches;
-}
-
-/**
- * Where a batch's list is stored. Zero-padded so the batches list in order; six digits hold a million-key manifest in
- * batches of one.
- */
-export function batchObjectKey(runsPrefix: string, runId: string, index: number): string {
-  return `${runsPrefix}runs/${runId}/batches/${String(index).padStart(6, '0')}.json`;
 }

@@ -31,6 +31,11 @@ const MAX_SETTINGS = 50;
 const MAX_SETTING_VALUE_BYTES = 1024;
 const RUN_ID = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const SETTING_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
+/**
+ * Settings become the programs' environment variables: names that change how a program or its loader runs (or would
+ * shadow the worker's own) would let whoever writes a manifest run code in every family's task.
+ */
+const RESERVED_SETTING = /^(PATH|HOME|TMPDIR|SHELL|IFS|ENV|BASH_ENV|CDPATH|JAVA_TOOL_OPTIONS|LD_.*|DYLD_.*|NODE_.*|PYTHON.*|PERL.*|RUBY.*|AWS_.*|BLUEPRINT_.*|UV_.*|MALLOC_.*)$/;
 
 /** Pure: the manifest's text and where it came from (bucket, key, ETag) in, a frozen Manifest out, or a ManifestError. */
 export function parseManifest(text: string, origin: { readonly bucket: string; readonly key: string; readonly etag: string }): Manifest {
@@ -91,6 +96,7 @@ function readSettings(value: unknown, where: string): Readonly<Record<string, st
   if (entries.length > MAX_SETTINGS) throw new ManifestError(`${where}: "settings" has ${entries.length} entries, more than ${MAX_SETTINGS}`);
   for (const [name, setting] of entries) {
     if (!SETTING_NAME.test(name)) throw new ManifestError(`${where}: "settings" name ${JSON.stringify(name).slice(0, 80)} must be CAPITALS, digits and _`);
+    if (RESERVED_SETTING.test(name)) throw new ManifestError(`${where}: "settings" name ${name} is reserved (it would change how programs run): choose another name`);
     if (typeof setting !== 'string' || Buffer.byteLength(setting) > MAX_SETTING_VALUE_BYTES) {
       throw new ManifestError(`${where}: "settings"."${name}" must be a string of at most ${MAX_SETTING_VALUE_BYTES} bytes`);
     }

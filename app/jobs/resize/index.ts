@@ -1,9 +1,10 @@
 import { EnvReader } from '../../src/job/env-reader';
 import type { JobModule } from '../../src/job/job-module';
+import type { ObjectJob } from '../../src/job/object-job';
 import { readResizeJobConfig, type ResizeJobConfig } from './resize-config';
 
 /** JOB=resize (the default): every image to the sizes deep-learning models take. See README.md beside this file. */
-export const resizeJobModule: JobModule<ResizeJobConfig> = {
+export const resizeJobModule: JobModule<ResizeJobConfig, ObjectJob> = {
   name: 'resize',
   summary: 'resize each image to SIZES (sharp/libvips), outputs at DEST_PREFIX/<size>/<key>',
   // sharp runs one libvips thread per image on glibc without jemalloc: two images per vCPU keep the cores busy

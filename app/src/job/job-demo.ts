@@ -5,15 +5,51 @@
 export type ExpectedOutputs =
   /** Every one of these keys (relative to DEST_PREFIX) exists once the source is done. */
   | { readonly names: readonly string[] }
+  /** Not an input of this job (a file a manifest names): neither counted nor waited for. */
+  | { readonly ignored: true }
   /** At least one key under this prefix (relative to DEST_PREFIX) exists once the source is done. */
   | { readonly prefix: string };
+
+/**
+ * A pipeline a job's local run needs beside its own, fed by the job's messages rather than by uploads (a fan-out's
+ * families and its aggregator): its own queue file, workers and S3 role, as each is its own pipeline in the infra.
+ */
+export interface CompanionPipeline {
+  readonly name: string;
+  /** Its workers' settings (JOB, the family's COMMAND, FANOUT_FAMILY, ...), on top of the shared local ones. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Which task role the infra gives it; the local S3 front enforces that role's statements. */
+  readonly role: DemoRole;
+  readonly maxTasks?: number;
+}
+
+/** The task roles the infra writes (infra/src/policies): an object job's, or a fan-out group member's. */
+export type DemoRole =
+  | { readonly kind: 'object' }
+  | { readonly kind: 'fanout'; readonly families: readonly string[] }
+  | { readonly kind: 'family'; readonly family: string; readonly aggregator: string }
+  | { readonly kind: 'aggregator' };
+
+export interface DemoWiring {
+  readonly distDir: string;
+  /** The local queue file of a companion pipeline, by name: what its QUEUE_URL (and its senders' URL) is. */
+  queueFile(name: string): string;
+  readonly sourceBucket: string;
+  readonly destBucket: string;
+}
 
 export interface JobDemo {
   readonly job: string;
   /** What the demo files are, for the progress lines: `images`, `GeoJSON files`. */
   readonly noun: string;
   /** Worker settings this job's local run sets unless the environment sets them (its task definition's). */
-  defaultSettings(context: { readonly distDir: string }): Readonly<Record<string, string>>;
+  defaultSettings(context: DemoWiring): Readonly<Record<string, string>>;
+  /** S3 notification suffixes for the demo's uploads (the infra's sourceSuffixes): none means every upload. */
+  readonly sourceSuffixes?: readonly string[];
+  /** Pipelines run beside this job's own (see CompanionPipeline). */
+  companions?(context: DemoWiring): readonly CompanionPipeline[];
+  /** This job's own task role, when it is not an object job's. */
+  readonly role?: DemoRole;
   /** Worker settings passed through from the environment when set. */
   readonly settingNames: readonly string[];
   writeDemoSet(dir: string): Promise<{ good: number; broken: number }>;

@@ -1,4 +1,4 @@
-import type { ObjectJob } from './object-job';
+import type { Job } from './message-job';
 
 /** What a job may know of the task it runs in. */
 export interface JobRuntime {
@@ -12,7 +12,7 @@ export interface JobRuntime {
  * worker's at start, so a bad deployment shows every mistake at once, and the heavy part (sharp, a program runner)
  * is imported only by `create`, so a task loads just the job it runs.
  */
-export interface JobModule<Settings = unknown> {
+export interface JobModule<Settings = unknown, Made extends Job = Job> {
   readonly name: string;
   /** One line for `--help` and the README's list of jobs. */
   readonly summary: string;
@@ -25,5 +25,5 @@ export interface JobModule<Settings = unknown> {
   poolThreadsPerMessage?(settings: Settings): number;
   /** Reads the job's own variables; throws a ConfigError naming every bad one and the form expected. */
   readSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): Settings;
-  create(settings: Settings): Promise<ObjectJob>;
+  create(settings: Settings): Promise<Made>;
 }

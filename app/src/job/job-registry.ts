@@ -1,9 +1,11 @@
+import { aggregateJobModule } from '../../jobs/aggregate';
 import { commandJobModule } from '../../jobs/command';
+import { fanoutJobModule } from '../../jobs/fanout';
 import { resizeJobModule } from '../../jobs/resize';
 import type { JobModule } from './job-module';
 
 /** Every job this worker image can run, by its JOB name. Adding a job adds one line here and touches no other job. */
-const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule];
+const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule, fanoutJobModule, aggregateJobModule];
 
 export const DEFAULT_JOB = 'resize';
 

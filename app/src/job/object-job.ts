@@ -73,6 +73,8 @@ export interface JobContext {
   /** Aborts when the task is asked to stop (the Spot notice): finish quickly if you can, or let `signal` end you. */
   readonly stopping: AbortSignal;
   readonly log: Log;
+  /** Settings that came with the request (a fan-out manifest's `settings`), for the job to hand its program. */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export interface ObjectJob {

@@ -34,6 +34,12 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+}
+
 export interface ObjectStore {
   /** Throws SourceMissingError when the object does not exist, InputTooLargeError when over maxBytes. */
   get(ref: ObjectRef, options: GetOptions): Promise<StoredObject>;
@@ -47,4 +53,11 @@ export interface ObjectStore {
   download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead>;
   /** Streams the file at `path` to the object (multipart when large). */
   upload(ref: ObjectRef, path: string, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * Writes the object only if no object has the key (S3's conditional write, `If-None-Match: *`): true when this call
+   * created it, false when one was there already. Of any number of concurrent callers exactly one gets true.
+   */
+  createIfAbsent(ref: ObjectRef, body: Buffer, options: PutOptions): Promise<boolean>;
+  /** Every object under the prefix, in key order (paged: any number). */
+  list(bucket: string, prefix: string): Promise<ListedObject[]>;
 }

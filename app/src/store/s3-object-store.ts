@@ -2,13 +2,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
+import { InputTooLargeError, SourceMissingError, TransientError } from '../../../shared/errors';
 import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../../../shared/naming/s3-limits';
 import { readBody } from './read-body';
 import { BODY_STALL_MS, withStallTimeout } from './stall-guard';
-import type { DownloadOptions, GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
+import type { DownloadOptions, GetOptions, ListedObject, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
 
 /** The object-store port over S3 (or any S3-protocol server). Transient SDK errors propagate for the caller to classify. */
 export class S3ObjectStore implements ObjectStore {
@@ -53,6 +53,39 @@ export class S3ObjectStore implements ObjectStore {
     await this.s3.send(
       new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: options.contentType, Metadata: { ...options.metadata } }),
     );
+  }
+
+  async createIfAbsent(ref: ObjectRef, body: Buffer, options: PutOptions): Promise<boolean> {
+    assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
+    assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
+    try {
+      await this.s3.send(
+        new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: options.contentType, Metadata: { ...options.metadata }, IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) return false;
+      // S3's answer when another conditional write to the key is under way: which one wins is not known yet.
+      if (status === 409) throw new TransientError('conditional-write-conflict', `s3://${ref.bucket}/${ref.key}: a concurrent conditional write is in progress`, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * ListObjects (v1), paged by Marker: it works on S3 and on s3rver alike (s3rver 3.7's v2 continuation tokens fail
+   * under OpenSSL 3 past 1,000 keys), and it needs the same s3:ListBucket permission.
+   */
+  async list(bucket: string, prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
+      const listed = (page.Contents ?? []).map((object) => ({ key: object.Key ?? '', size: object.Size ?? 0, etag: unquote(object.ETag) }));
+      objects.push(...listed);
+      if (page.IsTruncated !== true || listed.length === 0) return objects;
+      marker = page.NextMarker ?? listed[listed.length - 1]!.key;
+    }
   }
 
   async download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead> {

@@ -1,17 +1,29 @@
-import { classifyFailure, TransientError } from '../../../shared/errors';
+import { classifyFailure, PermanentError, TransientError } from '../../../shared/errors';
 import { parseMessageBody, type ObjectEvent, type ParsedRecord } from '../../../shared/events/parse-message';
 import type { ReceivedMessage } from '../../../shared/ports/queue';
 import type { RetryPolicy } from '../../../shared/retry';
+import { looksLikeFanoutMessage, parseFanoutMessage } from '../../../shared/fanout/messages';
+import type { FamilySettings } from '../config';
+import { isMessageJob, type Job, type MessageJob, type MessageJobContext } from '../job/message-job';
+import type { MessageSender } from '../ports/message-sender';
+import { handleBatch } from './handle-batch';
 import { handleObject, type ObjectHandlerConfig, type ObjectHandlerDeps } from './handle-object';
-import { carriedAttempts, type RecordFailure } from './settlement';
+import { carriedAttempts, originMessageId, type RecordFailure } from './settlement';
 
 export interface MessageHandlerConfig extends ObjectHandlerConfig {
   readonly allowedSourceBuckets?: readonly string[];
+  /** The attempt on which a failure dead-letters (the worker's MAX_RECEIVE_COUNT or the queue's own). */
+  readonly maxReceiveCount: number;
+  /** Set on a fan-out family's worker: it takes that family's batch messages. */
+  readonly family?: FamilySettings;
 }
 
-export interface MessageHandlerDeps extends Omit<ObjectHandlerDeps, 'retry' | 'stopping' | 'config'> {
+export interface MessageHandlerDeps extends Omit<ObjectHandlerDeps, 'retry' | 'stopping' | 'config' | 'job'> {
+  readonly job: Job;
   readonly config: MessageHandlerConfig;
   readonly retry: RetryPolicy;
+  /** For jobs and families that send to other pipelines' queues. */
+  readonly sender?: MessageSender;
 }
 
 export interface HandleContext {
@@ -35,6 +47,10 @@ export interface MessageOutcome {
  * Duplicate records (the same object version twice) are handled once.
  */
 export async function handleMessage(message: ReceivedMessage, deps: MessageHandlerDeps, context: HandleContext = { signal: new AbortController().signal }): Promise<MessageOutcome> {
+  const { job } = deps;
+  if (looksLikeFanoutMessage(message.body) || (isMessageJob(job) && job.acceptsRequest?.(message.body) === true)) {
+    return handleRequest(message, deps, context);
+  }
   let parsed;
   try {
     parsed = parseMessageBody(message.body, deps.config.allowedSourceBuckets);
@@ -68,7 +84,8 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
       continue;
     }
     try {
-      await handleObject(object, redelivered, { ...deps, retry, stopping });
+      if (isMessageJob(job)) await handleObjectWithMessageJob(job, object, messageContext(message, deps, context));
+      else await handleObject(object, redelivered, { ...deps, job, retry, stopping });
     } catch (error) {
       const failure = failureOf(index, object.key, error);
       if (failure === undefined) {
@@ -80,6 +97,61 @@ export async function handleMessage(message: ReceivedMessage, deps: MessageHandl
     }
   }
   return { recordCount: distinct.length, failures, bodyFor: (indices) => parsed.bodyFor(indices.map((index) => distinct[index].rawIndex)) };
+}
+
+/**
+ * A message that is not an S3 event: a message job's own request, or a fan-out batch for this family. It is one
+ * record: it succeeds or fails whole.
+ */
+async function handleRequest(message: ReceivedMessage, deps: MessageHandlerDeps, context: HandleContext): Promise<MessageOutcome> {
+  const single = (failure?: RecordFailure): MessageOutcome => ({ recordCount: 1, failures: failure === undefined ? [] : [failure], bodyFor: () => message.body });
+  const { job } = deps;
+  try {
+    if (isMessageJob(job) && job.acceptsRequest?.(message.body) === true && job.handleRequest !== undefined) {
+      await job.handleRequest(message.body, messageContext(message, deps, context));
+      return single();
+    }
+    const request = parseFanoutMessage(message.body);
+    if (request.kind !== 'fanout-batch' || deps.config.family === undefined || isMessageJob(job)) {
+      throw new FanoutMessageMisroutedError(
+        `a ${request.kind} message for run ${request.runId} reached the ${job.name} job${deps.config.family !== undefined ? ` of family ${deps.config.family.name}` : ''}, which does not take it: check the pipelines' queue URLs`,
+      );
+    }
+    await handleBatch(request, { ...deps, job, family: deps.config.family, context: messageContext(message, deps, context), redelivered: message.receiveCount > 1 });
+    return single();
+  } catch (error) {
+    // A missing object here is run state gone (a batch list deleted): never a skip, the run must hear of it.
+    const failure = classifyFailure(error);
+    return single({ index: 0, kind: failure.kind === 'missing' ? 'permanent' : failure.kind, reason: failure.reason, detail: failure.message, ...(failure.attemptsAllowed !== undefined ? { attemptsAllowed: failure.attemptsAllowed } : {}) });
+  }
+}
+
+class FanoutMessageMisroutedError extends PermanentError {
+  override readonly name = 'FanoutMessageMisroutedError';
+  readonly reason = 'misrouted-message';
+}
+
+function messageContext(message: ReceivedMessage, deps: MessageHandlerDeps, context: HandleContext): MessageJobContext {
+  const attempt = Math.max(1, carriedAttempts(message.attributes) + message.receiveCount);
+  return {
+    signal: context.signal,
+    stopping: context.stopping ?? new AbortController().signal,
+    log: deps.log,
+    store: deps.store,
+    sender: deps.sender ?? noSender,
+    retry: { ...deps.retry, signal: context.signal },
+    message: { messageId: originMessageId(message), attempt, finalAttempt: attempt >= deps.config.maxReceiveCount },
+  };
+}
+
+const noSender: MessageSender = {
+  sendAll: () => Promise.reject(new TypeError('this worker was started without a message sender')),
+  close: () => Promise.resolve(),
+};
+
+async function handleObjectWithMessageJob(job: MessageJob, object: ObjectEvent, context: MessageJobContext): Promise<void> {
+  if (job.handleObject === undefined) throw new FanoutMessageMisroutedError(`the ${job.name} job takes its own requests, not S3 events (s3://${object.bucket}/${object.key})`);
+  await job.handleObject(object, context);
 }
 
 function failureOf(index: number, key: string | undefined, error: unknown): RecordFailure;

@@ -30,6 +30,8 @@ export interface ObjectHandlerDeps {
   readonly log: Log;
   readonly stats: WorkerStats;
   readonly now?: () => number;
+  /** Settings that came with the request (see JobContext.settings). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /** A version of the source that changed under us this many times in a row is left to a later delivery. */
@@ -73,7 +75,7 @@ export async function handleObject(object: ObjectEvent, redelivered: boolean, de
   // S3 delivers events at least once and out of order, so a slow older version can write after a newer one. After
   // writing, the source is read back: if it changed meanwhile, the newer version is processed too, so whichever
   // writer finishes last writes the newest version and the outputs always end up matching the source.
-  const context: JobContext = { signal: retry.signal, stopping: deps.stopping, log };
+  const context: JobContext = { signal: retry.signal, stopping: deps.stopping, log, ...(deps.settings !== undefined ? { settings: deps.settings } : {}) };
   let bytesIn = 0;
   let bytesOut = 0;
   let outputCount = 0;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { InputTooLargeError, SourceMissingError } from '../../../shared/errors';
-import type { DownloadOptions, GetOptions, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../../src/ports/object-store';
+import type { DownloadOptions, GetOptions, ListedObject, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../../src/ports/object-store';
 
 /** An in-memory object store with S3's observable behaviour (ETags, metadata, missing keys), plus call counts. */
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
-  readonly calls = { get: 0, head: 0, put: 0, download: 0, upload: 0 };
+  readonly calls = { get: 0, head: 0, put: 0, download: 0, upload: 0, createIfAbsent: 0, list: 0 };
   /** Failures to throw from the next calls, consumed in order. */
   readonly failNext: { get: unknown[]; put: unknown[]; head: unknown[] } = { get: [], put: [], head: [] };
 
@@ -64,6 +64,23 @@ export class MemoryStore implements ObjectStore {
     this.calls.upload++;
     this.throwIfFailing(this.failNext.put);
     this.add(ref.bucket, ref.key, await readFile(path), { ...options.metadata });
+  }
+
+  async createIfAbsent(ref: ObjectRef, body: Buffer, options: PutOptions): Promise<boolean> {
+    this.calls.createIfAbsent++;
+    this.throwIfFailing(this.failNext.put);
+    // No await between the check and the write: as atomic as S3's conditional write.
+    if (this.object(ref.bucket, ref.key) !== undefined) return false;
+    this.add(ref.bucket, ref.key, body, { ...options.metadata });
+    return true;
+  }
+
+  async list(bucket: string, prefix: string): Promise<ListedObject[]> {
+    this.calls.list++;
+    return this.keys(bucket).filter((key) => key.startsWith(prefix)).map((key) => {
+      const object = this.object(bucket, key)!;
+      return { key, size: object.size, etag: object.etag };
+    });
   }
 
   private throwIfFailing(queue: unknown[]): void {

@@ -37,7 +37,7 @@ class EchoJob implements ObjectJob {
   }
 }
 
-const config: MessageHandlerConfig = { destBucket: 'dest', destPrefix: 'out/', sourcePrefix: 'in/', maxInputBytes: 1000 };
+const config: MessageHandlerConfig = { destBucket: 'dest', destPrefix: 'out/', sourcePrefix: 'in/', maxInputBytes: 1000, maxReceiveCount: 5 };
 
 function setup(overrides: Partial<MessageHandlerConfig> = {}) {
   const store = new MemoryStore();

@@ -57,7 +57,7 @@ async function setup(budgetBytes = 1024 * 1024) {
   const workspaces = await openDiskWorkspaces({ root, budgetBytes, reserveFactor: 1 }, log);
   const deps = {
     store, job, workspaces, log, stats: new WorkerStats(),
-    config: { destBucket: 'dest', destPrefix: 'out/', sourcePrefix: 'in/', maxInputBytes: 4 },
+    config: { destBucket: 'dest', destPrefix: 'out/', sourcePrefix: 'in/', maxInputBytes: 4, maxReceiveCount: 5 },
     retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined },
   };
   const handle = (...keys: string[]) =>

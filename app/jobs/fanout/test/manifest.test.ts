@@ -1,5 +1,6 @@
 import { classifyFailure } from '../../../../shared/errors';
-import { batchObjectKey, planBatches } from '../batches';
+import { planBatches } from '../batches';
+import { batchKey } from '../../../../shared/fanout/run-layout';
 import { ManifestError, parseManifest } from '../manifest';
 
 const origin = { bucket: 'research', key: 'runs-in/manifest.json', etag: 'e1' };
@@ -68,7 +69,7 @@ describe('planBatches', () => {
   });
 
   it('stores each batch where the batches list in order', () => {
-    expect(batchObjectKey('fanout/', 'run-1', 12)).toBe('fanout/runs/run-1/batches/000012.json');
-    expect([batchObjectKey('', 'r', 10), batchObjectKey('', 'r', 9)].sort()).toEqual(['runs/r/batches/000009.json', 'runs/r/batches/000010.json']);
+    expect(batchKey({ root: 'runs/', runId: 'run-1' }, 12)).toBe('runs/run-1/batches/000012.json');
+    expect([batchKey({ root: '', runId: 'r' }, 10), batchKey({ root: '', runId: 'r' }, 9)].sort()).toEqual(['r/batches/000009.json', 'r/batches/000010.json']);
   });
 });
