@@ -1,7 +1,8 @@
 import { stringify } from 'csv-stringify/sync';
 import { PermanentError, TransientError } from '../../../shared/errors';
 import { parseFanoutMessage } from '../../../shared/fanout/messages';
-import { reportKey, summaryCsvKey, summaryJsonKey } from '../../../shared/fanout/run-layout';
+import { batchKey, reportKey, summaryCsvKey, summaryJsonKey } from '../../../shared/fanout/run-layout';
+import type { BatchList } from '../../../shared/fanout/run-record';
 import type { LogFields } from '../../../shared/log/logger';
 import { RunLedger } from '../../src/fanout/run-ledger';
 import type { MessageJob, MessageJobContext } from '../../src/job/message-job';
@@ -56,12 +57,16 @@ export class AggregateJob implements MessageJob {
       throw new TransientError('run-incomplete', `run ${request.runId} has ${completion.settled} of ${completion.expected} batches settled: not aggregating early`);
     }
     const batches = await mapLimited(Array.from({ length: record.batchCount }, (_, index) => index), READS_AT_ONCE, async (batch): Promise<BatchFindings> => {
-      const list = await ledger.readBatchList(batch);
+      const list = await ledger.readJsonIfPresent<BatchList>(batchKey(ledger.layout, batch));
       const families = Object.fromEntries(await Promise.all(record.families.map(async (family) => {
         const [entry, results] = await Promise.all([ledger.ledgerEntry(family, batch), ledger.readResults(family, batch)]);
         return [family, { ...(entry !== undefined ? { entry } : {}), ...(results !== undefined ? { results } : {}) }] as const;
       })));
-      return { batch, keys: list.keys, families };
+      // A batch list gone (deleted by hand, a lifecycle rule) still leaves the files some family reported on; the
+      // report says the list is missing, so the gap is visible rather than silently smaller.
+      const usable = list !== undefined && Array.isArray(list.keys) ? list : undefined;
+      const keys = usable?.keys ?? [...new Set(Object.values(families).flatMap((found) => found.results?.files.map((file) => file.key) ?? []))];
+      return { batch, keys, families, ...(usable === undefined ? { listMissing: true } : {}) };
     });
     const table = buildSummaryTable(record.families, batches);
     const layout = ledger.layout;

@@ -8,6 +8,8 @@ export interface RunReport {
   readonly families: Readonly<Record<string, { batches: number; batchesDone: number; batchesFailed: number; filesDone: number; filesFailed: number }>>;
   readonly failedBatches: readonly { family: string; batch: number; reason: string }[];
   readonly failedFileCount: number;
+  /** Batches whose list was missing at aggregation: their files not reported by any family are not in the summary. */
+  readonly missingBatchLists: readonly number[];
   /** The first failures, by file and family; the summary has them all. */
   readonly failedFiles: readonly { key: string; family: string; reason: string }[];
   readonly createdAt: string;
@@ -47,6 +49,7 @@ export function buildRunReport(record: RunRecord, batches: readonly BatchFinding
     families,
     failedBatches,
     failedFileCount: failures.length,
+    missingBatchLists: batches.filter((batch) => batch.listMissing === true).map((batch) => batch.batch),
     failedFiles: failures.slice(0, FAILED_FILES_LISTED),
     createdAt: record.createdAt,
     aggregatedAt: timing.aggregatedAt.toISOString(),

@@ -5,6 +5,8 @@ export interface BatchFindings {
   readonly batch: number;
   readonly keys: readonly string[];
   readonly families: Readonly<Record<string, { readonly entry?: LedgerEntry; readonly results?: BatchResults }>>;
+  /** The batch's list was not found: `keys` are only those some family reported on. */
+  readonly listMissing?: boolean;
 }
 
 export interface FamilyCell {
