@@ -3,22 +3,29 @@
  * deployed stack. One entry point with subcommands: `node dist/local/cli.js <start|status|redrive> [options]`.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { S3ObjectStore } from '../../app/src/store/s3-object-store';
 import { ConfigError } from '../../shared/errors';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
 import { demoJobNames, findJobDemo } from './job-demos';
-import { runPipeline } from './pipeline';
+import { DESTINATION_BUCKET, runPipeline, SOURCE_BUCKET } from './pipeline';
+import { formatRunStatus, readRunStatuses, type RunStatus } from './run-status';
+import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
 
 const USAGE = `usage:
   npm start -- [--job <name>] [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
                [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>]
-  npm run status  -- [--job <name>] [--data-dir <dir>] [--json] [--aws | --stack <dir>]
+  npm run status  -- [--job <name>] [--data-dir <dir>] [--json] [--aws | --stack <dir>] [--runs s3://<bucket>/<run root>/]
   npm run redrive -- [--job <name>] [--data-dir <dir>] [--aws | --stack <dir>]
-    --job picks the job the workers run (JOB, default resize; also command) and its demo set; its data lives in
-    .local (resize) or .local/<job>.
+    --job picks the job the workers run (JOB, default resize; also command, fanout) and its demo set; its data lives
+    in .local (resize) or .local/<job>.
+    --runs lists fan-out runs under a run root: per family, batches dispatched, done and failed, and whether the run
+    was aggregated (default for --job fanout locally: s3://destination/runs/).
     --aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY from the environment; --stack <dir> reads them from
     \`terraform output -json\` in a synthesized stack directory (e.g. cdktf.out/stacks/blueprint).
 Worker settings (CONCURRENCY, the job's own: SIZES, FIT, ... or COMMAND, ...) are passed to the workers from the environment.`;
@@ -43,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       'messages-per-task': { type: 'string', default: process.env.MESSAGES_PER_TASK ?? '10' },
       aws: { type: 'boolean', default: false },
       stack: { type: 'string' },
+      runs: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -59,7 +67,8 @@ async function main(argv: string[]): Promise<number> {
   // Each job keeps its own buckets, queue and logs, so switching jobs never mixes their files.
   const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? (demo.job === 'resize' ? '.local' : join('.local', demo.job)));
   const aws = values.stack !== undefined ? stackOutputsFrom(terraformOutputs(resolve(values.stack))) : values.aws ? targetFromEnv() : undefined;
-  if (command === 'status') return status(aws, dataDir, values.json);
+  const runsAt = values.runs ?? (aws === undefined && demo.job === 'fanout' ? `s3://${DESTINATION_BUCKET}/runs/` : undefined);
+  if (command === 'status') return status(aws, dataDir, values.json, runsAt);
   if (command === 'redrive') return redrive(aws, dataDir);
   if (command !== 'start') {
     process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
@@ -121,10 +130,11 @@ async function main(argv: string[]): Promise<number> {
   return summary.pending.length === 0 || !values['until-drained'] ? 0 : 1;
 }
 
-async function status(aws: StackOutputs | undefined, dataDir: string, json: boolean): Promise<number> {
+async function status(aws: StackOutputs | undefined, dataDir: string, json: boolean, runsAt: string | undefined): Promise<number> {
   const report: StatusReport = aws !== undefined ? await awsStatus(aws, new SQSClient({}), new ECSClient({})) : await localStatus(dataDir);
+  const runs = runsAt === undefined ? undefined : await runStatusesAt(runsAt, aws === undefined ? dataDir : undefined);
   if (json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...report, ...(runs !== undefined ? { runs } : {}) })}\n`);
     return 0;
   }
   process.stdout.write(
@@ -134,8 +144,10 @@ async function status(aws: StackOutputs | undefined, dataDir: string, json: bool
     process.stdout.write(`  DLQ ${line.key}: ${line.reason}${line.why === '' ? '' : ` (${line.why})`}\n`);
   }
   for (const decision of report.lastDecisions) {
-    process.stdout.write(`  ${String(decision.timestamp)} launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
+    process.stdout.write(`  ${String(decision.timestamp)} ${typeof decision.pipeline === "string" ? `${decision.pipeline}: ` : ""}launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
   }
+  for (const run of runs ?? []) for (const line of formatRunStatus(run)) process.stdout.write(`${line}\n`);
+  if (runs !== undefined && runs.length === 0) process.stdout.write(`no fan-out runs under ${runsAt ?? ''}\n`);
   if (aws !== undefined) {
     // Reading the log group needs @aws-sdk/client-cloudwatch-logs, which the blueprint does not install for one command.
     const logGroup = aws.scalerFunctionName !== undefined ? `/aws/lambda/${aws.scalerFunctionName}` : 'the scaler function\'s log group';
@@ -155,6 +167,39 @@ async function redrive(aws: StackOutputs | undefined, dataDir: string): Promise<
     process.stdout.write(`moved ${await localRedrive(dataDir)} dead letters back to the local queue\n`);
   }
   return 0;
+}
+
+/**
+ * Runs under `s3://bucket/root/`: from S3 with the default credentials, or locally from the pipeline's S3 server (the
+ * running one, or one started on its data for as long as the listing takes).
+ */
+async function runStatusesAt(location: string, localDataDir: string | undefined): Promise<RunStatus[]> {
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+  if (match === null) throw new ConfigError(`--runs "${location}" is invalid: expected s3://<bucket>/<run root>/`);
+  const [, bucket, rawRoot] = match as unknown as [string, string, string];
+  const root = rawRoot === '' || rawRoot.endsWith('/') ? rawRoot : `${rawRoot}/`;
+  if (localDataDir === undefined) return readRunStatuses(new S3ObjectStore(new S3Client({})), bucket, root);
+  const running = runningEndpoint(localDataDir);
+  const server = running === undefined ? await startS3Server({ dataDir: localDataDir, port: 0, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] }) : undefined;
+  const s3 = new S3Client({ endpoint: running ?? server!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  try {
+    return await readRunStatuses(new S3ObjectStore(s3), bucket, root);
+  } finally {
+    s3.destroy();
+    await server?.close();
+  }
+}
+
+/** The endpoint of the local pipeline still running on this data, if one is. */
+function runningEndpoint(dataDir: string): string | undefined {
+  try {
+    const state = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { pid?: number; endpoint?: string };
+    if (state.pid === undefined || state.endpoint === undefined) return undefined;
+    process.kill(state.pid, 0);
+    return state.endpoint;
+  } catch {
+    return undefined;
+  }
 }
 
 function targetFromEnv(): StackOutputs {
