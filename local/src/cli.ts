@@ -144,7 +144,7 @@ async function status(aws: StackOutputs | undefined, dataDir: string, json: bool
     process.stdout.write(`  DLQ ${line.key}: ${line.reason}${line.why === '' ? '' : ` (${line.why})`}\n`);
   }
   for (const decision of report.lastDecisions) {
-    process.stdout.write(`  ${String(decision.timestamp)} ${typeof decision.pipeline === "string" ? `${decision.pipeline}: ` : ""}launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
+    process.stdout.write(`  ${String(decision.timestamp)} ${typeof decision.pipeline === 'string' ? `${decision.pipeline}: ` : ''}launch ${String(decision.launch)}: ${(decision.reasons as string[] | undefined)?.join('; ') ?? ''}\n`);
   }
   for (const run of runs ?? []) for (const line of formatRunStatus(run)) process.stdout.write(`${line}\n`);
   if (runs !== undefined && runs.length === 0) process.stdout.write(`no fan-out runs under ${runsAt ?? ''}\n`);
