@@ -181,6 +181,25 @@ export const OFFLINE_PROVIDER = {
 };
 export const GITHUB = { githubRepository: 'example-org/s3-queue-fargate' };
 
+export const FANOUT_FAMILY_IMAGE = { name: 'audio-families', dockerfile: 'app/jobs/fanout/example/Dockerfile' };
+/**
+ * The README's manifest fan-out example: a fan-out pipeline, two families and an aggregator beside the images
+ * pipeline, which gets prefixes of its own (its defaults, '' and '', would overlap the group's).
+ */
+export const FANOUT_EXAMPLE: InfraConfigOverrides = {
+  sourcePrefix: 'photos/', destPrefix: 'images/',
+  pipelines: [
+    { name: 'images' },
+    {
+      name: 'audio', job: 'fanout', sourcePrefix: 'audio/', sourceSuffixes: ['manifest.json'], destPrefix: 'runs/',
+      fanout: { families: ['loudness', 'spectrum'], aggregator: 'audio-summary' },
+    },
+    { name: 'loudness', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /app/dist/app/jobs/fanout/loudness.js {input} {output}' }, image: FANOUT_FAMILY_IMAGE },
+    { name: 'spectrum', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /app/dist/app/jobs/fanout/spectrum.js {input} {output}' }, image: FANOUT_FAMILY_IMAGE },
+    { name: 'audio-summary', job: 'aggregate', feed: 'messages' },
+  ],
+};
+
 /** The blueprint stack with the given settings (a GitHub repository and the stub scaler bundle filled in). */
 export function synthBlueprint(overrides: InfraConfigOverrides, options: { bundleDir: string; app?: App }): SynthesizedStack {
   const stack = new BlueprintStack(options.app ?? Testing.app(), 'blueprint', {

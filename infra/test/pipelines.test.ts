@@ -23,7 +23,7 @@ const resolve = (overrides: InfraConfigOverrides) => resolveInfraConfig({ ...GIT
 describe('the pipelines setting', () => {
   it('without pipelines, is one "images" resize pipeline made of the top-level fields, as the stack always was', () => {
     expect(DEFAULT_INFRA_CONFIG.pipelines).toEqual([{
-      name: 'images', job: 'resize', jobEnvironment: { SIZES: '224x224,299x299' }, sourcePrefix: '', sourceSuffixes: ['.jpg', '.jpeg', '.JPG', '.JPEG', '.png', '.PNG'],
+      name: 'images', job: 'resize', jobEnvironment: { SIZES: '224x224,299x299' }, feed: 's3', fanout: undefined, sourcePrefix: '', sourceSuffixes: ['.jpg', '.jpeg', '.JPG', '.JPEG', '.png', '.PNG'],
       destPrefix: '', image: { name: 'worker', dockerfile: 'app/Dockerfile' }, taskCpu: 2048, taskMemory: 4096, ephemeralStorageGiB: undefined,
       spotWeight: 4, onDemandWeight: 1, onDemandBase: 0, maxTasks: 10, messagesPerTask: 10, maxReceiveCount: 5, visibilityTimeoutSeconds: 120,
     }]);

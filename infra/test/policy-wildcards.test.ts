@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
-import { CONNECTION_ARN, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
+import { writablePatterns } from '../../shared/fanout/run-layout';
+import { CONNECTION_ARN, FANOUT_EXAMPLE, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
 import { policyOf } from './policy-documents';
 
 /**
@@ -135,4 +136,23 @@ it('with two pipelines, adds only each further pipeline\'s own wildcards, and na
   ]);
   // The whole-bucket grants of the one-pipeline default are gone, not kept beside the narrower ones.
   expect([...found].filter((entry) => entry.endsWith('_bucket.arn}/*') && entry.includes('workers_task-role'))).toEqual([]);
+});
+
+it('with a fan-out group, adds only its members\' own wildcards: the group\'s source prefix, its run root, and each member\'s own run keys', () => {
+  const found = new Set(wildcardResources(synthBlueprint(FANOUT_EXAMPLE, { bundleDir })));
+  const added = [...found].filter((entry) => !(entry in WILDCARD_RESOURCES) && /^role (audio|loudness|spectrum|audio-summary)-workers_task-role /.test(entry)).sort();
+  const DEST = '${aws_s3_bucket.destination_bucket.arn}';
+  const write = (role: string, actions: string, patterns: readonly string[]) => patterns.map((pattern) => `role ${role}-workers_task-role allows ${actions} on ${DEST}/${pattern}`);
+  const reads = (role: string, source: boolean) => [
+    ...(source ? [`role ${role}-workers_task-role allows s3:GetObject on \${aws_s3_bucket.source_bucket.arn}/audio/*`] : []),
+    `role ${role}-workers_task-role allows s3:GetObject on ${DEST}/runs/*`,
+  ];
+  expect(added).toEqual([
+    ...reads('audio', true), ...write('audio', 's3:PutObject', writablePatterns.fanout('runs/')),
+    ...reads('audio-summary', false), ...write('audio-summary', 's3:PutObject, s3:AbortMultipartUpload', writablePatterns.aggregator('runs/')),
+    ...reads('loudness', true), ...write('loudness', 's3:PutObject, s3:AbortMultipartUpload', writablePatterns.family('runs/', 'loudness')),
+    ...reads('spectrum', true), ...write('spectrum', 's3:PutObject, s3:AbortMultipartUpload', writablePatterns.family('runs/', 'spectrum')),
+  ].sort());
+  // Nothing on a whole bucket: every object wildcard is under the group's source prefix or run root.
+  expect(added.filter((entry) => entry.endsWith('_bucket.arn}/*'))).toEqual([]);
 });

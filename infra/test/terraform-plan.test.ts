@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdktf';
-import { CONNECTION_ARN, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
+import { CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
 import { findProviderMirror } from './provider-mirror';
 
 /**
@@ -85,4 +85,19 @@ it('plans a stack of two pipelines, each with its own queue, family, image and a
   expect(planned('aws_ecs_task_definition').map((task) => [task.family, task.ephemeral_storage])).toEqual([
     ['s3-queue-worker', []], ['s3-queue-geojson-worker', [{ size_in_gib: 50 }]],
   ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)));
+}, 180_000);
+
+it('plans a manifest fan-out group (fan-out pipeline, two families on their own image, an aggregator), creating every synthesized resource', () => {
+  const { json, synthesized, creates, planned } = synthAndPlan('fanout', FANOUT_EXAMPLE);
+  // Four pipelines beside images, each queue + DLQ (5), task family (6), alarms (3); the families' image (3).
+  expect(synthesized).toBe(EXPECTED_RESOURCES + 4 * 14 + 3);
+  expect(creates).toBe(synthesized);
+  expect(planned('aws_ecs_task_definition').map((task) => task.family).sort()).toEqual([
+    's3-queue-audio-summary-worker', 's3-queue-audio-worker', 's3-queue-loudness-worker', 's3-queue-spectrum-worker', 's3-queue-worker',
+  ]);
+  // Only the S3-fed pipelines have notification rules: the six image suffixes and the manifests.
+  const [notification] = planned('aws_s3_bucket_notification');
+  expect((notification!.queue as { filter_prefix: string; filter_suffix: string }[]).map((rule) => `${rule.filter_prefix}*${rule.filter_suffix}`).sort())
+    .toEqual(['audio/*manifest.json', 'photos/*.JPEG', 'photos/*.JPG', 'photos/*.PNG', 'photos/*.jpeg', 'photos/*.jpg', 'photos/*.png']);
+  expect(resourcesOf(json, 'aws_iam_role_policy').filter((policy) => String(policy.role).includes('task-role'))).toHaveLength(5);
 }, 180_000);

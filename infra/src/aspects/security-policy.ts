@@ -6,6 +6,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { keyRangesOverlap, type KeyRange } from '../pipelines/key-ranges';
+import { FANOUT_STATEMENT_IDS } from '../policies/fanout-task-policy';
 import { WORKER_STATEMENT_IDS } from '../policies/worker-task-policy';
 
 /**
@@ -57,7 +58,7 @@ export function iamPolicyProblems(document: { Statement: Statement[] }): string[
 
 const TOKEN_RESOLVER = new DefaultTokenResolver(new StringConcat());
 
-/** A worker task role's grants, as the pipeline policy builder writes them (found by statement id). */
+/** A worker task role's grants, as the pipeline and fan-out policy builders write them (found by statement id). */
 export interface WorkerGrants {
   readonly queues: readonly string[];
   readonly reads: readonly string[];
@@ -65,10 +66,14 @@ export interface WorkerGrants {
 }
 
 function workerGrants(document: { Statement: (Statement & { Sid?: string })[] }): WorkerGrants | undefined {
-  const resourcesOf = (sid: string) => document.Statement.filter((s) => s.Effect === 'Allow' && s.Sid === sid).flatMap((s) => list(s.Resource));
+  const resourcesOf = (...sids: string[]) => document.Statement.filter((s) => s.Effect === 'Allow' && sids.includes(s.Sid ?? '')).flatMap((s) => list(s.Resource));
   const queues = resourcesOf(WORKER_STATEMENT_IDS.consume);
   if (queues.length === 0) return undefined;
-  return { queues, reads: resourcesOf(WORKER_STATEMENT_IDS.readSource), writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs) };
+  return {
+    queues,
+    reads: resourcesOf(WORKER_STATEMENT_IDS.readSource, FANOUT_STATEMENT_IDS.readSources, FANOUT_STATEMENT_IDS.readRuns),
+    writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs, FANOUT_STATEMENT_IDS.writeRuns),
+  };
 }
 
 /** `<bucket>/<prefix>*<suffix>` as the keys it matches; the bucket (an ARN or a reference) leads the prefix. */
@@ -83,17 +88,22 @@ const overlapping = (a: readonly string[], b: readonly string[]) =>
 /**
  * The least privilege between pipelines, over the worker task roles of a whole stack: each consumes only its own
  * queue, and no two may read or write the same object (each reads only its pipeline's source keys and writes only
- * its destination prefix), so one pipeline's tasks can neither take another's work nor overwrite its outputs. Empty
- * when it holds; each problem names the two policies.
+ * its destination prefix), so one pipeline's tasks can neither take another's work nor overwrite its outputs. The
+ * roles of one fan-out group (same `group`) share their runs by design (the families read the batches the fan-out
+ * worker writes, and so on), so between them only the queues are compared; which run keys each of them may write is
+ * fanout-task-policy.ts's, and tested there. Empty when it holds; each problem names the two policies.
  */
-export function workerIsolationProblems(roles: readonly { readonly name: string; readonly grants: WorkerGrants }[]): { name: string; problem: string }[] {
+export function workerIsolationProblems(
+  roles: readonly { readonly name: string; readonly grants: WorkerGrants; readonly group?: string }[],
+): { name: string; problem: string }[] {
   const problems: { name: string; problem: string }[] = [];
-  for (const [i, { name: nameA, grants: a }] of roles.entries()) {
-    for (const { name: nameB, grants: b } of roles.slice(i + 1)) {
+  for (const [i, { name: nameA, grants: a, group: groupA }] of roles.entries()) {
+    for (const { name: nameB, grants: b, group: groupB } of roles.slice(i + 1)) {
       const report = (what: string, pairs: string[]) => {
         if (pairs.length > 0) problems.push({ name: nameA, problem: `worker roles ${nameA} and ${nameB} ${what}: ${pairs.join('; ')}` });
       };
       report('share a queue', a.queues.filter((queue) => b.queues.includes(queue)));
+      if (groupA !== undefined && groupA === groupB) continue;
       report('may read the same objects', overlapping(a.reads, b.reads));
       report('may write the same objects', overlapping(a.writes, b.writes));
       report('may write objects the other reads', [...overlapping(a.writes, b.reads), ...overlapping(b.writes, a.reads)]);
@@ -119,7 +129,14 @@ function readPolicy(policy: string): { Statement: Statement[] } | undefined {
  * scaler's roles with the AWS SDK commands their sources send, and infra/test/policy-wildcards.test.ts lists every
  * `*` in a policy resource with its reason.
  */
+export interface SecurityPolicyChecksOptions {
+  /** The task-role policies of each fan-out group, by group name: they share their group's runs by design. */
+  readonly fanoutGroups?: Readonly<Record<string, readonly IConstruct[]>>;
+}
+
 export class SecurityPolicyChecks implements IAspect {
+  constructor(private readonly options: SecurityPolicyChecksOptions = {}) {}
+
   visit(node: IConstruct): void {
     const error = (message: string) => Annotations.of(node).addError(`security policy: ${message}`);
     if (node instanceof TerraformStack) this.checkWorkerIsolation(node);
@@ -147,7 +164,8 @@ export class SecurityPolicyChecks implements IAspect {
       // Each read of an attribute is a token of its own: resolved, one bucket's ARN is one `${aws_s3_bucket.….arn}`.
       const document = readPolicy(Tokenization.resolve(node.policyInput, { scope: stack, preparing: false, resolver: TOKEN_RESOLVER }) as string);
       const grants = document === undefined ? undefined : workerGrants(document);
-      return grants === undefined ? [] : [{ node, name: node.node.path, grants }];
+      const group = Object.entries(this.options.fanoutGroups ?? {}).find(([, members]) => members.includes(node))?.[0];
+      return grants === undefined ? [] : [{ node, name: node.node.path, grants, ...(group !== undefined ? { group } : {}) }];
     });
     for (const { name, problem } of workerIsolationProblems(roles)) {
       Annotations.of(roles.find((role) => role.name === name)!.node).addError(`security policy: ${problem}`);

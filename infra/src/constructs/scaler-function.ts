@@ -153,12 +153,24 @@ export class ScalerFunction extends Construct {
   }
 }
 
+/** What the scaler's variables are made of. */
+export type ScalerEnvironmentInput = Pick<ScalerFunctionProps, 'pipelines' | 'clusterArn' | 'subnetIds' | 'securityGroupIds' | 'bootstrapImage' | 'metrics'>;
+
+/** Lambda refuses a function whose variables pass 4 KB in all, measured as their JSON (its error shows the string it measured). */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
+
+/** The size Lambda measures: the variables as a JSON object, in UTF-8 bytes. */
+export function environmentBytes(variables: Readonly<Record<string, string>>): number {
+  return Buffer.byteLength(JSON.stringify(variables), 'utf8');
+}
+
 /**
  * One pipeline: the variables the scaler always read (QUEUE_URL, TASK_FAMILY, ...), so a one-pipeline stack's
  * function is unchanged. Several: the shared ones and PIPELINES, a JSON list with each pipeline's queue, family,
- * scaling rule, capacity strategy and image parameter: names and URLs only, no secret and no message content.
+ * scaling rule, capacity strategy and image parameter: names and URLs only, no secret and no message content. Every
+ * pipeline is listed, messages-fed ones included: each scales on its own queue's depth.
  */
-function scalerEnvironment(props: ScalerFunctionProps): Record<string, string> {
+export function scalerEnvironment(props: ScalerEnvironmentInput): Record<string, string> {
   const [first] = props.pipelines;
   const shared = { SUBNETS: props.subnetIds.join(','), SECURITY_GROUPS: props.securityGroupIds.join(',') };
   if (props.pipelines.length === 1 && first !== undefined) {

@@ -17,8 +17,11 @@ export interface WorkQueueProps {
    * queue would expire from the DLQ soon after it arrived.
    */
   readonly deadLetterRetentionSeconds: number;
-  /** The bucket whose events may be sent here, and nothing else. */
-  readonly sourceBucketArn: string;
+  /**
+   * The bucket whose events may be sent here, and nothing else. Absent for a queue fed by messages (a fan-out group's
+   * family or aggregator): no S3 event may be sent to it, and only identities in the account with an IAM grant send.
+   */
+  readonly sourceBucketArn?: string;
   /** SSE-KMS with this key (its policy must let S3 use it); SSE-SQS when absent. */
   readonly kmsKeyArn?: string;
 }
@@ -66,21 +69,22 @@ export class WorkQueue extends Construct {
       queueUrl: this.deadLetterQueue.url,
       redriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [this.queue.arn] }),
     });
-    // The account is read from the queue's own ARN, so the plan needs no caller-identity lookup.
-    const account = arnPart(this.queue.arn, 4);
     this.policy = new SqsQueuePolicy(this, 'policy', {
       queueUrl: this.queue.url,
-      policy: Fn.jsonencode({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'S3EventsFromTheSourceBucketOnly', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'sqs:SendMessage',
-            Resource: this.queue.arn,
-            Condition: { ArnEquals: { 'aws:SourceArn': props.sourceBucketArn }, StringEquals: { 'aws:SourceAccount': account } },
-          },
-          denyInsecureTransport(this.queue.arn),
-        ],
-      }),
+      policy: props.sourceBucketArn === undefined
+        ? JSON.stringify({ Version: '2012-10-17', Statement: [denyInsecureTransport(this.queue.arn)] })
+        : Fn.jsonencode({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'S3EventsFromTheSourceBucketOnly', Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'sqs:SendMessage',
+              Resource: this.queue.arn,
+              // The account is read from the queue's own ARN, so the plan needs no caller-identity lookup.
+              Condition: { ArnEquals: { 'aws:SourceArn': props.sourceBucketArn }, StringEquals: { 'aws:SourceAccount': arnPart(this.queue.arn, 4) } },
+            },
+            denyInsecureTransport(this.queue.arn),
+          ],
+        }),
     });
     new SqsQueuePolicy(this, 'dlq-policy', {
       queueUrl: this.deadLetterQueue.url,

@@ -4,6 +4,7 @@ import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { defineTaskFamily, type WorkerTaskFamilyProps } from './worker-task-family';
 
@@ -19,6 +20,7 @@ export class WorkerService extends Construct {
   readonly cluster: EcsCluster;
   readonly taskDefinition: EcsTaskDefinition;
   readonly taskRole: IamRole;
+  readonly taskPolicy: IamRolePolicy;
   readonly executionRole: IamRole;
   readonly securityGroup: SecurityGroup;
   readonly logGroup: CloudwatchLogGroup;
@@ -35,6 +37,6 @@ export class WorkerService extends Construct {
       name: `${props.name}-worker`, description: 'Worker tasks: no inbound, HTTPS out', vpcId: props.vpcId,
       egress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'AWS APIs and S3 over TLS' }],
     });
-    ({ taskDefinition: this.taskDefinition, taskRole: this.taskRole, executionRole: this.executionRole, logGroup: this.logGroup } = defineTaskFamily(this, props));
+    ({ taskDefinition: this.taskDefinition, taskRole: this.taskRole, taskPolicy: this.taskPolicy, executionRole: this.executionRole, logGroup: this.logGroup } = defineTaskFamily(this, props));
   }
 }

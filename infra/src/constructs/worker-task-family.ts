@@ -5,6 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { assumableBy } from '../assume-role-policy';
 import { DEFAULT_JOB, type PipelineConfig } from '../pipelines/pipeline-config';
+import { fanoutTaskPolicyStatements } from '../policies/fanout-task-policy';
 import { pipelineTaskPolicyStatements } from '../policies/worker-task-policy';
 
 export interface WorkerTaskFamilyProps {
@@ -37,11 +38,24 @@ export interface WorkerTaskFamilyProps {
   readonly repositoryArn: string;
   /** The key buckets, queue and registry are encrypted with, when it is a customer-managed one. */
   readonly kmsKeyArn?: string;
+  /**
+   * The pipeline's part in a manifest fan-out group, when it has one: its task role is then scoped to the group's run
+   * keys (fanout-task-policy.ts) instead of a destination prefix of its own, and its worker told where the others are.
+   */
+  readonly fanout?: FanoutWiring;
 }
+
+/** A fan-out group member's wiring: `root` is the group's run root (the fan-out pipeline's destPrefix). */
+export type FanoutWiring =
+  | { readonly kind: 'fanout'; readonly root: string; readonly families: readonly { readonly name: string; readonly queueArn: string; readonly queueUrl: string }[] }
+  | { readonly kind: 'family'; readonly root: string; readonly family: string; readonly aggregatorQueueArn: string; readonly aggregatorQueueUrl: string }
+  | { readonly kind: 'aggregator'; readonly root: string };
 
 export interface WorkerTaskFamilyResources {
   readonly taskDefinition: EcsTaskDefinition;
   readonly taskRole: IamRole;
+  /** The task role's policy, which the security-policy aspect reads. */
+  readonly taskPolicy: IamRolePolicy;
   readonly executionRole: IamRole;
   readonly logGroup: CloudwatchLogGroup;
 }
@@ -82,14 +96,17 @@ export function defineTaskFamily(scope: Construct, props: WorkerTaskFamilyProps)
   });
 
   const taskRole = new IamRole(scope, 'task-role', { name: `${props.name}-worker-task`, assumeRolePolicy: TASKS_ASSUME });
-  new IamRolePolicy(scope, 'task-policy', {
+  const arns = {
+    queueArn: props.queueArn, deadLetterQueueArn: props.deadLetterQueueArn, sourceBucketArn: props.sourceBucketArn, destBucketArn: props.destBucketArn,
+    ...(props.kmsKeyArn !== undefined ? { kmsKeyArn: props.kmsKeyArn } : {}),
+  };
+  const taskPolicy = new IamRolePolicy(scope, 'task-policy', {
     role: taskRole.id,
     policy: JSON.stringify({
       Version: '2012-10-17',
-      Statement: pipelineTaskPolicyStatements(props.pipeline, {
-        queueArn: props.queueArn, deadLetterQueueArn: props.deadLetterQueueArn, sourceBucketArn: props.sourceBucketArn, destBucketArn: props.destBucketArn,
-        ...(props.kmsKeyArn !== undefined ? { kmsKeyArn: props.kmsKeyArn } : {}),
-      }, { shareSource: props.shareSource }),
+      Statement: props.fanout === undefined
+        ? pipelineTaskPolicyStatements(props.pipeline, arns, { shareSource: props.shareSource })
+        : fanoutTaskPolicyStatements({ ...arns, sourcePrefix: props.pipeline.sourcePrefix, root: props.fanout.root, role: fanoutRole(props.fanout) }),
     }),
   });
 
@@ -117,7 +134,30 @@ export function defineTaskFamily(scope: Construct, props: WorkerTaskFamilyProps)
       logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': logGroup.name, 'awslogs-region': props.region, 'awslogs-stream-prefix': 'worker' } },
     }]),
   });
-  return { taskDefinition, taskRole, executionRole, logGroup };
+  return { taskDefinition, taskRole, taskPolicy, executionRole, logGroup };
+}
+
+function fanoutRole(wiring: FanoutWiring): Parameters<typeof fanoutTaskPolicyStatements>[0]['role'] {
+  switch (wiring.kind) {
+    case 'fanout': return { kind: 'fanout', familyQueueArns: wiring.families.map((family) => family.queueArn) };
+    case 'family': return { kind: 'family', family: wiring.family, aggregatorQueueArn: wiring.aggregatorQueueArn };
+    default: return { kind: 'aggregator' };
+  }
+}
+
+/**
+ * What a fan-out group member's worker is told. The families' queue URLs go in as one JSON object built here: each
+ * URL is a Terraform reference inside the string, and a queue URL holds no character JSON would escape, so the value
+ * stays valid JSON once Terraform fills them in (a jsonencode() expression inside the container definitions' own JSON
+ * would not be escaped).
+ */
+function fanoutEnvironment(wiring: FanoutWiring | undefined): Record<string, string> {
+  if (wiring === undefined) return {};
+  switch (wiring.kind) {
+    case 'fanout': return { FANOUT_FAMILIES: JSON.stringify(Object.fromEntries(wiring.families.map((family) => [family.name, family.queueUrl]))) };
+    case 'family': return { FANOUT_FAMILY: wiring.family, AGGREGATE_QUEUE_URL: wiring.aggregatorQueueUrl, RUNS_PREFIX: wiring.root };
+    default: return { RUNS_PREFIX: wiring.root };
+  }
 }
 
 /**
@@ -137,6 +177,7 @@ function workerEnvironment(props: WorkerTaskFamilyProps): Record<string, string>
     QUEUE_URL: props.queueUrl, DLQ_URL: props.deadLetterQueueUrl, MAX_RECEIVE_COUNT: String(props.maxReceiveCount),
     DEST_BUCKET: props.destBucketName, DEST_PREFIX: pipeline.destPrefix, SOURCE_PREFIX: pipeline.sourcePrefix,
     ALLOWED_SOURCE_BUCKETS: props.sourceBucketName,
+    ...fanoutEnvironment(props.fanout),
     ...(pipeline.job !== DEFAULT_JOB ? { JOB: pipeline.job } : {}),
     ...pipeline.jobEnvironment,
     ...Object.fromEntries(Object.entries(settings).filter(([name]) => !(name in pipeline.jobEnvironment))),
@@ -147,11 +188,12 @@ function workerEnvironment(props: WorkerTaskFamilyProps): Record<string, string>
 export class WorkerTaskFamily extends Construct implements WorkerTaskFamilyResources {
   readonly taskDefinition: EcsTaskDefinition;
   readonly taskRole: IamRole;
+  readonly taskPolicy: IamRolePolicy;
   readonly executionRole: IamRole;
   readonly logGroup: CloudwatchLogGroup;
 
   constructor(scope: Construct, id: string, props: WorkerTaskFamilyProps) {
     super(scope, id);
-    ({ taskDefinition: this.taskDefinition, taskRole: this.taskRole, executionRole: this.executionRole, logGroup: this.logGroup } = defineTaskFamily(this, props));
+    ({ taskDefinition: this.taskDefinition, taskRole: this.taskRole, taskPolicy: this.taskPolicy, executionRole: this.executionRole, logGroup: this.logGroup } = defineTaskFamily(this, props));
   }
 }

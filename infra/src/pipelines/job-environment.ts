@@ -8,6 +8,8 @@
 export const WIRING_VARIABLES: readonly string[] = [
   'QUEUE_URL', 'DLQ_URL', 'DEST_BUCKET', 'DEST_PREFIX', 'SOURCE_PREFIX', 'JOB',
   'MAX_RECEIVE_COUNT', 'ALLOWED_SOURCE_BUCKETS', 'TASK_MEMORY_MIB', 'AWS_REGION',
+  // A fan-out group's wiring: the families' and the aggregator's queues and the run root their roles are scoped to.
+  'FANOUT_FAMILIES', 'FANOUT_FAMILY', 'AGGREGATE_QUEUE_URL', 'RUNS_PREFIX',
 ];
 
 /** Names that say "credential": a secret belongs in Secrets Manager or the task role, never in a task definition. */

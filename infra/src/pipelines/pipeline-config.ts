@@ -1,5 +1,6 @@
 import { describeRange, filterRanges, keyRangesOverlap, prefixesOverlap, type KeyRange } from './key-ranges';
 import { jobEnvironmentProblems } from './job-environment';
+import { fanoutGroupProblems, fanoutGroups, fanoutSettingProblems, placeInGroups, type FanoutSettings, type PipelineFeed } from './fanout-groups';
 
 /**
  * One pipeline of the stack: its source filter, queue and DLQ, task family and scaling rule. The first pipeline of
@@ -13,6 +14,14 @@ export interface PipelineConfig {
   readonly job: string;
   /** Extra worker variables for the job (SIZES, COMMAND, ...): plain text, so never a secret. */
   readonly jobEnvironment: Readonly<Record<string, string>>;
+  /**
+   * `s3` (the default): the source bucket's notifications for sourcePrefix and sourceSuffixes. `messages`: a fan-out
+   * pipeline's family or aggregator, sent batch or trigger messages by it, with no notification; it reads and writes
+   * where its group's runs are (see fanout-groups.ts).
+   */
+  readonly feed: PipelineFeed;
+  /** Only on a `job: "fanout"` pipeline (and required there): its families and its aggregator. */
+  readonly fanout: FanoutSettings | undefined;
   readonly sourcePrefix: string;
   /** One notification rule per suffix (S3 suffix filters are case-sensitive); none: the whole prefix. */
   readonly sourceSuffixes: readonly string[];
@@ -41,7 +50,8 @@ export interface PipelineImage {
 }
 
 /** What BLUEPRINT_CONFIG may say about a pipeline: its name, and any field to change from the defaults. */
-export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image'>> & {
+export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image' | 'fanout'>> & {
+  readonly fanout?: FanoutSettings;
   readonly image?: { readonly name: string; readonly dockerfile?: string };
 };
 
@@ -78,7 +88,7 @@ export const FARGATE_CPU_MEMORY: Readonly<Record<number, readonly [number, numbe
 const EPHEMERAL_STORAGE_GIB = [21, 200] as const;
 
 const KNOWN_FIELDS = [
-  'name', 'job', 'jobEnvironment', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
+  'name', 'job', 'jobEnvironment', 'feed', 'fanout', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
   'spotWeight', 'onDemandWeight', 'onDemandBase', 'maxTasks', 'messagesPerTask', 'maxReceiveCount', 'visibilityTimeoutSeconds',
 ];
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -101,27 +111,33 @@ export function capacityProviderStrategy(pipeline: Pick<PipelineConfig, 'spotWei
  * The pipelines, with every field filled in, and the problems found, each naming the pipeline and field. The first
  * pipeline takes what it does not say from the stack-wide fields (so a config without `pipelines` means what it meant
  * before); the others take only sizing and scaling from them, and default to `<name>/` as source and destination
- * prefix, with no suffix filter.
+ * prefix, with no suffix filter. A messages-fed pipeline of a fan-out group takes its group's source prefix and run
+ * root instead.
  */
 export function resolvePipelines(inputs: unknown, defaults: PipelineDefaults): { pipelines: PipelineConfig[]; problems: string[] } {
   if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_PIPELINES) {
     return { pipelines: [], problems: [`pipelines: a list of 1 to ${MAX_PIPELINES} pipelines, e.g. [{"name":"images"}]`] };
   }
   const problems: string[] = [];
-  const pipelines: PipelineConfig[] = [];
+  const resolved: PipelineConfig[] = [];
+  const labels = new Map<PipelineConfig, string>();
   for (const [index, input] of (inputs as unknown[]).entries()) {
     if (typeof input !== 'object' || input === null || typeof (input as { name?: unknown }).name !== 'string') {
       problems.push(`pipelines[${index}]: an object with at least a "name"`);
       continue;
     }
-    const resolved = resolveOne(input as PipelineInput, index === 0, defaults);
-    const label = `pipelines[${index}] "${resolved.name}"`;
+    const pipeline = resolveOne(input as PipelineInput, index === 0, defaults);
+    const label = `pipelines[${index}] "${pipeline.name}"`;
     problems.push(
       ...Object.keys(input).filter((key) => !KNOWN_FIELDS.includes(key)).map((key) => `${label}.${key}: not a pipeline setting (known: ${KNOWN_FIELDS.join(', ')})`),
-      ...pipelineProblems(label, resolved, input as PipelineInput),
+      ...pipelineProblems(label, pipeline, input as PipelineInput),
+      ...fanoutSettingProblems(label, pipeline, (field) => (input as Record<string, unknown>)[field] !== undefined, index === 0),
     );
-    pipelines.push(resolved);
+    resolved.push(pipeline);
+    labels.set(pipeline, label);
   }
+  problems.push(...fanoutGroupProblems(resolved, (p) => labels.get(p)!));
+  const pipelines = placeInGroups(resolved);
   problems.push(...crossPipelineProblems(pipelines));
   return { pipelines, problems };
 }
@@ -131,14 +147,19 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
   const image = input.image === undefined || input.image.name === BASE_IMAGE.name
     ? { ...BASE_IMAGE, ...(input.image?.dockerfile !== undefined ? { dockerfile: input.image.dockerfile } : {}) }
     : { name: input.image.name, dockerfile: input.image.dockerfile ?? '' };
-  const ownDefault = (field: 'sourcePrefix' | 'destPrefix') => (first ? defaults[field] : `${input.name}/`);
+  const feed = input.feed ?? 's3';
+  // A messages-fed pipeline's prefixes are its fan-out group's (placeInGroups); the stack-wide ones never apply to it.
+  const inherits = first && feed === 's3';
+  const ownDefault = (field: 'sourcePrefix' | 'destPrefix') => (inherits ? defaults[field] : `${input.name}/`);
   return {
     name: input.name,
     job,
     // The resize job's sizes default to the stack's `sizes`, as the one pipeline's did.
     jobEnvironment: { ...(job === DEFAULT_JOB ? { SIZES: defaults.sizes } : {}), ...input.jobEnvironment },
+    feed,
+    fanout: input.fanout,
     sourcePrefix: input.sourcePrefix ?? ownDefault('sourcePrefix'),
-    sourceSuffixes: input.sourceSuffixes ?? (first ? defaults.sourceSuffixes : []),
+    sourceSuffixes: input.sourceSuffixes ?? (inherits ? defaults.sourceSuffixes : []),
     destPrefix: input.destPrefix ?? ownDefault('destPrefix'),
     image,
     taskCpu: input.taskCpu ?? defaults.taskCpu,
@@ -205,11 +226,14 @@ function pipelineProblems(label: string, p: PipelineConfig, input: PipelineInput
  * What pipelines may not share: a name; a key their notification rules both match (S3 refuses overlapping filters
  * for one event type, even across queues, and a key must reach one queue); an output prefix (one pipeline's outputs
  * would overwrite or be taken for the other's, and their roles could not be kept apart); one image name built from
- * two Dockerfiles.
+ * two Dockerfiles. Messages-fed pipelines have no notification rule and write under their group's run root, which is
+ * checked as the fan-out pipeline's destPrefix; a fan-out group reads every key under its source prefix (the keys its
+ * manifests may list), so no other pipeline's filter may match a key there.
  */
 function crossPipelineProblems(pipelines: readonly PipelineConfig[]): string[] {
   const problems: string[] = [];
-  const rules = pipelines.flatMap((p) => (Array.isArray(p.sourceSuffixes) ? filterRanges(p.sourcePrefix, p.sourceSuffixes) : []).map((range) => ({ p, range })));
+  const fedByS3 = pipelines.filter((p) => p.feed !== 'messages');
+  const rules = fedByS3.flatMap((p) => (Array.isArray(p.sourceSuffixes) ? filterRanges(p.sourcePrefix, p.sourceSuffixes) : []).map((range) => ({ p, range })));
   const seenPairs = new Set<string>();
   for (const [i, a] of rules.entries()) {
     for (const b of rules.slice(i + 1)) {
@@ -223,10 +247,19 @@ function crossPipelineProblems(pipelines: readonly PipelineConfig[]): string[] {
           'overlapping notification filters): give them distinct sourcePrefix values, or suffixes that cannot end the same key');
     }
   }
+  for (const group of fanoutGroups(pipelines)) {
+    const listed: KeyRange = { prefix: group.fanout.sourcePrefix, suffix: '' };
+    for (const { p, range } of rules.filter((rule) => rule.p !== group.fanout && keyRangesOverlap(rule.range, listed))) {
+      if (seenPairs.has(`${p.name}\u0000${group.fanout.name}`) || seenPairs.has(`${group.fanout.name}\u0000${p.name}`)) continue;
+      seenPairs.add(`${p.name}\u0000${group.fanout.name}`);
+      problems.push(`pipelines "${p.name}" and "${group.fanout.name}": source filter ${show(range)} matches keys under "${group.fanout.sourcePrefix}", which the manifests of ` +
+        `fan-out pipeline "${group.fanout.name}" may list (its group reads every key there): give them distinct sourcePrefix values`);
+    }
+  }
   for (const [i, a] of pipelines.entries()) {
     for (const b of pipelines.slice(i + 1)) {
       if (a.name === b.name) problems.push(`pipelines: the name "${a.name}" is used twice; names must be unique`);
-      if (prefixesOverlap(a.destPrefix, b.destPrefix)) {
+      if (a.feed !== 'messages' && b.feed !== 'messages' && prefixesOverlap(a.destPrefix, b.destPrefix)) {
         problems.push(`pipelines "${a.name}" and "${b.name}": destPrefix "${a.destPrefix}" and "${b.destPrefix}" overlap; each pipeline writes under a prefix of its own`);
       }
       if (a.image.name === b.image.name && a.image.dockerfile !== b.image.dockerfile) {

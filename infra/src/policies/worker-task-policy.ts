@@ -42,7 +42,7 @@ export const WORKER_STATEMENT_IDS = Object.freeze({
  * only when the caller may list the bucket, and with 403 otherwise, so the worker needs this to tell "gone" (a
  * permanent failure) from "forbidden".
  */
-function listUnder(sid: string, bucketArn: string, prefix: string): PolicyStatement {
+export function listUnder(sid: string, bucketArn: string, prefix: string): PolicyStatement {
   // With an empty prefix the role may already read (or write) every key, so listing the whole bucket discloses
   // nothing more, and the condition is left out: a ListObjects without a prefix parameter carries no s3:prefix
   // key at all, and a StringLike on a key that is absent never matches, so a `*` condition would deny exactly that.
@@ -52,6 +52,21 @@ function listUnder(sid: string, bucketArn: string, prefix: string): PolicyStatem
 
 /** The task role's statements: consume and re-queue on the work queue, dead-letter, read the source prefix, write the destination prefix. */
 export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): PolicyStatement[] {
+  return [
+    ...ownQueueStatements(input),
+    { Sid: WORKER_STATEMENT_IDS.readSource, Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects(input) },
+    listUnder('MissingSourceKeyAnswers404', input.sourceBucketArn, input.sourcePrefix),
+    // GetObject too: a redelivered message HEADs its outputs, and skips the work when they already match the source's ETag.
+    // AbortMultipartUpload: a large output (a program's) goes multipart, and a failed one is aborted so its parts are
+    // not billed until the bucket's 7-day rule.
+    { Sid: WORKER_STATEMENT_IDS.writeOutputs, Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
+    listUnder('MissingOutputAnswers404', input.destBucketArn, input.destPrefix),
+    ...dataKeyStatements(input.kmsKeyArn),
+  ];
+}
+
+/** Every worker role's hold on its own pipeline's queue and DLQ. */
+export function ownQueueStatements(input: { readonly queueArn: string; readonly deadLetterQueueArn: string }): PolicyStatement[] {
   return [
     {
       // SendMessage here re-queues the records of a multi-record message that still need a retry. No
@@ -63,18 +78,15 @@ export function workerTaskPolicyStatements(input: WorkerTaskPolicyInput): Policy
     },
     // The worker dead-letters what cannot succeed, and its last allowed attempt, itself, with the reasons attached.
     { Sid: 'DeadLetterWithReasons', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: input.deadLetterQueueArn },
-    { Sid: WORKER_STATEMENT_IDS.readSource, Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects(input) },
-    listUnder('MissingSourceKeyAnswers404', input.sourceBucketArn, input.sourcePrefix),
-    // GetObject too: a redelivered message HEADs its outputs, and skips the work when they already match the source's ETag.
-    // AbortMultipartUpload: a large output (a program's) goes multipart, and a failed one is aborted so its parts are
-    // not billed until the bucket's 7-day rule.
-    { Sid: WORKER_STATEMENT_IDS.writeOutputs, Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: `${input.destBucketArn}/${input.destPrefix}*` },
-    listUnder('MissingOutputAnswers404', input.destBucketArn, input.destPrefix),
-    // Decrypt to read encrypted messages and objects; GenerateDataKey to write outputs and send to an encrypted queue.
-    ...(input.kmsKeyArn !== undefined
-      ? [{ Sid: 'UseTheDataKey', Effect: 'Allow' as const, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: input.kmsKeyArn }]
-      : []),
   ];
+}
+
+/**
+ * With the customer-managed key, which encrypts the buckets and every queue: Decrypt to read encrypted messages and
+ * objects; GenerateDataKey to write objects and send to an encrypted queue (SendMessage to a KMS queue needs both).
+ */
+export function dataKeyStatements(kmsKeyArn: string | undefined): PolicyStatement[] {
+  return kmsKeyArn !== undefined ? [{ Sid: 'UseTheDataKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: kmsKeyArn }] : [];
 }
 
 function sourceObjects(input: WorkerTaskPolicyInput): string | string[] {

@@ -6,8 +6,10 @@ import { arnLocal, arnPart } from '../arn-part';
 import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
 import { BASE_IMAGE, capacityProviderStrategy, type PipelineConfig } from '../pipelines/pipeline-config';
+import { fanoutGroups, fanoutParts } from '../pipelines/fanout-groups';
 import { filterRanges } from '../pipelines/key-ranges';
 import { imageNames, pipelineNames } from '../pipelines/pipeline-names';
+import { scalerEnvironmentBytes } from '../pipelines/scaler-environment-size';
 import { ContainerRegistry } from '../constructs/container-registry';
 import { DeliveryPipeline } from '../constructs/delivery-pipeline';
 import { EncryptionKey } from '../constructs/encryption-key';
@@ -17,11 +19,11 @@ import { Network } from '../constructs/network';
 import { OperationsDashboard } from '../constructs/operations-dashboard';
 import { OperationsTopic } from '../constructs/operations-topic';
 import { QueueAlarms } from '../constructs/queue-alarms';
-import { ScalerFunction } from '../constructs/scaler-function';
+import { LAMBDA_ENVIRONMENT_MAX_BYTES, ScalerFunction } from '../constructs/scaler-function';
 import { SecureBucket } from '../constructs/secure-bucket';
 import { WorkQueue } from '../constructs/work-queue';
 import { WorkerService } from '../constructs/worker-service';
-import { WorkerTaskFamily, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
+import { WorkerTaskFamily, type FanoutWiring, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
 
 export interface BlueprintStackProps {
   readonly config: InfraConfig;
@@ -40,7 +42,11 @@ export class BlueprintStack extends TerraformStack {
     super(scope, id);
     const { config } = props;
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: { [BLUEPRINT_TAG]: config.name } }], ...props.providerOverrides });
-    Aspects.of(this).add(new SecurityPolicyChecks());
+    const scalerBytes = scalerEnvironmentBytes(config, SCALER_METRICS);
+    if (scalerBytes > LAMBDA_ENVIRONMENT_MAX_BYTES) {
+      throw new Error(`the scaler's variables would take ${scalerBytes} bytes for these ${config.pipelines.length} pipelines, over Lambda's ${LAMBDA_ENVIRONMENT_MAX_BYTES}: ` +
+        'use fewer pipelines or shorter pipeline, image or stack names');
+    }
 
     const key = new EncryptionKey(this, 'key', { name: config.name });
     // Spread into every construct that stores data: the blueprint key when kmsEncryption is on, AWS-managed keys otherwise.
@@ -56,22 +62,45 @@ export class BlueprintStack extends TerraformStack {
     const source = bucket('source', { expirationDays: config.sourceExpirationDays });
     const destination = bucket('destination');
     const pipelines = config.pipelines.map((pipeline, index) => ({ pipeline, names: pipelineNames(config.name, pipeline.name, index) }));
+    const fedByS3 = (pipeline: PipelineConfig) => pipeline.feed === 's3';
     const queues = pipelines.map(({ pipeline, names }) => new WorkQueue(this, `${names.idPrefix}work`, {
-      name: names.queueName, visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, maxReceiveCount: pipeline.maxReceiveCount, sourceBucketArn: source.bucket.arn,
+      name: names.queueName, visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, maxReceiveCount: pipeline.maxReceiveCount,
+      // A messages-fed queue (a fan-out family or aggregator) accepts no S3 event.
+      ...(fedByS3(pipeline) ? { sourceBucketArn: source.bucket.arn } : {}),
       retentionSeconds: config.queueRetentionSeconds, deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
       ...dataKey,
     }));
-    // One notification resource per bucket holds every pipeline's rules (a second would replace the first's).
+    const notified = pipelines.map((entry, index) => ({ ...entry, work: queues[index]! })).filter(({ pipeline }) => fedByS3(pipeline));
+    // One notification resource per bucket holds every S3-fed pipeline's rules (a second would replace the first's).
     new S3BucketNotification(this, 'source-events', {
       bucket: source.bucket.id,
-      queue: pipelines.flatMap(({ pipeline }, index) => filterRanges(pipeline.sourcePrefix, pipeline.sourceSuffixes).map((range) => ({
-        queueArn: queues[index]!.queue.arn, events: ['s3:ObjectCreated:*'],
+      queue: notified.flatMap(({ pipeline, work }) => filterRanges(pipeline.sourcePrefix, pipeline.sourceSuffixes).map((range) => ({
+        queueArn: work.queue.arn, events: ['s3:ObjectCreated:*'],
         ...(range.suffix !== '' ? { filterSuffix: range.suffix } : {}), ...(range.prefix !== '' ? { filterPrefix: range.prefix } : {}),
       }))),
       // S3 checks it may send when the notification is created (a test event), so the queue policies must exist first,
       // and with kmsEncryption the key policy that lets S3 encrypt for the queues too.
-      dependsOn: [...queues.map((queue) => queue.policy), ...(config.kmsEncryption ? [key.policy] : [])],
+      dependsOn: [...notified.map(({ work }) => work.policy), ...(config.kmsEncryption ? [key.policy] : [])],
     });
+    // Each fan-out group member's part: where its group's runs are and which queues it sends to.
+    const groups = fanoutGroups(config.pipelines);
+    const parts = fanoutParts(groups);
+    const queueOf = (name: string) => queues[config.pipelines.findIndex((p) => p.name === name)]!.queue;
+    const fanoutWiring = (pipeline: PipelineConfig): FanoutWiring | undefined => {
+      const part = parts.get(pipeline.name);
+      if (part === undefined) return undefined;
+      switch (part.kind) {
+        case 'fanout': return {
+          kind: 'fanout', root: part.group.root,
+          families: part.group.families.map(({ name }) => ({ name, queueArn: queueOf(name).arn, queueUrl: queueOf(name).url })),
+        };
+        case 'family': return {
+          kind: 'family', root: part.group.root, family: part.family,
+          aggregatorQueueArn: queueOf(part.group.aggregator.name).arn, aggregatorQueueUrl: queueOf(part.group.aggregator.name).url,
+        };
+        default: return { kind: 'aggregator', root: part.group.root };
+      }
+    };
 
     // Every image the pipelines name, the base worker image first: derived images are built on top of it.
     const imageConfigs = [BASE_IMAGE, ...uniqueBy(config.pipelines.map((p) => p.image).filter((image) => image.name !== BASE_IMAGE.name), (image) => image.name)];
@@ -89,6 +118,7 @@ export class BlueprintStack extends TerraformStack {
 
     const familyProps = ({ pipeline, names }: (typeof pipelines)[number], index: number): WorkerTaskFamilyProps => {
       const work = queues[index]!;
+      const wiring = fanoutWiring(pipeline);
       return {
         name: names.resourceBase, region: config.region, image: imageOf(pipeline).pointer.image, cpu: pipeline.taskCpu, memory: pipeline.taskMemory,
         ...(pipeline.ephemeralStorageGiB !== undefined ? { ephemeralStorageGiB: pipeline.ephemeralStorageGiB } : {}),
@@ -100,6 +130,7 @@ export class BlueprintStack extends TerraformStack {
         destBucketArn: destination.bucket.arn, destBucketName: destination.bucket.bucket,
         visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, repositoryArn: imageOf(pipeline).registry.repository.arn,
         ...dataKey,
+        ...(wiring !== undefined ? { fanout: wiring } : {}),
       };
     };
     const workers = new WorkerService(this, 'workers', { vpcId: network.vpc.id, ...familyProps(pipelines[0]!, 0) });
@@ -108,6 +139,11 @@ export class BlueprintStack extends TerraformStack {
       ...pipelines.slice(1).map((entry, index) => new WorkerTaskFamily(this, `${entry.names.idPrefix}workers`, familyProps(entry, index + 1))),
     ];
     const taskRoleArns = families.flatMap((family) => [family.taskRole.arn, family.executionRole.arn]);
+    // The least-privilege checks, told which task roles share a fan-out group's runs by design.
+    Aspects.of(this).add(new SecurityPolicyChecks({
+      fanoutGroups: Object.fromEntries(groups.map((group) => [group.fanout.name, config.pipelines
+        .map((pipeline, index) => ({ pipeline, index })).filter(({ pipeline }) => parts.get(pipeline.name)?.group === group).map(({ index }) => families[index]!.taskPolicy)])),
+    }));
     // Every revision of each family, in this partition and account (read from the cluster's ARN): the scaler runs them, the build tags them.
     const arnPrefix = `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}`;
     const taskDefinitionArnPatterns = pipelines.map(({ names }) =>
@@ -185,7 +221,8 @@ export class BlueprintStack extends TerraformStack {
       new TerraformOutput(this, 'pipelines', {
         value: Object.fromEntries(pipelines.map(({ pipeline, names }, index) => [pipeline.name, {
           queue_url: queues[index]!.queue.url, dlq_url: queues[index]!.deadLetterQueue.url, task_family: names.taskFamily,
-          source: `s3://${source.bucket.bucket}/${pipeline.sourcePrefix}`, suffixes: pipeline.sourceSuffixes.join(' '),
+          source: fedByS3(pipeline) ? `s3://${source.bucket.bucket}/${pipeline.sourcePrefix}` : `messages from fan-out pipeline ${parts.get(pipeline.name)?.group.fanout.name ?? '(none)'}`,
+          suffixes: pipeline.sourceSuffixes.join(' '),
           destination: `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
         }])),
       });
