@@ -1,8 +1,27 @@
 import { account } from '../src/accounting';
 import { resizeDemo } from '../../app/jobs/resize/local-demo';
 import { commandDemo } from '../../app/jobs/command/local-demo';
+import { fanoutDemo } from '../../app/jobs/fanout/local-demo';
 
 describe('account', () => {
+  it('counts a manifest done when its run\'s report exists, and never counts or waits for the files it names', () => {
+    const expectedOutputs = fanoutDemo.expectedOutputs({});
+    const pending = account({
+      destPrefix: 'runs/', sourcePrefix: '', expectedOutputs,
+      sourceKeys: ['audio/a.wav', 'audio/b.wav', 'manifests/dawn/manifest.json'],
+      destinationKeys: ['runs/dawn/run.json', 'runs/dawn/summary.csv'],
+      deadLetteredKeys: [],
+    });
+    expect(pending).toEqual({ loaded: 1, done: 0, deadLettered: 0, pending: ['manifests/dawn/manifest.json'], outputs: 2 });
+    const done = account({
+      destPrefix: 'runs/', sourcePrefix: '', expectedOutputs,
+      sourceKeys: ['audio/a.wav', 'manifests/dawn/manifest.json'],
+      destinationKeys: ['runs/dawn/report.json'],
+      deadLetteredKeys: [],
+    });
+    expect(done).toMatchObject({ loaded: 1, done: 1, pending: [] });
+  });
+
   it('counts an image done only when every size exists, dead-lettered when its message is in the DLQ, pending otherwise', () => {
     const result = account({
       destPrefix: '', sourcePrefix: '',
