@@ -7,6 +7,9 @@ const entries = [
   { in: 'app/src/main.ts', out: 'dist/app/main.js', target: 'node20' },
   // The command job's example program: a user's program, bundled on its own (it imports nothing of the worker).
   { in: 'app/jobs/command/example/geojson-stats.ts', out: 'dist/app/jobs/command/geojson-stats.js', target: 'node20' },
+  // The fan-out example's two analysis families: stand-ins for model containers, run by the command job.
+  { in: 'app/jobs/fanout/example/loudness.ts', out: 'dist/app/jobs/fanout/loudness.js', target: 'node20' },
+  { in: 'app/jobs/fanout/example/spectrum.ts', out: 'dist/app/jobs/fanout/spectrum.js', target: 'node20' },
   { in: 'scaler/src/handler.ts', out: 'dist/scaler/index.js', target: 'node22' },
   { in: 'scaler/src/cli.ts', out: 'dist/scaler/cli.js', target: 'node20' },
   { in: 'local/src/cli.ts', out: 'dist/local/cli.js', target: 'node20' },
