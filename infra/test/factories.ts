@@ -194,8 +194,8 @@ export const FANOUT_EXAMPLE: InfraConfigOverrides = {
       name: 'audio', job: 'fanout', sourcePrefix: 'audio/', sourceSuffixes: ['manifest.json'], destPrefix: 'runs/',
       fanout: { families: ['loudness', 'spectrum'], aggregator: 'audio-summary' },
     },
-    { name: 'loudness', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /app/dist/app/jobs/fanout/loudness.js {input} {output}' }, image: FANOUT_FAMILY_IMAGE },
-    { name: 'spectrum', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /app/dist/app/jobs/fanout/spectrum.js {input} {output}' }, image: FANOUT_FAMILY_IMAGE },
+    { name: 'loudness', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /opt/fanout/loudness.js {input} {outputDir}' }, image: FANOUT_FAMILY_IMAGE },
+    { name: 'spectrum', job: 'command', feed: 'messages', jobEnvironment: { COMMAND: 'node /opt/fanout/spectrum.js {input} {outputDir}' }, image: FANOUT_FAMILY_IMAGE },
     { name: 'audio-summary', job: 'aggregate', feed: 'messages' },
   ],
 };
