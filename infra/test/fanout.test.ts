@@ -333,7 +333,7 @@ describe('a stack with a fan-out group', () => {
     for (const family of ['loudness', 'spectrum']) {
       expect(environmentOf(family)).toMatchObject({
         JOB: 'command', FANOUT_FAMILY: family, AGGREGATE_QUEUE_URL: ref('aws_sqs_queue', 'audio-summary-work_queue', 'url'), RUNS_PREFIX: 'runs/',
-        QUEUE_URL: ref('aws_sqs_queue', `${family}-work_queue`, 'url'), COMMAND: `node /app/dist/app/jobs/fanout/${family}.js {input} {output}`,
+        QUEUE_URL: ref('aws_sqs_queue', `${family}-work_queue`, 'url'), COMMAND: `node /opt/fanout/${family}.js {input} {outputDir}`,
       });
       expect(environmentOf(family)).not.toHaveProperty('FANOUT_FAMILIES');
     }
