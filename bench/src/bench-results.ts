@@ -7,6 +7,7 @@ import type { QueueCallsPerImage } from './measure/queue-calls';
 import type { ThroughputMeasurement } from './measure/transform-ceiling';
 import type { WorkerRunResult } from './measure/worker-end-to-end';
 import type { LambdaAlternative, PerImageRequests, Prices, TaskSize } from './parameters';
+import type { FanoutSimulation } from './simulation/fanout-scenarios';
 import type { LargeLaunchComparison, ScenarioComparison, SimulationSummary, StartFailureComparison } from './simulation/scenarios';
 import type { TargetCheck } from './targets';
 
@@ -78,6 +79,8 @@ export interface BenchResults {
     readonly largeLaunch: LargeLaunchComparison;
     /** Issue 10's start failures over 24 h (idle after deploy, crash loops), the scaler before its start guards and now. */
     readonly startFailures: readonly StoredStartFailure[];
+    /** Issue 12: fan-out runs from the manifest upload to the aggregated result. Absent in results written before it. */
+    readonly fanout?: FanoutSimulation;
   };
   /**
    * Part 7: the command job's per-file overhead against the same program run directly on the same files. Undefined in

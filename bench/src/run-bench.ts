@@ -34,10 +34,13 @@ import {
   PRICES_AS_OF,
   type PerImageRequests,
 } from './parameters';
+import { fanoutTarget, fanoutText } from './report/fanout-report';
+import { duration } from './report/markdown-table';
 import { commandJobText, summaryMarkdown } from './report/summary';
+import { fanoutSimulation, type FanoutSimulation } from './simulation/fanout-scenarios';
 import { compareLargeLaunch, compareRules, compareStartGuards, standardScenarios, startFailureScenarios } from './simulation/scenarios';
 import { checkTargets } from './check-targets';
-import { TARGETS } from './targets';
+import { formatVerdict, TARGETS, type TargetCheck } from './targets';
 import { DEFAULT_INFRA_CONFIG } from '../../infra/src/config';
 import { commandJobModule } from '../../app/jobs/command';
 
@@ -300,6 +303,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
           `Fargate $${failure.beforeFargatePerDay.toFixed(2)}/day before, $${failure.afterFargatePerDay.toFixed(2)} now`,
       );
     }
+    // Issue 12: fan-out runs to the aggregated result. Pure simulation, independent of the measured rate.
+    const fanout = simulateFanoutPart(log);
 
     log('6/7 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
@@ -322,11 +327,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       },
       decodeHeavy: { concurrency: DECODE_HEAVY_CONCURRENCY, limitMiB: DEFAULT_INFRA_CONFIG.taskMemory, runs: decodeHeavyRuns },
       coldStart,
-      simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure) },
+      simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure), fanout },
       commandJob,
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
     };
-    const results: BenchResults = { ...partial, targets: checkTargets(partial) };
+    const results: BenchResults = { ...partial, targets: allTargets(partial) };
     writeFileSync(join(options.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     const summary = summaryMarkdown(results);
     writeFileSync(join(options.outDir, 'summary.md'), summary);
@@ -393,7 +398,7 @@ export async function runCommandJobOnly(options: BenchOptions): Promise<BenchRes
     }
     const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
     const partial = { ...stored, commandJob };
-    const results: BenchResults = { ...partial, targets: checkTargets(partial) };
+    const results: BenchResults = { ...partial, targets: allTargets(partial) };
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     const summary = summaryMarkdown(results);
     writeFileSync(join(options.outDir, 'summary.md'), summary);
@@ -403,6 +408,55 @@ export async function runCommandJobOnly(options: BenchOptions): Promise<BenchRes
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Every target: the ones of check-targets.ts and the fan-out run's (issue 12). */
+function allTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  return [...checkTargets(results), fanoutTarget(results.simulation.fanout)];
+}
+
+/** The fan-out scenarios of part 5 (issue 12), with a line each in the log. */
+function simulateFanoutPart(log: (line: string) => void): FanoutSimulation {
+  const fanout = fanoutSimulation(DEFAULT_SIMULATION);
+  for (const scenario of fanout.scenarios) {
+    log(
+      `  fan-out ${scenario.name}: aggregated after ${duration(scenario.simulatedSeconds)}, ideal for the caps ${duration(scenario.ideal.totalSeconds)} ` +
+        `(${scenario.ratio.toFixed(2)}x; ${scenario.bestPhaseRatio.toFixed(2)}-${scenario.worstPhaseRatio.toFixed(2)}x over the schedule's phase, ` +
+        `${scenario.exactCounts.ratio.toFixed(2)}x with exact counts)`,
+    );
+  }
+  return fanout;
+}
+
+/**
+ * `--only fanout`: the fan-out simulation of part 5 alone (pure, under a second). Added to the results.json already in
+ * outDir (its other parts kept, the targets checked again, summary.md rendered again; the charts do not change), or,
+ * when there is none, written alone as fanout.json, with its section printed.
+ */
+export function runFanoutOnly(options: Pick<BenchOptions, 'outDir' | 'log'>): BenchResults | undefined {
+  mkdirSync(options.outDir, { recursive: true });
+  options.log('fan-out runs: manifest upload to the aggregated result, simulated');
+  const fanout = simulateFanoutPart(options.log);
+  const resultsPath = join(options.outDir, 'results.json');
+  if (!existsSync(resultsPath)) {
+    writeFileSync(join(options.outDir, 'fanout.json'), `${JSON.stringify(fanout, null, 2)}\n`);
+    const target = fanoutTarget(fanout);
+    options.log('');
+    options.log(fanoutText(fanout));
+    options.log('');
+    options.log(`target: ${target.target}: ${target.measured} -> ${formatVerdict(target)}`);
+    options.log(`no results.json in ${options.outDir} to add it to: written alone as fanout.json`);
+    return undefined;
+  }
+  const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
+  const partial = { ...stored, simulation: { ...stored.simulation, fanout } };
+  const results: BenchResults = { ...partial, targets: allTargets(partial) };
+  writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  const summary = summaryMarkdown(results);
+  writeFileSync(join(options.outDir, 'summary.md'), summary);
+  options.log('');
+  options.log(summary);
+  return results;
 }
 
 /** Part 3: every planned decode-heavy run, against one S3-protocol server holding all their inputs. */

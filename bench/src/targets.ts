@@ -47,6 +47,13 @@ export const TARGETS = Object.freeze({
    * hour; the first hour holds the first run's launch and the first probes.
    */
   crashLoopTasksPerHour: 5,
+  /**
+   * Issue 12: the large fan-out run (20,000 files x 2 families, the slowest at 10 tasks x CONCURRENCY 2) reaches its
+   * aggregated result within this many times the ideal for the caps, at every phase of the two-minute schedule. Three
+   * hops each wait for a scheduled run and a task start (about 6-9 minutes with a lagging count), so only a run of
+   * an hour or more can be held this close; a small run's ratio is reported, not judged.
+   */
+  fanoutLargeOverIdeal: 1.5,
 });
 
 export function formatVerdict(check: TargetCheck): string {

@@ -2,6 +2,7 @@ import type { BenchResults, MachineInfo } from '../bench-results';
 import { DEFAULT_SIMULATION } from '../parameters';
 import { SCALER_TIMEOUT_SECONDS } from '../simulation/scaling-rules';
 import { formatVerdict } from '../targets';
+import { fanoutText } from './fanout-report';
 import { dollars, duration, fixed, markdownTable } from './markdown-table';
 
 /** The run as Markdown: printed at the end of `npm run bench` and written to summary.md for the README. */
@@ -100,6 +101,8 @@ export function summaryMarkdown(results: BenchResults): string {
     largeLaunchText(results),
     '#### Start failures over 24 h: the scaler before its start guards vs now (issue 10)',
     startFailuresText(results),
+    '#### Fan-out run: manifest upload to the aggregated result (issue 12)',
+    fanoutText(results.simulation.fanout),
     '### 6. Cost per million images',
     costTable(results),
     `Prices: ${results.cost.pricesAsOf}. Fargate cost is at the capacity-provider mix (${results.simulation.taskSize.spotShare * 100}% Spot) ` +

@@ -12,10 +12,16 @@ import type { Workload } from './workloads';
  * `receiveBatchSize` messages per long poll and works through them at its throughput, and exits after `idlePolls`
  * consecutive empty long polls. Pure and deterministic: the same inputs give the same result, with no clock or I/O.
  *
- * Simplifications, stated so results are read with them in mind: queue counts are exact (SQS's lag is ignored),
- * a task works one receive batch at a time at its full rate (the real worker overlaps receives with work, which this
- * rate already includes), nothing fails unless the world's image does, and billing runs from RunTask to exit (Fargate
- * starts billing at image pull, a little later, so task seconds lean high).
+ * Simplifications, stated so results are read with them in mind: queue counts are exact unless the options give
+ * them a lag, a task works one receive batch at a time at its full rate (the real worker overlaps receives with work,
+ * which this rate already includes) unless the options give it slots, nothing fails unless the world's image does,
+ * and billing runs from RunTask to exit (Fargate starts billing at image pull, a little later, so task seconds lean
+ * high).
+ *
+ * With `slots` (SimulationOptions) a task works as the worker does on messages that each take a while, such as a
+ * fan-out batch: it keeps up to `concurrency` messages in flight, each done `secondsPerMessage` after it was received,
+ * receives again (at most its free slots, at most `receiveBatchSize`) as soon as a slot frees, and exits when a long
+ * poll comes back empty with nothing in flight after `idlePolls` empty polls in a row.
  *
  * The world can run a broken image instead of the worker: one that exits non-zero a few seconds after starting (a
  * crash loop), or the bootstrap image, which exits 0 at once; neither receives a message. A run's RunTask calls go
@@ -35,6 +41,23 @@ export interface SimulatedWorld {
 }
 
 export const WORKER_WORLD: SimulatedWorld = Object.freeze({ image: 'worker', exitAfterSeconds: 5, runTaskCallSeconds: 1.5 });
+
+/** Messages that each take a fixed time, worked `concurrency` at a time per task (the worker's CONCURRENCY). */
+export interface TaskSlots {
+  readonly concurrency: number;
+  readonly secondsPerMessage: number;
+}
+
+/** What the standard scenarios leave at their defaults: a pooled per-task rate and exact queue counts. */
+export interface SimulationOptions {
+  /** Tasks work messages in slots instead of sharing `perTaskImagesPerSecond` over each receive batch. */
+  readonly slots?: TaskSlots;
+  /**
+   * The scaler reads the queue's counts as they were this long before its run (ApproximateNumberOfMessages lags);
+   * 0 or absent: exact counts.
+   */
+  readonly depthLagSeconds?: number;
+}
 
 /** One scheduled run that had something to launch. */
 export interface ScalerRunRecord {
@@ -97,6 +120,8 @@ export interface SimulationResult {
   readonly simulatedSeconds?: number;
   /** Runs whose launches a start guard held back or cut. */
   readonly heldRuns?: number;
+  /** With slots: task seconds between start and exit with no message in flight (waiting polls and the idle tail). */
+  readonly idleTaskSeconds?: number;
   /** Tasks that exited non-zero. */
   readonly startFailures?: number;
   /** The runs that had something to launch, in order. */
@@ -129,6 +154,9 @@ interface TaskState {
   waiting: boolean;
   startedWhileOthersDrain: boolean;
   exitCode: number | undefined;
+  /** With slots: messages in flight, and since when the task has had none (while started). */
+  busy: number;
+  idleSince: number;
 }
 
 interface Cohort {
@@ -141,8 +169,15 @@ export function simulateScaling(
   rule: ScalingRule,
   parameters: SimulationParameters,
   world: SimulatedWorld = WORKER_WORLD,
+  options: SimulationOptions = {},
 ): SimulationResult {
   validate(parameters);
+  const { slots } = options;
+  if (slots !== undefined && !(Number.isInteger(slots.concurrency) && slots.concurrency >= 1 && slots.secondsPerMessage >= 0)) {
+    throw new RangeError(`slots need an integer concurrency of at least 1 and a time per message of 0 or more, got ${JSON.stringify(slots)}`);
+  }
+  const depthLag = options.depthLagSeconds ?? 0;
+  if (!(depthLag >= 0)) throw new RangeError(`depthLagSeconds must be 0 or more, got ${depthLag}`);
   const events = new EventQueue<SimEvent>();
   const backlog: Cohort[] = [];
   let backlogHead = 0;
@@ -162,6 +197,10 @@ export function simulateScaling(
   let maxLatency = 0;
   let lastCompletion: number | undefined;
   let heldRuns = 0;
+  let idleTaskSeconds = 0;
+  /** The queue's counts after each change, for a scaler that reads them late; only kept when it does. */
+  const depthHistory: { time: number; visible: number; inFlight: number }[] = [{ time: -Infinity, visible: 0, inFlight: 0 }];
+  let depthCursor = 0;
   const runs: ScalerRunRecord[] = [];
   const timeline: TimelineSample[] = [];
   let nextSampleAt = 0;
@@ -171,8 +210,8 @@ export function simulateScaling(
   workload.arrivals.forEach((arrival, index) => events.push(arrival.atSeconds, { kind: 'arrival', index }));
   events.push(parameters.firstTickSeconds, { kind: 'tick' });
 
-  const take = (): TakenBatch => {
-    let wanted = Math.min(parameters.receiveBatchSize, visible);
+  const take = (most: number): TakenBatch => {
+    let wanted = Math.min(most, visible);
     const count = wanted;
     let arrivalSum = 0;
     let earliestArrival = Infinity;
@@ -200,12 +239,22 @@ export function simulateScaling(
     const task = tasks[id]!;
     task.waiting = false;
     task.emptyPolls = 0;
-    const batch = take();
-    events.push(now + batch.count / parameters.perTaskImagesPerSecond, { kind: 'batch-done', task: id, batch });
+    if (slots === undefined) {
+      const batch = take(parameters.receiveBatchSize);
+      events.push(now + batch.count / parameters.perTaskImagesPerSecond, { kind: 'batch-done', task: id, batch });
+      return;
+    }
+    const batch = take(Math.min(parameters.receiveBatchSize, slots.concurrency - task.busy));
+    if (task.busy === 0) idleTaskSeconds += now - task.idleSince;
+    task.busy += batch.count;
+    events.push(now + slots.secondsPerMessage, { kind: 'batch-done', task: id, batch });
+    // The worker receives again at once while it has a free slot.
+    poll(id, now);
   };
 
   const poll = (id: number, now: number): void => {
     const task = tasks[id]!;
+    if (slots !== undefined && task.busy >= slots.concurrency) return;
     if (visible > 0) {
       startWork(id, now);
       return;
@@ -225,6 +274,19 @@ export function simulateScaling(
   };
 
   const finished = (): boolean => arrivalsLeft === 0 && visible === 0 && inFlight === 0 && alive === 0;
+
+  const recordDepth = (now: number): void => {
+    const last = depthHistory[depthHistory.length - 1]!;
+    if (last.visible === visible && last.inFlight === inFlight) return;
+    if (last.time === now) depthHistory.pop();
+    depthHistory.push({ time: now, visible, inFlight });
+  };
+
+  /** The counts as they stood at `time`; runs come in order, so the cursor only moves forward. */
+  const depthAt = (time: number): { visible: number; inFlight: number } => {
+    while (depthCursor + 1 < depthHistory.length && depthHistory[depthCursor + 1]!.time <= time) depthCursor++;
+    return depthHistory[depthCursor]!;
+  };
 
   let now = 0;
   for (;;) {
@@ -249,7 +311,8 @@ export function simulateScaling(
       }
       case 'tick': {
         scalerRuns++;
-        const wanted = rule.launch({ visible, inFlight, running: alive }, parameters.maxTasks, parameters.messagesPerTask);
+        const seen = depthLag > 0 ? depthAt(now - depthLag) : { visible, inFlight };
+        const wanted = rule.launch({ visible: seen.visible, inFlight: seen.inFlight, running: alive }, parameters.maxTasks, parameters.messagesPerTask);
         const { launch, heldBy } = wanted > 0 ? guard(rule, world, wanted, tasks, now) : { launch: 0, heldBy: undefined };
         if (heldBy !== undefined) heldRuns++;
         const calls = launchCalls(rule.launcher, launch, world.runTaskCallSeconds);
@@ -269,6 +332,8 @@ export function simulateScaling(
               waiting: false,
               startedWhileOthersDrain: false,
               exitCode: undefined,
+              busy: 0,
+              idleSince: launchedAt + parameters.startLatencySeconds,
             });
             alive++;
             events.push(launchedAt + parameters.startLatencySeconds, { kind: 'start', task: id });
@@ -309,6 +374,12 @@ export function simulateScaling(
         latencySum += batch.count * now - batch.arrivalSum;
         maxLatency = Math.max(maxLatency, now - batch.earliestArrival);
         lastCompletion = now;
+        if (slots !== undefined) {
+          task.busy -= batch.count;
+          if (task.busy === 0) task.idleSince = now;
+          // A long poll already under way goes on; otherwise the freed slot receives again.
+          if (task.waiting) break;
+        }
         poll(event.task, now);
         break;
       }
@@ -320,11 +391,12 @@ export function simulateScaling(
         task.emptyPolls++;
         const position = waiting.indexOf(event.task);
         if (position >= 0) waiting.splice(position, 1);
-        if (task.emptyPolls >= parameters.idlePolls) {
+        if (task.emptyPolls >= parameters.idlePolls && task.busy === 0) {
           task.waiting = false;
           task.exitedAt = now;
           task.exitCode = 0;
           alive--;
+          if (slots !== undefined) idleTaskSeconds += now - task.idleSince;
         } else {
           poll(event.task, now);
         }
@@ -332,6 +404,7 @@ export function simulateScaling(
       }
     }
     sample(now, alive !== aliveBefore);
+    if (depthLag > 0) recordDepth(now);
     if (finished() && events.size === 0) break;
   }
   sample(now, true);
@@ -369,9 +442,15 @@ export function simulateScaling(
     timeline,
     simulatedSeconds: end - Math.min(origin, end),
     heldRuns,
+    ...(slots !== undefined ? { idleTaskSeconds: idleTaskSeconds + stillIdle(tasks, end) } : {}),
     startFailures: finishedTasks.filter((task) => task.exitCode !== undefined && task.exitCode !== 0).length,
     runs,
   };
+}
+
+/** Idle time of tasks still running, started and without work when the simulation ends (at its horizon). */
+function stillIdle(tasks: readonly TaskState[], end: number): number {
+  return tasks.reduce((sum, task) => sum + (task.exitedAt === undefined && task.busy === 0 && task.startedAt <= end ? end - task.idleSince : 0), 0);
 }
 
 /** The deployed scaler's start guards, from the simulated tasks as ECS would report them. */
