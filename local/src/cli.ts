@@ -112,8 +112,10 @@ async function main(argv: string[]): Promise<number> {
     },
     { onStop: (handler) => handlers.push(handler) },
   );
+  // A fan-out's unit of work is a run: say where each stands, per family, and where its summary is.
+  const runs = demo.job === 'fanout' ? await runStatusesAt(`s3://${DESTINATION_BUCKET}/runs/`, dataDir) : undefined;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...summary, ...(runs !== undefined ? { runs } : {}) })}\n`);
   } else {
     process.stdout.write(
       [
@@ -122,7 +124,9 @@ async function main(argv: string[]): Promise<number> {
         `${summary.durationSeconds}s, ${summary.filesPerSecond} files/s, ${summary.workersStarted} workers started, at most ${summary.peakWorkers} at once`,
         ...summary.deadLetters.slice(0, DEAD_LETTERS_SHOWN).map((line) => `  DLQ ${line.key}: ${line.reason}${line.why === '' ? '' : ` (${line.why})`}`),
         summary.dlqDepth > 0 ? `dead letters: inspect with npm run status, retry with npm run redrive after fixing the cause` : '',
+        ...(runs ?? []).flatMap(formatRunStatus),
         `outputs (plain files): ${summary.outputsDir}`,
+        ...(runs ?? []).filter((run) => run.aggregated).map((run) => `  run ${run.runId}'s summary: ${join(summary.outputsDir, 'runs', run.runId, 'summary.csv')}`),
         '',
       ].join('\n'),
     );
@@ -194,7 +198,8 @@ async function runStatusesAt(location: string, localDataDir: string | undefined)
 function runningEndpoint(dataDir: string): string | undefined {
   try {
     const state = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { pid?: number; endpoint?: string };
-    if (state.pid === undefined || state.endpoint === undefined) return undefined;
+    // This process's own pipeline has stopped by the time its summary lists the runs.
+    if (state.pid === undefined || state.endpoint === undefined || state.pid === process.pid) return undefined;
     process.kill(state.pid, 0);
     return state.endpoint;
   } catch {

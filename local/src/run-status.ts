@@ -14,6 +14,8 @@ export interface RunStatus {
   readonly aggregated: boolean;
   /** s3://… of the summary once aggregated. */
   readonly summary?: string;
+  /** Once aggregated: file × family results that failed (the summary has each reason). */
+  readonly failedFiles?: number;
   readonly createdAt: string;
 }
 
@@ -40,6 +42,7 @@ export async function readRunStatuses(store: ObjectStore, bucket: string, root: 
     });
     const states = await mapLimited(settled, READS_AT_ONCE, async (entry) => ({ ...entry, status: (await ledger.ledgerEntry(entry.family, entry.index))?.status }));
     const aggregated = keys.has(reportKey(layout));
+    const report = aggregated ? await ledger.readJsonIfPresent<{ failedFileCount?: number }>(reportKey(layout)) : undefined;
     return {
       runId,
       files: record.fileCount,
@@ -54,6 +57,7 @@ export async function readRunStatuses(store: ObjectStore, bucket: string, root: 
       triggered: keys.has(triggerKey(layout)),
       aggregated,
       ...(aggregated ? { summary: `s3://${bucket}/${summaryCsvKey(layout)}` } : {}),
+      ...(report?.failedFileCount !== undefined ? { failedFiles: report.failedFileCount } : {}),
       createdAt: record.createdAt,
     };
   }));
@@ -62,7 +66,8 @@ export async function readRunStatuses(store: ObjectStore, bucket: string, root: 
 
 /** One line per run and per family, e.g. `run dawn-chorus: 240 files in 12 batches, aggregated (s3://…)`. */
 export function formatRunStatus(run: RunStatus): string[] {
-  const state = run.aggregated ? `aggregated once (${run.summary ?? ''})` : run.triggered ? 'aggregating' : run.dispatched ? 'running' : 'dispatching';
+  const failed = run.failedFiles === undefined ? '' : `, ${run.failedFiles} file results failed`;
+  const state = run.aggregated ? `aggregated once${failed} (${run.summary ?? ''})` : run.triggered ? 'aggregating' : run.dispatched ? 'running' : 'dispatching';
   return [
     `run ${run.runId}: ${run.files} files in ${run.batches} batches, ${state}`,
     ...run.families.map((family) => `  ${family.family}: dispatched ${family.dispatched}, done ${family.done}, failed ${family.failed}, pending ${family.dispatched - family.done - family.failed}`),

@@ -62,10 +62,19 @@ export function summaryRecords(table: SummaryTable): (string | number | boolean)
     row.key,
     ...table.families.flatMap((family) => {
       const cell = row.families[family]!;
-      return [cell.status, cell.reason ?? '', ...table.fields[family]!.map((field) => cell.summary?.[field] ?? '')];
+      return [cell.status, oneLine(cell.reason ?? ''), ...table.fields[family]!.map((field) => cell.summary?.[field] ?? '')];
     }),
   ]);
   return [header, ...body.map((values) => values.map(neutraliseFormula))];
+}
+
+/**
+ * A spreadsheet row stays one line: a multi-line reason (a program's exit and its stderr tail) becomes its last line,
+ * which for a program is the one naming the problem. summary.json keeps it whole.
+ */
+export function oneLine(reason: string): string {
+  const lines = reason.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+  return lines.length <= 1 ? (lines[0] ?? '') : lines[lines.length - 1]!;
 }
 
 /**

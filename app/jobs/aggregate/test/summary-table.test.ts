@@ -1,4 +1,4 @@
-import { buildSummaryTable, neutraliseFormula, summaryRecords, type BatchFindings } from '../summary-table';
+import { buildSummaryTable, neutraliseFormula, oneLine, summaryRecords, type BatchFindings } from '../summary-table';
 
 const entry = (status: 'done' | 'failed', reason?: string) => ({ status, ...(reason !== undefined ? { reason } : {}), files: 2, failedFiles: 0, at: '', messageId: 'm' });
 
@@ -38,6 +38,11 @@ describe('the run summary', () => {
     const [header, first] = summaryRecords(buildSummaryTable(['loud'], batches));
     expect(header).toEqual(['key', 'loud.status', 'loud.reason', 'loud.mean_dbfs', 'loud.active']);
     expect(first).toEqual(['a.wav', 'done', '', -12.5, true]);
+  });
+
+  it('keeps a CSV reason on one line: a program\'s last stderr line names the problem', () => {
+    expect(oneLine('COMMAND exited with code 65: permanent; last lines of stderr:\nloudness: truncated WAV: data chunk declares 64000 bytes\n')).toBe('loudness: truncated WAV: data chunk declares 64000 bytes');
+    expect(oneLine('not audio')).toBe('not audio');
   });
 
   it('keeps text a spreadsheet would run as a formula from being one, and numbers as numbers', () => {
