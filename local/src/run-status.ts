@@ -2,6 +2,7 @@ import type { ObjectStore } from '../../app/src/ports/object-store';
 import { RunLedger } from '../../app/src/fanout/run-ledger';
 import { parseLedgerKey, reportKey, summaryCsvKey, triggerKey } from '../../shared/fanout/run-layout';
 import type { RunRecord } from '../../shared/fanout/run-record';
+import { mapLimited } from '../../shared/runtime/map-limited';
 
 /** Where one fan-out run stands, per family: what `npm run status` prints. */
 export interface RunStatus {
@@ -72,17 +73,4 @@ export function formatRunStatus(run: RunStatus): string[] {
     `run ${run.runId}: ${run.files} files in ${run.batches} batches, ${state}`,
     ...run.families.map((family) => `  ${family.family}: dispatched ${family.dispatched}, done ${family.done}, failed ${family.failed}, pending ${family.dispatched - family.done - family.failed}`),
   ];
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await each(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }

@@ -3,6 +3,7 @@ import { PermanentError, TransientError } from '../../../shared/errors';
 import { parseFanoutMessage } from '../../../shared/fanout/messages';
 import { batchKey, reportKey, summaryCsvKey, summaryJsonKey } from '../../../shared/fanout/run-layout';
 import type { BatchList } from '../../../shared/fanout/run-record';
+import { mapLimited } from '../../../shared/runtime/map-limited';
 import type { LogFields } from '../../../shared/log/logger';
 import { RunLedger } from '../../src/fanout/run-ledger';
 import type { MessageJob, MessageJobContext } from '../../src/job/message-job';
@@ -79,17 +80,4 @@ export class AggregateJob implements MessageJob {
       ...(created ? { summary: `s3://${request.bucket}/${summaryCsvKey(layout)}` } : { reason: 'aggregated meanwhile by another task' }),
     });
   }
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await each(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }

@@ -4,6 +4,7 @@ import { keysKey } from '../../../shared/fanout/run-layout';
 import type { RunRecord } from '../../../shared/fanout/run-record';
 import type { LogFields } from '../../../shared/log/logger';
 import { retryTransient } from '../../../shared/retry';
+import { mapLimited } from '../../../shared/runtime/map-limited';
 import { RunLedger } from '../../src/fanout/run-ledger';
 import type { MessageJob, MessageJobContext } from '../../src/job/message-job';
 import { planBatches } from './batches';
@@ -61,7 +62,7 @@ export class FanoutJob implements MessageJob {
       return family;
     });
     const runBatches = planBatches(keys, run.batchSize);
-    await forEachLimited(runBatches, WRITES_AT_ONCE, (batch) =>
+    await mapLimited(runBatches, WRITES_AT_ONCE, (batch) =>
       ledger.writeBatchList({ runId: run.runId, batch: batch.index, bucket: run.sourceBucket, keys: batch.keys, settings: run.settings }));
     await Promise.all(families.map((family) =>
       retryTransient(() => context.sender.sendAll(family.queueUrl, runBatches.map((batch) => batchMessageBody(home, family.name, batch.index))), retry)));
@@ -98,12 +99,4 @@ export class FanoutJob implements MessageJob {
     }
     return existing;
   }
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, each: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await each(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
