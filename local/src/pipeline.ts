@@ -278,14 +278,16 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
 
 async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
   const demoMarker = join(options.dataDir, 'demo-loaded');
+  // Files the events are filtered for (manifests) go last, so the files they name are there before they are read.
+  const suffixes = options.env.SOURCE_SUFFIXES?.split(',').map((suffix) => suffix.trim()).filter(Boolean) ?? options.demo.sourceSuffixes ?? [];
+  const triggersLast = (key: string) => suffixes.some((suffix) => key.endsWith(suffix));
   if (options.load !== undefined) {
-    const keys = await uploadDirectory(s3, SOURCE_BUCKET, options.load);
+    const keys = await uploadDirectory(s3, SOURCE_BUCKET, options.load, '', triggersLast);
     options.write(`loaded ${keys.length} files from ${options.load}\n`);
   } else if (!existsSync(demoMarker)) {
     const demoDir = join(options.dataDir, 'demo');
     const { good, broken } = await options.demo.writeDemoSet(demoDir);
-    const suffixes = options.demo.sourceSuffixes ?? [];
-    const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir, '', (key) => suffixes.some((suffix) => key.endsWith(suffix)));
+    const keys = await uploadDirectory(s3, SOURCE_BUCKET, demoDir, '', triggersLast);
     writeFileSync(demoMarker, new Date().toISOString());
     options.write(`loaded the ${options.demo.job} demo set: ${keys.length} files (${good} ${options.demo.noun}, ${broken} deliberately broken)\n`);
   }

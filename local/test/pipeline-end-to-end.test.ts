@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
+import { parse } from 'csv-parse/sync';
 import { BROKEN_GEOJSON, GOOD_GEOJSON_KEYS } from '../../app/jobs/command/example/demo-set';
+import { BROKEN_WAVS, MIN_WAV_DEMO_COUNT, writeWavDemoSet } from '../../app/jobs/fanout/example/demo-set';
 
 /**
  * `npm start -- --load <dir> --until-drained --json` as a user runs it: the bundled CLI and worker, s3rver, the local
@@ -20,6 +22,8 @@ beforeAll(async () => {
   await Promise.all([
     bundle('local/src/cli.ts', 'local/cli.js'), bundle('app/src/main.ts', 'app/main.js'),
     bundle('app/jobs/command/example/geojson-stats.ts', 'app/jobs/command/geojson-stats.js'),
+    bundle('app/jobs/fanout/example/loudness.ts', 'app/jobs/fanout/loudness.js'),
+    bundle('app/jobs/fanout/example/spectrum.ts', 'app/jobs/fanout/spectrum.js'),
   ]);
   const input = join(dir, 'input');
   for (let i = 0; i < 120; i++) {
@@ -81,3 +85,29 @@ it('runs the command job\'s GeoJSON demo: statistics as JSON files, every broken
   // Every message's private directory is gone once the run is over.
   expect(readdirSync(join(dir, 'work'), { recursive: true })).toEqual([]);
 }, 150_000);
+
+it('runs a manifest fan-out as four pipelines: both families over every file, one aggregation, a summary to open', async () => {
+  const input = join(dir, 'fanout-input');
+  const set = await writeWavDemoSet(input, { count: MIN_WAV_DEMO_COUNT });
+  mkdirSync(join(input, 'manifests/e2e'), { recursive: true });
+  writeFileSync(join(input, 'manifests/e2e/manifest.json'), JSON.stringify({ runId: 'e2e', keys: set.keys }));
+  const data = join(dir, 'fanout');
+  const summary = await startUntilDrained(['--job', 'fanout', '--load', input, '--data-dir', data, '--max-tasks', '2', '--timeout', '240'], { BATCH_SIZE: '4', WORK_DIR: join(dir, 'fanout-work') });
+  expect(summary).toMatchObject({ job: 'fanout', loaded: 1, done: 1, pending: [], dlqDepth: 0, workersAtEnd: 0 });
+  const batches = Math.ceil(set.keys.length / 4);
+  expect(summary.runs).toEqual([expect.objectContaining({
+    runId: 'e2e', files: set.keys.length, batches, aggregated: true,
+    families: [{ family: 'loudness', dispatched: batches, done: batches, failed: 0 }, { family: 'spectrum', dispatched: batches, done: batches, failed: 0 }],
+  })]);
+  const rows = parse(readFileSync(join(data, 'out/runs/e2e/summary.csv')), { columns: true }) as Record<string, string>[];
+  expect(rows.map((row) => row.key)).toEqual(set.keys);
+  for (const row of rows) {
+    const broken = BROKEN_WAVS.find((file) => file.key === row.key);
+    expect(row['loudness.status']).toBe(broken === undefined ? 'done' : 'failed');
+    expect(row['spectrum.status']).toBe(broken === undefined ? 'done' : 'failed');
+    if (broken !== undefined) expect(row['loudness.reason']).toContain(broken.reason);
+  }
+  // The aggregator ran once, in one of its workers, whatever else happened.
+  const aggregatorLogs = readdirSync(join(data, 'logs/summary')).map((name) => readFileSync(join(data, 'logs/summary', name), 'utf8')).join('\n');
+  expect(aggregatorLogs.split('\n').filter((line) => line.includes('"message":"aggregated"'))).toHaveLength(1);
+}, 300_000);
