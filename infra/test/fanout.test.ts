@@ -41,6 +41,19 @@ describe('fan-out groups in the pipelines setting', () => {
     expect(byName['audio-summary']).toMatchObject({ job: 'aggregate', image: { name: 'worker' } });
   });
 
+  it('scales a messages-fed pipeline on batches, not files: a task per vCPU\'s worth of messages unless told otherwise', () => {
+    const byName = Object.fromEntries(resolve(FANOUT_EXAMPLE).pipelines.map((p) => [p.name, p]));
+    expect(byName.images!.messagesPerTask).toBe(10);
+    // The stack's default task has 2 vCPUs: the command job works on 2 messages at once there.
+    expect(byName.loudness!.messagesPerTask).toBe(2);
+    const resized = withPipelines((pipelines) => Object.values({
+      ...pipelines, loudness: { ...pipelines.loudness, taskCpu: 4096, taskMemory: 8192 }, spectrum: { ...pipelines.spectrum, messagesPerTask: 7 },
+    }))();
+    const byNameResized = Object.fromEntries(resized.pipelines.map((p) => [p.name, p]));
+    expect(byNameResized.loudness!.messagesPerTask).toBe(4);
+    expect(byNameResized.spectrum!.messagesPerTask).toBe(7);
+  });
+
   it('ignores messages-fed pipelines in the source and destination overlap checks (they share the group\'s prefixes by design)', () => {
     // Resolved, each family reads audio/* and writes under runs/, which overlap the fan-out pipeline's filter and prefix.
     expect(() => resolve(FANOUT_EXAMPLE)).not.toThrow();
