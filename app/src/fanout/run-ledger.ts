@@ -89,7 +89,8 @@ export class RunLedger {
    * A handler killed between creating the trigger and sending is redelivered with the same message id, finds its own
    * trigger and sends again; the aggregator's report is written once, so a second request cannot aggregate twice.
    */
-  async triggerIfComplete(record: RunRecord, messageId: string, aggregateQueueUrl: string, sender: MessageSender): Promise<TriggerOutcome> {
+  async triggerIfComplete(record: RunRecord, messageId: string, aggregateQueueUrl: string, sender: MessageSender, random: () => number = Math.random): Promise<TriggerOutcome> {
+    if (await this.someUnsettled(record, random)) return 'pending';
     const completion = await this.completion(record);
     if (!completion.complete) return 'pending';
     const trigger: TriggerRecord = { at: new Date().toISOString(), messageId };
@@ -104,6 +105,21 @@ export class RunLedger {
       return 'resent';
     }
     return 'already-triggered';
+  }
+
+  /**
+   * A cheap look before the full listing: a few settlements most likely still missing (each family's last batch,
+   * dispatched last, and one at random). One missing means the run is not complete, and whoever settles last does the
+   * full check, so answering "pending" on this evidence is always safe. Without it every settlement would list the
+   * whole ledger: at 20,000 batches x 2 families, 40 LIST pages each, 800,000 over a run.
+   */
+  private async someUnsettled(record: Pick<RunRecord, 'families' | 'batchCount'>, random: () => number): Promise<boolean> {
+    const candidates = new Set(record.families.flatMap((family) => [
+      layout.ledgerKey(this.run, family, record.batchCount - 1),
+      layout.ledgerKey(this.run, family, Math.floor(random() * record.batchCount)),
+    ]));
+    const heads = await Promise.all([...candidates].map((key) => this.head(key)));
+    return heads.some((head) => head === undefined);
   }
 
   async trigger(): Promise<TriggerRecord | undefined> {
