@@ -62,7 +62,7 @@ export function formatChaosReport(title: string, result: ChaosResult): string {
   return lines.join('\n');
 }
 
-function formatMemory(memory: readonly WorkerMemory[]): string {
+export function formatMemory(memory: readonly WorkerMemory[]): string {
   const peaks = memory.map((m) => m.peakBytes);
   const heaviest = memory.reduce((a, b) => (b.peakBytes > a.peakBytes ? b : a));
   return `${memory.length} workers, limit ${(heaviest.limitBytes / MiB).toFixed(0)} MiB each, peak ${(Math.min(...peaks) / MiB).toFixed(0)}-${(heaviest.peakBytes / MiB).toFixed(0)} MiB ` +

@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -22,6 +21,7 @@ import { estimatedDecodeBytes, heavyPng16, heavyProgressiveJpeg, slowOlderVersio
 import { checkInvariants, type ExpectedInput, type InvariantReport, type LogLine, type OutputObject, type OutputRules, type SigtermRecord, type WorkerMemory } from './invariants';
 import { findLogLeaks } from './log-hygiene';
 import { LogTail } from './log-tail';
+import { launchPipeline, type RunningPipeline } from './pipeline-launcher';
 import { DESTINATION_BUCKET, SOURCE_BUCKET, type FromPipeline, type PipelineSettings } from './pipeline-protocol';
 import { descendsFrom, isAlive, processesRunning, sampleProcess, type ProcessSample } from './process-probe';
 import { stillInvisible, type HandedBack } from './queue-inspection';
@@ -306,7 +306,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const startPipeline = async () => {
     generation++;
     const settings: PipelineSettings = {
-      dataDir: options.dataDir, workerPath: options.workerPath, workerEnv, generation,
+      dataDir: options.dataDir, workerPath: options.workerPath, pipelines: [{ workerEnv }], generation,
       ...(options.memoryLimitMiB !== undefined ? { memoryLimitBytes: options.memoryLimitMiB * 1024 * 1024 } : {}),
     };
     pipeline = await launchPipeline(options.pipelinePath, settings, options.nodeModules, onMessage);
@@ -544,50 +544,8 @@ export function planActions(random: Random, counts: { sigkills: number; sigterms
   return all.map((action, index) => ({ action, atFraction: (0.7 * index) / Math.max(1, all.length) }));
 }
 
-interface RunningPipeline {
-  readonly endpoint: string;
-  send(message: { type: 'scale'; workers: number }): void;
-  killGroup(): Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-async function launchPipeline(path: string, settings: PipelineSettings, nodeModules: string, onMessage: (message: FromPipeline) => void): Promise<RunningPipeline> {
-  const child: ChildProcess = fork(path, [], {
-    detached: true,
-    env: { PATH: process.env.PATH ?? '', NODE_PATH: nodeModules, NODE_NO_WARNINGS: '1', CHAOS_PIPELINE: JSON.stringify(settings) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    child.on('message', (message: FromPipeline) => {
-      if (message.type === 'ready') resolve(message.endpoint);
-      else onMessage(message);
-    });
-    child.once('exit', (code, signal) => reject(new Error(`chaos pipeline exited before it was ready (${code ?? signal})`)));
-  });
-  let alive = true;
-  void exited.then(() => {
-    alive = false;
-  });
-  return {
-    endpoint,
-    send: (message) => child.send(message),
-    killGroup: async () => {
-      process.kill(-(child.pid ?? 0), 'SIGKILL');
-      await exited;
-    },
-    shutdown: async () => {
-      if (!alive) return;
-      child.send({ type: 'shutdown' });
-      const timer = setTimeout(() => alive && process.kill(-(child.pid ?? 0), 'SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
 /** Loading and verifying bypass the proxy; s3rver itself answers 500 now and then under thousands of requests. */
-function directClient(endpoint: string): S3Client {
+export function directClient(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS, maxAttempts: 10 });
 }
 
@@ -849,7 +807,7 @@ function handedBackBy(logPath: string | undefined): HandedBack[] {
     .map((messageId) => ({ messageId, receiveCount: receiveCounts.get(messageId) ?? Number.MAX_SAFE_INTEGER }));
 }
 
-function readLogs(dir: string): { file: string; text: string }[] {
+export function readLogs(dir: string): { file: string; text: string }[] {
   return readdirSync(dir).filter((name) => name.endsWith('.log')).sort().map((name) => ({ file: name, text: readFileSync(join(dir, name), 'utf8') }));
 }
 
@@ -892,7 +850,7 @@ export function summariseResources(pid: number, list: readonly ProcessSample[]):
   };
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -904,7 +862,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
   return results;
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('timed out waiting for killed workers to die');
@@ -912,6 +870,6 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
   }
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,8 @@
 /**
  * `npm run chaos`: the full reliability run. `npm run chaos -- --job command` runs the command job's pass instead: the
- * GeoJSON example program on every object under the same kills, faults, outage and overwrites, with its bad inputs. The main pass (300 good images, the bad-input matrix, overwrite races and
+ * GeoJSON example program on every object under the same kills, faults, outage and overwrites, with its bad inputs;
+ * `--job fanout` the fan-out group's run (four pipelines, several manifests, kills aimed at the ledger's windows, an
+ * outage: fanout-chaos.ts). The main pass (300 good images, the bad-input matrix, overwrite races and
  * decode-heavy images under faults, kills and a multi-minute S3 outage), the slow-render pass (renders that outlive a
  * short RENDER_TIMEOUT_SECONDS, a SIGTERM during one), the memory control (the decode-heavy images with the memory
  * budget lifted must get a worker OOM-killed, or the memory invariant proves nothing), the load run (5,000 images,
@@ -15,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { runChaos, TASK_MEMORY_MIB, type ChaosJob, type ChaosOptions, type ChaosResult } from './chaos-run';
 import { commandProblems, formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
 import type { OutageMode } from './fault-proxy';
+import { runFanoutChaos } from './fanout-chaos';
+import { fanoutProblems, formatFanoutReport } from './fanout-report';
 
 const POLICY_TESTS = ['infra/test/blueprint-stack.test.ts', 'infra/test/security-policy.test.ts'];
 const MiB = 1024 * 1024;
@@ -24,7 +28,8 @@ async function main(): Promise<number> {
     options: {
       images: { type: 'string', default: '300' },
       'load-images': { type: 'string', default: '5000' },
-      workers: { type: 'string', default: '3' },
+      // 3 workers (2 per pipeline for the fan-out group of four pipelines).
+      workers: { type: 'string' },
       // 4 images at once per worker; 2 programs for the command job (its default is the task's vCPUs).
       concurrency: { type: 'string' },
       job: { type: 'string', default: 'resize' },
@@ -37,7 +42,8 @@ async function main(): Promise<number> {
       'heavy-png16': { type: 'string', default: '12' },
       'heavy-progressive': { type: 'string', default: '3' },
       'heavy-side': { type: 'string', default: '10000' },
-      'outage-seconds': { type: 'string', default: '180' },
+      // 180 s (60 s for the fan-out run).
+      'outage-seconds': { type: 'string' },
       'outage-at': { type: 'string', default: '0.3' },
       'outage-mode': { type: 'string', default: 'mixed' },
       'memory-mib': { type: 'string', default: String(TASK_MEMORY_MIB) },
@@ -48,15 +54,28 @@ async function main(): Promise<number> {
       'skip-load': { type: 'boolean', default: false },
       'skip-policy': { type: 'boolean', default: false },
       'keep-data': { type: 'boolean', default: false },
+      // The fan-out run (--job fanout): its manifests and the kills aimed at its windows.
+      runs: { type: 'string', default: '3' },
+      files: { type: 'string', default: '50' },
+      broken: { type: 'string', default: '3' },
+      'batch-size': { type: 'string', default: '5' },
+      'window-kills': { type: 'string', default: '2' },
+      'trigger-kills': { type: 'string', default: '1' },
+      'aggregator-kills': { type: 'string', default: '2' },
+      'dispatch-kills': { type: 'string', default: '1' },
+      'pipeline-kills': { type: 'string', default: '1' },
+      'poisoned-batches': { type: 'string', default: '1' },
+      'poisoned-triggers': { type: 'string', default: '0' },
     },
   });
-  const job = values.job as ChaosJob;
-  if (job !== 'resize' && job !== 'command') throw new Error(`--job must be resize or command, got ${JSON.stringify(values.job)}`);
-  const concurrency = Number(values.concurrency ?? (job === 'command' ? '2' : '4'));
+  const job = values.job as ChaosJob | 'fanout';
+  if (job !== 'resize' && job !== 'command' && job !== 'fanout') throw new Error(`--job must be resize, command or fanout, got ${JSON.stringify(values.job)}`);
+  const concurrency = Number(values.concurrency ?? (job === 'resize' ? '4' : '2'));
+  const workers = Number(values.workers ?? (job === 'fanout' ? '2' : '3'));
   const root = process.cwd();
   const memoryMiB = Number(values['memory-mib']);
   const heavySide = Number(values['heavy-side']);
-  const outageSeconds = Number(values['outage-seconds']);
+  const outageSeconds = Number(values['outage-seconds'] ?? (job === 'fanout' ? '60' : '180'));
   const common = {
     workerPath: resolve(root, 'dist/app/main.js'),
     pipelinePath: resolve(__dirname, 'pipeline-process.js'),
@@ -103,7 +122,7 @@ async function main(): Promise<number> {
   const mainPass = {
     goodImages: Number(values.images),
     matrix: true,
-    workers: Number(values.workers),
+    workers,
     concurrency,
     faultRate: Number(values['fault-rate']),
     sigkills: Number(values.sigkills),
@@ -121,6 +140,46 @@ async function main(): Promise<number> {
       commandProgramPath: resolve(root, 'dist/app/jobs/command/geojson-stats.js'),
       largeInputs: Number(values.large),
     }, commandProblems);
+  }
+  if (job === 'fanout') {
+    // The fan-out group: four pipelines, several manifests, kills aimed at the windows that matter, an outage.
+    const planned = {
+      windowKills: Number(values['window-kills']), triggerKills: Number(values['trigger-kills']),
+      aggregatorKills: Number(values['aggregator-kills']), dispatchKills: Number(values['dispatch-kills']),
+      poisonedBatches: Number(values['poisoned-batches']),
+    };
+    const dataDir = mkdtempSync(join(tmpdir(), 'chaos-fanout-'));
+    try {
+      const result = await runFanoutChaos({
+        ...common,
+        dataDir,
+        programDir: resolve(__dirname, 'fanout'),
+        runs: Number(values.runs),
+        filesPerRun: Number(values.files),
+        brokenPerRun: Number(values.broken),
+        batchSize: Number(values['batch-size']),
+        workers,
+        concurrency,
+        faultRate: Number(values['fault-rate']),
+        sigkills: Number(values.sigkills),
+        ...planned,
+        pipelineKills: Number(values['pipeline-kills']),
+        poisonedTriggers: Number(values['poisoned-triggers']),
+        ...(outageSeconds > 0 ? { outage: { seconds: outageSeconds, atFraction: Number(values['outage-at']), mode: values['outage-mode'] as OutageMode } } : {}),
+        timeoutSeconds: 1200,
+      });
+      process.stdout.write(`${formatFanoutReport(`chaos, fan-out (seed ${values.seed})`, result)}\n`);
+      const extra = fanoutProblems(result, planned);
+      for (const problem of extra) process.stdout.write(`  - ${problem}\n`);
+      if (result.memory.length > 0) process.stdout.write(`${memoryTable(result.memory).join('\n')}\n`);
+      if (extra.length + result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
+    } catch (error) {
+      process.stdout.write(`== chaos, fan-out: did not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      failed = true;
+    } finally {
+      if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    }
   }
   if (job === 'resize' && !values['skip-main']) await run('chaos, main pass', {
     ...mainPass,
@@ -158,7 +217,7 @@ async function main(): Promise<number> {
   }
   if (job === 'resize' && !values['skip-load']) {
     await run('load', {
-      goodImages: Number(values['load-images']), matrix: false, workers: Number(values.workers), concurrency, faultRate: Number(values['fault-rate']),
+      goodImages: Number(values['load-images']), matrix: false, workers, concurrency, faultRate: Number(values['fault-rate']),
       sigkills: 0, sigterms: 0, pipelineKills: 0, timeoutSeconds: 1800, sampleResources: true,
     }, resourceProblems);
   }

@@ -104,3 +104,42 @@ export function descendsFrom(pid: number, ancestor: number, depth = 8): boolean 
   }
   return false;
 }
+
+/** Every process below `pid` (children, grandchildren, ...), read from /proc before anything is killed. */
+export function descendantsOf(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of childrenOf(queue.shift()!)) {
+      if (found.includes(child)) continue;
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * SIGKILLs a task at once, as Fargate ends one: the worker, its worker child and any program it runs, every process of
+ * its memory cgroup (`cgroup.procs`) when it has one, else the process tree. Returns the pids signalled.
+ */
+export function killTask(pid: number, cgroupPath?: string): number[] {
+  let pids = [pid, ...descendantsOf(pid)];
+  if (cgroupPath !== undefined) {
+    try {
+      pids = [...new Set([...pids, ...readFileSync(`${cgroupPath}/cgroup.procs`, 'utf8').split('\n').filter((line) => line !== '').map(Number)])];
+    } catch {
+      // the group is gone already: the tree it is
+    }
+  }
+  const killed: number[] = [];
+  for (const each of pids) {
+    try {
+      process.kill(each, 'SIGKILL');
+      killed.push(each);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return killed;
+}

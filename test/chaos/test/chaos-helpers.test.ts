@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { parseLogLines, planActions, summariseResources, type ChaosResult } from
 import { deadLetterRecord, recordKeys } from '../src/dead-letters';
 import { LogTail } from '../src/log-tail';
 import { formatChaosReport, resourceProblems } from '../src/chaos-report';
+import { descendantsOf, isAlive, killTask } from '../src/process-probe';
 import { seededRandom } from '../src/seeded-random';
 import { finishedRun } from './factories';
 import { checkInvariants } from '../src/invariants';
@@ -116,5 +118,25 @@ describe('deadLetterRecord', () => {
     expect(deadLetterRecord({ messageId: 'dl-2', body: sns, attributes: {} })).toEqual({ messageId: 'dl-2', keys: ['k.jpg'] });
     expect(deadLetterRecord({ messageId: 'dl-3', body: '{"Records": [', attributes: { 'failure-reasons': 'malformed-message' } })).toEqual({ messageId: 'dl-3', reasons: ['malformed-message'] });
     expect(recordKeys(JSON.stringify({ hello: 1 }))).toBeUndefined();
+  });
+});
+
+describe('killTask', () => {
+  it('SIGKILLs a worker and everything below it at once, as a task dies', async () => {
+    // A shell that runs a program and waits for it: the worker and the program it runs.
+    const worker = spawn('sh', ['-c', 'sleep 60 & wait'], { stdio: 'ignore' });
+    const pid = worker.pid!;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    let below: number[] = [];
+    for (let i = 0; i < 100 && below.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      below = descendantsOf(pid);
+    }
+    expect(below).toHaveLength(1);
+    expect(killTask(pid).sort()).toEqual([pid, ...below].sort());
+    await exited;
+    for (let i = 0; i < 100 && isAlive(below[0]!); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(isAlive(below[0]!)).toBe(false);
+    expect(killTask(pid)).toEqual([]);
   });
 });

@@ -9,6 +9,8 @@ import { CJK_KEY } from '../src/bad-input-matrix';
 import { commandProblems } from '../src/chaos-report';
 import { COMMAND_CJK_KEY, COMMAND_MATRIX, STATS_FILE } from '../src/command-inputs';
 import { FAULT_KINDS } from '../src/fault-proxy';
+import { runFanoutChaos, type FanoutChaosResult } from '../src/fanout-chaos';
+import { fanoutProblems, formatFanoutReport } from '../src/fanout-report';
 import { heavyPng16 } from '../src/heavy-inputs';
 
 /**
@@ -18,7 +20,9 @@ import { heavyPng16 } from '../src/heavy-inputs';
  * under the workers and ends with decode-heavy images; the slow-render pass runs the images meant to outlive a short
  * RENDER_TIMEOUT_SECONDS and SIGTERMs a worker in the middle of one. The command-job run does the same to the command
  * job running the GeoJSON example program: SIGKILLs and a SIGTERM mid-program, a pipeline SIGKILL, faults on every
- * kind of S3 call (multipart too), the demo set's broken files and hostile keys. The same code as `npm run chaos`,
+ * kind of S3 call (multipart too), the demo set's broken files and hostile keys. The fan-out run drives the four
+ * pipelines of a fan-out group (fan-out, two families running the WAV example programs, aggregator) through manifests
+ * delivered twice and bad ones, kills aimed at the ledger's windows and an outage. The same code as `npm run chaos`,
  * smaller.
  */
 const ROOT = resolve(__dirname, '../../..');
@@ -43,6 +47,9 @@ beforeAll(async () => {
     bundle('test/chaos/src/pipeline-process.ts', 'pipeline.js'),
     // The command job's example program, bundled on its own as npm run build does.
     bundle('app/jobs/command/example/geojson-stats.ts', 'geojson-stats.js'),
+    // The fan-out families' example programs.
+    bundle('app/jobs/fanout/example/loudness.ts', 'loudness.js'),
+    bundle('app/jobs/fanout/example/spectrum.ts', 'spectrum.js'),
   ]);
   common = {
     workerPath: join(dir, 'worker.js'),
@@ -234,5 +241,89 @@ describe('bounded chaos run, command job', () => {
     expect(command.logLeaks).toEqual([]);
     expect(command.memory).toHaveLength(command.actions.workersStarted);
     expect(command.memory.every((memory) => memory.oomKills === 0)).toBe(true);
+  });
+});
+
+describe('bounded chaos run, fan-out', () => {
+  const planned = { windowKills: 1, triggerKills: 1, aggregatorKills: 1, dispatchKills: 1, poisonedBatches: 1 };
+  const RUNS = 3;
+  const FILES = 8;
+  let fanout: FanoutChaosResult;
+  /** The violations whose text matches: each test names the invariants it is about. */
+  const broken = (pattern: RegExp) => [...fanout.report.violations, ...fanout.logLeaks].filter((violation) => pattern.test(violation));
+
+  beforeAll(async () => {
+    fanout = await runFanoutChaos({
+      workerPath: common.workerPath,
+      pipelinePath: common.pipelinePath,
+      nodeModules: common.nodeModules,
+      dataDir: join(dir, 'fanout'),
+      programDir: dir,
+      runs: RUNS,
+      filesPerRun: FILES,
+      brokenPerRun: 2,
+      batchSize: 3,
+      workers: 2,
+      concurrency: 2,
+      faultRate: 0.05,
+      seed: common.seed,
+      sigkills: 2,
+      ...planned,
+      pipelineKills: 1,
+      outage: { seconds: OUTAGE_SECONDS, atFraction: 0.35, mode: 'mixed' },
+      memoryLimitMiB: TASK_MEMORY_MIB,
+      timeoutSeconds: 120,
+      ...(common.progress !== undefined ? { progress: common.progress } : {}),
+    });
+    process.stdout.write(`${formatFanoutReport('bounded chaos run, fan-out', fanout)}\n`);
+  }, 200_000);
+
+  it('did what it claims: every pipeline\'s workers SIGKILLed, each aimed kill landed in its window, a pipeline restart, faults, an outage', () => {
+    expect(fanoutProblems(fanout, planned)).toEqual([]);
+    expect(fanout.pipelineKills).toBe(1);
+    for (const kind of FAULT_KINDS) expect(fanout.faults.faults[kind]).toBeGreaterThan(0);
+    expect(fanout.faults.outage['slow-down-503']).toBeGreaterThan(0);
+    expect(fanout.faults.outage['connection-reset']).toBeGreaterThan(0);
+  });
+
+  it('dispatched every run once: one run record and marker, each batch sent once per dispatching delivery, the late delivery skipped', () => {
+    expect(broken(/run\.json|dispatched\.json|never received batch|received a message for batch|deliveries dispatched it|never logged "dispatched"|was sent to family/)).toEqual([]);
+    // The manifest delivered twice at once is one run; its third delivery, after the dispatch, sent nothing.
+    expect(fanout.lateRedelivery.queued).toBe(true);
+    expect(fanout.lateRedelivery.skipped).toBeGreaterThanOrEqual(1);
+  });
+
+  it('settled every batch once per family, whatever was killed between its results and its ledger entry', () => {
+    expect(broken(/settled \d+ times|ledger entry was written but|no write of which|no batch of the run/)).toEqual([]);
+  });
+
+  it('aggregated no run twice nor early: at most one report.json and trigger created and one "aggregated" line per run, after its last batch settled', () => {
+    expect(broken(/report\.json was created|aggregate\.json was created|logged "aggregated"|"aggregated" logged|before the last batch was settled|before a batch settled|no aggregatedAt/)).toEqual([]);
+  });
+
+  it('summarised every run that ended: every file once, good WAVs done in both families, broken ones failed with the program\'s reason', () => {
+    expect(broken(/summary|good file|broken file|report\.json counts|report\.json's file counts|in family [a-z]+: /)).toEqual([]);
+    expect(fanout.report.counts.brokenFiles).toBe(RUNS * 2);
+  });
+
+  it('dead-lettered both bad manifests with the field named, creating no run; left nothing in any queue', () => {
+    expect(broken(/bad manifest|queue still holds|DLQ holds message/)).toEqual([]);
+  });
+
+  it('ended every run, the one with a poisoned batch (its every receive SIGKILLed) too: that batch failed in the ledger and listed in the report, no batch in a DLQ unsettled', () => {
+    expect(fanout.kills.filter((kill) => kill.kind === 'poisoned-batch').length).toBeGreaterThanOrEqual(1);
+    expect(broken(/every attempt|never aggregated|is in the DLQ|report does not list|did not finish/)).toEqual([]);
+    expect(fanout.report.counts).toMatchObject({ reportsCreated: RUNS, triggersCreated: RUNS, aggregatedLines: RUNS, failedBatches: 1 });
+  });
+
+  it('lost nothing: every good WAV of every manifest done in both families or failed with its poisoned batch', () => {
+    expect(fanout.report.counts).toMatchObject({ lost: 0, files: RUNS * FILES });
+  });
+
+  it('holds every invariant, each worker in its 4 GiB cgroup, no S3 refusal, no secret in a log line', () => {
+    expect(fanout.report.violations).toEqual([]);
+    expect(fanout.logLeaks).toEqual([]);
+    expect(fanout.memory.length).toBeGreaterThanOrEqual(8);
+    expect(fanout.memory.every((memory) => memory.oomKills === 0 && memory.limitBytes === TASK_MEMORY_MIB * 1024 * 1024)).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import type { ExpectedRun, FanoutInvariantInput, PipelineLogLine, RunFindings, SummaryCell, WriteEvent } from '../src/fanout-invariants';
 import type { ExpectedInput, InvariantInput, LogLine, OutputObject } from '../src/invariants';
 
 /** Builders for chaos-suite tests: a consistent finished run that each test then breaks in one way. */
@@ -144,4 +145,79 @@ export function commandRun(overrides: Partial<InvariantInput> = {}): InvariantIn
     leftovers: { workDirs: [], programs: [] },
     ...overrides,
   };
+}
+
+/**
+ * A finished fan-out run where every invariant holds: two families, one run of five files in three batches (one broken
+ * WAV), dispatched by one delivery, every batch settled once, aggregated once after the last settlement; a bad
+ * manifest in the fan-out's DLQ with its reason.
+ */
+export function finishedFanoutRun(overrides: Partial<FanoutInvariantInput> = {}): FanoutInvariantInput {
+  const families = ['loudness', 'spectrum'];
+  const keys = ['audio/a.wav', 'audio/b.wav', 'audio/broken/empty.wav', 'audio/c.wav', 'audio/d.wav'];
+  const run: ExpectedRun = {
+    name: 'a', runId: 'chaos-a', manifestKey: 'manifests/a.json', keys, ordered: true, batchCount: 3, batchSize: 2, redelivered: false,
+    broken: { 'audio/broken/empty.wav': 'empty file (0 bytes)' },
+    expectedSummaries: { 'audio/a.wav': { loudness: { seconds: 2 }, spectrum: { dominant_band: '1k' } } },
+  };
+  const prefix = 'runs/chaos-a/';
+  const ledgerKey = (family: string, batch: number) => `${prefix}ledger/${family}/${String(batch).padStart(6, '0')}.json`;
+  const writes: WriteEvent[] = [
+    { at: 1000, key: `${prefix}run.json` },
+    ...[0, 1, 2].map((batch) => ({ at: 1001 + batch, key: `${prefix}batches/${String(batch).padStart(6, '0')}.json` })),
+    { at: 1010, key: `${prefix}dispatched.json` },
+    ...families.flatMap((family, f) => [0, 1, 2].map((batch) => ({ at: 2000 + 10 * batch + f, key: ledgerKey(family, batch) }))),
+    { at: 3000, key: `${prefix}aggregate.json` },
+    { at: 3100, key: `${prefix}summary.csv` },
+    { at: 3101, key: `${prefix}summary.json` },
+    { at: 3102, key: `${prefix}report.json` },
+  ];
+  const cell = (family: string, key: string): SummaryCell => (key.includes('broken')
+    ? { status: 'failed', reason: `geojson: exited with code 65: ${family}: empty file (0 bytes)` }
+    : { status: 'done', summary: family === 'loudness' ? { seconds: 2 } : { dominant_band: '1k' } });
+  const summaryRows = keys.map((key) => ({ key, families: Object.fromEntries(families.map((family) => [family, cell(family, key)])) }));
+  const findings: Record<string, RunFindings> = {
+    'chaos-a': {
+      keys: writes.map((write) => write.key),
+      ledger: Object.fromEntries(families.map((family, f) => [family, Object.fromEntries([0, 1, 2].map((batch) => [batch, { status: 'done', at: new Date(2000 + 10 * batch + f).toISOString() }]))])),
+      summaryRows,
+      csvKeys: keys,
+      report: {
+        runId: 'chaos-a', files: 5, aggregatedAt: new Date(3050).toISOString(), failedBatches: [],
+        families: Object.fromEntries(families.map((family) => [family, { batches: 3, batchesDone: 3, batchesFailed: 0, filesDone: 4, filesFailed: 1 }])),
+      },
+    },
+    'chaos-bad': { keys: [], ledger: {} },
+  };
+  const fanout = (message: string, fields: Record<string, unknown>): PipelineLogLine => ({ ...logLine(message, fields), pipeline: 'fanout' });
+  return {
+    families,
+    fanoutPipeline: 'fanout',
+    aggregatorPipeline: 'summary',
+    root: 'runs/',
+    runs: [run],
+    badManifests: [{ name: 'reserved setting', manifestKey: 'manifests/bad.json', messageId: 'm-bad', runIds: ['chaos-bad'], fieldIncludes: ['"settings"', 'LD_PRELOAD'] }],
+    findings,
+    writes,
+    sentToFamilies: Object.fromEntries(families.map((family) => [family, [0, 1, 2].map((batch) => batchMessage('chaos-a', family, batch))])),
+    left: [],
+    deadLetters: [{
+      queue: 'fanout', messageId: 'm-bad', body: '{"Records":[]}', receiveCount: 1, reasons: ['invalid-manifest'],
+      details: ['manifest s3://source/manifests/bad.json: "settings" name LD_PRELOAD is reserved'],
+    }],
+    logLines: [
+      fanout('dispatched', { runId: 'chaos-a', batches: 3 }),
+      fanout('failed', { key: 'manifests/bad.json', reason: 'invalid-manifest', detail: 'manifest s3://source/manifests/bad.json: "settings" name LD_PRELOAD is reserved' }),
+      { ...logLine('aggregated', { runId: 'chaos-a' }), pipeline: 'summary' },
+    ],
+    interruptedDispatches: [],
+    memory: [{ worker: 'loudness-1-1', limitBytes: 4096, peakBytes: 70, oomKills: 0 }],
+    frontRefusals: [],
+    ...overrides,
+  };
+}
+
+/** A batch message's body, as the fan-out sends it. */
+export function batchMessage(runId: string, family: string, batch: number): string {
+  return JSON.stringify({ kind: 'fanout-batch', v: 1, bucket: 'destination', root: 'runs/', runId, family, batch });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalQueue } from '../../../shared/queue/local-queue';
-import { stillInvisible } from '../src/queue-inspection';
+import { auditSends, messagesLeft, sentMessages, stillInvisible } from '../src/queue-inspection';
 
 describe('stillInvisible', () => {
   let dir: string;
@@ -39,6 +39,34 @@ describe('stillInvisible', () => {
       expect(stillInvisible(path, [{ messageId: message.messageId, receiveCount: 1 }])).toEqual([message.messageId]);
       await queue.changeVisibility([{ receiptHandle: message.receiptHandle, timeoutSeconds: 0 }]);
       expect(stillInvisible(path, [{ messageId: message.messageId, receiveCount: 1 }])).toEqual([]);
+    } finally {
+      await queue.close();
+    }
+  });
+
+});
+
+describe('auditSends', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'chaos-audit-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('remembers every message sent by any connection, deleted or not, and tells what is left', async () => {
+    const path = join(dir, 'family.db');
+    const queue = LocalQueue.open(path, { create: { visibilityTimeoutSeconds: 30 } });
+    try {
+      auditSends(path);
+      auditSends(path);
+      // Another process's sender: its own connection to the file.
+      const sender = LocalQueue.open(path);
+      const [first] = await sender.sendBatch(['batch 0', 'batch 1']);
+      await sender.close();
+      const [received] = await queue.receive({ maxMessages: 1, waitSeconds: 0 });
+      await queue.deleteMessages([received!.receiptHandle]);
+      expect(sentMessages(path).map((message) => [message.messageId, message.body])).toEqual([[first, 'batch 0'], [expect.any(String), 'batch 1']]);
+      expect(messagesLeft(path)).toEqual([{ messageId: expect.any(String), body: 'batch 1', receiveCount: 0 }]);
     } finally {
       await queue.close();
     }
