@@ -9,6 +9,7 @@ import { createEmfSink } from './metrics/emf-publisher';
 import { WorkerStats } from './metrics/worker-stats';
 import { openDiskWorkspaces } from './job/disk-workspaces';
 import type { JobModule } from './job/job-module';
+import { reconcileDeadLetters } from './fanout/reconcile-dead-letters';
 import { isMessageJob } from './job/message-job';
 import { openMessageSender } from './queue/open-message-sender';
 import { detectCpuCount } from './runtime/cpu-count';
@@ -24,6 +25,8 @@ import { realSleep } from '../../shared/retry';
 import { Worker } from './worker/worker';
 
 const SERVICE = 'worker';
+/** Dead letters a family looks at on its way out; more than this many unsettled is an incident for a person. */
+const DEAD_LETTERS_RECONCILED = 100;
 
 async function main(): Promise<number> {
   const runtime = { cpuCount: detectCpuCount(), memoryLimitBytes: detectMemoryLimit(process.env).bytes };
@@ -70,6 +73,11 @@ async function main(): Promise<number> {
     destBucket: config.destBucket,
   });
   const summary = await worker.run();
+  if (config.family !== undefined && queue.peekDeadLetters !== undefined && summary.reason === 'drained') {
+    // A family leaving an empty queue is the last to see a batch SQS dead-lettered without a word: its run must end.
+    await reconcileDeadLetters(await queue.peekDeadLetters(DEAD_LETTERS_RECONCILED), { family: config.family, destBucket: config.destBucket, store, sender, retry, log })
+      .catch((error: unknown) => log.warn('dead letters not reconciled', { reason: error instanceof Error ? error.message : String(error) }));
+  }
   await workspaces?.close();
   await sender.close();
   await queue.close();

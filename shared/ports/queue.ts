@@ -41,6 +41,12 @@ export interface VisibilityChange {
   readonly timeoutSeconds: number;
 }
 
+export interface PeekedDeadLetter {
+  readonly messageId: string;
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
 export interface BatchFailure {
   readonly receiptHandle: string;
   readonly reason: string;
@@ -71,6 +77,11 @@ export interface Queue extends QueueDepthReader {
    * what it knows cannot succeed instead of waiting out maxReceiveCount receives that would lose the reason.
    */
   sendToDeadLetterQueue(body: string, attributes: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Looks at up to `max` messages in the dead-letter queue without taking them (SQS: a receive with a visibility
+   * timeout of 0). Message ids are the original ones: SQS keeps them when it moves a message there.
+   */
+  peekDeadLetters?(max: number): Promise<readonly PeekedDeadLetter[]>;
   /** Deletes up to any number of messages, batching by 10; returns the ones that could not be deleted. */
   deleteMessages(receiptHandles: readonly string[]): Promise<BatchFailure[]>;
   /** Changes visibility of any number of messages, batching by 10; returns the ones that failed. */

@@ -3,7 +3,7 @@ import {
   type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { classifyFailure } from '../../../shared/errors';
-import type { BatchFailure, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../shared/ports/queue';
+import type { BatchFailure, PeekedDeadLetter, Queue, QueueDepth, ReceiveOptions, ReceivedMessage, SendOptions, VisibilityChange } from '../../../shared/ports/queue';
 import { realSleep, type Sleep } from '../../../shared/retry';
 
 const SQS_BATCH_LIMIT = 10;
@@ -20,6 +20,20 @@ export class SqsQueue implements Queue {
     private readonly deadLetterQueueUrl: string,
     private readonly sleep: Sleep = realSleep,
   ) {}
+
+  async peekDeadLetters(max: number): Promise<PeekedDeadLetter[]> {
+    const seen = new Map<string, PeekedDeadLetter>();
+    // SQS samples a few servers per receive: several short receives see more of a small queue than one does.
+    for (let round = 0; round < Math.ceil(max / 10) + 2 && seen.size < max; round++) {
+      const response = await this.sqs.send(new ReceiveMessageCommand({
+        QueueUrl: this.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0, MessageAttributeNames: ['All'],
+      }));
+      const messages = response.Messages ?? [];
+      for (const message of messages) seen.set(message.MessageId ?? '', { messageId: message.MessageId ?? '', body: message.Body ?? '', attributes: stringAttributes(message.MessageAttributes) });
+      if (messages.length === 0) break;
+    }
+    return [...seen.values()].slice(0, max);
+  }
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
     if (options.signal?.aborted) return [];

@@ -62,9 +62,11 @@ export async function handleBatch(request: BatchMessage, deps: BatchHandlerDeps)
   } else {
     const entry = await processBatch(request, ledger, deps).catch(async (error: unknown) => {
       const failure = classifyFailure(error);
-      const gaveUp = (failure.kind === 'permanent' || failure.kind === 'missing' || context.message.finalAttempt) && !context.stopping.aborted;
-      // Dead-lettered from here on: the ledger says so now, so the run ends instead of waiting for this batch forever.
-      if (gaveUp) await settleAndTrigger({ status: 'failed', reason: `${failure.reason}: ${failure.message}`, files: 0, failedFiles: 0, at: new Date().toISOString(), messageId: context.message.messageId });
+      // Dead-lettered from here on (the worker applies the same rule): the ledger says so now, so the run ends instead
+      // of waiting for this batch forever. A stop is not the batch's fault and hands the message back.
+      if (isLastAttempt(failure, context) && !context.stopping.aborted) {
+        await settleAndTrigger({ status: 'failed', reason: `${failure.reason}: ${failure.message}`, files: 0, failedFiles: 0, at: new Date().toISOString(), messageId: context.message.messageId }, new RunLedger(request, deps.store, afterGiveUpRetry(deps)));
+      }
       throw error;
     });
     await settleAndTrigger(entry);
@@ -73,15 +75,15 @@ export async function handleBatch(request: BatchMessage, deps: BatchHandlerDeps)
   }
   await trigger();
 
-  async function settleAndTrigger(entry: LedgerEntry & { error?: unknown }): Promise<void> {
+  async function settleAndTrigger(entry: LedgerEntry & { error?: unknown }, using: RunLedger = ledger): Promise<void> {
     const { error: _error, ...recorded } = entry;
-    const created = await ledger.settleBatch(family.name, request.batch, recorded);
+    const created = await using.settleBatch(family.name, request.batch, recorded);
     log.info(created ? 'batch settled' : 'batch already settled', { ...where, status: recorded.status, files: recorded.files, failedFiles: recorded.failedFiles });
-    await trigger();
+    await trigger(using);
   }
 
-  async function trigger(): Promise<void> {
-    const outcome = await ledger.triggerIfComplete(record, context.message.messageId, family.aggregateQueueUrl, context.sender);
+  async function trigger(using: RunLedger = ledger): Promise<void> {
+    const outcome = await using.triggerIfComplete(record, context.message.messageId, family.aggregateQueueUrl, context.sender);
     if (outcome !== 'pending') log.info('run complete', { runId: request.runId, trigger: outcome });
   }
 }
@@ -100,30 +102,64 @@ async function processBatch(request: BatchMessage, ledger: RunLedger, deps: Batc
     stopping: context.stopping,
     ...(Object.keys(list.settings ?? {}).length > 0 ? { settings: list.settings } : {}),
   };
+  // Files an earlier attempt finished (its checkpoint) are not done again: a batch cut short by the message deadline
+  // or a kill makes progress on every attempt instead of starting over.
+  const checkpoint = new Map(((await ledger.readResults(family.name, request.batch))?.files ?? []).filter((file) => file.status === 'done').map((file) => [file.key, file]));
   const files: FileResult[] = [];
+  const results = () => ({ runId: request.runId, family: family.name, batch: request.batch, files });
   let stillFailing: unknown;
   for (const key of list.keys) {
-    if (context.signal.aborted) throw context.signal.reason;
+    const done = checkpoint.get(key);
+    if (done !== undefined) {
+      files.push(done);
+      continue;
+    }
+    // The message given up (its deadline, lost visibility) is the batch's failure, not this file's: keep what is done.
+    if (context.signal.aborted) await saveCheckpointAndThrow(context.signal.reason);
     try {
       await handleObject({ bucket: list.bucket, key, eventName: 'fanout:batch' }, deps.redelivered, objectDeps);
       const summary = await readSummary(deps, request.bucket, `${filesPrefix}${key}/summary.json`);
       files.push({ key, status: 'done', ...(summary !== undefined ? { summary } : {}) });
     } catch (error) {
+      if (context.signal.aborted) await saveCheckpointAndThrow(context.signal.reason ?? error);
       const failure = classifyFailure(error);
-      // Worth another attempt: the whole batch is, unless this is the last one (then the file is failed, below).
-      if (failure.kind === 'transient' && !context.message.finalAttempt) throw error;
-      if (failure.kind === 'transient') stillFailing ??= error;
+      // Worth another attempt (or stopped by the Spot notice): the batch is retried from its checkpoint. On the last
+      // attempt the file is failed instead.
+      if (failure.kind === 'transient' && (!isLastAttempt(failure, context) || context.stopping.aborted)) await saveCheckpointAndThrow(error);
+      // A file that used up the attempts its kind allows (a program's timeout, an OOM kill) failed as a file does;
+      // one still failing for reasons outside it (S3 down) on the message's last receive fails the batch.
+      if (failure.kind === 'transient' && failure.attemptsAllowed === undefined) stillFailing ??= error;
       files.push({ key, status: 'failed', reason: failure.kind === 'missing' ? 'source-missing' : failure.reason, detail: failure.message });
       log.warn('file failed in batch', { runId: request.runId, family: family.name, batch: request.batch, key, reason: failure.reason });
     }
   }
-  await ledger.writeResults({ runId: request.runId, family: family.name, batch: request.batch, files });
+  await ledger.writeResults(results());
+
+  async function saveCheckpointAndThrow(error: unknown): Promise<never> {
+    await new RunLedger(request, deps.store, afterGiveUpRetry(deps)).writeResults(results()).catch(() => undefined);
+    throw error;
+  }
   const failedFiles = files.filter((file) => file.status === 'failed').length;
   const at = new Date().toISOString();
   if (stillFailing !== undefined) {
     return { status: 'failed', reason: `${failedFiles} files still failing on the last attempt`, files: files.length, failedFiles, at, messageId: context.message.messageId, error: stillFailing };
   }
   return { status: 'done', files: files.length, failedFiles, at, messageId: context.message.messageId };
+}
+
+/**
+ * The worker's own rule (settlement.ts): a failure is final on the last receive, on a permanent failure, or once it
+ * has had the attempts its kind allows (a program's timeout, a deadline: two).
+ */
+function isLastAttempt(failure: { kind: string; attemptsAllowed?: number }, context: MessageJobContext): boolean {
+  return failure.kind !== 'transient' || context.message.finalAttempt || (failure.attemptsAllowed !== undefined && context.message.attempt >= failure.attemptsAllowed);
+}
+
+/** What little must still be written when the message's own signal has given up (its deadline passed): a few seconds. */
+const AFTER_GIVE_UP_MS = 15_000;
+
+function afterGiveUpRetry(deps: BatchHandlerDeps): MessageJobContext['retry'] {
+  return { ...deps.context.retry, signal: AbortSignal.timeout(AFTER_GIVE_UP_MS) };
 }
 
 /** The flat summary.json a family's program may write (scalars only); undefined when there is none. */

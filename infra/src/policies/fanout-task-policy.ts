@@ -41,6 +41,7 @@ export const FANOUT_STATEMENT_IDS = Object.freeze({
   writeRuns: 'WriteOwnRunKeys',
   sendBatches: 'SendBatchesToTheFamilies',
   triggerAggregator: 'TriggerTheAggregator',
+  peekDeadLetters: 'ReconcileOwnDeadLetters',
 });
 
 /** The role's statements: its queue and DLQ, its reads and lists, its own run keys, the queues it sends to, the key. */
@@ -70,6 +71,9 @@ export function fanoutTaskPolicyStatements(input: FanoutTaskPolicyInput): Policy
       ? [
         { Sid: FANOUT_STATEMENT_IDS.writeRuns, Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: inDest(writablePatterns.family(input.root, role.family)) },
         { Sid: FANOUT_STATEMENT_IDS.triggerAggregator, Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: role.aggregatorQueueArn },
+        // A family looks at its own DLQ as it exits (a receive with visibility 0: nothing is taken), so a batch SQS
+        // dead-lettered when its task died is settled failed and its run still ends (reconcile-dead-letters.ts).
+        { Sid: FANOUT_STATEMENT_IDS.peekDeadLetters, Effect: 'Allow', Action: ['sqs:ReceiveMessage'], Resource: input.deadLetterQueueArn },
       ]
       : [{ Sid: FANOUT_STATEMENT_IDS.writeRuns, Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: inDest(writablePatterns.aggregator(input.root)) }];
   return [...ownQueueStatements(input), ...sources, ...readRuns, ...writes, ...dataKeyStatements(input.kmsKeyArn)];

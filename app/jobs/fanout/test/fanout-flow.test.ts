@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { batchKey, ledgerKey, reportKey, resultsKey, runRecordKey, summaryCsvKey, triggerKey } from '../../../../shared/fanout/run-layout';
 import type { LedgerEntry } from '../../../../shared/fanout/run-record';
+import { TransientError } from '../../../../shared/errors';
 import { MemoryStore } from '../../../test/fakes/memory-store';
 import { AGGREGATE_QUEUE, DEST, eventFor, familyQueue, FAMILIES, pipelines, ROOT, SOURCE } from './fanout-kit';
 
@@ -229,5 +230,62 @@ describe('a run with dead-lettered batches', () => {
     const [batch] = p.sender.take(familyQueue('loudness'));
     const outcome = await p.family('spectrum', batch!);
     expect(outcome.failures[0]).toMatchObject({ kind: 'permanent', reason: 'invalid-batch' });
+  });
+});
+
+describe('a batch cut short', () => {
+  const timeout = (key: string) => new TransientError('command-timeout', `${key} ran past COMMAND_TIMEOUT_SECONDS`, { attemptsAllowed: 2 });
+
+  it('fails a file whose kind of failure allows two attempts on the second, and settles the batch, instead of dead-lettering it unrecorded', async () => {
+    const store = storeWith({ 'a/1.wav': 'one', 'a/2.wav': 'two', 'a/3.wav': 'three' });
+    const p = pipelines(store, { batchSize: 5 });
+    await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'));
+    const [batch] = p.sender.take(familyQueue('loudness'));
+    p.jobs.loudness!.beforeEach = (key) => { if (key === 'a/2.wav') throw timeout(key); };
+    expect((await p.family('loudness', batch!)).failures[0]).toMatchObject({ kind: 'transient', attemptsAllowed: 2 });
+    expect(store.object(DEST, ledgerKey(run, 'loudness', 0))).toBeUndefined();
+    expect((await p.family('loudness', batch!, { receiveCount: 2 })).failures).toEqual([]);
+    expect(json(store, ledgerKey(run, 'loudness', 0))).toMatchObject({ status: 'done', files: 3, failedFiles: 1 });
+    // The first attempt's finished file was kept, not done again.
+    expect(p.jobs.loudness!.seen.filter((key) => key === 'a/1.wav')).toHaveLength(1);
+  });
+
+  it('keeps what a batch finished before its deadline, and settles it failed on the last allowed attempt even though its signal has given up', async () => {
+    const store = storeWith({ 'a/1.wav': 'one', 'a/2.wav': 'two', 'a/3.wav': 'three' });
+    const p = pipelines(store, { batchSize: 5 });
+    await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'));
+    const [batch] = p.sender.take(familyQueue('loudness'));
+    const deadline = (attempt: number) => {
+      const controller = new AbortController();
+      p.jobs.loudness!.beforeEach = (key) => {
+        if (key === 'a/2.wav') controller.abort(new TransientError('deadline-exceeded', `attempt ${attempt} ran past MESSAGE_DEADLINE_SECONDS`, { attemptsAllowed: 2 }));
+      };
+      return { signal: controller.signal };
+    };
+    expect((await p.family('loudness', batch!, {}, deadline(1))).failures[0]).toMatchObject({ reason: 'deadline-exceeded' });
+    expect(json(store, resultsKey(run, 'loudness', 0)).files).toEqual([expect.objectContaining({ key: 'a/1.wav', status: 'done' })]);
+    expect((await p.family('loudness', batch!, { receiveCount: 2 }, deadline(2))).failures[0]).toMatchObject({ reason: 'deadline-exceeded' });
+    expect(json(store, ledgerKey(run, 'loudness', 0))).toMatchObject({ status: 'failed', reason: expect.stringContaining('deadline-exceeded') });
+    expect(p.jobs.loudness!.seen.filter((key) => key === 'a/1.wav')).toHaveLength(1);
+  });
+
+  it('hands a batch back on the Spot notice even on its last attempt: a stop is not the files\' fault', async () => {
+    const store = storeWith({ 'a/1.wav': 'one', 'a/2.wav': 'two' });
+    const p = pipelines(store, { batchSize: 5 });
+    await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'));
+    const [batch] = p.sender.take(familyQueue('loudness'));
+    const stop = new AbortController();
+    p.jobs.loudness!.beforeEach = (key) => {
+      if (key === 'a/2.wav') {
+        stop.abort();
+        throw new TransientError('command-stopped', 'the program ended on the forwarded SIGTERM');
+      }
+    };
+    const outcome = await p.family('loudness', batch!, { receiveCount: 3 }, { signal: new AbortController().signal, stopping: stop.signal });
+    expect(outcome.failures[0]).toMatchObject({ kind: 'transient', reason: 'command-stopped' });
+    expect(store.object(DEST, ledgerKey(run, 'loudness', 0))).toBeUndefined();
+    p.jobs.loudness!.beforeEach = () => undefined;
+    expect((await p.family('loudness', batch!, { receiveCount: 4 })).failures).toEqual([]);
+    expect(json(store, ledgerKey(run, 'loudness', 0))).toMatchObject({ status: 'done', failedFiles: 0 });
   });
 });

@@ -7,7 +7,7 @@ import type { Job } from '../../../src/job/message-job';
 import type { BytesOutput, JobSource, ObjectInput, ObjectJob } from '../../../src/job/object-job';
 import type { MessageSender } from '../../../src/ports/message-sender';
 import type { ObjectStore } from '../../../src/ports/object-store';
-import { handleMessage, type MessageHandlerConfig, type MessageOutcome } from '../../../src/worker/handle-message';
+import { handleMessage, type HandleContext, type MessageHandlerConfig, type MessageOutcome } from '../../../src/worker/handle-message';
 import { AggregateJob } from '../../aggregate/aggregate-job';
 import { FanoutJob } from '../fanout-job';
 
@@ -30,6 +30,8 @@ export class SummaryJob implements ObjectJob {
   readonly name = 'summary-stub';
   readonly consumes = 'bytes' as const;
   readonly seen: string[] = [];
+  /** Runs before each file: a test's way to fail, abort or stop at a chosen file. */
+  beforeEach: (key: string) => void = () => undefined;
   constructor(private readonly family: string) {}
   plannedOutputs(): undefined {
     return undefined;
@@ -39,6 +41,7 @@ export class SummaryJob implements ObjectJob {
   }
   async process(input: ObjectInput): Promise<BytesOutput[]> {
     if (input.kind !== 'bytes') throw new TypeError('bytes only');
+    this.beforeEach(input.source.key);
     this.seen.push(input.source.key);
     const text = input.bytes.toString();
     if (text === 'broken') throw new NotAudioError(`${input.source.key} is not audio`);
@@ -83,7 +86,7 @@ export interface Pipelines {
   readonly log: MemoryLog;
   readonly jobs: Record<string, SummaryJob>;
   fanout(body: string, delivery?: Partial<ReceivedMessage>): Promise<MessageOutcome>;
-  family(family: string, body: string, delivery?: Partial<ReceivedMessage>): Promise<MessageOutcome>;
+  family(family: string, body: string, delivery?: Partial<ReceivedMessage>, context?: HandleContext): Promise<MessageOutcome>;
   aggregate(body: string, delivery?: Partial<ReceivedMessage>): Promise<MessageOutcome>;
   /** Feeds every queued message to its pipeline until all queues are empty; returns the failures seen. */
   drain(): Promise<MessageOutcome[]>;
@@ -107,13 +110,13 @@ export function pipelines(store: ObjectStore, options: { batchSize?: number } = 
   let ids = 0;
   const message = (body: string, delivery: Partial<ReceivedMessage> = {}): ReceivedMessage =>
     ({ messageId: `m${++ids}`, receiptHandle: `r${ids}`, receiveCount: 1, attributes: {}, body, ...delivery });
-  const run = (job: Job, body: string, delivery: Partial<ReceivedMessage> | undefined, extra: Partial<MessageHandlerConfig> = {}) =>
-    handleMessage(message(body, delivery), { store, job, sender, config: { ...config, ...extra }, retry, log, stats: new WorkerStats() });
+  const run = (job: Job, body: string, delivery: Partial<ReceivedMessage> | undefined, extra: Partial<MessageHandlerConfig> = {}, context?: HandleContext) =>
+    handleMessage(message(body, delivery), { store, job, sender, config: { ...config, ...extra }, retry, log, stats: new WorkerStats() }, context);
   const familyConfig = (family: string) => ({ family: { name: family, aggregateQueueUrl: AGGREGATE_QUEUE, runsPrefix: ROOT } });
   const self: Pipelines = {
     store, sender, log, jobs,
     fanout: (body, delivery) => run(fanoutJob, body, delivery),
-    family: (family, body, delivery) => run(jobs[family]!, body, delivery, familyConfig(family)),
+    family: (family, body, delivery, context) => run(jobs[family]!, body, delivery, familyConfig(family), context),
     aggregate: (body, delivery) => run(aggregateJob, body, delivery),
     async drain() {
       const failed: MessageOutcome[] = [];
