@@ -5,7 +5,7 @@ import { PermanentError } from '../errors';
  * SQS size limit applies whatever the batch size. `bucket` and `root` name the run's home (see run-layout.ts).
  *
  * ```json
- * {"kind":"fanout-batch","v":1,"bucket":"dest","root":"runs/","runId":"r1","family":"loudness","batch":3,"batches":7}
+ * {"kind":"fanout-batch","v":1,"bucket":"dest","root":"runs/","runId":"r1","family":"loudness","batch":3}
  * {"kind":"fanout-aggregate","v":1,"bucket":"dest","root":"runs/","runId":"r1"}
  * ```
  */

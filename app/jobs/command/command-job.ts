@@ -43,8 +43,9 @@ export class CommandJob implements ObjectJob {
       file,
       args,
       cwd: input.tmpDir,
-      // A request's settings (a fan-out manifest's) come first, so none can replace PATH, TMPDIR or BLUEPRINT_*.
-      env: { ...context.settings, ...programEnvironment(this.config, this.workerEnv, input.tmpDir), ...env },
+      // A request's settings (a fan-out manifest's) arrive as BLUEPRINT_SETTING_<NAME>: whoever writes a manifest can
+      // never set a variable that changes how a program or its loader runs (LD_PRELOAD, NODE_OPTIONS, BASH_ENV, ...).
+      env: { ...programEnvironment(this.config, this.workerEnv, input.tmpDir), ...settingsEnvironment(context.settings), ...env },
       timeoutMs: this.config.timeoutSeconds * 1000,
       killGraceMs: this.config.killGraceSeconds * 1000,
       signal: context.signal,
@@ -64,4 +65,11 @@ export class CommandJob implements ObjectJob {
       size: output.bytes,
     }));
   }
+}
+
+export const SETTING_PREFIX = 'BLUEPRINT_SETTING_';
+
+/** A request's settings as the program's variables: each under the prefix, whatever its name. */
+export function settingsEnvironment(settings: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(settings ?? {}).map(([name, value]) => [`${SETTING_PREFIX}${name}`, value]));
 }

@@ -49,7 +49,7 @@ export function parseManifest(text: string, origin: { readonly bucket: string; r
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ManifestError(`${where} must be a JSON object with "keys" or "prefix"`);
   const fields = parsed as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((name) => !['runId', 'keys', 'prefix', 'settings'].includes(name));
-  if (unknown.length > 0) throw new ManifestError(`${where} has unknown field ${JSON.stringify(unknown[0])}: expected runId, keys or prefix, settings`);
+  if (unknown.length > 0) throw new ManifestError(`${where} has unknown field ${JSON.stringify(unknown[0]!.slice(0, 60))}: expected runId, keys or prefix, settings`);
   return Object.freeze({
     runId: readRunId(fields.runId, origin, where),
     source: readSource(fields, where),
@@ -97,8 +97,8 @@ function readSettings(value: unknown, where: string): Readonly<Record<string, st
   for (const [name, setting] of entries) {
     if (!SETTING_NAME.test(name)) throw new ManifestError(`${where}: "settings" name ${JSON.stringify(name).slice(0, 80)} must be CAPITALS, digits and _`);
     if (RESERVED_SETTING.test(name)) throw new ManifestError(`${where}: "settings" name ${name} is reserved (it would change how programs run): choose another name`);
-    if (typeof setting !== 'string' || Buffer.byteLength(setting) > MAX_SETTING_VALUE_BYTES) {
-      throw new ManifestError(`${where}: "settings"."${name}" must be a string of at most ${MAX_SETTING_VALUE_BYTES} bytes`);
+    if (typeof setting !== 'string' || Buffer.byteLength(setting) > MAX_SETTING_VALUE_BYTES || /[\u0000-\u001f\u007f]/.test(setting)) {
+      throw new ManifestError(`${where}: "settings"."${name}" must be a string of at most ${MAX_SETTING_VALUE_BYTES} bytes, without control characters`);
     }
   }
   return Object.freeze(Object.fromEntries(entries) as Record<string, string>);

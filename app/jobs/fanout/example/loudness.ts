@@ -21,7 +21,8 @@ import { csvLine, EX_CONFIG, ExitError, jsonFile, maxWavBytes, programArguments,
 import { readWavFile } from './wav-input';
 
 function activityThreshold(env: NodeJS.ProcessEnv): number {
-  const raw = env.ACTIVITY_THRESHOLD_DB;
+  // A manifest's settings reach a program as BLUEPRINT_SETTING_<NAME>; a deployment's own variable is the fallback.
+  const raw = env.BLUEPRINT_SETTING_ACTIVITY_THRESHOLD_DB ?? env.ACTIVITY_THRESHOLD_DB;
   if (raw === undefined || raw === '') return DEFAULT_ACTIVITY_THRESHOLD_DBFS;
   const value = /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!(value >= -120 && value <= 0)) {

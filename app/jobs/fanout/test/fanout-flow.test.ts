@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { batchKey, ledgerKey, reportKey, resultsKey, runRecordKey, summaryCsvKey, triggerKey } from '../../../../shared/fanout/run-layout';
 import type { LedgerEntry } from '../../../../shared/fanout/run-record';
 import { TransientError } from '../../../../shared/errors';
+import { settingsEnvironment } from '../../command/command-job';
 import { MemoryStore } from '../../../test/fakes/memory-store';
 import { AGGREGATE_QUEUE, DEST, eventFor, familyQueue, FAMILIES, pipelines, ROOT, SOURCE } from './fanout-kit';
 
@@ -105,6 +106,27 @@ describe('a manifest, its families and its one aggregation', () => {
     expect(json(store, runRecordKey(run))).toMatchObject({ fileCount: 5 });
     expect(await p.drain()).toEqual([]);
     expect(p.jobs.loudness!.seen).not.toContain('a/6.wav');
+  });
+});
+
+describe('a prefix manifest whose first attempt froze its listing and died', () => {
+  it('never lends that listing to another manifest claiming the same run id', async () => {
+    const store = storeWith({ 'a/1.wav': 'one', 'b/1.wav': 'b-one' }, { runId: 'r1', prefix: 'b/' });
+    store.add(SOURCE, 'other/manifest.json', JSON.stringify({ runId: 'r1', prefix: 'a/' }));
+    const p = pipelines(store);
+    const createIfAbsent = store.createIfAbsent.bind(store);
+    store.createIfAbsent = async (ref, body, options) => {
+      if (ref.key === runRecordKey(run)) throw Object.assign(new Error('killed'), { code: 'ECONNRESET' });
+      return createIfAbsent(ref, body, options);
+    };
+    expect((await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'))).failures[0]).toMatchObject({ kind: 'transient' });
+    store.createIfAbsent = createIfAbsent;
+    const outcome = await p.fanout(await eventFor(store, SOURCE, 'other/manifest.json'));
+    expect(outcome.failures[0]).toMatchObject({ kind: 'permanent', reason: 'invalid-manifest' });
+    expect(outcome.failures[0]!.detail).toContain('already the run of s3://source/m/manifest.json');
+    expect((await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'), { receiveCount: 2 })).failures).toEqual([]);
+    expect(await p.drain()).toEqual([]);
+    expect(p.jobs.loudness!.seen).toEqual(['b/1.wav']);
   });
 });
 
@@ -230,6 +252,17 @@ describe('a run with dead-lettered batches', () => {
     const [batch] = p.sender.take(familyQueue('loudness'));
     const outcome = await p.family('spectrum', batch!);
     expect(outcome.failures[0]).toMatchObject({ kind: 'permanent', reason: 'invalid-batch' });
+  });
+});
+
+describe('per-run settings', () => {
+  it('hands a manifest\'s settings to the family\'s job with every file, and the command job passes them prefixed', async () => {
+    const store = storeWith({ 'a/1.wav': 'one' }, { runId: 'r1', keys: ['a/1.wav'], settings: { THRESHOLD_DB: '-40' } });
+    const p = pipelines(store);
+    await p.fanout(await eventFor(store, SOURCE, 'm/manifest.json'));
+    await p.drain();
+    expect(p.jobs.loudness!.settingsSeen).toEqual([{ THRESHOLD_DB: '-40' }]);
+    expect(settingsEnvironment({ THRESHOLD_DB: '-40', LD_PRELOAD: '/x.so' })).toEqual({ BLUEPRINT_SETTING_THRESHOLD_DB: '-40', BLUEPRINT_SETTING_LD_PRELOAD: '/x.so' });
   });
 });
 

@@ -4,7 +4,7 @@ import { MemoryLog } from '../../../../shared/log/logger';
 import type { ReceivedMessage } from '../../../../shared/ports/queue';
 import { WorkerStats } from '../../../src/metrics/worker-stats';
 import type { Job } from '../../../src/job/message-job';
-import type { BytesOutput, JobSource, ObjectInput, ObjectJob } from '../../../src/job/object-job';
+import type { BytesOutput, JobContext, JobSource, ObjectInput, ObjectJob } from '../../../src/job/object-job';
 import type { MessageSender } from '../../../src/ports/message-sender';
 import type { ObjectStore } from '../../../src/ports/object-store';
 import { handleMessage, type HandleContext, type MessageHandlerConfig, type MessageOutcome } from '../../../src/worker/handle-message';
@@ -30,6 +30,7 @@ export class SummaryJob implements ObjectJob {
   readonly name = 'summary-stub';
   readonly consumes = 'bytes' as const;
   readonly seen: string[] = [];
+  readonly settingsSeen: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Runs before each file: a test's way to fail, abort or stop at a chosen file. */
   beforeEach: (key: string) => void = () => undefined;
   constructor(private readonly family: string) {}
@@ -39,8 +40,9 @@ export class SummaryJob implements ObjectJob {
   describe() {
     return {};
   }
-  async process(input: ObjectInput): Promise<BytesOutput[]> {
+  async process(input: ObjectInput, context: JobContext): Promise<BytesOutput[]> {
     if (input.kind !== 'bytes') throw new TypeError('bytes only');
+    this.settingsSeen.push(context.settings);
     this.beforeEach(input.source.key);
     this.seen.push(input.source.key);
     const text = input.bytes.toString();

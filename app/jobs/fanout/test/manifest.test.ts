@@ -49,6 +49,8 @@ describe('parseManifest', () => {
     ['{"keys":["a"],"runId":"-x"}', /"runId"/],
     ['{"keys":["a"],"settings":{"lower":"x"}}', /"settings" name "lower" must be CAPITALS/],
     ['{"keys":["a"],"settings":{"N":5}}', /"settings"."N" must be a string/],
+    ['{"keys":["a"],"settings":{"LD_PRELOAD":"/tmp/x.so"}}', /"settings" name LD_PRELOAD is reserved/],
+    ['{"keys":["a"],"settings":{"N":"a\\u0000b"}}', /without control characters/],
     ['{"keys":["a"],"files":["b"]}', /unknown field "files"/],
   ])('refuses %s with a reason naming the field', (text, message) => {
     expect(refusal(text)).toMatch(message);
