@@ -97,9 +97,18 @@ function readSettings(value: unknown, where: string): Readonly<Record<string, st
   for (const [name, setting] of entries) {
     if (!SETTING_NAME.test(name)) throw new ManifestError(`${where}: "settings" name ${JSON.stringify(name).slice(0, 80)} must be CAPITALS, digits and _`);
     if (RESERVED_SETTING.test(name)) throw new ManifestError(`${where}: "settings" name ${name} is reserved (it would change how programs run): choose another name`);
-    if (typeof setting !== 'string' || Buffer.byteLength(setting) > MAX_SETTING_VALUE_BYTES || /[\u0000-\u001f\u007f]/.test(setting)) {
+    if (typeof setting !== 'string' || Buffer.byteLength(setting) > MAX_SETTING_VALUE_BYTES || hasControlCharacter(setting)) {
       throw new ManifestError(`${where}: "settings"."${name}" must be a string of at most ${MAX_SETTING_VALUE_BYTES} bytes, without control characters`);
     }
   }
   return Object.freeze(Object.fromEntries(entries) as Record<string, string>);
+}
+
+/** A NUL makes spawn throw, and a newline or escape in a variable is never a setting's meaning. */
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
