@@ -51,7 +51,11 @@ async function main(): Promise<number> {
   const job = await jobModule.create(jobSettings);
   const workspaces = !isMessageJob(job) && job.consumes === 'file' ? await openDiskWorkspaces(config.workspace, log) : undefined;
   const sender = openMessageSender(process.env, config.concurrency);
-  const maxReceiveCount = queue.maxReceiveCount ?? config.maxReceiveCount;
+  // The queue's own limit, unless MAX_RECEIVE_COUNT is set lower: then, as in the infra (redrive two receives later),
+  // a task that dies on its last attempt leaves the message two more receives to be settled by a living one.
+  const maxReceiveCount = process.env.MAX_RECEIVE_COUNT?.trim()
+    ? Math.min(config.maxReceiveCount, queue.maxReceiveCount ?? config.maxReceiveCount)
+    : queue.maxReceiveCount ?? config.maxReceiveCount;
   const gate = new HealthGate({ onChange: (open, detail) => logGateChange(log, open, detail) });
   const retry = { retries: config.transientRetries, baseDelayMs: 200, maxDelayMs: 5000, sleep: realSleep, gate };
   const worker = new Worker({

@@ -21,6 +21,8 @@ import { uploadDirectory } from './upload';
 import { localRoleStatements } from './worker-policy';
 
 export const SOURCE_BUCKET = 'source';
+const LOCAL_MAX_RECEIVE_COUNT = 3;
+const LOCAL_REDRIVE_RECEIVE_COUNT = LOCAL_MAX_RECEIVE_COUNT + 2;
 export const DESTINATION_BUCKET = 'destination';
 
 export interface PipelineOptions {
@@ -76,9 +78,10 @@ const WORKER_SETTINGS = [
 export async function runPipeline(options: PipelineOptions, stopSignal: { onStop: (handler: (force: boolean) => void) => void }): Promise<PipelineSummary> {
   mkdirSync(options.dataDir, { recursive: true });
   const visibilityTimeoutSeconds = options.env.VISIBILITY_TIMEOUT_SECONDS ?? '60';
-  // Locally a bad file reaches the DLQ after 3 receives (AWS default in the infra: 5), so the demo shows it quickly.
-  // The attributes apply when the queue file is created; a later run keeps the ones it was created with.
-  const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
+  // Locally a failing file is dead-lettered by its worker on the 3rd attempt (AWS default in the infra: 5), so the demo
+  // shows it quickly; the queue's redrive comes two receives later, as in the infra, so a worker killed on a last
+  // attempt leaves the message to a living one. The attributes apply when the queue file is created.
+  const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: LOCAL_REDRIVE_RECEIVE_COUNT } });
   const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
   const wiring = { distDir: options.distDir, queueFile: (name: string) => join(options.dataDir, `${name}.db`), sourceBucket: SOURCE_BUCKET, destBucket: DESTINATION_BUCKET };
   const companionSpecs = options.demo.companions?.(wiring) ?? [];
@@ -89,6 +92,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     DEST_BUCKET: DESTINATION_BUCKET,
     ALLOWED_SOURCE_BUCKETS: SOURCE_BUCKET,
     WAIT_SECONDS: '2',
+    MAX_RECEIVE_COUNT: String(LOCAL_MAX_RECEIVE_COUNT),
     IDLE_POLLS: '2',
     VISIBILITY_TIMEOUT_SECONDS: visibilityTimeoutSeconds,
     AWS_REGION: 'us-east-1',
@@ -129,7 +133,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     companions = [];
     for (const spec of companionSpecs) {
       const queueFile = wiring.queueFile(spec.name);
-      const companionQueue = LocalQueue.open(queueFile, { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: 3 } });
+      const companionQueue = LocalQueue.open(queueFile, { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: LOCAL_REDRIVE_RECEIVE_COUNT } });
       companionQueues.push(companionQueue);
       // A companion's role is scoped to the group's run root: the fan-out pipeline's destination prefix.
       const statements = localRoleStatements(spec.role, { pipeline: spec.name, ...roleInput });

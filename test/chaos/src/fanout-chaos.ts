@@ -31,7 +31,9 @@ export const FANOUT_FAMILIES = ['loudness', 'spectrum'] as const;
 export const AGGREGATOR_PIPELINE = 'summary';
 export const FANOUT_GROUP = [FANOUT_PIPELINE, ...FANOUT_FAMILIES, AGGREGATOR_PIPELINE] as const;
 const RUNS_ROOT = 'runs/';
+/** The workers' attempts; the queues' redrive comes two receives later, as the infra sets it (pipeline-config.ts). */
 const MAX_RECEIVE_COUNT = 3;
+const REDRIVE_RECEIVE_COUNT = MAX_RECEIVE_COUNT + 2;
 const VISIBILITY_TIMEOUT_SECONDS = 10;
 const TICK_MS = 100;
 /** A worker younger than this may not have received anything yet: killing it would test nothing. */
@@ -186,7 +188,7 @@ export async function runFanoutChaos(options: FanoutChaosOptions): Promise<Fanou
   mkdirSync(tmpDir, { recursive: true });
   const queuePath = (pipeline: string) => join(options.dataDir, `${pipeline}.db`);
   const queues = new Map(FANOUT_GROUP.map((name) => {
-    const queue = LocalQueue.open(queuePath(name), { create: { visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: MAX_RECEIVE_COUNT } });
+    const queue = LocalQueue.open(queuePath(name), { create: { visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: REDRIVE_RECEIVE_COUNT } });
     auditSends(queuePath(name));
     return [name, queue] as const;
   }));
@@ -293,7 +295,7 @@ export async function runFanoutChaos(options: FanoutChaosOptions): Promise<Fanou
       TMPDIR: tmpDir,
     };
     const envOf = (name: string): Record<string, string> => {
-      const own = { ...common, QUEUE_URL: queuePath(name), AWS_ENDPOINT_URL: endpoints.get(name)! };
+      const own = { ...common, QUEUE_URL: queuePath(name), AWS_ENDPOINT_URL: endpoints.get(name)!, MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT) };
       if (name === FANOUT_PIPELINE) {
         return { ...own, JOB: 'fanout', DEST_PREFIX: RUNS_ROOT, BATCH_SIZE: String(options.batchSize), FANOUT_FAMILIES: JSON.stringify(Object.fromEntries(FANOUT_FAMILIES.map((family) => [family, queuePath(family)]))) };
       }
