@@ -32,7 +32,7 @@ export interface WorkerConfig {
   readonly allowedSourceBuckets?: readonly string[];
   /** CONCURRENCY: messages processed at once (default: the job's, from the vCPUs the cgroup grants). */
   readonly concurrency: number;
-  /** RECEIVE_BATCH_SIZE 1..10 (default 10). */
+  /** RECEIVE_BATCH_SIZE 1..10 (default 10; 1 for a fan-out family). */
   readonly receiveBatchSize: number;
   /** WAIT_SECONDS 0..20 long-poll wait (default 20). */
   readonly waitSeconds: number;
@@ -94,7 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     sourcePrefix: normalisePrefix(env.SOURCE_PREFIX),
     ...(read.list('ALLOWED_SOURCE_BUCKETS') !== undefined ? { allowedSourceBuckets: read.list('ALLOWED_SOURCE_BUCKETS') } : {}),
     concurrency: read.int('CONCURRENCY', jobModule.defaultConcurrency(cpuCount), 1, 256),
-    receiveBatchSize: read.int('RECEIVE_BATCH_SIZE', 10, 1, 10),
+    // A family's message is a whole batch, minutes of work: taking one per receive costs nothing, and keeps a batch
+    // that kills its task every time (a file that gets it OOM-killed) from taking the batches received with it, time
+    // after time, to the DLQ with it.
+    receiveBatchSize: read.int('RECEIVE_BATCH_SIZE', env.FANOUT_FAMILY?.trim() ? 1 : 10, 1, 10),
     waitSeconds: read.int('WAIT_SECONDS', 20, 0, 20),
     idlePolls: read.int('IDLE_POLLS', 2, 1, 1000),
     visibilityTimeoutSeconds: read.int('VISIBILITY_TIMEOUT_SECONDS', 60, 10, 43200),

@@ -45,6 +45,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads a fan-out family\'s settings, taking one batch message per receive unless told otherwise', () => {
+    const family = { ...base, FANOUT_FAMILY: 'loudness', AGGREGATE_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/summary', RUNS_PREFIX: 'runs' };
+    expect(loadConfig(family, 1)).toMatchObject({ receiveBatchSize: 1, family: { name: 'loudness', aggregateQueueUrl: family.AGGREGATE_QUEUE_URL, runsPrefix: 'runs/' } });
+    expect(loadConfig({ ...family, RECEIVE_BATCH_SIZE: '4' }, 1).receiveBatchSize).toBe(4);
+    expect(problems({ ...base, FANOUT_FAMILY: 'Loud Ness' })).toContain('FANOUT_FAMILY="Loud Ness" is invalid');
+    expect(problems({ ...base, FANOUT_FAMILY: 'loudness' })).toContain('AGGREGATE_QUEUE_URL is missing');
+  });
+
   it('chooses the local queue for a path or file: URL', () => {
     expect(loadConfig({ ...base, QUEUE_URL: '.local/queue.db' }, 1)).toMatchObject({ queueKind: 'local', queueUrl: '.local/queue.db' });
     expect(loadConfig({ ...base, QUEUE_URL: 'file:///tmp/q.db' }, 1)).toMatchObject({ queueKind: 'local', queueUrl: '/tmp/q.db' });

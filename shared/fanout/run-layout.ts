@@ -8,7 +8,8 @@
  * <root><runId>/run.json                      the run record, created once (If-None-Match: *)
  * <root><runId>/batches/000000.json           each batch's list of source keys
  * <root><runId>/dispatched.json               created once every batch message was sent
- * <root><runId>/results/<family>/000000.json  a family's per-file results for one batch
+ * <root><runId>/results/<family>/000000.json  a family's per-file results for one batch, created once
+ * <root><runId>/results/<family>/000000.checkpoint.json  the files an unfinished attempt completed
  * <root><runId>/files/<family>/<source key>/… the files a family's program wrote for one source file
  * <root><runId>/ledger/<family>/000000.json   the batch's terminal state for that family, created once
  * <root><runId>/aggregate.json                the aggregation trigger, created once
@@ -41,6 +42,8 @@ export const runRecordKey = (run: RunLayout) => `${runPrefix(run)}run.json`;
 export const batchKey = (run: RunLayout, index: number) => `${runPrefix(run)}batches/${batchName(index)}`;
 export const dispatchedKey = (run: RunLayout) => `${runPrefix(run)}dispatched.json`;
 export const resultsKey = (run: RunLayout, family: string, index: number) => `${runPrefix(run)}results/${family}/${batchName(index)}`;
+/** Files an unfinished attempt completed, for the next attempt to start from; never read by the aggregator. */
+export const checkpointKey = (run: RunLayout, family: string, index: number) => `${runPrefix(run)}results/${family}/${String(index).padStart(6, '0')}.checkpoint.json`;
 export const familyFilesPrefix = (run: RunLayout, family: string) => `${runPrefix(run)}files/${family}/`;
 export const ledgerPrefix = (run: RunLayout) => `${runPrefix(run)}ledger/`;
 export const ledgerKey = (run: RunLayout, family: string, index: number) => `${ledgerPrefix(run)}${family}/${batchName(index)}`;

@@ -60,8 +60,20 @@ export class RunLedger {
     await this.createJson(layout.dispatchedKey(this.run), { at: new Date().toISOString(), messages });
   }
 
-  writeResults(results: BatchResults): Promise<void> {
-    return this.putJson(layout.resultsKey(this.run, results.family, results.batch), results);
+  /**
+   * A batch's final results, created once: a late or concurrent copy of the batch never replaces the results a
+   * settlement was (or will be) made from. False when results were there already; read them with readResults.
+   */
+  createResults(results: BatchResults): Promise<boolean> {
+    return this.createJson(layout.resultsKey(this.run, results.family, results.batch), results);
+  }
+
+  writeCheckpoint(results: BatchResults): Promise<void> {
+    return this.putJson(layout.checkpointKey(this.run, results.family, results.batch), results);
+  }
+
+  readCheckpoint(family: string, batch: number): Promise<BatchResults | undefined> {
+    return this.readJsonIfPresent<BatchResults>(layout.checkpointKey(this.run, family, batch));
   }
 
   readResults(family: string, batch: number): Promise<BatchResults | undefined> {

@@ -102,9 +102,12 @@ async function processBatch(request: BatchMessage, ledger: RunLedger, deps: Batc
     stopping: context.stopping,
     ...(Object.keys(list.settings ?? {}).length > 0 ? { settings: list.settings } : {}),
   };
+  // Results already created (a task killed between them and its settlement): they are the batch's, settle from them.
+  const created = await ledger.readResults(family.name, request.batch);
+  if (created !== undefined) return entryFrom(created.files, context, undefined);
   // Files an earlier attempt finished (its checkpoint) are not done again: a batch cut short by the message deadline
   // or a kill makes progress on every attempt instead of starting over.
-  const checkpoint = new Map(((await ledger.readResults(family.name, request.batch))?.files ?? []).filter((file) => file.status === 'done').map((file) => [file.key, file]));
+  const checkpoint = new Map(((await ledger.readCheckpoint(family.name, request.batch))?.files ?? []).filter((file) => file.status === 'done').map((file) => [file.key, file]));
   const files: FileResult[] = [];
   const results = () => ({ runId: request.runId, family: family.name, batch: request.batch, files });
   let stillFailing: unknown;
@@ -133,12 +136,20 @@ async function processBatch(request: BatchMessage, ledger: RunLedger, deps: Batc
       log.warn('file failed in batch', { runId: request.runId, family: family.name, batch: request.batch, key, reason: failure.reason });
     }
   }
-  await ledger.writeResults(results());
+  if (!(await ledger.createResults(results()))) {
+    // Another copy of this batch created its results first: those stand, and the settlement is made from them.
+    const first = await ledger.readResults(family.name, request.batch);
+    if (first !== undefined) return entryFrom(first.files, context, undefined);
+  }
+  return entryFrom(files, context, stillFailing);
 
   async function saveCheckpointAndThrow(error: unknown): Promise<never> {
-    await new RunLedger(request, deps.store, afterGiveUpRetry(deps)).writeResults(results()).catch(() => undefined);
+    await new RunLedger(request, deps.store, afterGiveUpRetry(deps)).writeCheckpoint(results()).catch(() => undefined);
     throw error;
   }
+}
+
+function entryFrom(files: readonly FileResult[], context: MessageJobContext, stillFailing: unknown): LedgerEntry & { error?: unknown } {
   const failedFiles = files.filter((file) => file.status === 'failed').length;
   const at = new Date().toISOString();
   if (stillFailing !== undefined) {

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { batchKey, ledgerKey, reportKey, resultsKey, runRecordKey, summaryCsvKey, triggerKey } from '../../../../shared/fanout/run-layout';
+import { batchKey, checkpointKey, ledgerKey, reportKey, resultsKey, runRecordKey, summaryCsvKey, triggerKey } from '../../../../shared/fanout/run-layout';
 import type { LedgerEntry } from '../../../../shared/fanout/run-record';
 import { TransientError } from '../../../../shared/errors';
 import { settingsEnvironment } from '../../command/command-job';
@@ -296,7 +296,8 @@ describe('a batch cut short', () => {
       return { signal: controller.signal };
     };
     expect((await p.family('loudness', batch!, {}, deadline(1))).failures[0]).toMatchObject({ reason: 'deadline-exceeded' });
-    expect(json(store, resultsKey(run, 'loudness', 0)).files).toEqual([expect.objectContaining({ key: 'a/1.wav', status: 'done' })]);
+    expect(json(store, checkpointKey(run, 'loudness', 0)).files).toEqual([expect.objectContaining({ key: 'a/1.wav', status: 'done' })]);
+    expect(store.object(DEST, resultsKey(run, 'loudness', 0))).toBeUndefined();
     expect((await p.family('loudness', batch!, { receiveCount: 2 }, deadline(2))).failures[0]).toMatchObject({ reason: 'deadline-exceeded' });
     expect(json(store, ledgerKey(run, 'loudness', 0))).toMatchObject({ status: 'failed', reason: expect.stringContaining('deadline-exceeded') });
     expect(p.jobs.loudness!.seen.filter((key) => key === 'a/1.wav')).toHaveLength(1);
