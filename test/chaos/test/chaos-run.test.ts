@@ -264,7 +264,10 @@ describe('bounded chaos run, fan-out', () => {
       brokenPerRun: 2,
       batchSize: 3,
       workers: 2,
-      concurrency: 2,
+      // One batch per task, as the fan-out README advises for families whose model can crash its process: a batch
+      // that kills its task every time takes every batch held in that task with it, and with few batches left the
+      // same two are held together on every receive.
+      concurrency: 1,
       faultRate: 0.05,
       seed: common.seed,
       sigkills: 2,
