@@ -10,6 +10,9 @@ const entries = [
   // The fan-out example's two analysis families: stand-ins for model containers, run by the command job.
   { in: 'app/jobs/fanout/example/loudness.ts', out: 'dist/app/jobs/fanout/loudness.js', target: 'node20' },
   { in: 'app/jobs/fanout/example/spectrum.ts', out: 'dist/app/jobs/fanout/spectrum.js', target: 'node20' },
+  // The batch job's discovery (a one-off or scheduled task in the worker image) and the model's refit script.
+  { in: 'app/jobs/batch/discovery/discover-cli.ts', out: 'dist/app/discover.js', target: 'node20' },
+  { in: 'app/jobs/batch/model/fit-model-cli.ts', out: 'dist/app/jobs/batch/fit-model.js', target: 'node20' },
   { in: 'scaler/src/handler.ts', out: 'dist/scaler/index.js', target: 'node22' },
   { in: 'scaler/src/cli.ts', out: 'dist/scaler/cli.js', target: 'node20' },
   { in: 'local/src/cli.ts', out: 'dist/local/cli.js', target: 'node20' },
