@@ -6,6 +6,12 @@ import { deepFreeze, EnvReader } from './job/env-reader';
 import { readWorkspaceSettings, type WorkspaceSettings } from './job/workspace-settings';
 import { detectCpuCount } from './runtime/cpu-count';
 
+/**
+ * Messages one task may hold. A batch job's buffer is hundreds of small messages; an object job at this many would
+ * be a mistake its memory shows at once.
+ */
+const MAX_CONCURRENCY = 4096;
+
 /** The worker's configuration (the queue loop's, shared by every job): read once from the environment, validated, frozen. */
 export interface WorkerConfig {
   /** QUEUE_URL: an SQS URL (http/https) or a local queue location (a path or file: URL to the SQLite file). */
@@ -93,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     destPrefix: normalisePrefix(env.DEST_PREFIX),
     sourcePrefix: normalisePrefix(env.SOURCE_PREFIX),
     ...(read.list('ALLOWED_SOURCE_BUCKETS') !== undefined ? { allowedSourceBuckets: read.list('ALLOWED_SOURCE_BUCKETS') } : {}),
-    concurrency: read.int('CONCURRENCY', jobModule.defaultConcurrency(cpuCount), 1, 256),
+    concurrency: read.int('CONCURRENCY', jobModule.defaultConcurrency(cpuCount, env), 1, MAX_CONCURRENCY),
     // A family's message is a whole batch, minutes of work: taking one per receive costs nothing, and keeps a batch
     // that kills its task every time (a file that gets it OOM-killed) from taking the batches received with it, time
     // after time, to the DLQ with it.

@@ -353,7 +353,7 @@ async function measureCommandJobPart(
   log: (line: string) => void,
 ): Promise<CommandJobMeasurement> {
   const files = ensureGeojsonSet(options.inputDir, { count: work.commandFiles, ...DEFAULT_GEOJSON_SET });
-  const concurrency = commandJobModule.defaultConcurrency(availableParallelism());
+  const concurrency = commandJobModule.defaultConcurrency(availableParallelism(), process.env);
   mkdirSync(scratch, { recursive: true });
   const run = await measureCommandJob({
     workerScript: options.workerScript,

@@ -16,8 +16,12 @@ export interface JobModule<Settings = unknown, Made extends Job = Job> {
   readonly name: string;
   /** One line for `--help` and the README's list of jobs. */
   readonly summary: string;
-  /** Messages one task works on at once when CONCURRENCY is not set. */
-  defaultConcurrency(cpuCount: number): number;
+  /**
+   * Messages one task holds at once when CONCURRENCY is not set. `env` is for a job whose slots follow its own
+   * settings (the batch job's buffer is BATCH_SIZE × MAX_CONCURRENCY plus a batch filling); read leniently, since
+   * readSettings reports bad values.
+   */
+  defaultConcurrency(cpuCount: number, env: NodeJS.ProcessEnv): number;
   /**
    * libuv pool threads one message may keep busy at once (sharp renders every size on its own pool thread); the
    * supervisor sizes UV_THREADPOOL_SIZE from it before the worker starts. Undefined: none beyond file I/O.

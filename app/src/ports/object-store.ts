@@ -25,6 +25,8 @@ export interface PutOptions {
 export interface GetOptions {
   /** Refuse (InputTooLargeError) before downloading an object larger than this. */
   readonly maxBytes: number;
+  /** Abandons the request (a per-download timeout); the caller decides what the abort means. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DownloadOptions {

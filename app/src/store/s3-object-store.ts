@@ -18,7 +18,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(ref: ObjectRef, options: GetOptions): Promise<StoredObject> {
     let response;
     try {
-      response = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      response = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: options.signal });
     } catch (error) {
       if (isNotFound(error)) throw new SourceMissingError(`s3://${ref.bucket}/${ref.key} no longer exists`, { cause: error });
       throw error;

@@ -42,7 +42,7 @@ describe('the resize job settings', () => {
   });
 
   it('runs two images per vCPU by default and sizes the pool by the sizes', () => {
-    expect(resizeJobModule.defaultConcurrency(3)).toBe(6);
+    expect(resizeJobModule.defaultConcurrency(3, {})).toBe(6);
     expect(resizeJobModule.poolThreadsPerMessage?.(settings({ SIZES: '1x1,2x2,3x3' }))).toBe(3);
   });
 

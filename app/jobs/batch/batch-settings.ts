@@ -1,0 +1,85 @@
+import type { JobRuntime } from '../../src/job/job-module';
+import { EnvReader } from '../../src/job/env-reader';
+
+export type ResultStoreSettings =
+  | { readonly kind: 'dynamodb'; readonly table: string; readonly endpoint?: string }
+  | { readonly kind: 'mongodb' };
+
+/** The batch job's settings (see app/jobs/batch/README.md, "Configuration"). */
+export interface BatchSettings {
+  /** BATCH_SIZE (default 100): records per model call. */
+  readonly batchSize: number;
+  /** BATCH_FLUSH_MS (default 1000): a batch goes this long after its first record even when not full. */
+  readonly flushMs: number;
+  /** MAX_CONCURRENCY (default: the vCPUs): batches scored at once. */
+  readonly maxConcurrentBatches: number;
+  /** DOWNLOAD_TIMEOUT_MS (default 3000): one input's download. */
+  readonly downloadTimeoutMs: number;
+  /** DOWNLOAD_CONCURRENCY (default 16): a batch's downloads in flight at once. */
+  readonly downloadConcurrency: number;
+  /** INFERENCE_TIMEOUT_MS (default 5000): one model call. */
+  readonly inferenceTimeoutMs: number;
+  /** WRITE_CHUNK_SIZE (default 500): results per bulk write; each adapter splits further to its store's limit. */
+  readonly writeChunkSize: number;
+  /** MAX_RECORD_BYTES (default 16 MiB): the largest input one record may have; it is held in memory. */
+  readonly maxRecordBytes: number;
+  /** ALLOWED_SOURCE_BUCKETS (comma list): the buckets records may point at; unset, any bucket the role can read. */
+  readonly allowedBuckets?: readonly string[];
+  /** RESULT_STORE (dynamodb, the default, or mongodb) and its settings: RESULTS_TABLE, DYNAMODB_ENDPOINT; MONGODB_*. */
+  readonly resultStore: ResultStoreSettings;
+  /** MODEL_PATH: a model artifact to load instead of the shipped audio anomaly model. */
+  readonly modelPath?: string;
+  /** METRICS_NAMESPACE, as the worker's. */
+  readonly metricsNamespace: string;
+}
+
+const DEFAULT_BATCH_SIZE = 100;
+/** The worker's own ceiling on CONCURRENCY. */
+const MAX_WORKER_SLOTS = 4096;
+
+export function readBatchSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): BatchSettings {
+  const read = new EnvReader(env);
+  const storeKind = read.oneOf('RESULT_STORE', ['dynamodb', 'mongodb'] as const, 'dynamodb');
+  const resultStore: ResultStoreSettings = storeKind === 'dynamodb'
+    ? {
+      kind: 'dynamodb',
+      table: read.required('RESULTS_TABLE', 'the DynamoDB results table name'),
+      ...(read.present('DYNAMODB_ENDPOINT') !== undefined ? { endpoint: read.present('DYNAMODB_ENDPOINT')! } : {}),
+    }
+    : { kind: 'mongodb' };
+  const allowedBuckets = read.list('ALLOWED_SOURCE_BUCKETS');
+  const settings: BatchSettings = {
+    batchSize: read.int('BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, 1000),
+    flushMs: read.int('BATCH_FLUSH_MS', 1000, 0, 60_000),
+    maxConcurrentBatches: read.int('MAX_CONCURRENCY', defaultConcurrentBatches(runtime.cpuCount), 1, 64),
+    downloadTimeoutMs: read.int('DOWNLOAD_TIMEOUT_MS', 3000, 100, 300_000),
+    downloadConcurrency: read.int('DOWNLOAD_CONCURRENCY', 16, 1, 256),
+    inferenceTimeoutMs: read.int('INFERENCE_TIMEOUT_MS', 5000, 100, 600_000),
+    writeChunkSize: read.int('WRITE_CHUNK_SIZE', 500, 1, 10_000),
+    maxRecordBytes: read.int('MAX_RECORD_BYTES', 16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    ...(allowedBuckets !== undefined ? { allowedBuckets } : {}),
+    resultStore,
+    ...(read.present('MODEL_PATH') !== undefined ? { modelPath: read.present('MODEL_PATH')! } : {}),
+    metricsNamespace: env.METRICS_NAMESPACE?.trim() || 'S3QueueWorker',
+  };
+  read.throwIfInvalid();
+  return settings;
+}
+
+function defaultConcurrentBatches(cpuCount: number): number {
+  return Math.max(1, Math.round(cpuCount));
+}
+
+/**
+ * The worker's slots for a batch job: every running batch's messages plus one batch filling, so receiving stops by
+ * itself when that many are held (backpressure) and every held message is heartbeated. Read leniently: a bad value
+ * is reported by readBatchSettings, and the default stands in meanwhile.
+ */
+export function batchBufferSlots(cpuCount: number, env: NodeJS.ProcessEnv): number {
+  const lenient = (name: string, fallback: number, max: number) => {
+    const value = Number(env[name]?.trim());
+    return Number.isInteger(value) && value >= 1 && value <= max ? value : fallback;
+  };
+  const batchSize = lenient('BATCH_SIZE', DEFAULT_BATCH_SIZE, 1000);
+  return Math.min(MAX_WORKER_SLOTS, batchSize * (lenient('MAX_CONCURRENCY', defaultConcurrentBatches(cpuCount), 64) + 1));
+}
