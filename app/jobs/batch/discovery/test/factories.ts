@@ -4,13 +4,16 @@ import type { MessageSender } from '../../../../src/ports/message-sender';
 
 /** A source-table item in the default shape. */
 export function sourceItem(date: string, n: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const id = recordId(n);
+  const id = recordId(n, date);
   return { date, id, bucket: 'recordings', key: `${date.replace(/-/g, '/')}/${id}.wav`, ...overrides };
 }
 
-/** Zero-padded so string order is numeric order, as natural ids in a sort key usually are. */
-export function recordId(n: number): string {
-  return `rec-${String(n).padStart(6, '0')}`;
+/**
+ * Zero-padded so string order is numeric order, as natural ids in a sort key usually are; unique across dates, as
+ * natural ids are, since results are keyed by id alone.
+ */
+export function recordId(n: number, date = '2026-12-01'): string {
+  return `rec-${date.replace(/-/g, '')}-${String(n).padStart(6, '0')}`;
 }
 
 export function scoredResult(id: string): ScoredResult {
