@@ -56,7 +56,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
       }
     },
     async close() {
-      client.destroy();
+      raw.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
   };
