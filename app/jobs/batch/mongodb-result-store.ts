@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type WithoutId, WriteError } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type WithoutId, type WriteError } from 'mongodb';
 import { chunks, type ResultStore, type ScoredResult, type WriteOutcome } from './result-store';
 
 /** A stored result: the record id is `_id`, so MongoDB's own unique index on `_id` keeps one result per record. */
@@ -71,9 +71,11 @@ export class MongoDbResultStore implements ResultStore {
       await this.collection.bulkWrite(chunk.map(replaceOp), { ordered: false });
       return { written: ids, failed: [] };
     } catch (error) {
-      if (error instanceof MongoBulkWriteError && error.result?.getWriteConcernError() !== undefined) {
+      const concern = error instanceof MongoBulkWriteError ? error.result?.getWriteConcernError() : undefined;
+      if (concern !== undefined) {
         // Applied on the primary but not acknowledged at the write concern asked for: not known durable.
-        return { written: [], failed: ids.map((id) => ({ id, reason: `write concern not satisfied: ${describe(error)}` })) };
+        const reason = `write concern not satisfied: ${concern.code ?? 'no code'} ${concern.errmsg ?? 'no message'}`;
+        return { written: [], failed: ids.map((id) => ({ id, reason })) };
       }
       const perIndex = writeErrorsOf(error);
       if (perIndex.length > 0) return this.settlePartial(chunk, perIndex);
@@ -152,11 +154,11 @@ function toDocument(result: ScoredResult): WithoutId<ResultDocument> {
   return rest;
 }
 
-/** The driver gives one WriteError or an array of them. */
+/** The driver types one WriteError or an array of them (its WriteError class is not exported at run time). */
 function writeErrorsOf(error: unknown): WriteError[] {
   if (!(error instanceof MongoBulkWriteError)) return [];
-  const { writeErrors } = error;
-  return writeErrors instanceof WriteError ? [writeErrors] : [...writeErrors];
+  const writeErrors: unknown = error.writeErrors;
+  return Array.isArray(writeErrors) ? [...(writeErrors as WriteError[])] : writeErrors === undefined ? [] : [writeErrors as WriteError];
 }
 
 function describe(error: unknown): string {
