@@ -200,6 +200,23 @@ export const FANOUT_EXAMPLE: InfraConfigOverrides = {
   ],
 };
 
+/**
+ * The batch README's (app/jobs/batch/INFRA.md) example: a batched-inference pipeline beside the images pipeline, fed
+ * by its discovery task (the example source table, the audio under `scores/` in the source bucket, discovery nightly),
+ * which gets prefixes of its own (its defaults, '' and '', would cover the batch pipeline's audio prefix).
+ */
+export const BATCH_EXAMPLE: InfraConfigOverrides = {
+  sourcePrefix: 'photos/', destPrefix: 'images/',
+  pipelines: [
+    { name: 'images' },
+    {
+      name: 'scores', job: 'batch', maxTasks: 5,
+      jobEnvironment: { BATCH_SIZE: '64', BATCH_FLUSH_MS: '2000', MAX_CONCURRENCY: '2' },
+      batch: { discoverySchedule: 'cron(30 1 * * ? *)' },
+    },
+  ],
+};
+
 /** The blueprint stack with the given settings (a GitHub repository and the stub scaler bundle filled in). */
 export function synthBlueprint(overrides: InfraConfigOverrides, options: { bundleDir: string; app?: App }): SynthesizedStack {
   const stack = new BlueprintStack(options.app ?? Testing.app(), 'blueprint', {

@@ -1,11 +1,13 @@
 import type { IConstruct } from 'constructs';
 import { Annotations, DefaultTokenResolver, StringConcat, TerraformStack, Tokenization, type IAspect } from 'cdktf';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { keyRangesOverlap, type KeyRange } from '../pipelines/key-ranges';
+import { BATCH_STATEMENT_IDS } from '../policies/batch-task-policy';
 import { FANOUT_STATEMENT_IDS } from '../policies/fanout-task-policy';
 import { WORKER_STATEMENT_IDS } from '../policies/worker-task-policy';
 
@@ -71,7 +73,7 @@ function workerGrants(document: { Statement: (Statement & { Sid?: string })[] })
   if (queues.length === 0) return undefined;
   return {
     queues,
-    reads: resourcesOf(WORKER_STATEMENT_IDS.readSource, FANOUT_STATEMENT_IDS.readSources, FANOUT_STATEMENT_IDS.readRuns),
+    reads: resourcesOf(WORKER_STATEMENT_IDS.readSource, FANOUT_STATEMENT_IDS.readSources, FANOUT_STATEMENT_IDS.readRuns, BATCH_STATEMENT_IDS.readAudio),
     writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs, FANOUT_STATEMENT_IDS.writeRuns),
   };
 }
@@ -124,7 +126,7 @@ function readPolicy(policy: string): { Statement: Statement[] } | undefined {
 
 /**
  * Fails `cdktf synth` (an error annotation) when a change to the blueprint breaks its security rules: least-privilege
- * IAM, encrypted queues, log groups that expire, subnets that hand out no public IPs. Whether a grant is one the code
+ * IAM, encrypted queues and tables (tables with point-in-time recovery too), log groups that expire, subnets that hand out no public IPs. Whether a grant is one the code
  * needs is checked where the code can be read: infra/test/code-needs-policy.test.ts compares the worker's and the
  * scaler's roles with the AWS SDK commands their sources send, and infra/test/policy-wildcards.test.ts lists every
  * `*` in a policy resource with its reason.
@@ -149,6 +151,10 @@ export class SecurityPolicyChecks implements IAspect {
       else for (const problem of iamPolicyProblems(document)) error(problem);
     } else if (node instanceof SqsQueue) {
       if (node.sqsManagedSseEnabledInput !== true && node.kmsMasterKeyIdInput === undefined) error('queue without encryption at rest (SSE-SQS or KMS)');
+    } else if (node instanceof DynamodbTable) {
+      // DynamoDB always encrypts; `enabled` makes it KMS (the AWS-managed key, or the blueprint's), auditable and revocable.
+      if (node.serverSideEncryptionInput?.enabled !== true) error('DynamoDB table without KMS encryption at rest (server_side_encryption { enabled = true })');
+      if (node.pointInTimeRecoveryInput?.enabled !== true) error('DynamoDB table without point-in-time recovery (point_in_time_recovery { enabled = true })');
     } else if (node instanceof CloudwatchLogGroup) {
       // 0 means "never expire" to CloudWatch.
       if (node.retentionInDaysInput === undefined || node.retentionInDaysInput === 0) error('log group without a retention period');

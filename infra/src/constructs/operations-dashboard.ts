@@ -17,9 +17,14 @@ export interface OperationsDashboardProps {
    * six widgets either way: a dashboard costs the same whatever it shows.
    */
   readonly pipelines?: readonly { readonly name: string; readonly queueName: string; readonly deadLetterQueueName: string }[];
+  /**
+   * A batch pipeline runs in the stack: two more widgets for the batch job's EMF metrics, under the worker's namespace
+   * and service dimension (records scored, skipped and failed per minute; batch size; inference latency).
+   */
+  readonly batchMetrics?: boolean;
 }
 
-type Metric = (string | { stat?: string; label?: string; period?: number })[];
+type Metric = (string | { stat?: string; label?: string; period?: number; yAxis?: string })[];
 
 /** One page that answers "is it working, how fast, what does it cost me in tasks, and why did the scaler do that". */
 export class OperationsDashboard extends Construct {
@@ -32,7 +37,8 @@ export class OperationsDashboard extends Construct {
       properties: { title, region: props.region, view: 'timeSeries', stat, period: 60, metrics },
     });
     const sqs = (metric: string, queue: string, label: string): Metric => ['AWS/SQS', metric, 'QueueName', queue, { label }];
-    const worker = (metric: string, label: string): Metric => [props.workerMetrics.namespace, metric, 'service', props.workerMetrics.service, { label, stat: 'Sum' }];
+    const worker = (metric: string, label: string, stat = 'Sum', extra: { yAxis?: string } = {}): Metric =>
+      [props.workerMetrics.namespace, metric, 'service', props.workerMetrics.service, { label, stat, ...extra }];
     const several = props.pipelines !== undefined && props.pipelines.length > 1;
     const pipelines = several ? props.pipelines! : [{ name: '', queueName: props.queueName, deadLetterQueueName: props.deadLetterQueueName }];
     const named = (name: string, label: string) => (several ? `${name} ${label}` : label);
@@ -64,6 +70,18 @@ export class OperationsDashboard extends Construct {
         },
       },
     ];
+    if (props.batchMetrics === true) {
+      widgets.push(
+        graph('Records per minute (batch)', [
+          worker('RecordsScored', 'scored'), worker('RecordsSkipped', 'skipped (already scored)'), worker('RecordsFailed', 'failed'),
+        ], 0, 18, 'Sum'),
+        graph('Batches: size and inference latency', [
+          worker('BatchSize', 'records per batch (average)', 'Average'),
+          worker('InferenceLatency', 'inference p50 (ms)', 'p50', { yAxis: 'right' }),
+          worker('InferenceLatency', 'inference p99 (ms)', 'p99', { yAxis: 'right' }),
+        ], 12, 18, 'Average'),
+      );
+    }
     this.dashboard = new CloudwatchDashboard(this, 'dashboard', { dashboardName: props.name, dashboardBody: JSON.stringify({ widgets }) });
   }
 }

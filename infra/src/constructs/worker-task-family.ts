@@ -5,6 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { assumableBy } from '../assume-role-policy';
 import { DEFAULT_JOB, type PipelineConfig } from '../pipelines/pipeline-config';
+import { batchTaskPolicyStatements } from '../policies/batch-task-policy';
 import { fanoutTaskPolicyStatements } from '../policies/fanout-task-policy';
 import { pipelineTaskPolicyStatements } from '../policies/worker-task-policy';
 
@@ -43,6 +44,22 @@ export interface WorkerTaskFamilyProps {
    * keys (fanout-task-policy.ts) instead of a destination prefix of its own, and its worker told where the others are.
    */
   readonly fanout?: FanoutWiring;
+  /**
+   * A batch pipeline's wiring: its task role reads only the audio its records point at and writes only its results
+   * table (batch-task-policy.ts), instead of a source and destination prefix.
+   */
+  readonly batch?: BatchWiring;
+}
+
+/** Where a batch pipeline's worker reads its records' files and writes their results. */
+export interface BatchWiring {
+  readonly audioBucketArn: string;
+  readonly audioBucketName: string;
+  /** '' for the whole bucket. */
+  readonly audioPrefix: string;
+  readonly resultStore: string;
+  readonly resultsTableArn: string;
+  readonly resultsTableName: string;
 }
 
 /** A fan-out group member's wiring: `root` is the group's run root (the fan-out pipeline's destPrefix). */
@@ -104,9 +121,15 @@ export function defineTaskFamily(scope: Construct, props: WorkerTaskFamilyProps)
     role: taskRole.id,
     policy: JSON.stringify({
       Version: '2012-10-17',
-      Statement: props.fanout === undefined
-        ? pipelineTaskPolicyStatements(props.pipeline, arns, { shareSource: props.shareSource })
-        : fanoutTaskPolicyStatements({ ...arns, sourcePrefix: props.pipeline.sourcePrefix, root: props.fanout.root, role: fanoutRole(props.fanout) }),
+      Statement: props.batch !== undefined
+        ? batchTaskPolicyStatements({
+          queueArn: props.queueArn, deadLetterQueueArn: props.deadLetterQueueArn,
+          audioBucketArn: props.batch.audioBucketArn, audioPrefix: props.batch.audioPrefix, resultsTableArn: props.batch.resultsTableArn,
+          ...(props.kmsKeyArn !== undefined ? { kmsKeyArn: props.kmsKeyArn } : {}),
+        })
+        : props.fanout === undefined
+          ? pipelineTaskPolicyStatements(props.pipeline, arns, { shareSource: props.shareSource })
+          : fanoutTaskPolicyStatements({ ...arns, sourcePrefix: props.pipeline.sourcePrefix, root: props.fanout.root, role: fanoutRole(props.fanout) }),
     }),
   });
 
@@ -176,8 +199,9 @@ function workerEnvironment(props: WorkerTaskFamilyProps): Record<string, string>
   return {
     QUEUE_URL: props.queueUrl, DLQ_URL: props.deadLetterQueueUrl, MAX_RECEIVE_COUNT: String(props.maxReceiveCount),
     DEST_BUCKET: props.destBucketName, DEST_PREFIX: pipeline.destPrefix, SOURCE_PREFIX: pipeline.sourcePrefix,
-    ALLOWED_SOURCE_BUCKETS: props.sourceBucketName,
+    ALLOWED_SOURCE_BUCKETS: props.batch?.audioBucketName ?? props.sourceBucketName,
     ...fanoutEnvironment(props.fanout),
+    ...(props.batch !== undefined ? { RESULT_STORE: props.batch.resultStore, RESULTS_TABLE: props.batch.resultsTableName } : {}),
     ...(pipeline.job !== DEFAULT_JOB ? { JOB: pipeline.job } : {}),
     ...pipeline.jobEnvironment,
     ...Object.fromEntries(Object.entries(settings).filter(([name]) => !(name in pipeline.jobEnvironment))),

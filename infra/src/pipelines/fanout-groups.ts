@@ -1,3 +1,4 @@
+import { BATCH_JOB } from './batch-settings';
 import type { PipelineConfig } from './pipeline-config';
 
 /**
@@ -88,9 +89,17 @@ export function fanoutSettingProblems(label: string, p: PipelineConfig, given: (
   if (p.feed === 'messages') {
     if (first) problems.push(`${label}.feed: the first pipeline keeps the stack's original names and outputs and is fed by S3 events; list messages-fed pipelines after it`);
     for (const field of ['sourcePrefix', 'sourceSuffixes'] as const) {
-      if (given(field)) problems.push(`${label}.${field}: a messages-fed pipeline has no S3 notification (its fan-out pipeline's manifests name the keys it reads); leave it out`);
+      if (given(field)) {
+        problems.push(p.job === BATCH_JOB
+          ? `${label}.${field}: a batch pipeline has no S3 notification; the files its records point at are set by batch.audioBucket and batch.audioPrefix`
+          : `${label}.${field}: a messages-fed pipeline has no S3 notification (its fan-out pipeline's manifests name the keys it reads); leave it out`);
+      }
     }
-    if (given('destPrefix')) problems.push(`${label}.destPrefix: a messages-fed pipeline writes under its fan-out pipeline's run root (that pipeline's destPrefix); leave it out`);
+    if (given('destPrefix')) {
+      problems.push(p.job === BATCH_JOB
+        ? `${label}.destPrefix: a batch pipeline writes its results to its results table, not to S3; leave it out`
+        : `${label}.destPrefix: a messages-fed pipeline writes under its fan-out pipeline's run root (that pipeline's destPrefix); leave it out`);
+    }
   }
   if (p.job === FANOUT_JOB) {
     if (p.feed !== 's3') problems.push(`${label}.feed="${String(p.feed)}": a fan-out pipeline is fed by its manifests' S3 events (feed "s3")`);
@@ -150,7 +159,11 @@ export function fanoutGroupProblems(pipelines: readonly PipelineConfig[], labelO
   for (const [name, by] of users) {
     if (by.length > 1) problems.push(`pipeline "${name}" is used by fan-out pipelines ${by.map((n) => `"${n}"`).join(' and ')}; a family or aggregator belongs to one fan-out group`);
   }
-  for (const pipeline of pipelines.filter((p) => p.feed === 'messages' && !users.has(p.name))) {
+  for (const [name, by] of users) {
+    if (byName.get(name)?.job === BATCH_JOB) problems.push(`pipeline "${name}" runs job "${BATCH_JOB}", fed by its own discovery task; it cannot be in fan-out group ${by.map((n) => `"${n}"`).join(', ')}`);
+  }
+  // A batch pipeline is fed by its discovery task (batch-settings.ts), not by a group.
+  for (const pipeline of pipelines.filter((p) => p.feed === 'messages' && p.job !== BATCH_JOB && !users.has(p.name))) {
     problems.push(`${labelOf(pipeline)}.feed="messages": no fan-out pipeline sends to it; name it in a fan-out pipeline's fanout.families or fanout.aggregator`);
   }
   return problems;

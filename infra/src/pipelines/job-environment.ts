@@ -10,6 +10,8 @@ export const WIRING_VARIABLES: readonly string[] = [
   'MAX_RECEIVE_COUNT', 'ALLOWED_SOURCE_BUCKETS', 'TASK_MEMORY_MIB', 'AWS_REGION',
   // A fan-out group's wiring: the families' and the aggregator's queues and the run root their roles are scoped to.
   'FANOUT_FAMILIES', 'FANOUT_FAMILY', 'AGGREGATE_QUEUE_URL', 'RUNS_PREFIX',
+  // A batch pipeline's wiring: the result store its role may write.
+  'RESULT_STORE', 'RESULTS_TABLE',
 ];
 
 /** Names that say "credential": a secret belongs in Secrets Manager or the task role, never in a task definition. */

@@ -1,6 +1,9 @@
 import { describeRange, filterRanges, keyRangesOverlap, prefixesOverlap, type KeyRange } from './key-ranges';
 import { jobEnvironmentProblems } from './job-environment';
 import { fanoutGroupProblems, fanoutGroups, fanoutSettingProblems, placeInGroups, type FanoutSettings, type PipelineFeed } from './fanout-groups';
+import {
+  BATCH_JOB, DEFAULT_BATCH_MESSAGES_PER_TASK, batchReadProblems, batchSettingProblems, resolveBatchSettings, type BatchSettings, type BatchSettingsInput,
+} from './batch-settings';
 
 /**
  * One pipeline of the stack: its source filter, queue and DLQ, task family and scaling rule. The first pipeline of
@@ -22,6 +25,11 @@ export interface PipelineConfig {
   readonly feed: PipelineFeed;
   /** Only on a `job: "fanout"` pipeline (and required there): its families and its aggregator. */
   readonly fanout: FanoutSettings | undefined;
+  /**
+   * Only on a `job: "batch"` pipeline (filled in with defaults there): its discovery source table, the bucket and
+   * prefix its records point at, the discovery schedule and the result store (see batch-settings.ts).
+   */
+  readonly batch: BatchSettings | undefined;
   readonly sourcePrefix: string;
   /** One notification rule per suffix (S3 suffix filters are case-sensitive); none: the whole prefix. */
   readonly sourceSuffixes: readonly string[];
@@ -50,8 +58,9 @@ export interface PipelineImage {
 }
 
 /** What BLUEPRINT_CONFIG may say about a pipeline: its name, and any field to change from the defaults. */
-export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image' | 'fanout'>> & {
+export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image' | 'fanout' | 'batch'>> & {
   readonly fanout?: FanoutSettings;
+  readonly batch?: BatchSettingsInput;
   readonly image?: { readonly name: string; readonly dockerfile?: string };
 };
 
@@ -88,7 +97,7 @@ export const FARGATE_CPU_MEMORY: Readonly<Record<number, readonly [number, numbe
 const EPHEMERAL_STORAGE_GIB = [21, 200] as const;
 
 const KNOWN_FIELDS = [
-  'name', 'job', 'jobEnvironment', 'feed', 'fanout', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
+  'name', 'job', 'jobEnvironment', 'feed', 'fanout', 'batch', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
   'spotWeight', 'onDemandWeight', 'onDemandBase', 'maxTasks', 'messagesPerTask', 'maxReceiveCount', 'visibilityTimeoutSeconds',
 ];
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -132,6 +141,7 @@ export function resolvePipelines(inputs: unknown, defaults: PipelineDefaults): {
       ...Object.keys(input).filter((key) => !KNOWN_FIELDS.includes(key)).map((key) => `${label}.${key}: not a pipeline setting (known: ${KNOWN_FIELDS.join(', ')})`),
       ...pipelineProblems(label, pipeline, input as PipelineInput),
       ...fanoutSettingProblems(label, pipeline, (field) => (input as Record<string, unknown>)[field] !== undefined, index === 0),
+      ...batchSettingProblems(label, pipeline, (input as { batch?: unknown }).batch, (field) => (input as Record<string, unknown>)[field] !== undefined),
     );
     resolved.push(pipeline);
     labels.set(pipeline, label);
@@ -147,7 +157,9 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
   const image = input.image === undefined || input.image.name === BASE_IMAGE.name
     ? { ...BASE_IMAGE, ...(input.image?.dockerfile !== undefined ? { dockerfile: input.image.dockerfile } : {}) }
     : { name: input.image.name, dockerfile: input.image.dockerfile ?? '' };
-  const feed = input.feed ?? 's3';
+  // A batch pipeline's queue is fed by its discovery task, never by S3 events.
+  const feed = input.feed ?? (job === BATCH_JOB ? 'messages' : 's3');
+  const batch = job === BATCH_JOB ? resolveBatchSettings(input.batch, input.name) : undefined;
   // A messages-fed pipeline's prefixes are its fan-out group's (placeInGroups); the stack-wide ones never apply to it.
   const inherits = first && feed === 's3';
   const ownDefault = (field: 'sourcePrefix' | 'destPrefix') => (inherits ? defaults[field] : `${input.name}/`);
@@ -158,7 +170,9 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
     jobEnvironment: { ...(job === DEFAULT_JOB ? { SIZES: defaults.sizes } : {}), ...input.jobEnvironment },
     feed,
     fanout: input.fanout,
-    sourcePrefix: input.sourcePrefix ?? ownDefault('sourcePrefix'),
+    batch,
+    // A batch pipeline reads the files its records point at: its audio prefix (the bucket is batch.audioBucket).
+    sourcePrefix: input.sourcePrefix ?? (batch !== undefined && typeof batch.audioPrefix === 'string' ? batch.audioPrefix : ownDefault('sourcePrefix')),
     sourceSuffixes: input.sourceSuffixes ?? (inherits ? defaults.sourceSuffixes : []),
     destPrefix: input.destPrefix ?? ownDefault('destPrefix'),
     image,
@@ -169,7 +183,7 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
     onDemandWeight: input.onDemandWeight ?? 1,
     onDemandBase: input.onDemandBase ?? 0,
     maxTasks: input.maxTasks ?? defaults.maxTasks,
-    messagesPerTask: input.messagesPerTask ?? (feed === 'messages' ? messagesPerBusyTask(input.taskCpu ?? defaults.taskCpu) : defaults.messagesPerTask),
+    messagesPerTask: input.messagesPerTask ?? (batch !== undefined ? DEFAULT_BATCH_MESSAGES_PER_TASK : feed === 'messages' ? messagesPerBusyTask(input.taskCpu ?? defaults.taskCpu) : defaults.messagesPerTask),
     maxReceiveCount: input.maxReceiveCount ?? defaults.maxReceiveCount,
     visibilityTimeoutSeconds: input.visibilityTimeoutSeconds ?? defaults.visibilityTimeoutSeconds,
   };
@@ -266,6 +280,7 @@ function crossPipelineProblems(pipelines: readonly PipelineConfig[]): string[] {
         `fan-out pipeline "${group.fanout.name}" may list (its group reads every key there): give them distinct sourcePrefix values`);
     }
   }
+  problems.push(...batchReadProblems(pipelines, prefixesOverlap, (p) => (typeof p.sourcePrefix === 'string' ? [p.sourcePrefix] : [])));
   for (const [i, a] of pipelines.entries()) {
     for (const b of pipelines.slice(i + 1)) {
       if (a.name === b.name) problems.push(`pipelines: the name "${a.name}" is used twice; names must be unique`);

@@ -7,10 +7,13 @@ import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
 import { BASE_IMAGE, capacityProviderStrategy, type PipelineConfig } from '../pipelines/pipeline-config';
 import { fanoutGroups, fanoutParts } from '../pipelines/fanout-groups';
+import { BATCH_JOB } from '../pipelines/batch-settings';
 import { filterRanges } from '../pipelines/key-ranges';
 import { imageNames, pipelineNames } from '../pipelines/pipeline-names';
 import { scalerEnvironmentBytes } from '../pipelines/scaler-environment-size';
+import { BatchDiscovery } from '../constructs/batch-discovery';
 import { ContainerRegistry } from '../constructs/container-registry';
+import { DataTable } from '../constructs/data-table';
 import { DeliveryPipeline } from '../constructs/delivery-pipeline';
 import { EncryptionKey } from '../constructs/encryption-key';
 import { ImageBuild } from '../constructs/image-build';
@@ -23,7 +26,7 @@ import { LAMBDA_ENVIRONMENT_MAX_BYTES, ScalerFunction } from '../constructs/scal
 import { SecureBucket } from '../constructs/secure-bucket';
 import { WorkQueue } from '../constructs/work-queue';
 import { WorkerService } from '../constructs/worker-service';
-import { WorkerTaskFamily, type FanoutWiring, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
+import { WorkerTaskFamily, type BatchWiring, type FanoutWiring, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
 
 export interface BlueprintStackProps {
   readonly config: InfraConfig;
@@ -116,6 +119,34 @@ export class BlueprintStack extends TerraformStack {
     }));
     const imageOf = (pipeline: PipelineConfig) => images.get(pipeline.image.name)!;
 
+    // Each batch pipeline's tables: its results, its discovery watermark, and an example source table unless it names one.
+    const tableIdsOf = (idPrefix: string) => idPrefix.replace(/-/g, '_');
+    const batchStores = new Map(pipelines.filter(({ pipeline }) => pipeline.job === BATCH_JOB && pipeline.batch !== undefined).map(({ pipeline, names }) => {
+      const settings = pipeline.batch!;
+      const table = (id: string, name: string, partitionKey: string, sortKey?: string) => new DataTable(this, `${names.idPrefix}${id}`, {
+        name: `${names.resourceBase}-${name}`, partitionKey, ...(sortKey !== undefined ? { sortKey } : {}), deletionProtection: !config.forceDestroy, ...dataKey,
+      }).table;
+      const results = table('results', 'results', 'id');
+      const state = table('discovery-state', 'discovery-state', 'name');
+      const example = settings.sourceTableName === '' ? table('records', 'records', 'date', 'id') : undefined;
+      // A table of yours: by ARN as given, or by name in this account and region (read from the results table's ARN).
+      const sourceTable = example !== undefined
+        ? { name: example.name, arn: example.arn }
+        : {
+          name: settings.sourceTableName,
+          arn: settings.sourceTableName.startsWith('arn:') ? settings.sourceTableName
+            : arnLocal(this, `${tableIdsOf(names.idPrefix)}source_table_arn`, `arn:${arnPart(results.arn, 1)}:dynamodb:${config.region}:${arnPart(results.arn, 4)}:table/${settings.sourceTableName}`),
+        };
+      const audio = settings.audioBucket === ''
+        ? { arn: source.bucket.arn, name: source.bucket.bucket }
+        : { arn: arnLocal(this, `${tableIdsOf(names.idPrefix)}audio_bucket_arn`, `arn:${arnPart(results.arn, 1)}:s3:::${settings.audioBucket}`), name: settings.audioBucket };
+      const wiring: BatchWiring = {
+        audioBucketArn: audio.arn, audioBucketName: audio.name, audioPrefix: settings.audioPrefix, resultStore: settings.resultStore,
+        resultsTableArn: results.arn, resultsTableName: results.name,
+      };
+      return [pipeline.name, { settings, results, state, sourceTable, wiring }] as const;
+    }));
+
     const familyProps = ({ pipeline, names }: (typeof pipelines)[number], index: number): WorkerTaskFamilyProps => {
       const work = queues[index]!;
       const wiring = fanoutWiring(pipeline);
@@ -131,6 +162,7 @@ export class BlueprintStack extends TerraformStack {
         visibilityTimeoutSeconds: pipeline.visibilityTimeoutSeconds, repositoryArn: imageOf(pipeline).registry.repository.arn,
         ...dataKey,
         ...(wiring !== undefined ? { fanout: wiring } : {}),
+        ...(batchStores.has(pipeline.name) ? { batch: batchStores.get(pipeline.name)!.wiring } : {}),
       };
     };
     const workers = new WorkerService(this, 'workers', { vpcId: network.vpc.id, ...familyProps(pipelines[0]!, 0) });
@@ -139,6 +171,7 @@ export class BlueprintStack extends TerraformStack {
       ...pipelines.slice(1).map((entry, index) => new WorkerTaskFamily(this, `${entry.names.idPrefix}workers`, familyProps(entry, index + 1))),
     ];
     const taskRoleArns = families.flatMap((family) => [family.taskRole.arn, family.executionRole.arn]);
+    const subnetIds = network.privateSubnets.map((subnet) => subnet.id);
     // The least-privilege checks, told which task roles share a fan-out group's runs by design.
     Aspects.of(this).add(new SecurityPolicyChecks({
       fanoutGroups: Object.fromEntries(groups.map((group) => [group.fanout.name, config.pipelines
@@ -148,6 +181,21 @@ export class BlueprintStack extends TerraformStack {
     const arnPrefix = `arn:${arnPart(workers.cluster.arn, 1)}:ecs:${config.region}:${arnPart(workers.cluster.arn, 4)}`;
     const taskDefinitionArnPatterns = pipelines.map(({ names }) =>
       arnLocal(this, `${names.idPrefix.replace(/-/g, '_')}task_definition_arns`, `${arnPrefix}:task-definition/${names.taskFamily}:*`));
+    // Each batch pipeline's discovery task, in its pipeline's image, on its schedule (or run once with its command).
+    const discoveries = pipelines.filter(({ pipeline }) => batchStores.has(pipeline.name)).map(({ pipeline, names }) => {
+      const store = batchStores.get(pipeline.name)!;
+      const work = queues[config.pipelines.indexOf(pipeline)]!;
+      const discovery = new BatchDiscovery(this, `${names.idPrefix}discovery`, {
+        name: names.resourceBase, region: config.region, image: imageOf(pipeline).pointer.image, repositoryArn: imageOf(pipeline).registry.repository.arn,
+        logRetentionDays: config.logRetentionDays,
+        sourceTable: store.sourceTable, stateTable: { name: store.state.name, arn: store.state.arn }, resultsTable: { name: store.results.name, arn: store.results.arn },
+        queueArn: work.queue.arn, queueUrl: work.queue.url, ...dataKey,
+        clusterArn: workers.cluster.arn, clusterName: workers.cluster.name,
+        taskDefinitionArnPattern: arnLocal(this, `${tableIdsOf(names.idPrefix)}discovery_task_definition_arns`, `${arnPrefix}:task-definition/${names.resourceBase}-discovery:*`),
+        schedule: store.settings.discoverySchedule, subnetIds, securityGroupIds: [workers.securityGroup.id],
+      });
+      return { pipeline, names, discovery };
+    });
     const topic = new OperationsTopic(this, 'operations', { name: config.name, kmsKeyArn: key.key.arn, email: config.alarmEmail });
     const scaler = new ScalerFunction(this, 'scaler', {
       name: config.name, bundleDir: config.scalerBundleDir, logRetentionDays: config.logRetentionDays,
@@ -160,7 +208,7 @@ export class BlueprintStack extends TerraformStack {
       clusterArn: workers.cluster.arn,
       taskArnPattern: arnLocal(this, 'cluster_task_arns', `${arnPrefix}:task/${workers.cluster.name}/*`),
       passRoleArns: taskRoleArns,
-      subnetIds: network.privateSubnets.map((subnet) => subnet.id), securityGroupIds: [workers.securityGroup.id],
+      subnetIds, securityGroupIds: [workers.securityGroup.id],
       bootstrapImage: config.bootstrapImage,
       reservedConcurrency: config.scalerReservedConcurrency, metrics: SCALER_METRICS, alarmTopicArn: topic.topic.arn,
     });
@@ -172,9 +220,15 @@ export class BlueprintStack extends TerraformStack {
       images: [...images.values()].map(({ config: image, registry, pointer }) => ({
         name: image.name, dockerfile: image.dockerfile, repositoryArn: registry.repository.arn, repositoryUrl: registry.repository.repositoryUrl,
         parameterArn: pointer.parameter.arn, parameterName: pointer.parameter.name,
-        families: pipelines.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ names }) => names.taskFamily),
+        // A discovery family runs its batch pipeline's image: each build registers its revision too.
+        families: [
+          ...pipelines.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ names }) => names.taskFamily),
+          ...discoveries.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ discovery }) => discovery.taskDefinition.family),
+        ],
       })),
-      taskDefinitionArnPatterns, taskRoleArns, revisionTag: { key: BLUEPRINT_TAG, value: config.name },
+      taskDefinitionArnPatterns: [...taskDefinitionArnPatterns, ...discoveries.map(({ discovery }) => discovery.taskDefinitionArnPattern)],
+      taskRoleArns: [...taskRoleArns, ...discoveries.flatMap(({ discovery }) => [discovery.taskRole.arn, discovery.executionRole.arn])],
+      revisionTag: { key: BLUEPRINT_TAG, value: config.name },
       ...dataKey,
     });
     const delivery = new DeliveryPipeline(this, 'delivery', {
@@ -199,6 +253,8 @@ export class BlueprintStack extends TerraformStack {
       ...(pipelines.length > 1
         ? { pipelines: pipelines.map(({ pipeline }, index) => ({ name: pipeline.name, queueName: queues[index]!.queue.name, deadLetterQueueName: queues[index]!.deadLetterQueue.name })) }
         : {}),
+      // The batch job's own metrics, only where a batch pipeline publishes them.
+      batchMetrics: batchStores.size > 0,
     });
 
     const output = (name: string, value: string) => new TerraformOutput(this, name, { value });
@@ -216,14 +272,18 @@ export class BlueprintStack extends TerraformStack {
     output('operations_topic_arn', topic.topic.arn);
     output('dashboard_url', `https://${config.region}.console.aws.amazon.com/cloudwatch/home?region=${config.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`);
     output('upload_command', `aws s3 cp --recursive ./images s3://${source.bucket.bucket}/${config.pipelines[0]!.sourcePrefix}`);
+    // One discovery run for a given date: replace the placeholder (YYYY-MM-DD) and paste.
+    for (const { pipeline, discovery } of discoveries) output(`discovery_command_${pipeline.name.replace(/-/g, '_')}`, discovery.runTaskCommand);
     // With several pipelines, where each one's work goes and comes out; the outputs above are the first pipeline's.
     if (pipelines.length > 1) {
       new TerraformOutput(this, 'pipelines', {
         value: Object.fromEntries(pipelines.map(({ pipeline, names }, index) => [pipeline.name, {
           queue_url: queues[index]!.queue.url, dlq_url: queues[index]!.deadLetterQueue.url, task_family: names.taskFamily,
-          source: fedByS3(pipeline) ? `s3://${source.bucket.bucket}/${pipeline.sourcePrefix}` : `messages from fan-out pipeline ${parts.get(pipeline.name)?.group.fanout.name ?? '(none)'}`,
+          source: fedByS3(pipeline) ? `s3://${source.bucket.bucket}/${pipeline.sourcePrefix}`
+            : batchStores.has(pipeline.name) ? `records discovered in ${batchStores.get(pipeline.name)!.sourceTable.name}, files in s3://${batchStores.get(pipeline.name)!.wiring.audioBucketName}/${pipeline.sourcePrefix}`
+              : `messages from fan-out pipeline ${parts.get(pipeline.name)?.group.fanout.name ?? '(none)'}`,
           suffixes: pipeline.sourceSuffixes.join(' '),
-          destination: `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
+          destination: batchStores.has(pipeline.name) ? `dynamodb table ${batchStores.get(pipeline.name)!.results.name}` : `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
         }])),
       });
     }
