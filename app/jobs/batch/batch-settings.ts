@@ -1,9 +1,10 @@
 import type { JobRuntime } from '../../src/job/job-module';
 import { EnvReader } from '../../src/job/env-reader';
+import { readMongoDbSettings, type MongoDbSettings } from './mongodb-settings';
 
 export type ResultStoreSettings =
   | { readonly kind: 'dynamodb'; readonly table: string; readonly endpoint?: string }
-  | { readonly kind: 'mongodb' };
+  | { readonly kind: 'mongodb'; readonly mongodb: MongoDbSettings };
 
 /** The batch job's settings (see app/jobs/batch/README.md, "Configuration"). */
 export interface BatchSettings {
@@ -40,13 +41,13 @@ const MAX_WORKER_SLOTS = 4096;
 export function readBatchSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): BatchSettings {
   const read = new EnvReader(env);
   const storeKind = read.oneOf('RESULT_STORE', ['dynamodb', 'mongodb'] as const, 'dynamodb');
-  const resultStore: ResultStoreSettings = storeKind === 'dynamodb'
+  const dynamodb = storeKind === 'dynamodb'
     ? {
-      kind: 'dynamodb',
+      kind: 'dynamodb' as const,
       table: read.required('RESULTS_TABLE', 'the DynamoDB results table name'),
       ...(read.present('DYNAMODB_ENDPOINT') !== undefined ? { endpoint: read.present('DYNAMODB_ENDPOINT')! } : {}),
     }
-    : { kind: 'mongodb' };
+    : undefined;
   const allowedBuckets = read.list('ALLOWED_SOURCE_BUCKETS');
   const settings: BatchSettings = {
     batchSize: read.int('BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, 1000),
@@ -58,12 +59,13 @@ export function readBatchSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): 
     writeChunkSize: read.int('WRITE_CHUNK_SIZE', 500, 1, 10_000),
     maxRecordBytes: read.int('MAX_RECORD_BYTES', 16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     ...(allowedBuckets !== undefined ? { allowedBuckets } : {}),
-    resultStore,
+    // MongoDB's variables are checked on their own, after these (their reader never echoes a secret).
+    resultStore: dynamodb ?? { kind: 'mongodb', mongodb: { uri: '', database: '', collection: '' } },
     ...(read.present('MODEL_PATH') !== undefined ? { modelPath: read.present('MODEL_PATH')! } : {}),
     metricsNamespace: env.METRICS_NAMESPACE?.trim() || 'S3QueueWorker',
   };
   read.throwIfInvalid();
-  return settings;
+  return storeKind === 'mongodb' ? { ...settings, resultStore: { kind: 'mongodb', mongodb: readMongoDbSettings(env) } } : settings;
 }
 
 function defaultConcurrentBatches(cpuCount: number): number {

@@ -1,11 +1,12 @@
 import { aggregateJobModule } from '../../jobs/aggregate';
+import { batchJobModule } from '../../jobs/batch';
 import { commandJobModule } from '../../jobs/command';
 import { fanoutJobModule } from '../../jobs/fanout';
 import { resizeJobModule } from '../../jobs/resize';
 import type { JobModule } from './job-module';
 
 /** Every job this worker image can run, by its JOB name. Adding a job adds one line here and touches no other job. */
-const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule, fanoutJobModule, aggregateJobModule];
+const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule, fanoutJobModule, aggregateJobModule, batchJobModule];
 
 export const DEFAULT_JOB = 'resize';
 

@@ -59,8 +59,8 @@ class DurabilityCheckingQueue extends MemoryQueue {
   }
 }
 
-function setup(options: { results?: ResultStore; objects?: MemoryStore; queue?: MemoryQueue; jobSettings?: Partial<BatchSettings>; loopConfig?: Partial<WorkerLoopConfig> } = {}) {
-  const results = options.results ?? new MemoryResultStore();
+function setup<R extends ResultStore = MemoryResultStore>(options: { results?: R; objects?: MemoryStore; queue?: MemoryQueue; jobSettings?: Partial<BatchSettings>; loopConfig?: Partial<WorkerLoopConfig> } = {}) {
+  const results = options.results ?? (new MemoryResultStore() as ResultStore as R);
   const objects = options.objects ?? new MemoryStore();
   const queue = options.queue ?? new DurabilityCheckingQueue(() => results);
   const model = new FakeModel();
