@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite drives for real, where they are missing: the AWS CLI (the local
-# pipeline's `aws s3 cp --recursive`), shellcheck (the buildspec's commands) and jq (the buildspec's rollout).
+# pipeline's `aws s3 cp --recursive`), shellcheck (the buildspec's commands), jq (the buildspec's rollout) and java
+# (DynamoDB Local, AWS's own emulator the result-store tests run against, is a jar; Java 17 runs it).
 # Run by `npm test` before anything else and so by CI too; on a machine that has them it does nothing.
 set -euo pipefail
 
-declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq)
+declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq [java]=openjdk-17-jre-headless)
 missing=()
-for tool in aws shellcheck jq; do
+for tool in aws shellcheck jq java; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
 done
 if ! command -v terraform >/dev/null 2>&1; then
