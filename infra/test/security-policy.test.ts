@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aspects, Fn, TerraformStack, Testing } from 'cdktf';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { DynamodbTable, type DynamodbTableConfig } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { DataTable } from '../src/constructs/data-table';
 import { WorkerTaskFamily } from '../src/constructs/worker-task-family';
 import { KEY_ARN, workerServiceProps } from './factories';
 import { SecurityPolicyChecks, iamPolicyProblems } from '../src/aspects/security-policy';
@@ -147,6 +149,29 @@ describe('SecurityPolicyChecks', () => {
     expect(message).toContain('[checked/forever-logs] security policy: log group without a retention period');
     expect(message).toContain('[checked/private-0] security policy: a private subnet maps public IPs');
     expect(message).not.toContain('s3:GetObject');
+  });
+
+  it('fails the synth for a DynamoDB table without KMS encryption or without point-in-time recovery, and passes a DataTable', () => {
+    const app = checkedApp((stack) => {
+      const table = (id: string, extra: Partial<DynamodbTableConfig>) => new DynamodbTable(stack, id, {
+        name: id, billingMode: 'PAY_PER_REQUEST', hashKey: 'id', attribute: [{ name: 'id', type: 'S' }], ...extra,
+      });
+      table('plain-table', { pointInTimeRecovery: { enabled: true } });
+      table('sse-off-table', { serverSideEncryption: { enabled: false }, pointInTimeRecovery: { enabled: true } });
+      table('no-pitr-table', { serverSideEncryption: { enabled: true, kmsKeyArn: KEY_ARN } });
+      new DataTable(stack, 'compliant', { name: 'compliant', partitionKey: 'id', deletionProtection: true, kmsKeyArn: KEY_ARN });
+    });
+    let message = '';
+    try {
+      app.synth();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('[checked/plain-table] security policy: DynamoDB table without KMS encryption at rest');
+    expect(message).toContain('[checked/sse-off-table] security policy: DynamoDB table without KMS encryption at rest');
+    expect(message).toContain('[checked/no-pitr-table] security policy: DynamoDB table without point-in-time recovery');
+    expect(message).not.toContain('no-pitr-table] security policy: DynamoDB table without KMS');
+    expect(message).not.toContain('compliant');
   });
 
   it('refuses a policy it cannot read at synth time, and a log group kept forever (retention 0)', () => {

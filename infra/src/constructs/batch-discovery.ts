@@ -60,6 +60,8 @@ export class BatchDiscovery extends Construct {
   readonly rule?: CloudwatchEventRule;
   /** `aws ecs run-task ...` for one date: replace DISCOVERY_DATE_PLACEHOLDER with it. */
   readonly runTaskCommand: string;
+  /** `<name>-discovery`, as a literal (the build's image list names families literally). */
+  readonly family: string;
   /** Every revision of the family (the build tags the ones it registers). */
   readonly taskDefinitionArnPattern: string;
 
@@ -67,6 +69,7 @@ export class BatchDiscovery extends Construct {
     super(scope, id);
     this.taskDefinitionArnPattern = props.taskDefinitionArnPattern;
     const family = `${props.name}-discovery`;
+    this.family = family;
     this.logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/ecs/${family}`, retentionInDays: props.logRetentionDays });
 
     this.executionRole = new IamRole(this, 'execution-role', { name: `${family}-execution`, assumeRolePolicy: TASKS_ASSUME });

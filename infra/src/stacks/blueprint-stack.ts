@@ -223,7 +223,7 @@ export class BlueprintStack extends TerraformStack {
         // A discovery family runs its batch pipeline's image: each build registers its revision too.
         families: [
           ...pipelines.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ names }) => names.taskFamily),
-          ...discoveries.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ discovery }) => discovery.taskDefinition.family),
+          ...discoveries.filter(({ pipeline }) => pipeline.image.name === image.name).map(({ discovery }) => discovery.family),
         ],
       })),
       taskDefinitionArnPatterns: [...taskDefinitionArnPatterns, ...discoveries.map(({ discovery }) => discovery.taskDefinitionArnPattern)],
