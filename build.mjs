@@ -30,7 +30,8 @@ await Promise.all(
         format: 'cjs',
         target: entry.target,
         sourcemap: 'linked',
-        external: ['sharp', 'better-sqlite3'],
+        // dynalite (the local demo's embedded DynamoDB) loads its LevelDB binding relative to its own files.
+        external: ['sharp', 'better-sqlite3', 'dynalite'],
         logLevel: 'warning',
       }),
     ),

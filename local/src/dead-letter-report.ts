@@ -19,7 +19,7 @@ export function describeDeadLetters(letters: readonly DeadLetter[]): DeadLetterL
   return letters.flatMap((letter) => {
     const keys = objectsNamedIn(letter.body).map((object) => visible(object.key));
     const failures = parseFailures(letter.attributes.failures);
-    if (keys.length === 0) return [{ key: '(no object named)', reason: failures[0]?.reason ?? letter.attributes['failure-reasons'] ?? 'unknown', why: lastLine(failures[0]?.detail) }];
+    if (keys.length === 0) return [{ key: requestedKeyIn(letter.body) ?? '(no object named)', reason: failures[0]?.reason ?? letter.attributes['failure-reasons'] ?? 'unknown', why: lastLine(failures[0]?.detail) }];
     return keys.map((key, index) => {
       const failure = failures[index] ?? failures[0];
       return { key, reason: failure?.reason ?? letter.attributes['failure-reasons'] ?? 'moved by the redrive policy', why: lastLine(failure?.detail) };
@@ -49,4 +49,21 @@ function parseFailures(text: string | undefined): { reason?: string; detail?: st
 function lastLine(detail: string | undefined): string {
   const line = visible((detail ?? '').trim().split('\n').pop() ?? '');
   return line.length > WHY_CHARS ? `${line.slice(0, WHY_CHARS)}…` : line;
+}
+
+/**
+ * A job's own request naming its input (the batch job's record message: `{"id": ..., "key": ...}`), shown as
+ * `<key> (record <id>)`; undefined for anything else.
+ */
+function requestedKeyIn(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { key, id } = parsed as { key?: unknown; id?: unknown };
+  if (typeof key !== 'string') return undefined;
+  return `${visible(key)}${typeof id === 'string' ? ` (record ${visible(id)})` : ''}`;
 }

@@ -18,6 +18,7 @@ import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
 import type { IamStatement } from './iam-policy-evaluator';
 import { startStrictS3Front, type Refusal, type StrictS3Front } from './strict-s3-front';
 import { uploadDirectory } from './upload';
+import { startEmbeddedDynamoDb, type EmbeddedDynamoDb } from './embedded-dynamodb';
 import { localRoleStatements } from './worker-policy';
 
 export const SOURCE_BUCKET = 'source';
@@ -63,6 +64,8 @@ export interface PipelineSummary extends Accounting {
   readonly outputsDir: string;
   /** What is in the DLQ and why, at most the first 100. */
   readonly deadLetters: readonly DeadLetterLine[];
+  /** A database-fed job's closing lines (DemoDatabase.summary). */
+  readonly databaseSummary?: readonly string[];
 }
 
 /** The worker's own settings a local run passes through; each job adds its own (JobDemo.settingNames). */
@@ -82,7 +85,12 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   // shows it quickly; the queue's redrive comes two receives later, as in the infra, so a worker killed on a last
   // attempt leaves the message to a living one. The attributes apply when the queue file is created.
   const queue = LocalQueue.open(join(options.dataDir, 'queue.db'), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: LOCAL_REDRIVE_RECEIVE_COUNT } });
-  const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] });
+  const database = options.demo.database;
+  const embeddedDb: EmbeddedDynamoDb | undefined = database === undefined ? undefined : await startEmbeddedDynamoDb(join(options.dataDir, 'dynamodb'));
+  const server = await startS3Server({ dataDir: options.dataDir, port: options.port, buckets: [SOURCE_BUCKET, DESTINATION_BUCKET] }).catch(async (error: unknown) => {
+    await embeddedDb?.close();
+    throw error;
+  });
   const wiring = { distDir: options.distDir, queueFile: (name: string) => join(options.dataDir, `${name}.db`), sourceBucket: SOURCE_BUCKET, destBucket: DESTINATION_BUCKET };
   const companionSpecs = options.demo.companions?.(wiring) ?? [];
   const shared: NodeJS.ProcessEnv = {
@@ -105,6 +113,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     ...shared,
     JOB: options.demo.job,
     ...options.demo.defaultSettings(wiring),
+    ...(database !== undefined && embeddedDb !== undefined ? database.settings(embeddedDb.endpoint) : {}),
     ...Object.fromEntries([...WORKER_SETTINGS, ...options.demo.settingNames].filter((name) => options.env[name] !== undefined).map((name) => [name, options.env[name]])),
   };
   const workerConfig = loadConfig(settings);
@@ -146,6 +155,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     await Promise.all(fronts.map((started) => started.close()));
     await Promise.all(companionQueues.map((opened) => opened.close()));
     await server.close();
+    await embeddedDb?.close();
     throw error;
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
@@ -153,7 +163,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
 
   const suffixes = (options.env.SOURCE_SUFFIXES ?? options.demo.sourceSuffixes?.join(',') ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;
-  connectEventBridge(server.server, queue, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix, suffixes }, (body, error) => {
+  // A database-fed job's uploads are its records' input files: discovery, not an S3 event, puts work on its queue.
+  if (database === undefined) connectEventBridge(server.server, queue, { bucket: SOURCE_BUCKET, prefix: workerConfig.sourcePrefix, suffixes }, (body, error) => {
     eventsNotQueued++;
     options.write(`event NOT queued (${error instanceof Error ? error.message : String(error)}): ${body}\n`);
   });
@@ -206,6 +217,13 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       );
     }
     await load(options, s3);
+    if (database !== undefined && embeddedDb !== undefined) {
+      const inputKeys = (await listObjects(s3, SOURCE_BUCKET)).map((object) => object.key).filter((key) => key.startsWith(workerConfig.sourcePrefix));
+      await database.discover({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, queueFile: join(options.dataDir, 'queue.db'), inputKeys, write: options.write });
+    }
+    const accountNow = async (): Promise<Accounting> => (database !== undefined && embeddedDb !== undefined
+      ? database.account({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, deadLetterBodies: (await queue.peekDeadLetters(100_000)).map((letter) => letter.body) })
+      : accountingOf(queue, s3, expectedOutputs, workerConfig));
     let firstProcessed: { elapsedSeconds: number; processed: number } | undefined;
     let accounting: Accounting | undefined;
     let doneBefore: number | undefined;
@@ -228,7 +246,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const quiet = depth.visible + depth.inFlight + depth.delayed === 0 && workers === 0;
       // Listing both buckets is the expensive part of a tick: every 2 s, and at once when the queue looks drained.
       if (accounting === undefined || now >= nextAccounting || (quiet && options.untilDrained)) {
-        accounting = await accountingOf(queue, s3, expectedOutputs, workerConfig);
+        accounting = await accountNow();
         // A rerun finds earlier runs' outputs: the rate counts only what this run processes.
         doneBefore ??= accounting.done;
         nextAccounting = now + 2000;
@@ -253,7 +271,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     if (options.interactive) options.write('\n');
     // After Ctrl-C the workers are finishing their files: count what they complete, not what was done at the signal.
     while (stopping && (await countRunning(launchers)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    const final = await accountingOf(queue, s3, expectedOutputs, workerConfig);
+    const final = await accountNow();
     const outputsDir = mirrorDir(options.dataDir);
     await mirrorObjects(s3, DESTINATION_BUCKET, await listObjects(s3, DESTINATION_BUCKET), outputsDir);
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
@@ -270,6 +288,9 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       endpoint: server.endpoint,
       outputsDir,
       deadLetters: (await Promise.all(allQueues.map(async (each) => describeDeadLetters(await each.peekDeadLetters(100))))).flat().slice(0, 100),
+      ...(database !== undefined && embeddedDb !== undefined
+        ? { databaseSummary: await database.summary({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, durationSeconds: Math.max(0.001, processingSeconds) }) }
+        : {}),
     };
   } finally {
     await Promise.all(launchers.map((each) => each.stopAll('SIGTERM')));
@@ -277,6 +298,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     await Promise.all(fronts.map((started) => started.close()));
     await server.close();
     await Promise.all(allQueues.map((each) => each.close()));
+    await embeddedDb?.close();
   }
 }
 

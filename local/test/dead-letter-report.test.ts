@@ -27,6 +27,13 @@ describe('describeDeadLetters', () => {
     const failures = JSON.stringify([{ record: 0, reason: 'command-failed', kind: 'permanent', detail: 'boom \u001b[2J\u001b]0;owned\u0007' }]);
     expect(describeDeadLetters([letter(['evil\u001b[31m.txt'], { failures })])).toEqual([{ key: 'evil?[31m.txt', reason: 'command-failed', why: 'boom ?[2J?]0;owned?' }]);
   });
+
+  it('names the input of a job\'s own request (a batch record), with its id, and nothing for a body naming none', () => {
+    const failures = JSON.stringify([{ record: 0, reason: 'undecodable-audio', kind: 'permanent', detail: 'empty file (0 bytes)' }]);
+    const record = { messageId: 'm', receiveCount: 1, diedAt: 0, attributes: { failures }, body: '{"kind":"batch-record","v":1,"id":"rec-7","bucket":"b","key":"x/\\u001b7.wav","date":"2026-12-01"}' };
+    expect(describeDeadLetters([record])).toEqual([{ key: 'x/?7.wav (record rec-7)', reason: 'undecodable-audio', why: 'empty file (0 bytes)' }]);
+    expect(describeDeadLetters([{ ...record, body: 'not json' }])[0]!.key).toBe('(no object named)');
+  });
 });
 
 describe('mirrorPath', () => {

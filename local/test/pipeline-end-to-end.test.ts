@@ -7,6 +7,11 @@ import sharp from 'sharp';
 import { parse } from 'csv-parse/sync';
 import { BROKEN_GEOJSON, GOOD_GEOJSON_KEYS } from '../../app/jobs/command/example/demo-set';
 import { BROKEN_WAVS, MIN_WAV_DEMO_COUNT, writeWavDemoSet } from '../../app/jobs/fanout/example/demo-set';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { writeBatchDemoSet } from '../../app/jobs/batch/demo-records';
+import { BATCH_DEMO_TABLES } from '../../app/jobs/batch/local-demo';
+import { startEmbeddedDynamoDb } from '../src/embedded-dynamodb';
 
 /**
  * `npm start -- --load <dir> --until-drained --json` as a user runs it: the bundled CLI and worker, s3rver, the local
@@ -18,7 +23,7 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
   const bundle = (entry: string, out: string) =>
-    build({ entryPoints: [join(ROOT, entry)], outfile: join(dir, 'dist', out), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp', 'better-sqlite3'], logLevel: 'error' });
+    build({ entryPoints: [join(ROOT, entry)], outfile: join(dir, 'dist', out), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp', 'better-sqlite3', 'dynalite'], logLevel: 'error' });
   await Promise.all([
     bundle('local/src/cli.ts', 'local/cli.js'), bundle('app/src/main.ts', 'app/main.js'),
     bundle('app/jobs/command/example/geojson-stats.ts', 'app/jobs/command/geojson-stats.js'),
@@ -111,3 +116,29 @@ it('runs a manifest fan-out as four pipelines: both families over every file, on
   const aggregatorLogs = readdirSync(join(data, 'logs/summary')).map((name) => readFileSync(join(data, 'logs/summary', name), 'utf8')).join('\n');
   expect(aggregatorLogs.split('\n').filter((line) => line.includes('"message":"aggregated"'))).toHaveLength(1);
 }, 300_000);
+
+it('scores recordings that discovery found in batches: one result per record, each broken or missing input dead-lettered alone', async () => {
+  const input = join(dir, 'batch-input');
+  const records = await writeBatchDemoSet(join(input, 'recordings/2026-12-01'), { count: 60, seed: 5 });
+  const broken = records.filter((record) => record.expected === 'broken');
+  const data = join(dir, 'batch');
+  const summary = await startUntilDrained(['--job', 'batch', '--load', input, '--data-dir', data, '--max-tasks', '2', '--timeout', '180'], { BATCH_SIZE: '16' });
+  // The 60 files' records and one whose file was never uploaded.
+  expect(summary).toMatchObject({ job: 'batch', loaded: 61, done: 60 - broken.length, deadLettered: broken.length + 1, pending: [], workersAtEnd: 0 });
+  const dead = (summary.deadLetters as { key: string; reason: string }[]).map((line) => `${/record (\S+)\)/.exec(line.key)?.[1]}:${line.reason}`).sort();
+  expect(dead).toEqual([...broken.map((record) => `${record.id}:undecodable-audio`), 'rec-missing-input:input-missing'].sort());
+
+  const db = await startEmbeddedDynamoDb(join(data, 'dynamodb'));
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }));
+  try {
+    const items = (await client.send(new ScanCommand({ TableName: BATCH_DEMO_TABLES.results }))).Items ?? [];
+    expect(items.map((item) => item.id).sort()).toEqual(records.filter((record) => record.expected !== 'broken').map((record) => record.id).sort());
+    // The shipped model tells the demo's anomalous recordings from its normal ones.
+    const flagged = new Set(items.filter((item) => (item.details as { anomalous?: string }).anomalous === 'yes').map((item) => item.id));
+    const agreeing = records.filter((record) => record.expected !== 'broken' && flagged.has(record.id) === (record.expected === 'anomalous'));
+    expect(agreeing.length / items.length).toBeGreaterThanOrEqual(0.95);
+  } finally {
+    client.destroy();
+    await db.close();
+  }
+}, 240_000);

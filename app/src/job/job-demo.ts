@@ -38,6 +38,27 @@ export interface DemoWiring {
   readonly destBucket: string;
 }
 
+/**
+ * A job whose work is records in a database found by a discovery step, not files announced by S3 events (the batch
+ * job): the local run starts an embedded DynamoDB on 127.0.0.1 and hands it here. Uploads are then the records'
+ * input files only; no event reaches the queue.
+ */
+export interface DemoDatabase {
+  /** Worker settings pointing at the embedded store (its tables, its endpoint). */
+  settings(endpoint: string): Readonly<Record<string, string>>;
+  /** Creates the tables, writes a record per input file in the source bucket, and runs discovery into the queue. */
+  discover(context: DemoDatabaseContext & { readonly queueFile: string; readonly inputKeys: readonly string[]; write(text: string): void }): Promise<void>;
+  /** Where every record stands: done (a result stored), dead-lettered (its message in the DLQ), pending. */
+  account(context: DemoDatabaseContext & { readonly deadLetterBodies: readonly string[] }): Promise<{ loaded: number; done: number; deadLettered: number; pending: readonly string[]; outputs: number }>;
+  /** The lines the summary ends with: the rate, what the store holds, a few results. */
+  summary(context: DemoDatabaseContext & { readonly durationSeconds: number }): Promise<readonly string[]>;
+}
+
+export interface DemoDatabaseContext {
+  readonly endpoint: string;
+  readonly sourceBucket: string;
+}
+
 export interface JobDemo {
   readonly job: string;
   /** What the demo files are, for the progress lines: `images`, `GeoJSON files`. */
@@ -50,6 +71,8 @@ export interface JobDemo {
   companions?(context: DemoWiring): readonly CompanionPipeline[];
   /** This job's own task role, when it is not an object job's. */
   readonly role?: DemoRole;
+  /** Set for a job fed from a database by discovery (see DemoDatabase). */
+  readonly database?: DemoDatabase;
   /** Worker settings passed through from the environment when set. */
   readonly settingNames: readonly string[];
   writeDemoSet(dir: string): Promise<{ good: number; broken: number }>;
