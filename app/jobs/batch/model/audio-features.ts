@@ -26,6 +26,9 @@ export const FLOOR_DB = -120;
 /** Ten minutes at 16 kHz, three and a half at 48 kHz: 40 MB of mono samples at most per clip. */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxFrames: 10_000_000, minFrames: FRAME_SIZE };
 
+/** Bound once: the hot loops below would otherwise look up a global per sample, which is slow in a vm context (jest). */
+const { abs, log } = Math;
+
 export function extractAudioFeatures(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): AudioFeatures {
   const audio = decodeWavToMono(bytes, { ...limits, minFrames: Math.max(limits.minFrames, FRAME_SIZE) });
   const features = featuresOfSamples(audio.samples, audio.sampleRate);
@@ -46,7 +49,7 @@ export function featuresOfSamples(samples: Float32Array, sampleRate: number): Au
   for (let n = 0; n < samples.length; n++) {
     const value = samples[n];
     sumSquares += value * value;
-    const magnitude = Math.abs(value);
+    const magnitude = abs(value);
     if (magnitude > peak) peak = magnitude;
     // A sample of exactly 0 counts with the positives, so silence and a DC offset give no crossings.
     if (n > 0 && (value < 0) !== (samples[n - 1] < 0)) crossings++;
@@ -91,10 +94,11 @@ interface SpectralShape {
 /** Keeps log() finite on an exactly silent bin, far below anything audible. */
 const TINY_POWER = 1e-20;
 
+/** Built once: the FFT's twiddle table and the window cost as much as a short clip's transforms. */
+const fft = new FFT(FRAME_SIZE);
+const window = Float64Array.from({ length: FRAME_SIZE }, (_, n) => 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / FRAME_SIZE));
+
 function spectralShape(samples: Float32Array, sampleRate: number): SpectralShape {
-  const fft = new FFT(FRAME_SIZE);
-  const window = new Float64Array(FRAME_SIZE);
-  for (let n = 0; n < FRAME_SIZE; n++) window[n] = 0.5 - 0.5 * Math.cos((2 * Math.PI * n) / FRAME_SIZE);
   const frame = new Float64Array(FRAME_SIZE);
   const out = fft.createComplexArray() as number[];
   const bins = FRAME_SIZE / 2;
@@ -117,7 +121,7 @@ function spectralShape(samples: Float32Array, sampleRate: number): SpectralShape
     total += value;
     weighted += value * bin * binHz;
     if (bin * binHz >= HIGH_BAND_HZ) high += value;
-    logSum += Math.log(value + TINY_POWER);
+    logSum += log(value + TINY_POWER);
   }
   if (total <= TINY_POWER * bins) return { centroidHz: 0, flatnessDb: 0, highBandRatioDb: FLOOR_DB };
   const geometricMean = Math.exp(logSum / bins);

@@ -7,6 +7,9 @@
  */
 import { between, integerBetween, type Random } from './seeded-random';
 
+/** Bound once: the hot loops below would otherwise look up a global per sample, which is slow in a vm context (jest). */
+const { sin, exp } = Math;
+
 export type MachineSoundKind = 'normal' | 'clicks' | 'squeal' | 'dropout';
 export const ANOMALY_KINDS: readonly MachineSoundKind[] = ['clicks', 'squeal', 'dropout'];
 
@@ -36,7 +39,7 @@ function hum(random: Random, { sampleRate, seconds }: ClipShape): { samples: Flo
   const step = (2 * Math.PI * fundamentalHz) / sampleRate;
   for (let n = 0; n < samples.length; n++) {
     let value = 0;
-    for (let h = 0; h < harmonics.length; h++) value += harmonics[h] * Math.sin((h + 1) * step * n + phases[h]);
+    for (let h = 0; h < harmonics.length; h++) value += harmonics[h] * sin((h + 1) * step * n + phases[h]);
     samples[n] = norm * value + noise * (2 * random() - 1);
   }
   return { samples, amplitude };
@@ -49,7 +52,7 @@ function addClicks(samples: Float32Array, amplitude: number, random: Random, sam
     const length = Math.round(between(random, 0.001, 0.008) * sampleRate);
     const start = integerBetween(random, 0, samples.length - length - 1);
     const level = Math.min(0.99, amplitude * between(random, 2.5, 5));
-    for (let n = start; n < start + length; n++) samples[n] += level * (2 * random() - 1) * Math.exp(-(n - start) / (length / 3));
+    for (let n = start; n < start + length; n++) samples[n] += level * (2 * random() - 1) * exp(-(n - start) / (length / 3));
   }
 }
 
@@ -61,8 +64,8 @@ function addSqueal(samples: Float32Array, amplitude: number, random: Random, sam
   const wobbleHz = between(random, 2, 6);
   let phase = 0;
   for (let n = start; n < samples.length; n++) {
-    phase += (2 * Math.PI * centreHz * (1 + 0.02 * Math.sin((2 * Math.PI * wobbleHz * n) / sampleRate))) / sampleRate;
-    samples[n] += level * Math.sin(phase);
+    phase += (2 * Math.PI * centreHz * (1 + 0.02 * sin((2 * Math.PI * wobbleHz * n) / sampleRate))) / sampleRate;
+    samples[n] += level * sin(phase);
   }
 }
 

@@ -10,6 +10,13 @@ import type { ModelArtifact } from './model-artifact';
 import { between, seededRandom } from './seeded-random';
 import { encodeWav } from './wav-encoding';
 
+/**
+ * Every feature but the zero-crossing rate: on a hum with a little noise it counts the noise's extra crossings near
+ * each of the hum's, which grows steeply with the noise level, so normal clips reached z-scores of 8-9 on it alone
+ * (about 1 in 700 of them over the threshold); the centroid, flatness and high band describe the same change robustly.
+ */
+export const MODEL_FEATURES = FEATURE_NAMES.filter((name) => name !== 'zero_crossings_per_s');
+
 export const TRAINING = { seed: 20261213, clips: 400, sampleRate: 16000, minSeconds: 1, maxSeconds: 2, percentile: 99, margin: 1.5 } as const;
 
 export function fitShippedModel(): ModelArtifact {
@@ -20,7 +27,7 @@ export function fitShippedModel(): ModelArtifact {
     return extractAudioFeatures(encodeWav([samples], TRAINING.sampleRate));
   });
   return fitAudioAnomalyModel(rows, {
-    features: FEATURE_NAMES,
+    features: MODEL_FEATURES,
     percentile: TRAINING.percentile,
     margin: TRAINING.margin,
     training: { clips: TRAINING.clips, seed: TRAINING.seed, sampleRate: TRAINING.sampleRate, source: 'synthetic machine hum (machine-sounds.ts)' },

@@ -18,6 +18,9 @@ const BITS: Readonly<Record<WavSampleFormat, number>> = { pcm8: 8, pcm16: 16, pc
 /** The subformat GUID after its first two bytes (the format code): …-0000-0010-8000-00aa00389b71. */
 const GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
 
+/** Bound once: the hot loops below would otherwise look up a global per sample, which is slow in a vm context (jest). */
+const { round, max, min } = Math;
+
 export function encodeWav(channels: readonly Float32Array[], sampleRate: number, encoding: WavEncoding = {}): Uint8Array {
   const format = encoding.format ?? 'pcm16';
   const float = format.startsWith('float');
@@ -76,7 +79,7 @@ export function encodeWav(channels: readonly Float32Array[], sampleRate: number,
   for (let frame = 0; frame < frames; frame++) {
     for (const samples of channels) {
       const value = samples[frame];
-      const level = Math.round(Math.max(-1, Math.min(1, value)) * fullScale);
+      const level = round(max(-1, min(1, value)) * fullScale);
       switch (format) {
         case 'pcm8': view.setUint8(at, level + 128); break; // 8-bit WAV is unsigned: silence is 128
         case 'pcm16': view.setInt16(at, level, true); break;
