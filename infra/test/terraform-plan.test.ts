@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdktf';
-import { CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
+import { BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
 import { findProviderMirror } from './provider-mirror';
 
 /**
@@ -100,4 +100,23 @@ it('plans a manifest fan-out group (fan-out pipeline, two families on their own 
   expect((notification!.queue as { filter_prefix: string; filter_suffix: string }[]).map((rule) => `${rule.filter_prefix}*${rule.filter_suffix}`).sort())
     .toEqual(['audio/*manifest.json', 'photos/*.JPEG', 'photos/*.JPG', 'photos/*.PNG', 'photos/*.jpeg', 'photos/*.jpg', 'photos/*.png']);
   expect(resourcesOf(json, 'aws_iam_role_policy').filter((policy) => String(policy.role).includes('task-role'))).toHaveLength(5);
+}, 180_000);
+
+it('plans a batch pipeline (its tables, discovery task and schedule) with kmsEncryption, creating every synthesized resource', () => {
+  const { json, synthesized, creates, planned } = synthAndPlan('batch', { ...BATCH_EXAMPLE, kmsEncryption: true });
+  // The batch pipeline's queue + DLQ (5), task family (6), alarms (3); its three tables; discovery's log group, two
+  // roles and policies and task definition (6); the schedule's role, policy, rule and target (4).
+  expect(synthesized).toBe(resourceCount(synthBlueprint({ kmsEncryption: true, sourcePrefix: 'photos/', destPrefix: 'images/' }, { bundleDir })) + 14 + 3 + 6 + 4);
+  expect(creates).toBe(synthesized);
+  // The provider accepts the tables' encryption, recovery and protection blocks as synthesized.
+  expect(planned('aws_dynamodb_table').map((table) => [table.name, table.billing_mode, table.point_in_time_recovery, table.deletion_protection_enabled]).sort()).toEqual([
+    ['s3-queue-scores-discovery-state', 'PAY_PER_REQUEST', [expect.objectContaining({ enabled: true })], true],
+    ['s3-queue-scores-records', 'PAY_PER_REQUEST', [expect.objectContaining({ enabled: true })], true],
+    ['s3-queue-scores-results', 'PAY_PER_REQUEST', [expect.objectContaining({ enabled: true })], true],
+  ]);
+  expect(planned('aws_cloudwatch_event_target').map((target) => (target.ecs_target as { launch_type: string; task_count: number }[] | undefined)?.[0])).toContainEqual(
+    expect.objectContaining({ launch_type: 'FARGATE', task_count: 1 }),
+  );
+  expect(planned('aws_ecs_task_definition').map((task) => task.family).sort()).toEqual(['s3-queue-scores-discovery', 's3-queue-scores-worker', 's3-queue-worker']);
+  expect(Object.keys(json.output)).toContain('discovery_command_scores');
 }, 180_000);
