@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { writablePatterns } from '../../shared/fanout/run-layout';
-import { CONNECTION_ARN, FANOUT_EXAMPLE, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
+import { BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
 import { policyOf } from './policy-documents';
 
 /**
@@ -155,4 +155,23 @@ it('with a fan-out group, adds only its members\' own wildcards: the group\'s so
   ].sort());
   // Nothing on a whole bucket: every object wildcard is under the group's source prefix or run root.
   expect(added.filter((entry) => entry.endsWith('_bucket.arn}/*'))).toEqual([]);
+});
+
+it('with a batch pipeline, adds only its own wildcards: its audio prefix, its and discovery\'s log streams, and the discovery family\'s revisions', () => {
+  const found = new Set(wildcardResources(synthBlueprint(BATCH_EXAMPLE, { bundleDir })));
+  const cluster = 'arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>';
+  const added = [...found].filter((entry) => !(entry in WILDCARD_RESOURCES) && /scores/.test(entry)).sort();
+  expect(added).toEqual([
+    `role image-build_role allows ecs:TagResource on ${cluster}:task-definition/s3-queue-scores-discovery:*`,
+    `role image-build_role allows ecs:TagResource on ${cluster}:task-definition/s3-queue-scores-worker:*`,
+    `role scaler_role allows ecs:RunTask on ${cluster}:task-definition/s3-queue-scores-worker:*`,
+    'role scores-discovery_execution-role allows ecr:GetAuthorizationToken on *',
+    'role scores-discovery_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.scores-discovery_logs.arn}:*',
+    `role scores-discovery_schedule-role allows ecs:RunTask on ${cluster}:task-definition/s3-queue-scores-discovery:*`,
+    'role scores-workers_execution-role allows ecr:GetAuthorizationToken on *',
+    'role scores-workers_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.scores-workers_logs.arn}:*',
+    'role scores-workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/scores/*',
+  ]);
+  // The discovery task role has no wildcard at all: three tables and one queue, each named.
+  expect([...found].filter((entry) => entry.startsWith('role scores-discovery_task-role'))).toEqual([]);
 });
