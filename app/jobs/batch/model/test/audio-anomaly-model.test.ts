@@ -28,14 +28,11 @@ describe('AudioAnomalyModel with the committed artifact', () => {
   it('separates held-out normal clips from each kind of anomaly', async () => {
     const { threshold } = model.artifact.rule;
     const normal = scores(await model.score(heldOut('normal', 200, 4242), never()));
-    const report = [`threshold ${threshold}`, `normal: max ${Math.max(...normal).toFixed(3)}, median ${median(normal).toFixed(3)}`];
     expect(normal.every((score) => score <= threshold)).toBe(true);
     for (const kind of ANOMALY_KINDS) {
       const anomalous = scores(await model.score(heldOut(kind, 60, 4243 + kind.length), never()));
-      report.push(`${kind}: min ${Math.min(...anomalous).toFixed(3)}, median ${median(anomalous).toFixed(3)}`);
       expect(anomalous.every((score) => score > threshold)).toBe(true);
     }
-    console.log(`held-out separation (seed 4242…): ${report.join('; ')}`);
   });
 
   it('reports the verdict, the threshold and the features with each score', async () => {
@@ -87,18 +84,4 @@ describe('AudioAnomalyModel with the committed artifact', () => {
     clearInterval(ticker);
     expect(turns).toBeGreaterThanOrEqual(10);
   });
-
-  it('scores a 1.5 s clip in a few milliseconds', async () => {
-    const inputs = heldOut('normal', 100, 11);
-    const started = performance.now();
-    await model.score(inputs, never());
-    const perClip = (performance.now() - started) / inputs.length;
-    console.log(`scoring: ${perClip.toFixed(2)} ms per clip of 1-2 s at 16 kHz`);
-    expect(perClip).toBeLessThan(50);
-  });
 });
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
