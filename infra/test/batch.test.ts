@@ -4,6 +4,7 @@ import { TerraformStack, Testing } from 'cdktf';
 import type { Construct } from 'constructs';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { DynamodbResourcePolicy } from '@cdktf/provider-aws/lib/dynamodb-resource-policy';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
@@ -289,12 +290,18 @@ function discoveryProps(overrides: Partial<BatchDiscoveryProps> = {}): BatchDisc
 describe('DataTable', () => {
   const synth = (define: (scope: Construct) => void) => Testing.synthScope(define);
 
-  it('is on demand, KMS-encrypted (AWS-managed key, or the one given), with point-in-time recovery and deletion protection as told', () => {
+  it('is on demand, KMS-encrypted (AWS-managed key, or the one given), with point-in-time recovery, deletion protection as told, and TLS only', () => {
     const plain = synth((scope) => new DataTable(scope, 'results', { name: 'blue-results', partitionKey: 'id', deletionProtection: true }));
     expect(plain).toHaveResourceWithProperties(DynamodbTable, {
       name: 'blue-results', billing_mode: 'PAY_PER_REQUEST', hash_key: 'id', attribute: [{ name: 'id', type: 'S' }],
       server_side_encryption: { enabled: true }, point_in_time_recovery: { enabled: true }, deletion_protection_enabled: true,
     });
+    expect(plain).toHaveResourceWithProperties(DynamodbResourcePolicy, { resource_arn: expect.stringMatching(/^\$\{aws_dynamodb_table\.results_table_[0-9A-F]{8}\.arn\}$/) });
+    const tlsOnly = JSON.parse(String(Object.values((JSON.parse(plain) as { resource: Record<string, Record<string, { policy: string }>> }).resource.aws_dynamodb_resource_policy!)[0]!.policy));
+    expect(tlsOnly.Statement).toEqual([{
+      Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'dynamodb:*', Resource: expect.stringMatching(/aws_dynamodb_table\.results_table_[0-9A-F]{8}\.arn/),
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    }]);
     const keyed = synth((scope) => new DataTable(scope, 'records', { name: 'blue-records', partitionKey: 'date', sortKey: 'id', kmsKeyArn: KEY_ARN, deletionProtection: false }));
     expect(keyed).toHaveResourceWithProperties(DynamodbTable, {
       hash_key: 'date', range_key: 'id', attribute: [{ name: 'date', type: 'S' }, { name: 'id', type: 'S' }],

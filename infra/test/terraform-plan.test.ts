@@ -104,9 +104,9 @@ it('plans a manifest fan-out group (fan-out pipeline, two families on their own 
 
 it('plans a batch pipeline (its tables, discovery task and schedule) with kmsEncryption, creating every synthesized resource', () => {
   const { json, synthesized, creates, planned } = synthAndPlan('batch', { ...BATCH_EXAMPLE, kmsEncryption: true });
-  // The batch pipeline's queue + DLQ (5), task family (6), alarms (3); its three tables; discovery's log group, two
-  // roles and policies and task definition (6); the schedule's role, policy, rule and target (4).
-  expect(synthesized).toBe(resourceCount(synthBlueprint({ kmsEncryption: true, sourcePrefix: 'photos/', destPrefix: 'images/' }, { bundleDir })) + 14 + 3 + 6 + 4);
+  // The batch pipeline's queue + DLQ (5), task family (6), alarms (3); its three tables and their TLS-only policies;
+  // discovery's log group, two roles and policies and task definition (6); the schedule's role, policy, rule and target (4).
+  expect(synthesized).toBe(resourceCount(synthBlueprint({ kmsEncryption: true, sourcePrefix: 'photos/', destPrefix: 'images/' }, { bundleDir })) + 14 + 3 * 2 + 6 + 4);
   expect(creates).toBe(synthesized);
   // The provider accepts the tables' encryption, recovery and protection blocks as synthesized.
   expect(planned('aws_dynamodb_table').map((table) => [table.name, table.billing_mode, table.point_in_time_recovery, table.deletion_protection_enabled]).sort()).toEqual([

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { DynamodbResourcePolicy } from '@cdktf/provider-aws/lib/dynamodb-resource-policy';
 import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
 
 export interface DataTableProps {
@@ -15,10 +16,13 @@ export interface DataTableProps {
 
 /**
  * One DynamoDB table of the blueprint: on demand (no capacity to pay for while idle: it scales to zero), encrypted at
- * rest with KMS, point-in-time recovery on (35 days of restores), deletion protection unless the stack is a demo.
+ * rest with KMS, point-in-time recovery on (35 days of restores), deletion protection unless the stack is a demo, and
+ * a resource policy that refuses requests without TLS (DynamoDB's endpoints also answer plain HTTP), as the buckets'
+ * and queues' policies do.
  */
 export class DataTable extends Construct {
   readonly table: DynamodbTable;
+  readonly policy: DynamodbResourcePolicy;
 
   constructor(scope: Construct, id: string, props: DataTableProps) {
     super(scope, id);
@@ -31,6 +35,16 @@ export class DataTable extends Construct {
       serverSideEncryption: { enabled: true, ...(props.kmsKeyArn !== undefined ? { kmsKeyArn: props.kmsKeyArn } : {}) },
       pointInTimeRecovery: { enabled: true },
       deletionProtectionEnabled: props.deletionProtection,
+    });
+    this.policy = new DynamodbResourcePolicy(this, 'tls-only', {
+      resourceArn: this.table.arn,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{
+          Sid: 'DenyInsecureTransport', Effect: 'Deny', Principal: '*', Action: 'dynamodb:*', Resource: this.table.arn,
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }],
+      }),
     });
   }
 }
