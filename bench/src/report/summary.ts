@@ -2,6 +2,7 @@ import type { BenchResults, MachineInfo } from '../bench-results';
 import { DEFAULT_SIMULATION } from '../parameters';
 import { SCALER_TIMEOUT_SECONDS } from '../simulation/scaling-rules';
 import { formatVerdict } from '../targets';
+import { batchJobText } from './batch-report';
 import { fanoutText } from './fanout-report';
 import { dollars, duration, fixed, markdownTable } from './markdown-table';
 
@@ -109,6 +110,8 @@ export function summaryMarkdown(results: BenchResults): string {
       `for a ${results.simulation.taskSize.vcpu} vCPU / ${results.simulation.taskSize.memoryGb} GB task; see bench/src/parameters.ts.`,
     '### 7. Command job: per-file overhead against the program run directly',
     commandJobText(results),
+    '### 8. Batch job: records per second per vCPU, and bulk writes against one write per record (issue 13)',
+    batchJobText(results.batchJob),
     '### Targets',
     markdownTable(
       ['target', 'measured', 'verdict', 'note'],
