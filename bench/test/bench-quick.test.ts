@@ -164,12 +164,22 @@ it('runs every part of the quick bench and writes the results, the summary and v
   expect(results.commandJob).toMatchObject({ files: 24, largeFiles: 6, alone: false });
   expect(results.commandJob!.worker).toMatchObject({ processed: 24, outputs: 24, outputsMatchingDirect: 24 });
   expect(results.targets.find((check) => check.target.startsWith('command job: worker CPU per file'))?.holds).toBeDefined();
-  expect(results.targets.length).toBeGreaterThanOrEqual(13);
+  // Part 8 in quick mode: 200 demo records through the batch worker, 200 results written each way per store.
+  const batch = results.batchJob!;
+  expect(batch.endToEnd).toMatchObject({ records: 200, expectedBroken: 6, stored: 194, deadLettered: 6 });
+  expect(batch.endToEnd.s3CallsByMethod.GET).toBeGreaterThanOrEqual(200);
+  expect(batch.endToEnd.batchedRecords).toBeGreaterThanOrEqual(200);
+  expect(batch.ceiling.recordsPerSecond).toBeGreaterThan(0);
+  expect(batch.writes.map((comparison) => comparison.store)).toEqual(['dynamodb', 'mongodb']);
+  for (const row of batch.writes.flatMap((comparison) => comparison.rows)) expect(row).toMatchObject({ bulk: { stored: 200 }, perRecord: { stored: 200, calls: 200 } });
+  expect(results.targets.filter((check) => check.target.startsWith('batch job:')).every((check) => check.holds !== undefined)).toBe(true);
+  expect(results.targets.length).toBeGreaterThanOrEqual(15);
 
   const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
   expect(summary).toContain('### Targets');
   expect(summary).toContain('### 7. Command job: per-file overhead against the program run directly');
   expect(summary).toContain('| ratio (worker / directly) |');
+  expect(summary).toContain('### 8. Batch job: records per second per vCPU, and bulk writes against one write per record (issue 13)');
   expect(summary).toContain('### 3. Decode-heavy inputs in a memory cgroup (CONCURRENCY=4, limit 4096 MiB)');
   expect(summary).toContain('CPU overhead (worker / ceiling)');
   expect(summary).toContain('#### Launching MAX_TASKS=500 from an empty fleet (issue 10)');

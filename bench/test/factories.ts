@@ -4,6 +4,15 @@ import { cpuOverheads } from '../src/measure/cpu-overhead';
 import type { CommandJobMeasurement, CommandWorkerRun, DirectRun } from '../src/measure/command-job';
 import type { DecodeHeavyMeasured, DecodeHeavyRun } from '../src/measure/decode-heavy-memory';
 import type { ThroughputMeasurement } from '../src/measure/transform-ceiling';
+import {
+  awsWriteEstimate,
+  comparisonRow,
+  writeRun,
+  type BatchEndToEnd,
+  type BatchJobMeasurement,
+  type StoreWriteComparison,
+  type WriteRun,
+} from '../src/report/batch-report';
 import type { WorkerRunResult } from '../src/measure/worker-end-to-end';
 import {
   DEFAULT_LAMBDA,
@@ -270,5 +279,60 @@ export function benchResults(overrides: BenchResultsOverrides = {}): Omit<BenchR
       lambda: DEFAULT_LAMBDA,
       lambdaPerMillion: lambdaCostPerMillion(5, DEFAULT_LAMBDA, PRICES, DEFAULT_PER_IMAGE_REQUESTS),
     },
+  };
+}
+
+/** Part 8 (issue 13): a batch job measurement with round numbers, every result stored. */
+export function batchJobMeasurement(overrides: { dynamoRatioRun?: Partial<WriteRun>; mongodb?: boolean } = {}): BatchJobMeasurement {
+  const endToEnd: BatchEndToEnd = {
+    records: 2000,
+    expectedBroken: 60,
+    inputMiB: 91.5,
+    settings: { batchSize: 100, maxConcurrentBatches: 2, workerSlots: 300, downloadConcurrency: 16, writeChunkSize: 500, flushMs: 1000 },
+    seconds: 10,
+    recordsPerSecond: 200,
+    vcpus: 2,
+    recordsPerSecondPerVcpu: 100,
+    stored: 1940,
+    deadLettered: 60,
+    batches: 20,
+    batchedRecords: 2000,
+    phases: { lookupMs: 1000, fetchMs: 4000, inferenceMs: 4000, writeMs: 1000 },
+    workerCpuSecondsPerRecord: 0.004,
+    workerBusyVcpus: 0.8,
+    harnessCpuSecondsPerRecord: 0.003,
+    peakRssMiB: 210,
+    s3CallsByMethod: { GET: 2000 },
+  };
+  const dynamo: StoreWriteComparison = {
+    store: 'dynamodb',
+    server: 'dynalite 4.0.0 on 127.0.0.1',
+    results: 2000,
+    bulkPath: 'DynamoDbResultStore.write',
+    perRecordPath: 'one PutItem per record',
+    itemsPerBulkCall: 25,
+    rows: [
+      comparisonRow(1, writeRun(2000, 2, 80, 2000), { ...writeRun(2000, 16, 2000, 2000), ...overrides.dynamoRatioRun }),
+      comparisonRow(2, writeRun(2000, 1, 80, 2000), writeRun(2000, 10, 2000, 2000)),
+    ],
+    aws: awsWriteEstimate(1000, 25),
+  };
+  const mongo: StoreWriteComparison = {
+    ...dynamo,
+    store: 'mongodb',
+    server: 'jongodb 0.1.6 on 127.0.0.1',
+    itemsPerBulkCall: 500,
+    rows: [comparisonRow(1, writeRun(2000, 1, 4, 2000), writeRun(2000, 4, 2000, 2000))],
+    aws: awsWriteEstimate(1000, 500),
+  };
+  return {
+    measuredAt: '2026-12-02T19:00:00.000Z',
+    alone: false,
+    inputsWhere: 's3rver on 127.0.0.1',
+    endToEnd,
+    ceiling: { records: 2000, batchSize: 100, seconds: 4, recordsPerSecond: 500, cpuMsPerRecord: 2 },
+    shareOfCeilingPerVcpu: 0.2,
+    cpuOverheadRatio: 2,
+    writes: overrides.mongodb === false ? [dynamo] : [dynamo, mongo],
   };
 }
