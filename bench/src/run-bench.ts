@@ -538,6 +538,7 @@ export function measuredPerImageRequests(run: WorkerRunResult, queue: QueueCalls
  */
 async function measureBatchJobPart(options: BenchOptions, work: Plan, scratch: string, alone: boolean, log: (line: string) => void): Promise<BatchJobMeasurement> {
   mkdirSync(scratch, { recursive: true });
+  const loadAtStart = loadavg()[0] ?? 0;
   const vcpus = availableParallelism();
   const set = await ensureBatchSet(options.inputDir, work.batchRecords);
   log(`  ${set.records.length} demo records (${(set.bytes / 2 ** 20).toFixed(1)} MiB of WAV, cached in ${set.dir})`);
@@ -564,6 +565,7 @@ async function measureBatchJobPart(options: BenchOptions, work: Plan, scratch: s
   return {
     measuredAt: new Date().toISOString(),
     alone,
+    loadAverage: [loadAtStart, loadavg()[0] ?? 0],
     inputsWhere:
       's3rver on 127.0.0.1 behind a counting proxy (the worker\'s own S3 adapter and SDK path, as in AWS; not in memory, ' +
       'so the fetch phase is real HTTP and the per-record GETs are counted)',

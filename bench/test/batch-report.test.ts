@@ -82,7 +82,8 @@ describe('batch job section of the summary', () => {
     expect(text).toContain('| 1 | 2.00 | 1000 | 80 | 16.00 | 125 | 2000 | **8.0x** |');
     expect(text).toContain('40 vs 1,000 calls per 1,000 records, at 5-10 ms a call and one in flight 0.20-0.40 s vs 5.0-10.0 s: up to 25x');
     expect(text).toContain('2 vs 1,000 calls per 1,000 records');
-    expect(text).toContain('per vCPU = records/s / 2 (`availableParallelism()`)');
+    expect(text).toContain('per vCPU = records/s / 2 (`availableParallelism()`).');
+    expect(text).toContain('Load average 1.5 at the start, 2.3 at the end, on 2 cores.');
   });
 
   it('says how to add it when a results.json has none', () => {

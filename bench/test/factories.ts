@@ -328,6 +328,7 @@ export function batchJobMeasurement(overrides: { dynamoRatioRun?: Partial<WriteR
   return {
     measuredAt: '2026-12-02T19:00:00.000Z',
     alone: false,
+    loadAverage: [1.5, 2.25],
     inputsWhere: 's3rver on 127.0.0.1',
     endToEnd,
     ceiling: { records: 2000, batchSize: 100, seconds: 4, recordsPerSecond: 500, cpuMsPerRecord: 2 },

@@ -111,6 +111,8 @@ export interface BatchJobMeasurement {
   readonly measuredAt: string;
   /** Whether it was measured by `--only batch` rather than in the full run. */
   readonly alone: boolean;
+  /** 1-minute load average at the start and the end of the part: other work on a shared machine shows up here. */
+  readonly loadAverage: readonly [number, number];
   readonly inputsWhere: string;
   readonly endToEnd: BatchEndToEnd;
   readonly ceiling: ModelCeiling;
@@ -213,7 +215,8 @@ export function batchJobText(measurement: BatchJobMeasurement | undefined): stri
     `Defaults: BATCH_SIZE ${run.settings.batchSize}, MAX_CONCURRENCY ${run.settings.maxConcurrentBatches} (the vCPUs), CONCURRENCY ` +
     `${run.settings.workerSlots}, DOWNLOAD_CONCURRENCY ${run.settings.downloadConcurrency}, WRITE_CHUNK_SIZE ${run.settings.writeChunkSize}. ` +
     `Timed from the first receive to an empty queue; per vCPU = records/s / ${run.vcpus} (\`availableParallelism()\`).` +
-    (measurement.alone ? ` Measured alone (\`--only batch\`) at ${measurement.measuredAt}.` : '');
+    (measurement.alone ? ` Measured alone (\`--only batch\`) at ${measurement.measuredAt}.` : '') +
+    ` Load average ${fixed(measurement.loadAverage[0], 1)} at the start, ${fixed(measurement.loadAverage[1], 1)} at the end, on ${run.vcpus} cores.`;
   const rateTable = markdownTable(
     ['records', 'seconds', 'records/s', 'records/s per vCPU', 'stored', 'dead-lettered', 'worker CPU ms/record', 'vCPUs the worker kept busy', 'harness CPU ms/record', 'peak RSS'],
     [[
