@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { batchDemoRecords } from '../../../app/jobs/batch/demo-records';
 import { openModel } from '../../../app/jobs/batch/open-model';
 import { chunks } from '../../../app/jobs/batch/result-store';
@@ -61,6 +61,8 @@ export interface BatchChaosOptions {
   readonly slowMs: number;
   /** Store fault rate (500, 400 ProvisionedThroughputExceeded, resets, BatchWriteItem applied but answered 500). */
   readonly storeFaultRate: number;
+  /** The rate for BatchWriteItem calls (default storeFaultRate): there are a few per batch against many lookups. */
+  readonly storeWriteFaultRate?: number;
   /** Random SIGKILLs of live workers, spread over the run. */
   readonly sigkills: number;
   /** SIGKILLs of a worker the moment it sends a BatchWriteItem, which never reaches the store (model done, write not). */
@@ -179,7 +181,7 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
       }));
     }
     store = await startStoreFaultProxy({
-      upstream: db.endpoint, lanes: [DISCOVERY_LANE, ...lanes], rate: options.storeFaultRate, seed: options.seed + 1, quietLanes: [DISCOVERY_LANE],
+      upstream: db.endpoint, lanes: [DISCOVERY_LANE, ...lanes], rate: options.storeFaultRate, writeRate: options.storeWriteFaultRate ?? options.storeFaultRate, seed: options.seed + 1, quietLanes: [DISCOVERY_LANE],
       laneDelayMs: { [DISCOVERY_LANE]: 40 }, resultsTable: BATCH_CHAOS_TABLES.results, intercept,
     });
 
@@ -274,8 +276,7 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
     const first = await runDiscovery(killAt);
     if (first.killed) {
       kills.push({ kind: 'discovery', lane: DISCOVERY_LANE, at: Date.now(), detail: `${first.sentAtKill} of ${planned.length} records sent` });
-      const watermark = await direct.send(new GetCommand({ TableName: BATCH_CHAOS_TABLES.state, Key: { name: BATCH_CHAOS_DATE } })).catch(() => undefined);
-      say(`SIGKILL (discovery) once it had sent ${first.sentAtKill} of ${planned.length} records; watermark then ${JSON.stringify(watermark?.Item ?? null)}`);
+      say(`SIGKILL (discovery) once it had sent ${first.sentAtKill} of ${planned.length} records`);
     } else say(`discovery's first run ended on its own (exit ${String(first.code)})${killAt !== undefined ? `: it finished before ${killAt} records were sent` : ''}`);
     const rerun = first.killed || first.code !== 0 ? await runDiscovery(undefined) : first;
     const summary = rerun.lines.find((line) => line.message === 'discovery summary');
@@ -290,7 +291,7 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
     // The workers, and the chaos over them.
     for (const lane of lanes) pipeline.send({ type: 'scale', workers: 1, pipeline: lane });
     say(`${lanes.length} workers (BATCH_SIZE ${options.batchSize}, MAX_CONCURRENCY ${options.maxConcurrentBatches}, DOWNLOAD_TIMEOUT_MS ${options.downloadTimeoutMs}); ` +
-      `S3 fault rate ${options.s3FaultRate} (slow answers ${options.slowMs} ms), store fault rate ${options.storeFaultRate}`);
+      `S3 fault rate ${options.s3FaultRate} (slow answers ${options.slowMs} ms), store fault rate ${options.storeFaultRate} (writes ${options.storeWriteFaultRate ?? options.storeFaultRate})`);
     const spread: ('sigkill' | 'arm-before' | 'arm-after')[] = [
       ...Array<'sigkill'>(options.sigkills).fill('sigkill'), ...Array<'arm-before'>(options.beforeWriteKills).fill('arm-before'), ...Array<'arm-after'>(options.afterWriteKills).fill('arm-after'),
     ];

@@ -50,7 +50,11 @@ export function batchProblems(result: BatchChaosResult, planned: { sigkills: num
   if (count('before-write') < planned.beforeWriteKills) problems.push(`${count('before-write')} before-write SIGKILLs of ${planned.beforeWriteKills} planned`);
   if (count('after-write') < planned.afterWriteKills) problems.push(`${count('after-write')} after-write SIGKILLs of ${planned.afterWriteKills} planned`);
   if (planned.discoveryKill && count('discovery') === 0) problems.push('discovery finished before it could be SIGKILLed');
-  for (const kind of FAULT_KINDS) if (result.s3Faults.faults[kind] === 0) problems.push(`no S3 ${kind} fault was injected`);
+  // S3: a 5xx (503 SlowDown or 500), a reset, a slow answer (each a download timeout).
+  const s3 = result.s3Faults.faults;
+  if (s3['slow-down-503'] + s3['internal-error-500'] === 0) problems.push('no S3 5xx fault was injected');
+  if (s3['connection-reset'] === 0) problems.push('no S3 connection was reset');
+  if (s3['slow-response'] === 0) problems.push('no S3 answer was slowed past DOWNLOAD_TIMEOUT_MS');
   for (const kind of STORE_FAULT_KINDS) if (result.storeFaults.faults[kind] === 0) problems.push(`no store ${kind} fault was injected`);
   return problems;
 }

@@ -33,8 +33,9 @@ export interface StoreFaultProxyOptions {
   readonly lanes: readonly string[];
   /** Share of requests that get a random fault (default 0.05); lanes listed in `quietLanes` get none. */
   readonly rate?: number;
+  /** A rate for BatchWriteItem calls instead of `rate` (there are fewer of them than lookups). */
+  readonly writeRate?: number;
   readonly seed?: number;
-  readonly weights?: Partial<Record<StoreFaultKind, number>>;
   readonly quietLanes?: readonly string[];
   /** A delay before every request of a lane is forwarded (slows discovery down enough to kill it mid-run). */
   readonly laneDelayMs?: Readonly<Record<string, number>>;
@@ -100,7 +101,8 @@ export function appliedPuts(requestBody: string, responseBody: string, table: st
 export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Promise<StoreFaultProxy> {
   const random = seededRandom(options.seed ?? 1);
   let rate = options.rate ?? 0.05;
-  const weights: Record<StoreFaultKind, number> = { 'internal-error-500': 1, 'throughput-exceeded-400': 1, 'connection-reset': 1, 'written-not-acknowledged': 1, ...options.weights };
+  let writeRate = options.writeRate ?? rate;
+  const chooseFault = storeFaultChooser(random);
   const upstream = new URL(options.upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const faults: Record<StoreFaultKind, number> = { 'internal-error-500': 0, 'throughput-exceeded-400': 0, 'connection-reset': 0, 'written-not-acknowledged': 0 };
@@ -177,7 +179,7 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
         return 'reset';
       });
     }
-    const fault = options.quietLanes?.includes(lane) === true ? undefined : chooseStoreFault(random, rate, weights, operation);
+    const fault = options.quietLanes?.includes(lane) === true ? undefined : chooseFault(operation === 'BatchWriteItem' ? writeRate : rate, operation);
     if (fault !== undefined) {
       faults[fault]++;
       byOperation[operation].faults++;
@@ -226,6 +228,7 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
     applied: () => applied,
     setRate: (next) => {
       rate = next;
+      writeRate = next;
     },
     outageFor: (ms, mode) => {
       outageMode = mode;
@@ -240,14 +243,17 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
   };
 }
 
-/** The fault for one request, or none: `written-not-acknowledged` only for a BatchWriteItem (any other call falls back to a 500). */
-export function chooseStoreFault(random: () => number, rate: number, weights: Record<StoreFaultKind, number>, operation: StoreOperation): StoreFaultKind | undefined {
-  if (random() >= rate) return undefined;
-  const total = STORE_FAULT_KINDS.reduce((sum, kind) => sum + weights[kind], 0);
-  let point = random() * total;
-  for (const kind of STORE_FAULT_KINDS) {
-    point -= weights[kind];
-    if (point < 0) return kind === 'written-not-acknowledged' && operation !== 'BatchWriteItem' ? 'internal-error-500' : kind;
-  }
-  return 'internal-error-500';
+/**
+ * The fault for one request, or none. Whether a request is faulted is random (seeded); the kind goes round in turn, so
+ * that a short run still sees each: a BatchWriteItem's turn over all four kinds (written-not-acknowledged first, the one
+ * that matters most), any other call's over the three that apply to it.
+ */
+export function storeFaultChooser(random: () => number): (rate: number, operation: StoreOperation) => StoreFaultKind | undefined {
+  const turns = { write: 0, other: 0 };
+  const writeKinds: readonly StoreFaultKind[] = ['written-not-acknowledged', 'internal-error-500', 'throughput-exceeded-400', 'connection-reset'];
+  const otherKinds: readonly StoreFaultKind[] = ['internal-error-500', 'throughput-exceeded-400', 'connection-reset'];
+  return (rate, operation) => {
+    if (random() >= rate) return undefined;
+    return operation === 'BatchWriteItem' ? writeKinds[turns.write++ % writeKinds.length] : otherKinds[turns.other++ % otherKinds.length];
+  };
 }
