@@ -50,8 +50,8 @@ describe('a batch pipeline in the pipelines setting', () => {
     [{ feed: 's3' }, 'pipelines[1] "scores".feed="s3": a batch pipeline is fed by its discovery task'],
     [{ sourcePrefix: 'audio/' }, 'pipelines[1] "scores".sourcePrefix: a batch pipeline has no S3 notification; the files its records point at are set by batch.audioBucket and batch.audioPrefix'],
     [{ destPrefix: 'out/' }, 'pipelines[1] "scores".destPrefix: a batch pipeline writes its results to its results table'],
-    [{ jobEnvironment: { BATCH_SIZE: 'many' } }, 'pipelines[1] "scores".jobEnvironment.BATCH_SIZE="many": an integer from 1 to 10000'],
-    [{ jobEnvironment: { WRITE_CHUNK_SIZE: '26' } }, 'pipelines[1] "scores".jobEnvironment.WRITE_CHUNK_SIZE="26": an integer from 1 to 25'],
+    [{ jobEnvironment: { BATCH_SIZE: 'many' } }, 'pipelines[1] "scores".jobEnvironment.BATCH_SIZE="many": an integer from 1 to 1000'],
+    [{ jobEnvironment: { WRITE_CHUNK_SIZE: '10001' } }, 'pipelines[1] "scores".jobEnvironment.WRITE_CHUNK_SIZE="10001": an integer from 1 to 10000'],
     [{ jobEnvironment: { RESULTS_TABLE: 'other' } }, 'pipelines[1] "scores".jobEnvironment.RESULTS_TABLE: set by the infra from the pipeline'],
   ])('refuses %j, naming the pipeline and field', (change, message) => {
     expect(() => resolve(scores(change))).toThrow(message);
@@ -128,7 +128,7 @@ describe('the stack with a batch pipeline', () => {
       { Sid: 'DeadLetterWithReasons', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: REF('aws_sqs_queue', 'scores-work_dlq', 'arn') },
       { Sid: 'ReadTheRecordsAudio', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${source}/scores/*` },
       { Sid: 'MissingAudioAnswers404', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: source, Condition: { StringLike: { 's3:prefix': ['scores/*'] } } },
-      { Sid: 'FindAndWriteResults', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: REF('aws_dynamodb_table', 'scores-results_table', 'arn') },
+      { Sid: 'FindAndWriteResults', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Resource: REF('aws_dynamodb_table', 'scores-results_table', 'arn') },
     ]);
     // No write to any bucket, no `*`.
     expect(allActions(statements).filter((action) => action.includes('*') || action === 's3:PutObject')).toEqual([]);

@@ -1,4 +1,5 @@
 import type { JobRuntime } from '../../src/job/job-module';
+import { BATCH_KNOBS, type BatchKnob } from '../../../shared/batch/batch-knobs';
 import { EnvReader } from '../../src/job/env-reader';
 import { readMongoDbSettings, type MongoDbSettings } from './mongodb-settings';
 
@@ -34,7 +35,6 @@ export interface BatchSettings {
   readonly metricsNamespace: string;
 }
 
-const DEFAULT_BATCH_SIZE = 100;
 /** The worker's own ceiling on CONCURRENCY. */
 const MAX_WORKER_SLOTS = 4096;
 
@@ -49,15 +49,16 @@ export function readBatchSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): 
     }
     : undefined;
   const allowedBuckets = read.list('ALLOWED_SOURCE_BUCKETS');
+  const knob = (name: Exclude<BatchKnob, 'MAX_CONCURRENCY'>) => read.int(name, BATCH_KNOBS[name].fallback, BATCH_KNOBS[name].min, BATCH_KNOBS[name].max);
   const settings: BatchSettings = {
-    batchSize: read.int('BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, 1000),
-    flushMs: read.int('BATCH_FLUSH_MS', 1000, 0, 60_000),
-    maxConcurrentBatches: read.int('MAX_CONCURRENCY', defaultConcurrentBatches(runtime.cpuCount), 1, 64),
-    downloadTimeoutMs: read.int('DOWNLOAD_TIMEOUT_MS', 3000, 100, 300_000),
-    downloadConcurrency: read.int('DOWNLOAD_CONCURRENCY', 16, 1, 256),
-    inferenceTimeoutMs: read.int('INFERENCE_TIMEOUT_MS', 5000, 100, 600_000),
-    writeChunkSize: read.int('WRITE_CHUNK_SIZE', 500, 1, 10_000),
-    maxRecordBytes: read.int('MAX_RECORD_BYTES', 16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    batchSize: knob('BATCH_SIZE'),
+    flushMs: knob('BATCH_FLUSH_MS'),
+    maxConcurrentBatches: read.int('MAX_CONCURRENCY', defaultConcurrentBatches(runtime.cpuCount), BATCH_KNOBS.MAX_CONCURRENCY.min, BATCH_KNOBS.MAX_CONCURRENCY.max),
+    downloadTimeoutMs: knob('DOWNLOAD_TIMEOUT_MS'),
+    downloadConcurrency: knob('DOWNLOAD_CONCURRENCY'),
+    inferenceTimeoutMs: knob('INFERENCE_TIMEOUT_MS'),
+    writeChunkSize: knob('WRITE_CHUNK_SIZE'),
+    maxRecordBytes: knob('MAX_RECORD_BYTES'),
     ...(allowedBuckets !== undefined ? { allowedBuckets } : {}),
     // MongoDB's variables are checked on their own, after these (their reader never echoes a secret).
     resultStore: dynamodb ?? { kind: 'mongodb', mongodb: { uri: '', database: '', collection: '' } },
@@ -82,6 +83,6 @@ export function batchBufferSlots(cpuCount: number, env: NodeJS.ProcessEnv): numb
     const value = Number(env[name]?.trim());
     return Number.isInteger(value) && value >= 1 && value <= max ? value : fallback;
   };
-  const batchSize = lenient('BATCH_SIZE', DEFAULT_BATCH_SIZE, 1000);
-  return Math.min(MAX_WORKER_SLOTS, batchSize * (lenient('MAX_CONCURRENCY', defaultConcurrentBatches(cpuCount), 64) + 1));
+  const batchSize = lenient('BATCH_SIZE', BATCH_KNOBS.BATCH_SIZE.fallback, BATCH_KNOBS.BATCH_SIZE.max);
+  return Math.min(MAX_WORKER_SLOTS, batchSize * (lenient('MAX_CONCURRENCY', defaultConcurrentBatches(cpuCount), BATCH_KNOBS.MAX_CONCURRENCY.max) + 1));
 }

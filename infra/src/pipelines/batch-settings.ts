@@ -1,3 +1,4 @@
+import { BATCH_KNOBS as WORKER_BATCH_KNOBS } from '../../../shared/batch/batch-knobs';
 import type { PipelineConfig } from './pipeline-config';
 
 /**
@@ -48,14 +49,9 @@ export interface BatchSettings {
 }
 
 /** The worker variables a batch pipeline's sizing knobs are (jobEnvironment), with their allowed ranges. */
-export const BATCH_KNOBS: Readonly<Record<string, readonly [number, number]>> = {
-  BATCH_SIZE: [1, 10_000],
-  BATCH_FLUSH_MS: [1, 3_600_000],
-  MAX_CONCURRENCY: [1, 256],
-  DOWNLOAD_TIMEOUT_MS: [100, 3_600_000],
-  INFERENCE_TIMEOUT_MS: [100, 3_600_000],
-  WRITE_CHUNK_SIZE: [1, 25],
-};
+export const BATCH_KNOBS: Readonly<Record<string, readonly [number, number]>> = Object.fromEntries(
+  Object.entries(WORKER_BATCH_KNOBS).map(([name, range]) => [name, [range.min, range.max] as const]),
+);
 
 const KNOWN = ['sourceTableName', 'audioBucket', 'audioPrefix', 'discoverySchedule', 'resultStore'];
 /** DynamoDB table names: 3-255 of letters, digits, `_`, `-`, `.`. */

@@ -28,7 +28,7 @@ export const BATCH_STATEMENT_IDS = Object.freeze({
 });
 
 /** The bulk reads and writes of the DynamoDB result store (BatchGetItem by 100, BatchWriteItem puts by 25), and single puts. */
-export const RESULT_STORE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'] as const;
+export const RESULT_STORE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'] as const;
 
 /** The batch worker's task role. */
 export function batchTaskPolicyStatements(input: BatchTaskPolicyInput): PolicyStatement[] {
