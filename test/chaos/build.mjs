@@ -14,7 +14,8 @@ const bundle = (entry, outfile) =>
     target: 'node20',
     sourcemap: 'linked',
     // Native or file-relative packages load from node_modules.
-    external: ['sharp', 'better-sqlite3', 's3rver'],
+    // dynalite (the batch run's DynamoDB) loads its LevelDB binding relative to its own files.
+    external: ['sharp', 'better-sqlite3', 's3rver', 'dynalite'],
     logLevel: 'warning',
   });
 await Promise.all([

@@ -2,7 +2,8 @@
  * `npm run chaos`: the full reliability run. `npm run chaos -- --job command` runs the command job's pass instead: the
  * GeoJSON example program on every object under the same kills, faults, outage and overwrites, with its bad inputs;
  * `--job fanout` the fan-out group's run (four pipelines, several manifests, kills aimed at the ledger's windows, an
- * outage: fanout-chaos.ts). The main pass (300 good images, the bad-input matrix, overwrite races and
+ * outage: fanout-chaos.ts); `--job batch` the batch job's run (discovery killed mid-run and rerun, workers killed at random and
+ * at the result write, S3 and store faults, a store outage: batch-chaos.ts). The main pass (300 good images, the bad-input matrix, overwrite races and
  * decode-heavy images under faults, kills and a multi-minute S3 outage), the slow-render pass (renders that outlive a
  * short RENDER_TIMEOUT_SECONDS, a SIGTERM during one), the memory control (the decode-heavy images with the memory
  * budget lifted must get a worker OOM-killed, or the memory invariant proves nothing), the load run (5,000 images,
@@ -17,8 +18,11 @@ import { parseArgs } from 'node:util';
 import { runChaos, TASK_MEMORY_MIB, type ChaosJob, type ChaosOptions, type ChaosResult } from './chaos-run';
 import { commandProblems, formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
 import type { OutageMode } from './fault-proxy';
+import { runBatchChaos } from './batch-chaos';
+import { batchProblems, formatBatchReport } from './batch-report';
 import { runFanoutChaos } from './fanout-chaos';
 import { fanoutProblems, formatFanoutReport } from './fanout-report';
+import type { StoreOutageMode } from './store-fault-proxy';
 
 const POLICY_TESTS = ['infra/test/blueprint-stack.test.ts', 'infra/test/security-policy.test.ts'];
 const MiB = 1024 * 1024;
@@ -58,7 +62,8 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '3' },
       files: { type: 'string', default: '50' },
       broken: { type: 'string', default: '3' },
-      'batch-size': { type: 'string', default: '5' },
+      // 5 for the fan-out (files per batch message), 10 for the batch job (BATCH_SIZE).
+      'batch-size': { type: 'string' },
       'window-kills': { type: 'string', default: '2' },
       'trigger-kills': { type: 'string', default: '1' },
       'aggregator-kills': { type: 'string', default: '2' },
@@ -66,10 +71,24 @@ async function main(): Promise<number> {
       'pipeline-kills': { type: 'string', default: '1' },
       'poisoned-batches': { type: 'string', default: '1' },
       'poisoned-triggers': { type: 'string', default: '0' },
+      // The batch run (--job batch): records, discovery's kill, kills aimed at the result write, store faults and outage.
+      records: { type: 'string', default: '300' },
+      'missing-inputs': { type: 'string', default: '3' },
+      'max-concurrency': { type: 'string', default: '2' },
+      'download-timeout-ms': { type: 'string', default: '1000' },
+      'slow-ms': { type: 'string', default: '1500' },
+      'before-write-kills': { type: 'string', default: '2' },
+      'after-write-kills': { type: 'string', default: '2' },
+      'discovery-kill-at': { type: 'string', default: '0.35' },
+      'store-fault-rate': { type: 'string', default: '0.05' },
+      'store-write-fault-rate': { type: 'string', default: '0.2' },
+      'store-outage-seconds': { type: 'string', default: '15' },
+      'store-outage-at': { type: 'string', default: '0.4' },
+      'store-outage-mode': { type: 'string', default: 'mixed' },
     },
   });
-  const job = values.job as ChaosJob | 'fanout';
-  if (job !== 'resize' && job !== 'command' && job !== 'fanout') throw new Error(`--job must be resize, command or fanout, got ${JSON.stringify(values.job)}`);
+  const job = values.job as ChaosJob | 'fanout' | 'batch';
+  if (job !== 'resize' && job !== 'command' && job !== 'fanout' && job !== 'batch') throw new Error(`--job must be resize, command, fanout or batch, got ${JSON.stringify(values.job)}`);
   const concurrency = Number(values.concurrency ?? (job === 'resize' ? '4' : '2'));
   const workers = Number(values.workers ?? (job === 'fanout' ? '2' : '3'));
   const root = process.cwd();
@@ -157,7 +176,7 @@ async function main(): Promise<number> {
         runs: Number(values.runs),
         filesPerRun: Number(values.files),
         brokenPerRun: Number(values.broken),
-        batchSize: Number(values['batch-size']),
+        batchSize: Number(values['batch-size'] ?? '5'),
         workers,
         concurrency,
         faultRate: Number(values['fault-rate']),
@@ -175,6 +194,47 @@ async function main(): Promise<number> {
       if (extra.length + result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
     } catch (error) {
       process.stdout.write(`== chaos, fan-out: did not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      failed = true;
+    } finally {
+      if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  if (job === 'batch') {
+    // The batch job: discovery killed mid-run and rerun, workers killed at random and at the result write, S3 and
+    // store faults (a write applied but answered 500 among them), a store outage.
+    const planned = {
+      sigkills: Number(values.sigkills), beforeWriteKills: Number(values['before-write-kills']), afterWriteKills: Number(values['after-write-kills']),
+      discoveryKill: Number(values['discovery-kill-at']) > 0,
+    };
+    const dataDir = mkdtempSync(join(tmpdir(), 'chaos-batch-'));
+    const storeOutageSeconds = Number(values['store-outage-seconds']);
+    try {
+      const result = await runBatchChaos({
+        ...common,
+        dataDir,
+        discoverPath: resolve(root, 'dist/app/discover.js'),
+        records: Number(values.records),
+        missingInputs: Number(values['missing-inputs']),
+        workers,
+        batchSize: Number(values['batch-size'] ?? '10'),
+        maxConcurrentBatches: Number(values['max-concurrency']),
+        s3FaultRate: Number(values['fault-rate']),
+        downloadTimeoutMs: Number(values['download-timeout-ms']),
+        slowMs: Number(values['slow-ms']),
+        storeFaultRate: Number(values['store-fault-rate']),
+        storeWriteFaultRate: Number(values['store-write-fault-rate']),
+        ...planned,
+        discoveryKillAt: Number(values['discovery-kill-at']),
+        ...(storeOutageSeconds > 0 ? { storeOutage: { seconds: storeOutageSeconds, atFraction: Number(values['store-outage-at']), mode: values['store-outage-mode'] as StoreOutageMode } } : {}),
+        timeoutSeconds: 900,
+      });
+      process.stdout.write(`${formatBatchReport(`chaos, batch job (seed ${values.seed})`, result)}\n`);
+      const extra = batchProblems(result, planned);
+      for (const problem of extra) process.stdout.write(`  - ${problem}\n`);
+      if (extra.length + result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
+    } catch (error) {
+      process.stdout.write(`== chaos, batch job: did not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       failed = true;
     } finally {
       if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
