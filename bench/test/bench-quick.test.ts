@@ -173,7 +173,7 @@ it('runs every part of the quick bench and writes the results, the summary and v
   expect(batch.writes.map((comparison) => comparison.store)).toEqual(['dynamodb', 'mongodb']);
   for (const row of batch.writes.flatMap((comparison) => comparison.rows)) expect(row).toMatchObject({ bulk: { stored: 200 }, perRecord: { stored: 200, calls: 200 } });
   expect(results.targets.filter((check) => check.target.startsWith('batch job:')).every((check) => check.holds !== undefined)).toBe(true);
-  expect(results.targets.length).toBeGreaterThanOrEqual(15);
+  expect(results.targets.length).toBeGreaterThanOrEqual(14);
 
   const summary = readFileSync(join(outDir, 'summary.md'), 'utf8');
   expect(summary).toContain('### Targets');

@@ -159,12 +159,16 @@ export function headlineRow(comparison: StoreWriteComparison): WriteComparisonRo
   return comparison.rows.find((row) => row.concurrency === 1) ?? comparison.rows[0];
 }
 
-/** One target per store measured: bulk writes at least TARGETS.batchBulkOverPerRecord x one write per record, locally. */
+/**
+ * Bulk writes at least TARGETS.batchBulkOverPerRecord x one write per record, locally, for DynamoDB (the default store,
+ * on dynalite). MongoDB's ratio is reported, not judged: jongodb's own cost per upsert grows with the collection (about
+ * 500 writes/s at 200 documents, under 100 at 2,000, both ways), so its ratio measures jongodb, not MongoDB.
+ */
 export function batchWriteTargets(measurement: BatchJobMeasurement | undefined): TargetCheck[] {
   const bar = TARGETS.batchBulkOverPerRecord;
   const targetFor = (store: string) => `batch job: ${store} bulk writes >= ${bar}x one write per record (same results, fresh table, one call in flight)`;
   if (measurement === undefined) return [{ target: targetFor('result store'), measured: 'n/a', holds: undefined }];
-  return measurement.writes.map((comparison) => {
+  return measurement.writes.filter((comparison) => comparison.store === 'dynamodb').map((comparison) => {
     const row = headlineRow(comparison);
     const target = targetFor(`${comparison.store} (${comparison.server})`);
     if (row === undefined) return { target, measured: 'n/a', holds: undefined };
@@ -267,7 +271,10 @@ export function batchJobText(measurement: BatchJobMeasurement | undefined): stri
       `In AWS (estimate from round trips, not measured): ${aws.bulkCalls} vs ${aws.perRecordCalls.toLocaleString('en-US')} calls per ` +
         `${aws.records.toLocaleString('en-US')} records, at ${aws.roundTripMs[0]}-${aws.roundTripMs[1]} ms a call and one in flight ` +
         `${seconds(aws.bulkSeconds)} vs ${seconds(aws.perRecordSeconds)}: up to ${fixed(aws.callRatio, 0)}x, less as far as a bulk call ` +
-        'takes longer than a single write.',
+        'takes longer than a single write.' +
+        (comparison.store === 'mongodb'
+          ? ' Not judged: jongodb\'s own cost per upsert grows with the collection, so this ratio measures jongodb, not MongoDB.'
+          : ''),
     ].join('\n');
   });
   return [
