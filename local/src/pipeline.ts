@@ -289,7 +289,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       outputsDir,
       deadLetters: (await Promise.all(allQueues.map(async (each) => describeDeadLetters(await each.peekDeadLetters(100))))).flat().slice(0, 100),
       ...(database !== undefined && embeddedDb !== undefined
-        ? { databaseSummary: await database.summary({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, durationSeconds: Math.max(0.001, processingSeconds) }) }
+        ? { databaseSummary: await database.summary({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, durationSeconds: Math.max(0.001, processingSeconds), since: new Date(started) }) }
         : {}),
     };
   } finally {

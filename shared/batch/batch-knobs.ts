@@ -13,6 +13,8 @@ export const BATCH_KNOBS = {
   DOWNLOAD_TIMEOUT_MS: { min: 100, max: 300_000, fallback: 3000 },
   DOWNLOAD_CONCURRENCY: { min: 1, max: 256, fallback: 16 },
   INFERENCE_TIMEOUT_MS: { min: 100, max: 600_000, fallback: 5000 },
+  /** One call to the result store (a lookup, a bulk write): past it the batch's records are retried, not held. */
+  STORE_TIMEOUT_MS: { min: 100, max: 600_000, fallback: 30_000 },
   /** Results per bulk write; each adapter splits further to its store's own limit (DynamoDB 25, MongoDB 500). */
   WRITE_CHUNK_SIZE: { min: 1, max: 10_000, fallback: 500 },
   MAX_RECORD_BYTES: { min: 1, max: 1024 * 1024 * 1024, fallback: 16 * 1024 * 1024 },

@@ -28,6 +28,12 @@ export class InferenceError extends TransientError {
   }
 }
 
+/** The model's result for this record cannot be stored (a non-finite number, too large an item): never will be. */
+export class InvalidResultError extends PermanentError {
+  override readonly name = 'InvalidResultError';
+  readonly reason = 'invalid-result';
+}
+
 /** The store did not take this record's result: its message stays, and a redelivery writes it. */
 export class ResultNotDurableError extends TransientError {
   override readonly name = 'ResultNotDurableError';

@@ -41,6 +41,8 @@ export class BatchJob implements MessageJob {
   private throughputTimer: NodeJS.Timeout | undefined;
   private windowStartedAt: number;
   private readonly now: () => number;
+  /** Stop signals already wired to a flush: one listener per signal, not one per buffered message. */
+  private readonly flushOnStop = new WeakSet<AbortSignal>();
 
   constructor(private readonly settings: BatchSettings, private readonly deps: BatchJobDeps) {
     this.now = deps.now ?? (() => performance.now());
@@ -60,17 +62,23 @@ export class BatchJob implements MessageJob {
 
   async handleRequest(body: string, context: MessageJobContext): Promise<void> {
     const record = parseRecordMessage(body);
+    // Given up before it was buffered: nothing of it starts, so no outcome is left without a listener.
+    context.signal.throwIfAborted();
     this.startThroughputLog(context.log);
-    // A stop (the Spot notice) scores what is buffered now rather than waiting out the flush timer.
-    const flush = () => this.accumulator.flush();
-    if (context.stopping.aborted) queueMicrotask(flush);
-    else context.stopping.addEventListener('abort', flush, { once: true });
-    try {
-      const outcome = await untilGivenUp(this.accumulator.add({ record, objects: context.store, log: context.log }), context.signal);
-      if (outcome.kind === 'failed') throw outcome.error;
-    } finally {
-      context.stopping.removeEventListener('abort', flush);
+    this.flushWhenStopping(context.stopping);
+    const outcome = await untilGivenUp(this.accumulator.add({ record, objects: context.store, log: context.log }), context.signal);
+    if (outcome.kind === 'failed') throw outcome.error;
+  }
+
+  /** A stop (the Spot notice) scores what is buffered at once rather than waiting out the flush timer. */
+  private flushWhenStopping(stopping: AbortSignal): void {
+    if (stopping.aborted) {
+      queueMicrotask(() => this.accumulator.flush());
+      return;
     }
+    if (this.flushOnStop.has(stopping)) return;
+    this.flushOnStop.add(stopping);
+    stopping.addEventListener('abort', () => this.accumulator.flush(), { once: true });
   }
 
   describe(): LogFields {

@@ -21,6 +21,8 @@ export interface BatchSettings {
   readonly downloadConcurrency: number;
   /** INFERENCE_TIMEOUT_MS (default 5000): one model call. */
   readonly inferenceTimeoutMs: number;
+  /** STORE_TIMEOUT_MS (default 30000): one lookup or bulk write; a stalled store cannot hold a batch's slots. */
+  readonly storeTimeoutMs: number;
   /** WRITE_CHUNK_SIZE (default 500): results per bulk write; each adapter splits further to its store's limit. */
   readonly writeChunkSize: number;
   /** MAX_RECORD_BYTES (default 16 MiB): the largest input one record may have; it is held in memory. */
@@ -58,6 +60,7 @@ export function readBatchSettings(env: NodeJS.ProcessEnv, runtime: JobRuntime): 
     downloadConcurrency: knob('DOWNLOAD_CONCURRENCY'),
     inferenceTimeoutMs: knob('INFERENCE_TIMEOUT_MS'),
     writeChunkSize: knob('WRITE_CHUNK_SIZE'),
+    storeTimeoutMs: knob('STORE_TIMEOUT_MS'),
     maxRecordBytes: knob('MAX_RECORD_BYTES'),
     ...(allowedBuckets !== undefined ? { allowedBuckets } : {}),
     // MongoDB's variables are checked on their own, after these (their reader never echoes a secret).

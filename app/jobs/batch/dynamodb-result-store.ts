@@ -35,7 +35,8 @@ export class DynamoDbResultStore implements ResultStore {
         if (attempt > UNPROCESSED_RETRIES) throw new Error(`DynamoDB left ${keys.length} keys of ${this.options.table} unprocessed after ${UNPROCESSED_RETRIES} retries`);
         if (attempt > 0) await this.sleep(backoffMs(attempt));
         const response = await this.client.send(new BatchGetCommand({
-          RequestItems: { [this.options.table]: { Keys: keys, ProjectionExpression: '#id', ExpressionAttributeNames: { '#id': 'id' } } },
+          // Strongly consistent: a result written a moment ago (a redelivery racing its first copy) is seen and skipped.
+          RequestItems: { [this.options.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#id', ExpressionAttributeNames: { '#id': 'id' } } },
         }));
         for (const item of response.Responses?.[this.options.table] ?? []) found.add(String(item.id));
         keys = (response.UnprocessedKeys?.[this.options.table]?.Keys as Record<string, unknown>[] | undefined) ?? [];

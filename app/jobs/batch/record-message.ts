@@ -24,6 +24,8 @@ export class RecordMessageError extends PermanentError {
 /** Ids become store keys (a DynamoDB partition key, a MongoDB _id): printable, at most 256 bytes. */
 const RECORD_ID = /^[A-Za-z0-9][A-Za-z0-9._:\-/]{0,255}$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 const DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 export function recordMessageBody(record: RecordMessage): string {
@@ -49,7 +51,9 @@ export function parseRecordMessage(body: string): RecordMessage {
   return {
     id: text('id', (value) => RECORD_ID.test(value), 'a record id (letters, digits, . _ : - /; at most 256)'),
     bucket: text('bucket', (value) => BUCKET.test(value), 'an S3 bucket name'),
-    key: text('key', (value) => value !== '' && !value.endsWith('/') && Buffer.byteLength(value) <= S3_MAX_KEY_BYTES, `an object key of at most ${S3_MAX_KEY_BYTES} bytes`),
+    // Control characters are legal in S3 keys but no recording is named with them; they would only reach logs.
+    key: text('key', (value) => value !== '' && !value.endsWith('/') && !CONTROL.test(value) && Buffer.byteLength(value) <= S3_MAX_KEY_BYTES,
+      `an object key of at most ${S3_MAX_KEY_BYTES} bytes, without control characters`),
     date: text('date', (value) => DATE.test(value), 'a date YYYY-MM-DD'),
   };
 }

@@ -1,7 +1,7 @@
 import { classifyFailure, InputTooLargeError, PermanentError, SourceMissingError, TransientError, WorkerError } from '../../../shared/errors';
 import { mapLimited } from '../../../shared/runtime/map-limited';
 import type { ObjectStore } from '../../src/ports/object-store';
-import { BucketNotAllowedError, DownloadTimeoutError, InferenceError, InputMissingError, ResultNotDurableError } from './batch-errors';
+import { BucketNotAllowedError, DownloadTimeoutError, InferenceError, InputMissingError, InvalidResultError, ResultNotDurableError } from './batch-errors';
 import type { BatchSettings } from './batch-settings';
 import type { ScoreOutcome, ScoringInput, ScoringModel } from './model/scoring-model';
 import type { RecordMessage } from './record-message';
@@ -30,7 +30,7 @@ export interface ScoreBatchDeps {
   readonly objects: ObjectStore;
   readonly results: ResultStore;
   readonly model: ScoringModel;
-  readonly settings: Pick<BatchSettings, 'downloadTimeoutMs' | 'downloadConcurrency' | 'inferenceTimeoutMs' | 'writeChunkSize' | 'maxRecordBytes' | 'allowedBuckets'>;
+  readonly settings: Pick<BatchSettings, 'downloadTimeoutMs' | 'downloadConcurrency' | 'inferenceTimeoutMs' | 'writeChunkSize' | 'storeTimeoutMs' | 'maxRecordBytes' | 'allowedBuckets'>;
   readonly now: () => number;
   readonly clock?: () => Date;
 }
@@ -41,7 +41,9 @@ export interface ScoreBatchDeps {
  * ends on its own: a missing or undecodable input fails that record alone, and a record is `scored` only when the
  * store said its result is durable, so no message is deleted whose result could be missing.
  *
- * Throws only when the batch as a whole cannot start (the lookup failed): then every record is retried.
+ * Throws only when the batch as a whole cannot start (the lookup failed or outlived STORE_TIMEOUT_MS), with a
+ * TransientError: then every record is retried. Every store call has that timeout, so a stalled store never holds a
+ * batch (and its messages' slots) for longer.
  */
 export async function scoreBatch(records: readonly RecordMessage[], deps: ScoreBatchDeps): Promise<ScoredBatch> {
   const outcomeById = new Map<string, RecordOutcome>();
@@ -55,7 +57,7 @@ export async function scoreBatch(records: readonly RecordMessage[], deps: ScoreB
     mark = now;
     return elapsed;
   };
-  const existing = await deps.results.existing(distinct.map((record) => record.id));
+  const existing = await lookUpExisting(distinct.map((record) => record.id), deps);
   for (const id of existing) outcomeById.set(id, { kind: 'skipped' });
   const lookupMs = lap();
 
@@ -73,21 +75,38 @@ export async function scoreBatch(records: readonly RecordMessage[], deps: ScoreB
 
   const scored = inputs.length === 0 ? [] : await scoreWithTimeout(inputs.map((entry) => entry.input), deps);
   const inferenceMs = lap();
+  // The inputs' bytes are not needed past the model: free them before the writes, which may take a while.
+  const scoredRecords = inputs.map((entry) => entry.record);
+  inputs.length = 0;
 
   const modelVersion = deps.model.version;
   const scoredAt = (deps.clock?.() ?? new Date()).toISOString();
   const toWrite: ScoredResult[] = [];
   scored.forEach((outcome, index) => {
-    const { record } = inputs[index]!;
-    if (outcome instanceof InferenceError) outcomeById.set(record.id, { kind: 'failed', error: outcome });
-    else if (!outcome.ok) outcomeById.set(record.id, { kind: 'failed', error: outcome.error });
-    else toWrite.push({ id: record.id, score: outcome.score, modelVersion, scoredAt, ...(outcome.details !== undefined ? { details: outcome.details } : {}) });
+    const record = scoredRecords[index]!;
+    if (outcome instanceof InferenceError) {
+      outcomeById.set(record.id, { kind: 'failed', error: outcome });
+      return;
+    }
+    if (!outcome.ok) {
+      outcomeById.set(record.id, { kind: 'failed', error: outcome.error });
+      return;
+    }
+    const result: ScoredResult = { id: record.id, score: outcome.score, modelVersion, scoredAt, ...(outcome.details !== undefined ? { details: outcome.details } : {}) };
+    const problem = unstorable(result);
+    // One unstorable result would fail its whole bulk write, every time: it fails alone, before the write.
+    if (problem !== undefined) outcomeById.set(record.id, { kind: 'failed', error: new InvalidResultError(`record ${record.id}'s result cannot be stored: ${problem}`) });
+    else toWrite.push(result);
   });
 
   for (const chunk of chunks(toWrite, deps.settings.writeChunkSize)) {
     const scoreOf = new Map(chunk.map((result) => [result.id, result.score]));
     try {
-      const outcome = await deps.results.write(chunk);
+      const timeout = AbortSignal.timeout(deps.settings.storeTimeoutMs);
+      const outcome = await abortable(deps.results.write(chunk), timeout).catch((error: unknown) => {
+        if (timeout.aborted) throw new Error(`the write took over STORE_TIMEOUT_MS (${deps.settings.storeTimeoutMs})`);
+        throw error;
+      });
       for (const id of outcome.written) outcomeById.set(id, { kind: 'scored', score: scoreOf.get(id)! });
       for (const { id, reason } of outcome.failed) outcomeById.set(id, { kind: 'failed', error: new ResultNotDurableError(`the ${deps.results.name} store did not take record ${id}'s result: ${reason}`) });
     } catch (error) {
@@ -102,6 +121,31 @@ export async function scoreBatch(records: readonly RecordMessage[], deps: ScoreB
     outcomes: records.map((record) => outcomeById.get(record.id) ?? { kind: 'failed', error: new ResultNotDurableError(`the ${deps.results.name} store reported nothing for record ${record.id}`) }),
     timings: { lookupMs, fetchMs, inferenceMs, writeMs },
   };
+}
+
+/** The ids that already have a result; any failure is the batch's, and worth a retry (a throttled or absent table). */
+async function lookUpExisting(ids: readonly string[], deps: ScoreBatchDeps): Promise<Set<string>> {
+  const timeout = AbortSignal.timeout(deps.settings.storeTimeoutMs);
+  try {
+    return await abortable(deps.results.existing(ids), timeout);
+  } catch (error) {
+    const why = timeout.aborted ? `took over STORE_TIMEOUT_MS (${deps.settings.storeTimeoutMs})` : `failed: ${classifyFailure(error).message}`;
+    throw new TransientError('result-lookup-failed', `looking up ${ids.length} records in the ${deps.results.name} store ${why}`, { cause: error });
+  }
+}
+
+/** A DynamoDB item is at most 400 KB; this leaves room for attribute names and the store's overhead. */
+const MAX_RESULT_BYTES = 350 * 1024;
+
+/** Pure: why a result could never be stored, or undefined. */
+export function unstorable(result: ScoredResult): string | undefined {
+  if (!Number.isFinite(result.score)) return `its score is ${String(result.score)}, not a finite number`;
+  for (const [name, value] of Object.entries(result.details ?? {})) {
+    if (typeof value === 'number' && !Number.isFinite(value)) return `details.${name} is ${String(value)}, not a finite number`;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  if (bytes > MAX_RESULT_BYTES) return `it is ${bytes} bytes, over ${MAX_RESULT_BYTES}`;
+  return undefined;
 }
 
 async function fetchInput(record: RecordMessage, deps: ScoreBatchDeps): Promise<ScoringInput> {

@@ -51,7 +51,7 @@ export interface DemoDatabase {
   /** Where every record stands: done (a result stored), dead-lettered (its message in the DLQ), pending. */
   account(context: DemoDatabaseContext & { readonly deadLetterBodies: readonly string[] }): Promise<{ loaded: number; done: number; deadLettered: number; pending: readonly string[]; outputs: number }>;
   /** The lines the summary ends with: the rate, what the store holds, a few results. */
-  summary(context: DemoDatabaseContext & { readonly durationSeconds: number }): Promise<readonly string[]>;
+  summary(context: DemoDatabaseContext & { readonly durationSeconds: number; readonly since: Date }): Promise<readonly string[]>;
 }
 
 export interface DemoDatabaseContext {

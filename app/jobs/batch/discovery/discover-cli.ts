@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '../../../../shared/errors';
 import { createLog } from '../../../../shared/log/logger';
 import { openMessageSender } from '../../../src/queue/open-message-sender';
+import { realSleep, retryTransient } from '../../../../shared/retry';
 import { httpHandler } from '../../../src/store/s3-client';
 import { DynamoDbResultStore } from '../dynamodb-result-store';
 import { discover } from './discover';
@@ -37,6 +38,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
   const dynamo = DynamoDBDocumentClient.from(raw);
   const sender = openMessageSender(env, 1);
+  // A chunk SQS partly refused (throttling, a 5xx) is sent again, whole, before the run gives up: a scheduled run
+  // that stopped would leave its date to a person's backfill. Resending the accepted ones is at-least-once, as ever.
+  const retryingSender = {
+    sendAll: (queueUrl: string, bodies: readonly string[]) =>
+      retryTransient(() => sender.sendAll(queueUrl, bodies), { retries: 4, baseDelayMs: 500, maxDelayMs: 10_000, sleep: realSleep }),
+  };
   // Fargate's SIGTERM (a Spot notice, a stopped task): finish the chunk in flight so the watermark stays exact.
   const stop = new AbortController();
   const onSignal = (signal: string) => {
@@ -52,7 +59,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       source: new DynamoDbRecordSource(dynamo, { table: settings.sourceTable, attributes: settings.attributes }),
       watermarks: new DynamoDbWatermarkStore(dynamo, { table: settings.stateTable }),
       results: new DynamoDbResultStore(dynamo, { table: settings.resultsTable }),
-      sender,
+      sender: retryingSender,
       queueUrl: settings.queueUrl,
       pageSize: settings.pageSize,
       log,

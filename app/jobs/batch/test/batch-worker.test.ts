@@ -26,6 +26,7 @@ const settings: BatchSettings = {
   downloadConcurrency: 8,
   inferenceTimeoutMs: 2000,
   writeChunkSize: 5,
+  storeTimeoutMs: 5000,
   maxRecordBytes: 10_000,
   allowedBuckets: [AUDIO_BUCKET],
   resultStore: { kind: 'dynamodb', table: 'unused' },

@@ -17,6 +17,8 @@ describe('record messages', () => {
     [JSON.stringify({ kind: 'batch-record', v: 1, ...good, bucket: 'Bad_Bucket' }), 'field "bucket"'],
     [JSON.stringify({ kind: 'batch-record', v: 1, ...good, key: 'folder/' }), 'field "key"'],
     [JSON.stringify({ kind: 'batch-record', v: 1, ...good, key: 'k'.repeat(1025) }), 'field "key"'],
+    [JSON.stringify({ kind: 'batch-record', v: 1, ...good, key: 'a/\u001b[2Jb.wav' }), 'field "key"'],
+    [JSON.stringify({ kind: 'batch-record', v: 1, ...good, key: 'a/\u007fb.wav' }), 'field "key"'],
     [JSON.stringify({ kind: 'batch-record', v: 1, ...good, date: '2026-13-01' }), 'field "date"'],
   ])('refuses %s naming the problem, as a permanent invalid-record', (body, message) => {
     expect(() => parseRecordMessage(body)).toThrow(expect.objectContaining({ reason: 'invalid-record', message: expect.stringContaining(message) }));

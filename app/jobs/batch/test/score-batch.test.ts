@@ -8,6 +8,7 @@ const settings: ScoreBatchDeps['settings'] = {
   downloadConcurrency: 4,
   inferenceTimeoutMs: 200,
   writeChunkSize: 3,
+  storeTimeoutMs: 300,
   maxRecordBytes: 1000,
   allowedBuckets: [AUDIO_BUCKET],
 };
@@ -104,10 +105,42 @@ describe('scoreBatch', () => {
     expect(results.writes.flat()).toEqual(['rec-00000', 'rec-00001']);
   });
 
-  it('a failed lookup fails the whole batch (nothing can be known to be new)', async () => {
+  it('a failed lookup fails the whole batch, retryably (a throttled or absent table is not the records\' fault)', async () => {
     const { records, results, model, deps } = world(2);
-    results.failExisting = Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
-    await expect(scoreBatch(records, deps)).rejects.toThrow('throttled');
+    results.failExisting = Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    const failure = await scoreBatch(records, deps).then(() => undefined, (error: unknown) => classifyFailure(error));
+    expect(failure).toMatchObject({ kind: 'transient', reason: 'result-lookup-failed' });
+    expect(failure?.message).toContain('throttled');
     expect(model.calls).toHaveLength(0);
+  });
+
+  it('a store that stalls holds a batch no longer than STORE_TIMEOUT_MS, at the lookup or at a write', async () => {
+    const stalledLookup = world(2);
+    stalledLookup.results.existing = () => new Promise(() => undefined);
+    const failure = await scoreBatch(stalledLookup.records, stalledLookup.deps).then(() => undefined, (error: unknown) => classifyFailure(error));
+    expect(failure).toMatchObject({ kind: 'transient', reason: 'result-lookup-failed' });
+
+    const stalledWrite = world(4);
+    stalledWrite.results.write = () => new Promise(() => undefined);
+    const { outcomes } = await scoreBatch(stalledWrite.records, stalledWrite.deps);
+    expect(outcomes.map((outcome) => reasonOf(outcome)?.reason)).toEqual(Array(4).fill('result-not-durable'));
+  });
+
+  it('a result that could never be stored (a non-finite score, an oversized item) fails its record alone, permanently, before the write', async () => {
+    const { records, results, model, deps } = world(4);
+    const realScore = model.score.bind(model);
+    model.score = async (inputs, signal) => (await realScore(inputs, signal)).map((outcome, index) => {
+      if (!outcome.ok) return outcome;
+      if (index === 1) return { ...outcome, score: Number.NaN };
+      if (index === 2) return { ...outcome, details: { notes: 'x'.repeat(400 * 1024) } };
+      return outcome;
+    });
+    const { outcomes } = await scoreBatch(records, deps);
+    expect(kinds(outcomes)).toEqual(['scored', 'failed', 'failed', 'scored']);
+    expect(outcomes.slice(1, 3).map((outcome) => reasonOf(outcome))).toEqual([
+      expect.objectContaining({ kind: 'permanent', reason: 'invalid-result', message: expect.stringContaining('not a finite number') }),
+      expect.objectContaining({ kind: 'permanent', reason: 'invalid-result', message: expect.stringContaining('bytes') }),
+    ]);
+    expect(results.writes.flat()).toEqual(['rec-00000', 'rec-00003']);
   });
 });
