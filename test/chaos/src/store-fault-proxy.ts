@@ -246,12 +246,13 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
 /**
  * The fault for one request, or none. Whether a request is faulted is random (seeded); the kind goes round in turn, so
  * that a short run still sees each: a BatchWriteItem's turn over all four kinds (written-not-acknowledged first, the one
- * that matters most), any other call's over the three that apply to it.
+ * that matters most), any other call's over the three that apply to it (a reset first: three write faults and two others
+ * cover every kind).
  */
 export function storeFaultChooser(random: () => number): (rate: number, operation: StoreOperation) => StoreFaultKind | undefined {
   const turns = { write: 0, other: 0 };
   const writeKinds: readonly StoreFaultKind[] = ['written-not-acknowledged', 'internal-error-500', 'throughput-exceeded-400', 'connection-reset'];
-  const otherKinds: readonly StoreFaultKind[] = ['internal-error-500', 'throughput-exceeded-400', 'connection-reset'];
+  const otherKinds: readonly StoreFaultKind[] = ['connection-reset', 'internal-error-500', 'throughput-exceeded-400'];
   return (rate, operation) => {
     if (random() >= rate) return undefined;
     return operation === 'BatchWriteItem' ? writeKinds[turns.write++ % writeKinds.length] : otherKinds[turns.other++ % otherKinds.length];

@@ -16,6 +16,7 @@ const ROOT = resolve(__dirname, '../../..');
 const planned = { sigkills: 2, beforeWriteKills: 1, afterWriteKills: 1, discoveryKill: true };
 let dir: string;
 let result: BatchChaosResult;
+let options: Omit<Parameters<typeof runBatchChaos>[0], 'dataDir' | 'records' | 'storeOutage' | 'discoveryKillAt'>;
 const broken = (pattern: RegExp) => [...result.report.violations, ...result.logLeaks].filter((violation) => pattern.test(violation));
 
 beforeAll(async () => {
@@ -28,13 +29,11 @@ beforeAll(async () => {
     bundle('test/chaos/src/pipeline-process.ts', 'pipeline.js'),
     bundle('app/jobs/batch/discovery/discover-cli.ts', 'discover.js'),
   ]);
-  result = await runBatchChaos({
-    dataDir: join(dir, 'run'),
+  options = {
     workerPath: join(dir, 'worker.js'),
     pipelinePath: join(dir, 'pipeline.js'),
     discoverPath: join(dir, 'discover.js'),
     nodeModules: join(ROOT, 'node_modules'),
-    records: 60,
     missingInputs: 2,
     seed: 20261201,
     workers: 2,
@@ -43,17 +42,16 @@ beforeAll(async () => {
     s3FaultRate: 0.1,
     downloadTimeoutMs: 800,
     slowMs: 1200,
-    storeFaultRate: 0.08,
+    storeFaultRate: 0.1,
     storeWriteFaultRate: 0.3,
     sigkills: planned.sigkills,
     beforeWriteKills: planned.beforeWriteKills,
     afterWriteKills: planned.afterWriteKills,
-    discoveryKillAt: 0.35,
-    storeOutage: { seconds: 5, atFraction: 0.45, mode: 'mixed' },
     timeoutSeconds: 75,
     // CHAOS_VERBOSE=1 prints the run's progress (kills, outage) as it happens.
     ...(process.env.CHAOS_VERBOSE === '1' ? { progress: (line: string) => process.stderr.write(`chaos ${((Date.now() - t0) / 1000).toFixed(1)} s: ${line}\n`) } : {}),
-  });
+  };
+  result = await runBatchChaos({ ...options, dataDir: join(dir, 'run'), records: 60, discoveryKillAt: 0.35, storeOutage: { seconds: 5, atFraction: 0.45, mode: 'mixed' } });
   process.stdout.write(`${formatBatchReport('bounded chaos run, batch job', result)}\n`);
 }, 150_000);
 
@@ -96,5 +94,30 @@ describe('bounded chaos run, batch job', () => {
   it('holds every invariant, with no secret in a log line', () => {
     expect(result.report.violations).toEqual([]);
     expect(result.logLeaks).toEqual([]);
+  });
+});
+
+/**
+ * A store that throttles every call (400 ProvisionedThroughputExceededException) for longer than the SDK's five
+ * attempts: the batches' lookups fail. Before 1820057 the job dead-lettered every record of such a batch on its first
+ * attempt as `s3-rejected` (classifyFailure calls an unknown 4xx permanent); now a failed lookup is retried
+ * (`result-lookup-failed`). This run holds it there.
+ */
+describe('bounded chaos run, batch job: the store throttles every call for 10 s from the start', () => {
+  let throttled: BatchChaosResult;
+
+  beforeAll(async () => {
+    throttled = await runBatchChaos({
+      ...options, dataDir: join(dir, 'throttled'), records: 20, missingInputs: 0, s3FaultRate: 0, storeFaultRate: 0, storeWriteFaultRate: 0,
+      sigkills: 0, beforeWriteKills: 0, afterWriteKills: 0, discoveryKillAt: 0, storeOutage: { seconds: 10, atFraction: 0, mode: 'throughput-exceeded-400' },
+    });
+    process.stdout.write(`${formatBatchReport('bounded chaos run, batch job, throttled store', throttled)}\n`);
+  }, 90_000);
+
+  it('retried the lookups the throttling failed, dead-lettered no valid record for it, lost nothing', () => {
+    expect(throttled.storeFaults.outage['throughput-exceeded-400']).toBeGreaterThan(0);
+    expect(Object.keys(throttled.workerLines.retriedByReason)).toContain('result-lookup-failed');
+    expect(throttled.report.violations).toEqual([]);
+    expect(throttled.report.counts).toMatchObject({ lost: 0, scored: throttled.report.counts.valid, transientExhaustion: [] });
   });
 });
