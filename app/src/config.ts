@@ -95,7 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cpuCount: number = detectCpuC
     maxReceiveCount: read.int('MAX_RECEIVE_COUNT', 5, 1, 1000),
     messageDeadlineSeconds: read.int('MESSAGE_DEADLINE_SECONDS', 300, 1, 43_200),
     outageWaitSeconds: read.int('OUTAGE_WAIT_SECONDS', 900, 0, 43_200),
-    destBucket: read.required('DEST_BUCKET', 'the destination bucket name'),
+    destBucket: jobModule.writesToDestination === false ? (read.present('DEST_BUCKET') ?? '') : read.required('DEST_BUCKET', 'the destination bucket name'),
     destPrefix: normalisePrefix(env.DEST_PREFIX),
     sourcePrefix: normalisePrefix(env.SOURCE_PREFIX),
     ...(read.list('ALLOWED_SOURCE_BUCKETS') !== undefined ? { allowedSourceBuckets: read.list('ALLOWED_SOURCE_BUCKETS') } : {}),

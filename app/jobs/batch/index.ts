@@ -5,6 +5,8 @@ import { batchBufferSlots, readBatchSettings, type BatchSettings } from './batch
 export const batchJobModule: JobModule<BatchSettings, MessageJob> = {
   name: 'batch',
   summary: 'records (one message each) scored by a model in batches, results bulk-written to DynamoDB or MongoDB once per record',
+  // Results go to the result store; the task role has no S3 write at all.
+  writesToDestination: false,
   defaultConcurrency: (cpuCount, env) => batchBufferSlots(cpuCount, env),
   readSettings: (env, runtime) => readBatchSettings(env, runtime),
   async create(settings) {

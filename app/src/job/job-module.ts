@@ -16,6 +16,8 @@ export interface JobModule<Settings = unknown, Made extends Job = Job> {
   readonly name: string;
   /** One line for `--help` and the README's list of jobs. */
   readonly summary: string;
+  /** False for a job that writes nothing to S3 (its results go elsewhere): DEST_BUCKET is then not required. */
+  readonly writesToDestination?: boolean;
   /**
    * Messages one task holds at once when CONCURRENCY is not set. `env` is for a job whose slots follow its own
    * settings (the batch job's buffer is BATCH_SIZE × MAX_CONCURRENCY plus a batch filling); read leniently, since

@@ -32,9 +32,11 @@ describe('batch settings', () => {
   });
 
   it('sizes the worker\'s slots as the buffer: BATCH_SIZE × (MAX_CONCURRENCY + 1), so a full buffer stops receives', () => {
-    const env = { ...base, JOB: 'batch', QUEUE_URL: '/tmp/q.db', DEST_BUCKET: 'unused', BATCH_SIZE: '50', MAX_CONCURRENCY: '3' };
+    const env = { ...base, JOB: 'batch', QUEUE_URL: '/tmp/q.db', BATCH_SIZE: '50', MAX_CONCURRENCY: '3' };
     expect(loadWorkerAndJob(env, runtime).config.concurrency).toBe(200);
     expect(batchJobModule.defaultConcurrency(4, base)).toBe(500);
     expect(loadWorkerAndJob({ ...env, CONCURRENCY: '120' }, runtime).config.concurrency).toBe(120);
+    // It writes nothing to S3, so it needs no DEST_BUCKET; a job that does still requires one.
+    expect(() => loadWorkerAndJob({ ...env, JOB: 'resize' }, runtime)).toThrow(/DEST_BUCKET/);
   });
 });
