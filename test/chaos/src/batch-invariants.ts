@@ -64,6 +64,13 @@ export interface BatchCounts {
   /** Dead letters by reason (a letter with several reasons counts under each). */
   readonly deadLettered: Readonly<Record<string, number>>;
   readonly deadLetters: number;
+  /**
+   * Records in the DLQ, by reason: a record discovery sent twice (its chunk in flight when it was killed) has two
+   * messages, and each is dead-lettered on its own.
+   */
+  readonly deadLetteredRecords: Readonly<Record<string, number>>;
+  /** Records with no result whose message is in the DLQ. */
+  readonly unscoredDeadLettered: number;
   /** Valid records in the DLQ with no result, every failure transient (the receives ran out): ids and reasons. */
   readonly transientExhaustion: readonly { readonly id: string; readonly reasons: string }[];
   /** Dead letters of records that have a result (written, then the message ran out of receives): false alarms. */
@@ -186,6 +193,12 @@ export function checkBatchInvariants(input: BatchInvariantInput): BatchInvariant
   }
   for (const id of resultOf.keys()) if (!input.applied.has(id)) problem(`record ${id} has a result no put of which was seen through the store proxy`);
 
+  const deadLetteredRecords: Record<string, number> = {};
+  for (const letters of lettersOf.values()) {
+    for (const reason of new Set(letters.flatMap((letter) => (letter.reasons.length > 0 ? letter.reasons : ['(moved by the queue\'s redrive)'])))) {
+      deadLetteredRecords[reason] = (deadLetteredRecords[reason] ?? 0) + 1;
+    }
+  }
   const expectOf = (kind: BatchRecordExpectation) => input.records.filter((record) => record.expect === kind).length;
   return {
     violations,
@@ -197,6 +210,8 @@ export function checkBatchInvariants(input: BatchInvariantInput): BatchInvariant
       scored: [...resultOf.keys()].filter((id) => planned.has(id)).length,
       deadLettered,
       deadLetters: input.deadLetters.length,
+      deadLetteredRecords,
+      unscoredDeadLettered: [...lettersOf.keys()].filter((id) => !resultOf.has(id)).length,
       transientExhaustion,
       finishedWorkDeadLettered,
       duplicatesScored,

@@ -14,7 +14,7 @@ export function formatBatchReport(title: string, result: BatchChaosResult): stri
   const lines = [
     `== ${title} ==`,
     `records: ${c.records} (${c.valid} valid, ${c.broken} broken files, ${c.missingInput} inputs never uploaded); scored ${c.scored}; ` +
-      `dead-lettered ${c.deadLetters} (${Object.entries(c.deadLettered).map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}); lost ${c.lost}`,
+      `dead-lettered ${c.unscoredDeadLettered} records (${Object.entries(c.deadLetteredRecords).map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}) in ${c.deadLetters} dead letters; lost ${c.lost}`,
     `at-least-once: ${c.duplicatesScored} records scored more than once (${c.scoringsApplied} scorings applied for ${c.scored} results), ` +
       `${workerLines.skipped} records skipped as already scored, ${workerLines.redeliveries} redeliveries; ` +
       `${c.finishedWorkDeadLettered} dead letters of scored records; ${c.transientExhaustion.length} valid records dead-lettered after transient failures` +

@@ -22,7 +22,16 @@ describe('checkBatchInvariants', () => {
   it('holds for a run where every record ended as it should, counting a second scoring as at-least-once', () => {
     const { violations, counts } = checkBatchInvariants(healthy());
     expect(violations).toEqual([]);
-    expect(counts).toMatchObject({ records: 4, valid: 2, broken: 1, missingInput: 1, scored: 2, lost: 0, duplicatesScored: 1, scoringsApplied: 3, deadLettered: { 'undecodable-audio': 1, 'input-missing': 1 } });
+    expect(counts).toMatchObject({ records: 4, valid: 2, broken: 1, missingInput: 1, scored: 2, lost: 0, duplicatesScored: 1, scoringsApplied: 3, deadLettered: { 'undecodable-audio': 1, 'input-missing': 1 },
+      deadLetteredRecords: { 'undecodable-audio': 1, 'input-missing': 1 }, unscoredDeadLettered: 2,
+    });
+  });
+
+  it('counts a record dead-lettered twice (discovery sent it twice) once among the records, twice among the letters', () => {
+    const input = { ...healthy(), deadLetters: [...healthy().deadLetters, { ...letter('c', 'undecodable-audio'), messageId: 'm-c2' }], sent: [...healthy().sent, body('c')] };
+    const { violations, counts } = checkBatchInvariants(input);
+    expect(violations).toEqual([]);
+    expect(counts).toMatchObject({ deadLetters: 3, deadLettered: { 'undecodable-audio': 2 }, deadLetteredRecords: { 'undecodable-audio': 1 }, unscoredDeadLettered: 2, sentTwice: 1 });
   });
 
   it('counts a record with neither a result nor a dead letter as lost', () => {
