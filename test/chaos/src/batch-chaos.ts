@@ -301,7 +301,7 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
     }
     const plan = spread.map((action, index) => ({ action, atFraction: 0.05 + (0.65 * index) / Math.max(1, spread.length) }));
     let lastActionAt = 0;
-    let outage: { startedAt: number; endsAt: number; atFraction: number; lastDone: number; recoveredAt?: number } | undefined;
+    let outage: { atFraction: number; lastDone: number; recoveredAt?: number } | undefined;
     let deadline = started + options.timeoutSeconds * 1000;
     let unfinished: string | undefined;
     for (;;) {
@@ -317,16 +317,17 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
         break;
       }
       if (options.storeOutage !== undefined && outage === undefined && fraction >= options.storeOutage.atFraction) {
-        store.outageFor(options.storeOutage.seconds * 1000, options.storeOutage.mode);
-        outage = { startedAt: Date.now(), endsAt: Date.now() + options.storeOutage.seconds * 1000, atFraction: fraction, lastDone: done };
+        // It begins with the next request a worker makes of the store, so that it always meets work.
+        store.armOutage(options.storeOutage.seconds * 1000, options.storeOutage.mode, [DISCOVERY_LANE]);
+        outage = { atFraction: fraction, lastDone: done };
         deadline += options.storeOutage.seconds * 1000;
-        say(`store outage for ${options.storeOutage.seconds} s (${options.storeOutage.mode}) at ${Math.round(fraction * 100)}% of the valid records scored`);
+        say(`store outage of ${options.storeOutage.seconds} s (${options.storeOutage.mode}) armed at ${Math.round(fraction * 100)}% of the valid records scored: it begins with the next store request`);
       }
-      if (outage !== undefined && outage.recoveredAt === undefined) {
-        if (Date.now() < outage.endsAt) outage.lastDone = done;
+      if (outage !== undefined && outage.recoveredAt === undefined && !store.outageArmed()) {
+        if (Date.now() < store.outageEndsAt()) outage.lastDone = done;
         else if (done > outage.lastDone) {
           outage.recoveredAt = Date.now();
-          say(`results written again ${((outage.recoveredAt - outage.endsAt) / 1000).toFixed(1)} s after the store outage ended`);
+          say(`results written again ${((outage.recoveredAt - store.outageEndsAt()) / 1000).toFixed(1)} s after the store outage ended`);
         }
       }
       if (store.inOutage()) continue;
@@ -398,7 +399,7 @@ export async function runBatchChaos(options: BatchChaosOptions): Promise<BatchCh
       ...(outage !== undefined ? {
         storeOutage: {
           seconds: options.storeOutage!.seconds, mode: options.storeOutage!.mode, atFraction: outage.atFraction,
-          ...(outage.recoveredAt !== undefined ? { recoverySeconds: Math.round((outage.recoveredAt - outage.endsAt) / 100) / 10 } : {}),
+          ...(outage.recoveredAt !== undefined ? { recoverySeconds: Math.round((outage.recoveredAt - store.outageEndsAt()) / 100) / 10 } : {}),
         },
       } : {}),
       workerLines: {

@@ -62,6 +62,14 @@ export interface StoreFaultProxy {
   applied(): ReadonlyMap<string, ReadonlySet<string>>;
   setRate(rate: number): void;
   outageFor(ms: number, mode: StoreOutageMode): void;
+  /**
+   * An outage of `ms` that begins with the next request from a lane other than those given (that request is the first
+   * refused): one that began while every worker sat idle would test nothing.
+   */
+  armOutage(ms: number, mode: StoreOutageMode, exceptLanes?: readonly string[]): void;
+  /** When the current or last outage ends (0: none yet), and whether one is armed and not yet begun. */
+  outageEndsAt(): number;
+  outageArmed(): boolean;
   inOutage(): boolean;
   close(): Promise<void>;
 }
@@ -114,6 +122,7 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
   let upstreamErrors = 0;
   let outageUntil = 0;
   let outageMode: StoreOutageMode = 'mixed';
+  let armedOutage: { ms: number; exceptLanes: readonly string[] } | undefined;
   const applied = new Map<string, Set<string>>();
   const timers = new Set<NodeJS.Timeout>();
 
@@ -158,6 +167,10 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
   const handle = (lane: string, req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     requests++;
     const operation = storeOperationOf(req.headers['x-amz-target']);
+    if (armedOutage !== undefined && !armedOutage.exceptLanes.includes(lane)) {
+      outageUntil = Date.now() + armedOutage.ms;
+      armedOutage = undefined;
+    }
     if (Date.now() < outageUntil) {
       const kind = outageMode === 'mixed' ? (random() < 0.5 ? 'internal-error-500' : 'connection-reset') : outageMode;
       outage[kind]++;
@@ -234,6 +247,12 @@ export async function startStoreFaultProxy(options: StoreFaultProxyOptions): Pro
       outageMode = mode;
       outageUntil = Math.max(outageUntil, Date.now() + ms);
     },
+    armOutage: (ms, mode, exceptLanes = []) => {
+      outageMode = mode;
+      armedOutage = { ms, exceptLanes };
+    },
+    outageEndsAt: () => outageUntil,
+    outageArmed: () => armedOutage !== undefined,
     inOutage: () => Date.now() < outageUntil,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
