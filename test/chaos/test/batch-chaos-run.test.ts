@@ -47,13 +47,14 @@ beforeAll(async () => {
     sigkills: planned.sigkills,
     beforeWriteKills: planned.beforeWriteKills,
     afterWriteKills: planned.afterWriteKills,
-    timeoutSeconds: 75,
+    // Measured 50-80 s on 2 cores; the bound is for a hang, not a speed target (a loaded machine ran past 75 s).
+    timeoutSeconds: 140,
     // CHAOS_VERBOSE=1 prints the run's progress (kills, outage) as it happens.
     ...(process.env.CHAOS_VERBOSE === '1' ? { progress: (line: string) => process.stderr.write(`chaos ${((Date.now() - t0) / 1000).toFixed(1)} s: ${line}\n`) } : {}),
   };
   result = await runBatchChaos({ ...options, dataDir: join(dir, 'run'), records: 60, discoveryKillAt: 0.35, storeOutage: { seconds: 5, atFraction: 0.45, mode: 'mixed' } });
   process.stdout.write(`${formatBatchReport('bounded chaos run, batch job', result)}\n`);
-}, 150_000);
+}, 240_000);
 
 afterAll(() => {
   if (process.env.CHAOS_KEEP_DIR === '1') process.stdout.write(`chaos data kept in ${dir}\n`);
