@@ -49,6 +49,17 @@ export class TransientError extends WorkerError {
   }
 }
 
+/**
+ * The object was replaced while it was being read: a read pinned to the ETag first seen (If-Match) got 412. What was
+ * already read belongs to another version, so the work is retried from the start against the new one.
+ */
+export class ObjectChangedError extends TransientError {
+  override readonly name = 'ObjectChangedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('source-changed', message, options);
+  }
+}
+
 /** An output key or its metadata would break an S3 limit: known before any work, and no retry can change it. */
 export class S3LimitError extends PermanentError {
   override readonly name = 'S3LimitError';

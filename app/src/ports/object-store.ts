@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /** The object-store port. One adapter (`S3ObjectStore`); locally it points at an S3-protocol server on 127.0.0.1. */
 export interface ObjectRef {
   readonly bucket: string;
@@ -36,6 +38,31 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Bytes `start` to `end` of an object, both inclusive, as HTTP's Range header counts them. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface RangeReadOptions {
+  /** The ETag the caller read the object's layout from: a range of any other version fails (ObjectChangedError). */
+  readonly ifMatch: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface OpenReadOptions {
+  /** When set, only that version of the object is read (ObjectChangedError otherwise). */
+  readonly ifMatch?: string;
+  /** Abandons the request and destroys the body with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface OpenedObject {
+  readonly head: ObjectHead;
+  /** The object's bytes as they arrive: backpressured, never buffered whole. Destroy it to stop early. */
+  readonly body: Readable;
+}
+
 export interface ListedObject {
   readonly key: string;
   readonly size: number;
@@ -55,6 +82,19 @@ export interface ObjectStore {
   download(ref: ObjectRef, path: string, options: DownloadOptions): Promise<ObjectHead>;
   /** Streams the file at `path` to the object (multipart when large). */
   upload(ref: ObjectRef, path: string, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void>;
+  /**
+   * A byte range of the object's version `ifMatch`. ObjectChangedError when the key now holds another version,
+   * SourceMissingError when it is gone, a TransientError when fewer (or more) bytes arrive than the range holds.
+   */
+  readRange(ref: ObjectRef, range: ByteRange, options: RangeReadOptions): Promise<Buffer>;
+  /** The whole object as a stream. Throws as `readRange` does; a body that stops sending fails with a transient error. */
+  openRead(ref: ObjectRef, options: OpenReadOptions): Promise<OpenedObject>;
+  /**
+   * Streams a body of unknown length to the object (multipart when large): memory is bounded by a few parts whatever
+   * the length. On failure the key is left as it was (the multipart upload aborted) and `body` is destroyed, so whatever
+   * produces it stops.
+   */
+  uploadStream(ref: ObjectRef, body: Readable, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void>;
   /**
    * Writes the object only if no object has the key (S3's conditional write, `If-None-Match: *`): true when this call
    * created it, false when one was there already. Of any number of concurrent callers exactly one gets true.

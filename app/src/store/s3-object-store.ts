@@ -2,13 +2,18 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand, PutObjectCommand, type GetObjectCommandOutput, type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InputTooLargeError, SourceMissingError, TransientError } from '../../../shared/errors';
+import { InputTooLargeError, ObjectChangedError, SourceMissingError, TransientError } from '../../../shared/errors';
 import { assertKeyWithinLimit, assertMetadataWithinLimit } from '../../../shared/naming/s3-limits';
 import { readBody } from './read-body';
 import { BODY_STALL_MS, withStallTimeout } from './stall-guard';
-import type { DownloadOptions, GetOptions, ListedObject, ObjectHead, ObjectRef, ObjectStore, PutOptions, StoredObject } from '../ports/object-store';
+import type {
+  ByteRange, DownloadOptions, GetOptions, ListedObject, ObjectHead, ObjectRef, ObjectStore, OpenedObject, OpenReadOptions, PutOptions, RangeReadOptions,
+  StoredObject,
+} from '../ports/object-store';
 
 /** The object-store port over S3 (or any S3-protocol server). Transient SDK errors propagate for the caller to classify. */
 export class S3ObjectStore implements ObjectStore {
@@ -113,10 +118,97 @@ export class S3ObjectStore implements ObjectStore {
     assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
     assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
     const { size } = await stat(path);
+    await this.multipartUpload(ref, createReadStream(path), Math.max(MIN_UPLOAD_PART_BYTES, Math.ceil(size / MAX_UPLOAD_PARTS)), options);
+  }
+
+  async readRange(ref: ObjectRef, range: ByteRange, options: RangeReadOptions): Promise<Buffer> {
+    const what = `s3://${ref.bucket}/${ref.key} bytes ${range.start}-${range.end}`;
+    if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
+      throw new RangeError(`${what} is not a byte range`);
+    }
+    const wanted = range.end - range.start + 1;
+    const response = await this.getObject(ref, { Range: `bytes=${range.start}-${range.end}`, IfMatch: quote(options.ifMatch) }, options);
+    const source = bodyOf(response);
+    // A server that ignores Range answers the whole object: refused before a byte of it is read into memory.
+    if ((response.ContentLength ?? 0) > wanted) {
+      source.destroy?.();
+      throw new TransientError('range-mismatch', `${what}: the server answered ${response.ContentLength} bytes (Content-Range ${response.ContentRange ?? 'absent'})`);
+    }
+    const buffer = Buffer.allocUnsafe(wanted);
+    let length = 0;
+    try {
+      for await (const chunk of withStallTimeout(source, what, this.bodyStallMs)) {
+        if (length + chunk.length > wanted) throw new TransientError('range-mismatch', `${what}: the server sent more than the ${wanted} bytes asked for`);
+        buffer.set(chunk, length);
+        length += chunk.length;
+      }
+    } catch (error) {
+      source.destroy?.();
+      // The SDK's abort resets the connection mid-body; the caller asked for its own reason.
+      options.signal?.throwIfAborted();
+      throw error;
+    }
+    // With If-Match the version cannot have changed, so a short body is a cut connection (or a range past the end).
+    if (length < wanted) throw new TransientError('range-mismatch', `${what}: only ${length} of ${wanted} bytes arrived (Content-Range ${response.ContentRange ?? 'absent'})`);
+    return buffer;
+  }
+
+  async openRead(ref: ObjectRef, options: OpenReadOptions): Promise<OpenedObject> {
+    const what = `s3://${ref.bucket}/${ref.key}`;
+    const response = await this.getObject(ref, options.ifMatch === undefined ? {} : { IfMatch: quote(options.ifMatch) }, options);
+    const source = bodyOf(response);
+    // Readable.from pulls the next chunk only when the consumer reads: the socket is backpressured, and time the
+    // consumer spends not reading never counts as a stall.
+    const body = Readable.from(withStallTimeout(source, what, this.bodyStallMs), { objectMode: false });
+    let ended = false;
+    const abort = () => body.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error(String(options.signal?.reason)));
+    options.signal?.addEventListener('abort', abort, { once: true });
+    body.once('end', () => (ended = true));
+    body.once('close', () => {
+      options.signal?.removeEventListener('abort', abort);
+      // A consumer that stops early leaves the response unread; only destroying it frees the connection.
+      if (!ended) source.destroy?.();
+    });
+    const head: ObjectHead = { etag: unquote(response.ETag), size: response.ContentLength ?? 0, contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
+    return { head, body };
+  }
+
+  async uploadStream(ref: ObjectRef, body: Readable, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void> {
+    try {
+      assertKeyWithinLimit(ref.key, `s3://${ref.bucket}/…`);
+      assertMetadataWithinLimit(options.metadata, `s3://${ref.bucket}/${ref.key}`);
+      // The length is unknown, so parts are the minimum size: 10,000 of them carry 78 GiB.
+      await this.multipartUpload(ref, body, MIN_UPLOAD_PART_BYTES, options);
+    } catch (error) {
+      // Without an error: a producer piping into the body sees a premature close and stops, and no one is left without
+      // an 'error' listener.
+      body.destroy();
+      throw error;
+    }
+  }
+
+  /** GetObject with the read errors mapped: a 412 is a replaced object, a 404 a missing one. */
+  private async getObject(ref: ObjectRef, conditions: { Range?: string; IfMatch?: string }, options: { readonly ifMatch?: string; readonly signal?: AbortSignal }): Promise<GetObjectCommandOutput> {
+    const what = `s3://${ref.bucket}/${ref.key}`;
+    try {
+      return await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...conditions }), { abortSignal: options.signal });
+    } catch (error) {
+      // The SDK's own AbortError hides the reason the caller aborted with.
+      options.signal?.throwIfAborted();
+      if (isPreconditionFailed(error)) {
+        throw new ObjectChangedError(`${what} no longer has ETag ${options.ifMatch ?? '?'}: it was replaced while being read`, { cause: error });
+      }
+      if (isNotFound(error)) throw new SourceMissingError(`${what} no longer exists`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** Uploads `body` in parts of `partSize`, at most UPLOAD_PARTS_AT_ONCE at a time: (that + 1) parts in memory. */
+  private async multipartUpload(ref: ObjectRef, body: Readable, partSize: number, options: PutOptions & { readonly signal?: AbortSignal }): Promise<void> {
     const upload = new Upload({
       client: this.s3,
-      params: { Bucket: ref.bucket, Key: ref.key, Body: createReadStream(path), ContentType: options.contentType, Metadata: { ...options.metadata } },
-      partSize: Math.max(MIN_UPLOAD_PART_BYTES, Math.ceil(size / MAX_UPLOAD_PARTS)),
+      params: { Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: options.contentType, Metadata: { ...options.metadata } },
+      partSize,
       queueSize: UPLOAD_PARTS_AT_ONCE,
       // The abort is ours (below): lib-storage's own abort replaces the part's error with the abort's, so a refused
       // abort (405 from s3rver, a role without the permission) would turn a throttled part into a permanent failure.
@@ -158,11 +250,27 @@ function byteLimit(maxBytes: number, what: string, limitName: string): Transform
   });
 }
 
+type ResponseBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
+
+function bodyOf(response: GetObjectCommandOutput): ResponseBody {
+  return (response.Body as ResponseBody | undefined) ?? Readable.from([]);
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
+}
+
 /** A missing key, not a missing bucket: an event naming a bucket that does not exist is an error, never a skip. */
 function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** S3 takes either; quoted is what HTTP defines. */
+function quote(etag: string): string {
+  return `"${unquote(etag)}"`;
 }
 
 function unquote(etag: string | undefined): string {
