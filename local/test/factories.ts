@@ -23,9 +23,10 @@ export function writeFakeWorker(dir: string): string {
   const path = join(dir, 'fake-worker.js');
   writeFileSync(
     path,
-    `console.log(JSON.stringify({ message: 'worker started', queue: process.env.QUEUE_URL }));
+    // The handler before the first line, so a test that waits for 'worker started' knows SIGTERM is handled.
+    `process.on('SIGTERM', () => { console.log(JSON.stringify({ message: 'stopping on SIGTERM' })); process.exit(0); });
+console.log(JSON.stringify({ message: 'worker started', queue: process.env.QUEUE_URL }));
 console.error(JSON.stringify({ message: 'to stderr' }));
-process.on('SIGTERM', () => { console.log(JSON.stringify({ message: 'stopping on SIGTERM' })); process.exit(0); });
 setTimeout(() => process.exit(Number(process.env.FAKE_EXIT_CODE ?? 0)), Number(process.env.FAKE_LIFETIME_MS ?? 100));
 `,
   );

@@ -70,8 +70,16 @@ describe('LocalTaskLauncher', () => {
     const logDir = join(dir, 'logs-d');
     const { launcher, exits } = launcherWith({ FAKE_LIFETIME_MS: '60000' }, logDir);
     await launcher.launch(2);
-    // Let the children install their SIGTERM handler before signalling them.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Signalled only once both have installed their SIGTERM handler (they log 'worker started' after it): a fixed
+    // wait lost the race on a loaded machine, and a child signalled before its handler dies of the signal.
+    const started = (worker: number) => {
+      try {
+        return readFileSync(join(logDir, `worker-${worker}.log`), 'utf8').includes('worker started');
+      } catch {
+        return false;
+      }
+    };
+    while (!started(1) || !started(2)) await new Promise((resolve) => setTimeout(resolve, 20));
     await launcher.stopAll();
     expect(await launcher.countRunning()).toBe(0);
     expect(exits.map((exit) => exit.code)).toEqual([0, 0]);
