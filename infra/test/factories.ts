@@ -217,6 +217,24 @@ export const BATCH_EXAMPLE: InfraConfigOverrides = {
   ],
 };
 
+/**
+ * The archive-split INFRA.md's (app/jobs/archive-split/INFRA.md) example: an archive-split pipeline beside the images
+ * pipeline, which gets prefixes of its own (its default '' would cover the batch ZIPs under `batch/`), reading
+ * archives uploaded under `archives/` and requests' archives under `exports/` of a bucket of yours, with an updates
+ * queue the stack creates.
+ */
+export const ARCHIVE_SPLIT_EXAMPLE: InfraConfigOverrides = {
+  sourcePrefix: 'photos/', destPrefix: 'images/',
+  pipelines: [
+    { name: 'images' },
+    {
+      name: 'archives', job: 'archive-split', maxTasks: 4,
+      jobEnvironment: { BATCH_SIZE: '2000', MANIFEST_NAME: 'manifest.csv' },
+      archiveSplit: { archivePrefix: 'archives/', outputPrefix: 'batch/', buckets: ['example-exports'], exportPrefixes: ['exports/'] },
+    },
+  ],
+};
+
 /** The blueprint stack with the given settings (a GitHub repository and the stub scaler bundle filled in). */
 export function synthBlueprint(overrides: InfraConfigOverrides, options: { bundleDir: string; app?: App }): SynthesizedStack {
   const stack = new BlueprintStack(options.app ?? Testing.app(), 'blueprint', {

@@ -7,6 +7,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { keyRangesOverlap, type KeyRange } from '../pipelines/key-ranges';
+import { ARCHIVE_SPLIT_STATEMENT_IDS } from '../policies/archive-split-task-policy';
 import { BATCH_STATEMENT_IDS } from '../policies/batch-task-policy';
 import { FANOUT_STATEMENT_IDS } from '../policies/fanout-task-policy';
 import { WORKER_STATEMENT_IDS } from '../policies/worker-task-policy';
@@ -60,7 +61,7 @@ export function iamPolicyProblems(document: { Statement: Statement[] }): string[
 
 const TOKEN_RESOLVER = new DefaultTokenResolver(new StringConcat());
 
-/** A worker task role's grants, as the pipeline and fan-out policy builders write them (found by statement id). */
+/** A worker task role's grants, as the pipeline, fan-out, batch and archive-split policy builders write them (found by statement id). */
 export interface WorkerGrants {
   readonly queues: readonly string[];
   readonly reads: readonly string[];
@@ -73,8 +74,8 @@ function workerGrants(document: { Statement: (Statement & { Sid?: string })[] })
   if (queues.length === 0) return undefined;
   return {
     queues,
-    reads: resourcesOf(WORKER_STATEMENT_IDS.readSource, FANOUT_STATEMENT_IDS.readSources, FANOUT_STATEMENT_IDS.readRuns, BATCH_STATEMENT_IDS.readAudio),
-    writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs, FANOUT_STATEMENT_IDS.writeRuns),
+    reads: resourcesOf(WORKER_STATEMENT_IDS.readSource, FANOUT_STATEMENT_IDS.readSources, FANOUT_STATEMENT_IDS.readRuns, BATCH_STATEMENT_IDS.readAudio, ARCHIVE_SPLIT_STATEMENT_IDS.readArchives),
+    writes: resourcesOf(WORKER_STATEMENT_IDS.writeOutputs, FANOUT_STATEMENT_IDS.writeRuns, ARCHIVE_SPLIT_STATEMENT_IDS.writeBatches),
   };
 }
 

@@ -3,6 +3,7 @@
  * in the task definition in plain text, readable by anyone who may describe it, and they must not re-wire the worker
  * away from the queue, buckets and prefixes its role was scoped to. Pure.
  */
+import { ARCHIVE_SPLIT_WIRING } from './archive-split-settings';
 
 /** Set by the infra from the pipeline's resources; a job variable of the same name would point the worker elsewhere. */
 export const WIRING_VARIABLES: readonly string[] = [
@@ -12,6 +13,8 @@ export const WIRING_VARIABLES: readonly string[] = [
   'FANOUT_FAMILIES', 'FANOUT_FAMILY', 'AGGREGATE_QUEUE_URL', 'RUNS_PREFIX',
   // A batch pipeline's wiring: the result store its role may write.
   'RESULT_STORE', 'RESULTS_TABLE',
+  // An archive-split pipeline's wiring: the prefixes, buckets and callback queues its role is scoped to.
+  ...ARCHIVE_SPLIT_WIRING,
 ];
 
 /** Names that say "credential": a secret belongs in Secrets Manager or the task role, never in a task definition. */

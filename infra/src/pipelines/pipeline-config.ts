@@ -4,6 +4,10 @@ import { fanoutGroupProblems, fanoutGroups, fanoutSettingProblems, placeInGroups
 import {
   BATCH_JOB, DEFAULT_BATCH_MESSAGES_PER_TASK, batchReadProblems, batchSettingProblems, resolveBatchSettings, type BatchSettings, type BatchSettingsInput,
 } from './batch-settings';
+import {
+  ARCHIVE_SPLIT_JOB, ARCHIVE_SPLIT_TASK, ARCHIVE_SUFFIXES, DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB, DEFAULT_ARCHIVE_MESSAGES_PER_TASK, DEFAULT_ARCHIVE_PREFIX,
+  archiveSplitAreaProblems, archiveSplitSettingProblems, diskBudgetMib, resolveArchiveSplitSettings, type ArchiveSplitSettings, type ArchiveSplitSettingsInput,
+} from './archive-split-settings';
 
 /**
  * One pipeline of the stack: its source filter, queue and DLQ, task family and scaling rule. The first pipeline of
@@ -30,6 +34,12 @@ export interface PipelineConfig {
    * prefix its records point at, the discovery schedule and the result store (see batch-settings.ts).
    */
   readonly batch: BatchSettings | undefined;
+  /**
+   * Only on a `job: "archive-split"` pipeline (filled in with defaults there): where archives are uploaded (its
+   * sourcePrefix), where batch ZIPs go, the other buckets and the callback queues requests may name (see
+   * archive-split-settings.ts).
+   */
+  readonly archiveSplit: ArchiveSplitSettings | undefined;
   readonly sourcePrefix: string;
   /** One notification rule per suffix (S3 suffix filters are case-sensitive); none: the whole prefix. */
   readonly sourceSuffixes: readonly string[];
@@ -58,9 +68,10 @@ export interface PipelineImage {
 }
 
 /** What BLUEPRINT_CONFIG may say about a pipeline: its name, and any field to change from the defaults. */
-export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image' | 'fanout' | 'batch'>> & {
+export type PipelineInput = { readonly name: string } & Partial<Omit<PipelineConfig, 'name' | 'image' | 'fanout' | 'batch' | 'archiveSplit'>> & {
   readonly fanout?: FanoutSettings;
   readonly batch?: BatchSettingsInput;
+  readonly archiveSplit?: ArchiveSplitSettingsInput;
   readonly image?: { readonly name: string; readonly dockerfile?: string };
 };
 
@@ -97,7 +108,7 @@ export const FARGATE_CPU_MEMORY: Readonly<Record<number, readonly [number, numbe
 const EPHEMERAL_STORAGE_GIB = [21, 200] as const;
 
 const KNOWN_FIELDS = [
-  'name', 'job', 'jobEnvironment', 'feed', 'fanout', 'batch', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
+  'name', 'job', 'jobEnvironment', 'feed', 'fanout', 'batch', 'archiveSplit', 'sourcePrefix', 'sourceSuffixes', 'destPrefix', 'image', 'taskCpu', 'taskMemory', 'ephemeralStorageGiB',
   'spotWeight', 'onDemandWeight', 'onDemandBase', 'maxTasks', 'messagesPerTask', 'maxReceiveCount', 'visibilityTimeoutSeconds',
 ];
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -142,6 +153,7 @@ export function resolvePipelines(inputs: unknown, defaults: PipelineDefaults): {
       ...pipelineProblems(label, pipeline, input as PipelineInput),
       ...fanoutSettingProblems(label, pipeline, (field) => (input as Record<string, unknown>)[field] !== undefined, index === 0),
       ...batchSettingProblems(label, pipeline, (input as { batch?: unknown }).batch, (field) => (input as Record<string, unknown>)[field] !== undefined),
+      ...archiveSplitSettingProblems(label, pipeline, (input as { archiveSplit?: unknown }).archiveSplit, (field) => (input as Record<string, unknown>)[field] !== undefined),
     );
     resolved.push(pipeline);
     labels.set(pipeline, label);
@@ -160,6 +172,11 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
   // A batch pipeline's queue is fed by its discovery task, never by S3 events.
   const feed = input.feed ?? (job === BATCH_JOB ? 'messages' : 's3');
   const batch = job === BATCH_JOB ? resolveBatchSettings(input.batch, input.name) : undefined;
+  // An archive-split pipeline's notification prefix is its archive prefix; it sizes its task for streaming one archive.
+  const archiveSplit = job === ARCHIVE_SPLIT_JOB ? resolveArchiveSplitSettings(input.archiveSplit) : undefined;
+  const archive = archiveSplit !== undefined;
+  const taskCpu = input.taskCpu ?? (archive ? ARCHIVE_SPLIT_TASK.cpu : defaults.taskCpu);
+  const ephemeralStorageGiB = input.ephemeralStorageGiB ?? (archive ? DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB : undefined);
   // A messages-fed pipeline's prefixes are its fan-out group's (placeInGroups); the stack-wide ones never apply to it.
   const inherits = first && feed === 's3';
   const ownDefault = (field: 'sourcePrefix' | 'destPrefix') => (inherits ? defaults[field] : `${input.name}/`);
@@ -167,23 +184,32 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
     name: input.name,
     job,
     // The resize job's sizes default to the stack's `sizes`, as the one pipeline's did.
-    jobEnvironment: { ...(job === DEFAULT_JOB ? { SIZES: defaults.sizes } : {}), ...input.jobEnvironment },
+    // An archive-split task's disk budget follows its ephemeral storage unless the job's variables say otherwise.
+    jobEnvironment: {
+      ...(job === DEFAULT_JOB ? { SIZES: defaults.sizes } : {}),
+      ...(archive && Number.isInteger(ephemeralStorageGiB) ? { DISK_BUDGET_MIB: String(diskBudgetMib(ephemeralStorageGiB!)) } : {}),
+      ...input.jobEnvironment,
+    },
     feed,
     fanout: input.fanout,
     batch,
+    archiveSplit,
     // A batch pipeline reads the files its records point at: its audio prefix (the bucket is batch.audioBucket).
-    sourcePrefix: input.sourcePrefix ?? (batch !== undefined && typeof batch.audioPrefix === 'string' ? batch.audioPrefix : ownDefault('sourcePrefix')),
-    sourceSuffixes: input.sourceSuffixes ?? (inherits ? defaults.sourceSuffixes : []),
+    sourcePrefix: archive
+      ? (typeof archiveSplit.archivePrefix === 'string' ? archiveSplit.archivePrefix : DEFAULT_ARCHIVE_PREFIX)
+      : input.sourcePrefix ?? (batch !== undefined && typeof batch.audioPrefix === 'string' ? batch.audioPrefix : ownDefault('sourcePrefix')),
+    sourceSuffixes: input.sourceSuffixes ?? (archive ? [...ARCHIVE_SUFFIXES] : inherits ? defaults.sourceSuffixes : []),
     destPrefix: input.destPrefix ?? ownDefault('destPrefix'),
     image,
-    taskCpu: input.taskCpu ?? defaults.taskCpu,
-    taskMemory: input.taskMemory ?? defaults.taskMemory,
-    ephemeralStorageGiB: input.ephemeralStorageGiB ?? undefined,
+    taskCpu,
+    // 1 GiB for an archive-split task, or the least its CPU allows when that is more.
+    taskMemory: input.taskMemory ?? (archive ? Math.max(ARCHIVE_SPLIT_TASK.memory, FARGATE_CPU_MEMORY[taskCpu]?.[0] ?? 0) : defaults.taskMemory),
+    ephemeralStorageGiB,
     spotWeight: input.spotWeight ?? 4,
     onDemandWeight: input.onDemandWeight ?? 1,
     onDemandBase: input.onDemandBase ?? 0,
     maxTasks: input.maxTasks ?? defaults.maxTasks,
-    messagesPerTask: input.messagesPerTask ?? (batch !== undefined ? DEFAULT_BATCH_MESSAGES_PER_TASK : feed === 'messages' ? messagesPerBusyTask(input.taskCpu ?? defaults.taskCpu) : defaults.messagesPerTask),
+    messagesPerTask: input.messagesPerTask ?? (batch !== undefined ? DEFAULT_BATCH_MESSAGES_PER_TASK : archive ? DEFAULT_ARCHIVE_MESSAGES_PER_TASK : feed === 'messages' ? messagesPerBusyTask(input.taskCpu ?? defaults.taskCpu) : defaults.messagesPerTask),
     maxReceiveCount: input.maxReceiveCount ?? defaults.maxReceiveCount,
     visibilityTimeoutSeconds: input.visibilityTimeoutSeconds ?? defaults.visibilityTimeoutSeconds,
   };
@@ -281,10 +307,11 @@ function crossPipelineProblems(pipelines: readonly PipelineConfig[]): string[] {
     }
   }
   problems.push(...batchReadProblems(pipelines, prefixesOverlap, (p) => (typeof p.sourcePrefix === 'string' ? [p.sourcePrefix] : [])));
+  problems.push(...archiveSplitAreaProblems(pipelines));
   for (const [i, a] of pipelines.entries()) {
     for (const b of pipelines.slice(i + 1)) {
       if (a.name === b.name) problems.push(`pipelines: the name "${a.name}" is used twice; names must be unique`);
-      if (a.feed !== 'messages' && b.feed !== 'messages' && prefixesOverlap(a.destPrefix, b.destPrefix)) {
+      if (writesDestination(a) && writesDestination(b) && prefixesOverlap(a.destPrefix, b.destPrefix)) {
         problems.push(`pipelines "${a.name}" and "${b.name}": destPrefix "${a.destPrefix}" and "${b.destPrefix}" overlap; each pipeline writes under a prefix of its own`);
       }
       if (a.image.name === b.image.name && a.image.dockerfile !== b.image.dockerfile) {
@@ -296,3 +323,8 @@ function crossPipelineProblems(pipelines: readonly PipelineConfig[]): string[] {
 }
 
 const show = (range: KeyRange) => `"${describeRange(range)}"`;
+/**
+ * Whether a pipeline writes under a destPrefix of its own in the destination bucket: messages-fed pipelines write under
+ * their group's run root (or to a table), and an archive-split pipeline writes its batch ZIPs into the archive's bucket.
+ */
+const writesDestination = (p: PipelineConfig) => p.feed !== 'messages' && p.job !== ARCHIVE_SPLIT_JOB;

@@ -8,6 +8,7 @@ import type { InfraConfig } from '../config';
 import { BASE_IMAGE, capacityProviderStrategy, type PipelineConfig } from '../pipelines/pipeline-config';
 import { fanoutGroups, fanoutParts } from '../pipelines/fanout-groups';
 import { BATCH_JOB } from '../pipelines/batch-settings';
+import { archiveSplitEnvironment, queueUrlOfArn } from '../pipelines/archive-split-settings';
 import { filterRanges } from '../pipelines/key-ranges';
 import { imageNames, pipelineNames } from '../pipelines/pipeline-names';
 import { scalerEnvironmentBytes } from '../pipelines/scaler-environment-size';
@@ -26,6 +27,8 @@ import { LAMBDA_ENVIRONMENT_MAX_BYTES, ScalerFunction } from '../constructs/scal
 import { SecureBucket } from '../constructs/secure-bucket';
 import { WorkQueue } from '../constructs/work-queue';
 import { WorkerService } from '../constructs/worker-service';
+import { UpdatesQueue } from '../constructs/updates-queue';
+import { archiveSplitTaskPolicyStatements } from '../policies/archive-split-task-policy';
 import { WorkerTaskFamily, type BatchWiring, type FanoutWiring, type WorkerTaskFamilyProps, type WorkerTaskFamilyResources } from '../constructs/worker-task-family';
 
 export interface BlueprintStackProps {
@@ -147,13 +150,30 @@ export class BlueprintStack extends TerraformStack {
       return [pipeline.name, { settings, results, state, sourceTable, wiring }] as const;
     }));
 
+    // Each archive-split pipeline's callback queues (an "updates" queue of its own unless it names yours) and the other
+    // buckets its requests may name, in this partition (read from the source bucket's ARN).
+    const archiveSplits = new Map(pipelines.filter(({ pipeline }) => pipeline.archiveSplit !== undefined).map(({ pipeline, names }) => {
+      const settings = pipeline.archiveSplit!;
+      const updates = settings.callbackQueues.length === 0
+        ? new UpdatesQueue(this, `${names.idPrefix}updates`, { name: `${names.resourceBase}-updates`, retentionSeconds: config.queueRetentionSeconds, ...dataKey })
+        : undefined;
+      const callbackQueues = updates !== undefined ? [{ arn: updates.queue.arn, url: updates.queue.url }] : settings.callbackQueues.map((arn) => ({ arn, url: queueUrlOfArn(arn) }));
+      const extraBucketArns = settings.buckets.map((bucketName, index) =>
+        arnLocal(this, `${tableIdsOf(names.idPrefix)}archive_bucket_${index + 1}_arn`, `arn:${arnPart(source.bucket.arn, 1)}:s3:::${bucketName}`));
+      const environment = archiveSplitEnvironment(settings, { sourceBucketName: source.bucket.bucket, callbackQueueUrls: callbackQueues.map(({ url }) => url) });
+      return [pipeline.name, { settings, updates, callbackQueues, extraBucketArns, environment }] as const;
+    }));
+
     const familyProps = ({ pipeline, names }: (typeof pipelines)[number], index: number): WorkerTaskFamilyProps => {
       const work = queues[index]!;
       const wiring = fanoutWiring(pipeline);
+      const archiveSplit = archiveSplits.get(pipeline.name);
       return {
         name: names.resourceBase, region: config.region, image: imageOf(pipeline).pointer.image, cpu: pipeline.taskCpu, memory: pipeline.taskMemory,
         ...(pipeline.ephemeralStorageGiB !== undefined ? { ephemeralStorageGiB: pipeline.ephemeralStorageGiB } : {}),
-        logRetentionDays: config.logRetentionDays, pipeline, shareSource: pipelines.length > 1,
+        logRetentionDays: config.logRetentionDays, shareSource: pipelines.length > 1,
+        // An archive-split worker is told its prefixes, buckets and callback queues after its own variables, which may not name them.
+        pipeline: archiveSplit !== undefined ? { ...pipeline, jobEnvironment: { ...pipeline.jobEnvironment, ...archiveSplit.environment } } : pipeline,
         queueArn: work.queue.arn, queueUrl: work.queue.url,
         // The count the redrive policy was built with, so the worker's last attempt is the queue's last receive.
         deadLetterQueueArn: work.deadLetterQueue.arn, deadLetterQueueUrl: work.deadLetterQueue.url, maxReceiveCount: work.maxReceiveCount,
@@ -170,6 +190,22 @@ export class BlueprintStack extends TerraformStack {
       workers,
       ...pipelines.slice(1).map((entry, index) => new WorkerTaskFamily(this, `${entry.names.idPrefix}workers`, familyProps(entry, index + 1))),
     ];
+    // An archive-split task role reads its archives, writes its batch ZIPs and sends its callbacks, instead of the
+    // source-prefix reads and destination-prefix writes the family gives a worker role.
+    pipelines.forEach(({ pipeline }, index) => {
+      const archiveSplit = archiveSplits.get(pipeline.name);
+      if (archiveSplit === undefined) return;
+      families[index]!.taskPolicy.policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: archiveSplitTaskPolicyStatements({
+          queueArn: queues[index]!.queue.arn, deadLetterQueueArn: queues[index]!.deadLetterQueue.arn,
+          sourceBucketArn: source.bucket.arn, archivePrefix: archiveSplit.settings.archivePrefix,
+          extraBucketArns: archiveSplit.extraBucketArns, exportPrefixes: archiveSplit.settings.exportPrefixes, outputPrefix: archiveSplit.settings.outputPrefix,
+          callbackQueueArns: archiveSplit.callbackQueues.map(({ arn }) => arn),
+          ...dataKey,
+        }),
+      });
+    });
     const taskRoleArns = families.flatMap((family) => [family.taskRole.arn, family.executionRole.arn]);
     const subnetIds = network.privateSubnets.map((subnet) => subnet.id);
     // The least-privilege checks, told which task roles share a fan-out group's runs by design.
@@ -274,6 +310,8 @@ export class BlueprintStack extends TerraformStack {
     output('upload_command', `aws s3 cp --recursive ./images s3://${source.bucket.bucket}/${config.pipelines[0]!.sourcePrefix}`);
     // One discovery run for a given date: replace the placeholder (YYYY-MM-DD) and paste.
     for (const { pipeline, discovery } of discoveries) output(`discovery_command_${pipeline.name.replace(/-/g, '_')}`, discovery.runTaskCommand);
+    // Where an archive-split pipeline's callbacks arrive, when the stack created the queue.
+    for (const [name, { updates }] of archiveSplits) if (updates !== undefined) output(`updates_queue_url_${name.replace(/-/g, '_')}`, updates.queue.url);
     // With several pipelines, where each one's work goes and comes out; the outputs above are the first pipeline's.
     if (pipelines.length > 1) {
       new TerraformOutput(this, 'pipelines', {
@@ -283,7 +321,9 @@ export class BlueprintStack extends TerraformStack {
             : batchStores.has(pipeline.name) ? `records discovered in ${batchStores.get(pipeline.name)!.sourceTable.name}, files in s3://${batchStores.get(pipeline.name)!.wiring.audioBucketName}/${pipeline.sourcePrefix}`
               : `messages from fan-out pipeline ${parts.get(pipeline.name)?.group.fanout.name ?? '(none)'}`,
           suffixes: pipeline.sourceSuffixes.join(' '),
-          destination: batchStores.has(pipeline.name) ? `dynamodb table ${batchStores.get(pipeline.name)!.results.name}` : `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
+          destination: batchStores.has(pipeline.name) ? `dynamodb table ${batchStores.get(pipeline.name)!.results.name}`
+            : archiveSplits.has(pipeline.name) ? `batch ZIPs under ${pipeline.archiveSplit!.outputPrefix} in the archive's bucket`
+              : `s3://${destination.bucket.bucket}/${pipeline.destPrefix}`,
         }])),
       });
     }
