@@ -32,7 +32,7 @@ export interface TarPassPlanInput {
 }
 
 export type EntryDecision =
-  /** No unfinished batch needs this copy (not planned, only for done batches, or already on disk). */
+  /** No unfinished batch needs this copy: not planned, only for done parts, already on disk or in the open ZIP. */
   | { readonly action: 'skip' }
   /** Write it to disk: an unfinished batch that can still be built in this pass needs it; counted against the budget. */
   | { readonly action: 'spill' }
@@ -211,15 +211,16 @@ export class TarPassPlan {
 
     if (this.open !== undefined) {
       const open = this.open;
-      if (entry.needers.has(open.part)) {
-        open.toStream.delete(entryIndex);
+      if (open.toStream.delete(entryIndex)) {
         return { action: 'stream', part: open.part, alsoSpill: this.teeForOthers(entry, open.part), completes: open.toStream.size === 0 };
       }
-      if (this.hasUnblockedNeeder(entry, undefined) && this.fits(entry.size)) {
+      // The open batch may hold this entry already: written from disk at opening, and deleted then.
+      if (entry.needers.size === (entry.needers.has(open.part) ? 1 : 0)) return SKIP;
+      if (this.hasUnblockedNeeder(entry, open.part) && this.fits(entry.size)) {
         this.putOnDisk(entry);
         return SPILL;
       }
-      this.blockNeeders(entry, undefined);
+      this.blockNeeders(entry, open.part);
       return DEFER;
     }
 
