@@ -193,7 +193,8 @@ function bucketProblem(value: unknown, allowed: readonly string[], noneAllowed: 
 function echo(value: unknown): string {
   if (typeof value === 'string') return value.length <= ECHO_CHARS ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, ECHO_CHARS))}… (${value.length} characters)`;
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+  // What is left in parsed JSON is a list or an object: named, never shown.
+  return Array.isArray(value) ? 'a list' : 'an object';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
