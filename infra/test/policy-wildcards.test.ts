@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { writablePatterns } from '../../shared/fanout/run-layout';
-import { BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
+import { ARCHIVE_SPLIT_EXAMPLE, BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourcesOf, scalerBundleDir, synthBlueprint, type SynthesizedStack } from './factories';
 import { policyOf } from './policy-documents';
 
 /**
@@ -174,4 +174,24 @@ it('with a batch pipeline, adds only its own wildcards: its audio prefix, its an
   ]);
   // The discovery task role has no wildcard at all: three tables and one queue, each named.
   expect([...found].filter((entry) => entry.startsWith('role scores-discovery_task-role'))).toEqual([]);
+});
+
+it('with an archive-split pipeline, adds only its own wildcards: its archives, its batch ZIPs in each allowed bucket, its log streams and revisions', () => {
+  const found = new Set(wildcardResources(synthBlueprint(ARCHIVE_SPLIT_EXAMPLE, { bundleDir })));
+  const cluster = 'arn:<partition of aws_ecs_cluster.workers_cluster>:ecs:us-east-1:<account of aws_ecs_cluster.workers_cluster>';
+  const exports = 'arn:<partition of aws_s3_bucket.source_bucket>:s3:::example-exports';
+  const added = [...found].filter((entry) => !(entry in WILDCARD_RESOURCES) && /archives/.test(entry)).sort();
+  expect(added).toEqual([
+    'role archives-workers_execution-role allows ecr:GetAuthorizationToken on *',
+    'role archives-workers_execution-role allows logs:CreateLogStream, logs:PutLogEvents on ${aws_cloudwatch_log_group.archives-workers_logs.arn}:*',
+    'role archives-workers_task-role allows s3:GetObject on ${aws_s3_bucket.source_bucket.arn}/archives/*',
+    `role archives-workers_task-role allows s3:GetObject on ${exports}/exports/*`,
+    'role archives-workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${aws_s3_bucket.source_bucket.arn}/batch/*',
+    `role archives-workers_task-role allows s3:GetObject, s3:PutObject, s3:AbortMultipartUpload on ${exports}/batch/*`,
+    `role image-build_role allows ecs:TagResource on ${cluster}:task-definition/s3-queue-archives-worker:*`,
+    `role scaler_role allows ecs:RunTask on ${cluster}:task-definition/s3-queue-archives-worker:*`,
+  ].sort());
+  // Nothing on a whole bucket, and the updates queue's policy names its queue.
+  expect(added.filter((entry) => entry.endsWith('_bucket.arn}/*') || entry.endsWith('example-exports/*'))).toEqual([]);
+  expect([...found].filter((entry) => entry.includes('updates'))).toEqual([]);
 });

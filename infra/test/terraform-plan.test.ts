@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdktf';
-import { BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
+import { ARCHIVE_SPLIT_EXAMPLE, BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
 import { findProviderMirror } from './provider-mirror';
 
 /**
@@ -119,4 +119,19 @@ it('plans a batch pipeline (its tables, discovery task and schedule) with kmsEnc
   );
   expect(planned('aws_ecs_task_definition').map((task) => task.family).sort()).toEqual(['s3-queue-scores-discovery', 's3-queue-scores-worker', 's3-queue-worker']);
   expect(Object.keys(json.output)).toContain('discovery_command_scores');
+}, 180_000);
+
+it('plans an archive-split pipeline (its notification rules, 50 GiB task, updates queue) with kmsEncryption, creating every synthesized resource', () => {
+  const { json, synthesized, creates, planned } = synthAndPlan('archive-split', { ...ARCHIVE_SPLIT_EXAMPLE, kmsEncryption: true });
+  // The archive pipeline's queue + DLQ (5), task family (6), alarms (3); the updates queue and its TLS-only policy (2).
+  expect(synthesized).toBe(resourceCount(synthBlueprint({ kmsEncryption: true, sourcePrefix: 'photos/', destPrefix: 'images/' }, { bundleDir })) + 14 + 2);
+  expect(creates).toBe(synthesized);
+  // The provider accepts the task's size and disk, and the KMS-encrypted updates queue.
+  expect(planned('aws_ecs_task_definition').filter((task) => task.family === 's3-queue-archives-worker').map((task) => [task.cpu, task.memory, task.ephemeral_storage]))
+    .toEqual([['512', '1024', [{ size_in_gib: 50 }]]]);
+  expect(planned('aws_sqs_queue').filter((queue) => queue.name === 's3-queue-archives-updates')).toEqual([expect.objectContaining({ receive_wait_time_seconds: 20, kms_data_key_reuse_period_seconds: 300 })]);
+  const [notification] = planned('aws_s3_bucket_notification');
+  expect((notification!.queue as { filter_prefix: string; filter_suffix: string }[]).map((rule) => `${rule.filter_prefix}*${rule.filter_suffix}`).filter((rule) => rule.startsWith('archives/')).sort())
+    .toEqual(['archives/*.tar.gz', 'archives/*.tgz', 'archives/*.zip']);
+  expect(Object.keys(json.output)).toContain('updates_queue_url_archives');
 }, 180_000);
