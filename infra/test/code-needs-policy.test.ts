@@ -71,6 +71,8 @@ beforeAll(() => {
         pipelines: [{ name: 'images' }, { name: 'geojson', job: 'command', jobEnvironment: { COMMAND: '["true"]' }, image: { name: 'geojson', dockerfile: 'app/jobs/command/example/Dockerfile' } }],
       }, { bundleDir }),
     },
+    // An archive-split role (the first pipeline's, so its rolePath is the one checked): archives, batch ZIPs, callbacks.
+    { name: 'an archive-split pipeline', json: synthBlueprint({ pipelines: [{ name: 'archives', job: 'archive-split' }] }, { bundleDir }) },
   ];
 });
 
