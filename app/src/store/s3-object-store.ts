@@ -159,16 +159,13 @@ export class S3ObjectStore implements ObjectStore {
     const source = bodyOf(response);
     // Readable.from pulls the next chunk only when the consumer reads: the socket is backpressured, and time the
     // consumer spends not reading never counts as a stall.
-    const body = Readable.from(withStallTimeout(source, what, this.bodyStallMs), { objectMode: false });
-    let ended = false;
-    const abort = () => body.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error(String(options.signal?.reason)));
-    options.signal?.addEventListener('abort', abort, { once: true });
-    body.once('end', () => (ended = true));
-    body.once('close', () => {
-      options.signal?.removeEventListener('abort', abort);
-      // A consumer that stops early leaves the response unread; only destroying it frees the connection.
-      if (!ended) source.destroy?.();
-    });
+    const body = Readable.from(untilDone(source, withStallTimeout(source, what, this.bodyStallMs)), { objectMode: false });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const abort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+      signal.addEventListener('abort', abort, { once: true });
+      body.once('close', () => signal.removeEventListener('abort', abort));
+    }
     const head: ObjectHead = { etag: unquote(response.ETag), size: response.ContentLength ?? 0, contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
     return { head, body };
   }
@@ -254,6 +251,17 @@ type ResponseBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
 
 function bodyOf(response: GetObjectCommandOutput): ResponseBody {
   return (response.Body as ResponseBody | undefined) ?? Readable.from([]);
+}
+
+/** Yields `chunks`; a consumer that stops before the end destroys `source`, or the unread response holds its connection. */
+async function* untilDone(source: ResponseBody, chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let done = false;
+  try {
+    yield* chunks;
+    done = true;
+  } finally {
+    if (!done) source.destroy?.();
+  }
 }
 
 function isPreconditionFailed(error: unknown): boolean {

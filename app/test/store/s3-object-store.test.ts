@@ -1,9 +1,13 @@
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
-import { classifyFailure, InputTooLargeError, SourceMissingError } from '../../../shared/errors';
+import { classifyFailure, InputTooLargeError, ObjectChangedError, SourceMissingError } from '../../../shared/errors';
 import { S3ObjectStore } from '../../src/store/s3-object-store';
 
 const s3 = mockClient(S3Client);
@@ -130,4 +134,193 @@ describe('S3ObjectStore', () => {
     expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'stalled', message: expect.stringMatching(/sent nothing for 0 s mid-body/) });
     expect(destroyed).toBe(true);
   });
+
+  describe('readRange', () => {
+    it('asks for the inclusive range of the pinned version (ETag quoted) and returns exactly its bytes', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: body('cdefg'), ContentLength: 5, ContentRange: 'bytes 2-6/26', ETag: '"v1"' });
+      const bytes = await store().readRange(ref, { start: 2, end: 6 }, { ifMatch: 'v1' });
+      expect(bytes.toString()).toBe('cdefg');
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'src', Key: 'a b/ü.jpg', Range: 'bytes=2-6', IfMatch: '"v1"' });
+    });
+
+    it('calls a 412 a replaced object (transient, source-changed) and a 404 a missing one', async () => {
+      s3.on(GetObjectCommand)
+        .rejectsOnce(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } }))
+        .rejectsOnce(notFound('NoSuchKey'));
+      const changed = await store().readRange(ref, { start: 0, end: 9 }, { ifMatch: 'v1' }).catch((caught: unknown) => caught);
+      expect(changed).toBeInstanceOf(ObjectChangedError);
+      expect(classifyFailure(changed)).toMatchObject({ kind: 'transient', reason: 'source-changed', message: expect.stringContaining('v1') });
+      await expect(store().readRange(ref, { start: 0, end: 9 }, { ifMatch: 'v1' })).rejects.toBeInstanceOf(SourceMissingError);
+    });
+
+    it('fails a body shorter than the range as transient (a cut connection), never returning a short buffer', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: body('abc'), ContentLength: 5, ETag: '"v1"' });
+      const error = await store().readRange(ref, { start: 0, end: 4 }, { ifMatch: 'v1' }).catch((caught: unknown) => caught);
+      expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'range-mismatch', message: expect.stringMatching(/only 3 of 5 bytes/) });
+    });
+
+    it('refuses a whole object sent for a range (a server ignoring Range) before reading any of it', async () => {
+      const whole = body('x'.repeat(64));
+      s3.on(GetObjectCommand).resolves({ Body: whole, ContentLength: 64, ETag: '"v1"' });
+      await expect(store().readRange(ref, { start: 0, end: 3 }, { ifMatch: 'v1' })).rejects.toMatchObject({ reason: 'range-mismatch' });
+      expect(whole!.chunksRead()).toBe(0);
+    });
+
+    it('refuses a range that is no range, before any request', async () => {
+      await expect(store().readRange(ref, { start: 5, end: 4 }, { ifMatch: 'v1' })).rejects.toBeInstanceOf(RangeError);
+      await expect(store().readRange(ref, { start: -1, end: 4 }, { ifMatch: 'v1' })).rejects.toBeInstanceOf(RangeError);
+      expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
+    });
+
+    it('gives up a range body that stops sending, as transient', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: stallingBody(), ContentLength: 8, ETag: '"v1"' });
+      const error = await new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), 50).readRange(ref, { start: 0, end: 7 }, { ifMatch: 'v1' }).catch((caught: unknown) => caught);
+      expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'stalled' });
+    });
+  });
+
+  describe('openRead', () => {
+    it('streams the whole object with its head; If-Match only when asked', async () => {
+      s3.on(GetObjectCommand).resolves({ Body: body('0123456789'), ContentLength: 10, ETag: '"v2"', ContentType: 'application/gzip', Metadata: { 'X-Y': 'z' } });
+      const { head, body: stream } = await store().openRead(ref, { ifMatch: 'v2' });
+      expect(head).toEqual({ etag: 'v2', size: 10, contentType: 'application/gzip', metadata: { 'x-y': 'z' } });
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).toString()).toBe('0123456789');
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { IfMatch: '"v2"' });
+      await store().openRead(ref, {});
+      expect(s3.commandCalls(GetObjectCommand)[1]?.args[0].input.IfMatch).toBeUndefined();
+    });
+
+    it('maps 412 and 404 as readRange does', async () => {
+      s3.on(GetObjectCommand).rejectsOnce(Object.assign(new Error('precondition'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } })).rejectsOnce(notFound('NoSuchKey'));
+      await expect(store().openRead(ref, { ifMatch: 'v1' })).rejects.toBeInstanceOf(ObjectChangedError);
+      await expect(store().openRead(ref, { ifMatch: 'v1' })).rejects.toBeInstanceOf(SourceMissingError);
+    });
+
+    it('fails the stream of a body that stops sending, as transient, and destroys the response', async () => {
+      const stalling = stallingBody();
+      s3.on(GetObjectCommand).resolves({ Body: stalling, ContentLength: 8, ETag: '"v1"' });
+      const { body: stream } = await new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), 50).openRead(ref, {});
+      const error = await (async () => {
+        for await (const _chunk of stream) { /* reading until it fails */ }
+      })().catch((caught: unknown) => caught);
+      expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'stalled' });
+      expect(stalling!.destroyed()).toBe(true);
+    });
+
+    it('destroys the response when the consumer stops early, and fails the stream with the abort\'s reason', async () => {
+      const endless = endlessBody();
+      s3.on(GetObjectCommand).resolvesOnce({ Body: endless, ETag: '"v1"' }).resolves({ Body: endlessBody(), ETag: '"v1"' });
+      const early = await store().openRead(ref, {});
+      early.body.once('data', () => early.body.destroy());
+      await new Promise((resolve) => early.body.once('close', resolve));
+      expect(endless!.destroyed()).toBe(true);
+
+      const controller = new AbortController();
+      const aborted = await store().openRead(ref, { signal: controller.signal });
+      const reason = new Error('stop: the message was given up');
+      aborted.body.once('data', () => controller.abort(reason));
+      const error = await (async () => {
+        for await (const _chunk of aborted.body) { /* reading until the abort */ }
+      })().catch((caught: unknown) => caught);
+      expect(error).toBe(reason);
+    });
+  });
+
+  describe('uploadStream', () => {
+    const options = { contentType: 'application/zip', metadata: { 'download-id': 'd1' } };
+
+    it('sends a short body of unknown length in one PutObject with its content type and metadata', async () => {
+      s3.on(PutObjectCommand).resolves({});
+      await store().uploadStream({ bucket: 'dest', key: 'batches/1.zip' }, Readable.from([Buffer.from('small '), Buffer.from('zip')]), options);
+      expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'dest', Key: 'batches/1.zip', ContentType: 'application/zip', Metadata: { 'download-id': 'd1' } });
+    });
+
+    it('sends a long body in 8 MiB parts and completes the upload', async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-2' });
+      s3.on(UploadPartCommand).resolves({ ETag: '"p"' });
+      s3.on(CompleteMultipartUploadCommand).resolves({});
+      await store().uploadStream({ bucket: 'dest', key: 'batches/2.zip' }, Readable.from(mebibytes(17)), options);
+      const sizes = s3.commandCalls(UploadPartCommand).map((call) => (call.args[0].input.Body as Buffer).length);
+      expect(sizes).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024, 1024 * 1024]);
+      expect(s3).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, { UploadId: 'u-2' });
+    });
+
+    it('fails with the body\'s own error when it breaks midway, and aborts the multipart upload', async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-3' });
+      s3.on(UploadPartCommand).resolves({ ETag: '"p"' });
+      s3.on(AbortMultipartUploadCommand).resolves({});
+      const broken = new Error('the archive reader failed');
+      async function* failing() {
+        yield* mebibytes(10);
+        throw broken;
+      }
+      const error = await store().uploadStream({ bucket: 'dest', key: 'batches/3.zip' }, Readable.from(failing()), options).catch((caught: unknown) => caught);
+      expect(error).toBe(broken);
+      expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { Bucket: 'dest', Key: 'batches/3.zip', UploadId: 'u-3' });
+      expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+    });
+
+    it('destroys the body when S3 refuses a part, so whatever produces it stops', async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-4' });
+      s3.on(UploadPartCommand).rejects(Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+      s3.on(AbortMultipartUploadCommand).resolves({});
+      let produced = 0;
+      const endless = new Readable({
+        read() {
+          produced++;
+          this.push(Buffer.alloc(1024 * 1024, 7));
+        },
+      });
+      const error = await store().uploadStream({ bucket: 'dest', key: 'batches/4.zip' }, endless, options).catch((caught: unknown) => caught);
+      expect(classifyFailure(error)).toMatchObject({ reason: 'throttled' });
+      expect(endless.destroyed).toBe(true);
+      expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'u-4' });
+      // The parts in flight and the one being filled, not the endless rest.
+      expect(produced).toBeLessThan(40);
+    });
+
+    it('refuses a key S3 would refuse before sending anything, and destroys the body', async () => {
+      const stream = Readable.from([Buffer.from('x')]);
+      await expect(store().uploadStream({ bucket: 'dest', key: 'é'.repeat(513) }, stream, options)).rejects.toMatchObject({ reason: 'output-key-too-long' });
+      expect(stream.destroyed).toBe(true);
+      expect(s3.calls()).toHaveLength(0);
+    });
+  });
 });
+
+/** A response body that sends four bytes, then nothing ever again. */
+function stallingBody() {
+  let destroyed = false;
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield Buffer.from('half');
+      await new Promise(() => undefined);
+    },
+    destroy: () => {
+      destroyed = true;
+    },
+    destroyed: () => destroyed,
+    transformToWebStream: () => ({ cancel: async () => undefined }),
+  } as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'] & { destroyed: () => boolean };
+}
+
+/** A response body that never ends. */
+function endlessBody() {
+  let destroyed = false;
+  return {
+    async *[Symbol.asyncIterator]() {
+      while (!destroyed) yield Buffer.alloc(1024, 1);
+    },
+    destroy: () => {
+      destroyed = true;
+    },
+    destroyed: () => destroyed,
+  } as never as import('@aws-sdk/client-s3').GetObjectCommandOutput['Body'] & { destroyed: () => boolean };
+}
+
+function* mebibytes(count: number): Generator<Buffer> {
+  for (let i = 0; i < count; i++) yield Buffer.alloc(1024 * 1024, i);
+}
