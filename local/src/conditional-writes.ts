@@ -12,6 +12,11 @@ import type { IncomingHttpHeaders } from 'node:http';
  * - DeleteObject with `If-Match`: 404 NoSuchKey when missing, 412 when the ETag differs.
  * The caller's permissions are checked before any precondition: a caller S3 would refuse gets its 403 first.
  *
+ * Conditional reads: GetObject and HeadObject with `If-Match` (412 when the object's ETag differs) and `If-None-Match`
+ * (304 Not Modified when it matches). s3rver ignores If-Match and compares If-None-Match only as the exact quoted
+ * string, so the front evaluates both against the ETag of the very response the server sends (no lock, no HEAD: the
+ * version checked is the version whose bytes would be served, as S3 guarantees). A missing key is the server's 404.
+ *
  * Atomicity: every object write through a front (PUT, CompleteMultipartUpload, DELETE, conditional or not) holds a
  * lock on (server, bucket, key) from before the check until the server has answered the write, so a conditional
  * write can interleave with no other write of the key, and of N concurrent `If-None-Match: *` writes exactly one
@@ -96,6 +101,46 @@ export function evaluatePreconditions(preconditions: Preconditions, key: string,
 
 function preconditionFailed(condition: string, detail: string): PreconditionAnswer {
   return { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', extra: { Condition: condition }, detail };
+}
+
+/** A GET's or HEAD's preconditions: each list holds the ETags named (normalised), or `*`. */
+export interface ReadPreconditions {
+  readonly ifMatch?: readonly string[];
+  readonly ifNoneMatch?: readonly string[];
+}
+
+/** What the front answers instead of the object when a read's precondition decides. */
+export type ReadPreconditionOutcome =
+  | { readonly kind: 'precondition-failed'; readonly answer: PreconditionAnswer }
+  | { readonly kind: 'not-modified' };
+
+/** A read's preconditions, `undefined` when it carries none. HTTP allows a comma-separated list of ETags in either. */
+export function readReadPreconditions(headers: IncomingHttpHeaders): ReadPreconditions | undefined {
+  const ifMatch = header(headers, 'if-match');
+  const ifNoneMatch = header(headers, 'if-none-match');
+  if (ifMatch === undefined && ifNoneMatch === undefined) return undefined;
+  return {
+    ...(ifMatch !== undefined ? { ifMatch: etagList(ifMatch) } : {}),
+    ...(ifNoneMatch !== undefined ? { ifNoneMatch: etagList(ifNoneMatch).map((etag) => etag.replace(/^W\/"?(.*?)"?$/, '$1')) } : {}),
+  };
+}
+
+/**
+ * RFC 7232's order, which S3 follows: If-Match first (412 when no listed ETag is the object's; If-Match is a strong
+ * comparison, so a weak `W/` tag never matches), then If-None-Match (304 when one is). `undefined`: serve the object.
+ */
+export function evaluateReadPreconditions(preconditions: ReadPreconditions, etag: string): ReadPreconditionOutcome | undefined {
+  const current = normaliseEtag(etag);
+  const names = (list: readonly string[]) => list.includes('*') || list.includes(current);
+  if (preconditions.ifMatch !== undefined && !names(preconditions.ifMatch)) {
+    return { kind: 'precondition-failed', answer: preconditionFailed('If-Match', `If-Match ${preconditions.ifMatch.join(', ')} and the object's ETag is ${current}`) };
+  }
+  if (preconditions.ifNoneMatch !== undefined && names(preconditions.ifNoneMatch)) return { kind: 'not-modified' };
+  return undefined;
+}
+
+function etagList(value: string): string[] {
+  return value.split(',').map(normaliseEtag).filter((etag) => etag !== '');
 }
 
 /** The lock's name for one key of one server: fronts naming the same server share it. */

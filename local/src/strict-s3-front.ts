@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { evaluatePreconditions, keyLockName, lockKey, readPreconditions, type CurrentObject, type KeyWrite, type Preconditions } from './conditional-writes';
+import {
+  evaluatePreconditions, evaluateReadPreconditions, keyLockName, lockKey, readPreconditions, readReadPreconditions, type CurrentObject, type KeyWrite, type Preconditions,
+  type ReadPreconditions,
+} from './conditional-writes';
 import { assertSupportedPolicy, evaluate, type IamStatement, type RequestContext } from './iam-policy-evaluator';
 import { listenOnLoopback } from './loopback-server';
 import { LOCAL_CREDENTIALS } from './s3-server';
@@ -18,7 +21,10 @@ import { LOCAL_CREDENTIALS } from './s3-server';
  *   `x-amz-meta-` plus values) with 400 MetadataTooLarge, before anything reaches the server;
  * - conditional writes (`If-None-Match: *`, `If-Match: <etag>` on PutObject, CopyObject, CompleteMultipartUpload and
  *   `If-Match` on DeleteObject), which s3rver ignores, are evaluated by the front under a per-key lock shared by all
- *   fronts of the process on the same server: see conditional-writes.ts.
+ *   fronts of the process on the same server: see conditional-writes.ts;
+ * - conditional reads (`If-Match`, and `If-None-Match` compared as S3 does) on GetObject and HeadObject, which s3rver
+ *   ignores or compares too narrowly, are evaluated against the ETag of the server's answer: 412 PreconditionFailed,
+ *   or 304 Not Modified, instead of the object.
  * Bodies stream both ways; the path, query and headers (Host included, so SigV4 signatures still verify upstream) are
  * forwarded unchanged. Path-style addressing only, as the local endpoints use.
  */
@@ -83,6 +89,8 @@ export type MappedRequest =
       readonly setsMetadata: boolean;
       /** Set for writes of the key itself (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject). */
       readonly keyWrite?: KeyWrite;
+      /** Set for GetObject and HeadObject (ranged or not): they take read preconditions. */
+      readonly keyRead?: true;
     };
 
 /** Query parameters that never change which operation a request is (SDK hints, presigning, listing options). */
@@ -157,7 +165,7 @@ function mapObjectRequest(
   const unmapped = (): MappedRequest => ({ kind: 'unmapped', bucket, key, operation: `${verb} object${sub.length > 0 ? ` ?${sub.join('&')}` : ''}` });
 
   if ((verb === 'GET' || verb === 'HEAD') && only()) {
-    return { ...mapped(bucket, key, [check(versioned ? 's3:GetObjectVersion' : 's3:GetObject')]), missingKeyIs403: true };
+    return { ...mapped(bucket, key, [check(versioned ? 's3:GetObjectVersion' : 's3:GetObject')]), missingKeyIs403: true, keyRead: true };
   }
   if (verb === 'GET' && only('uploadId')) return mapped(bucket, key, [check('s3:ListMultipartUploadParts')]);
   if (verb === 'GET' && only('tagging')) return mapped(bucket, key, [check(versioned ? 's3:GetObjectVersionTagging' : 's3:GetObjectTagging')]);
@@ -333,12 +341,16 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
     req.resume();
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, request: Extract<MappedRequest, { kind: 'mapped' }>): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, request: Extract<MappedRequest, { kind: 'mapped' }>, conditions?: ReadPreconditions): void => {
     const outgoing = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent });
     outgoing.on('response', (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502;
       if (status === 404 && request.missingKeyIs403 && request.key !== undefined && !mayList(request.bucket!, request.key)) {
         return answerMissingKey(req, res, upstreamRes, request);
+      }
+      if (conditions !== undefined && (status === 200 || status === 206 || status === 304)) {
+        answerConditionalRead(req, res, upstreamRes, request, conditions).catch(() => req.socket.destroy());
+        return;
       }
       res.writeHead(status, upstreamRes.statusMessage, upstreamRes.rawHeaders);
       pipeline(upstreamRes, res, () => undefined);
@@ -353,6 +365,51 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
       if (!res.writableFinished) outgoing.destroy();
     });
     req.pipe(outgoing);
+  };
+
+  /**
+   * The server is about to serve (or has answered 304 for) a GET or HEAD carrying preconditions: they are judged on
+   * the ETag of that very answer, so the version checked is the version served even when the key is being replaced.
+   */
+  const answerConditionalRead = async (
+    req: IncomingMessage, res: ServerResponse, upstreamRes: IncomingMessage, request: Extract<MappedRequest, { kind: 'mapped' }>, conditions: ReadPreconditions,
+  ): Promise<void> => {
+    const status = upstreamRes.statusCode ?? 502;
+    let etag = headerValue(upstreamRes.headers, 'etag');
+    if (status === 304 && conditions.ifMatch === undefined) {
+      res.writeHead(status, upstreamRes.statusMessage, upstreamRes.rawHeaders);
+      pipeline(upstreamRes, res, () => undefined);
+      return;
+    }
+    if (etag === undefined) {
+      // s3rver's own 304 carries no ETag, and If-Match must still be judged first: the key's current one it is.
+      upstreamRes.resume();
+      try {
+        etag = (await currentObject(request.bucket!, request.key!))?.etag;
+      } catch {
+        req.socket.destroy();
+        return;
+      }
+      if (etag === undefined) {
+        answer(req, res, { status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.', extra: { Key: request.key! }, detail: 'the key was deleted during the read' }, request, false, false);
+        return;
+      }
+    }
+    const outcome = evaluateReadPreconditions(conditions, etag);
+    if (outcome === undefined && status !== 304) {
+      res.writeHead(status, upstreamRes.statusMessage, upstreamRes.rawHeaders);
+      pipeline(upstreamRes, res, () => undefined);
+      return;
+    }
+    // The object's bytes are not wanted: closing the upstream response is cheaper than reading them.
+    upstreamRes.destroy();
+    if (outcome?.kind === 'precondition-failed') {
+      answer(req, res, { ...outcome.answer }, request, false, false);
+      return;
+    }
+    // 304 Not Modified: no body, the ETag as S3 sends it.
+    res.writeHead(304, { etag: `"${etag.replace(/"/g, '')}"`, 'x-amz-request-id': randomBytes(8).toString('hex').toUpperCase(), 'x-amz-id-2': 'strict-s3-front' });
+    res.end();
   };
 
   const mayList = (bucket: string, key: string) => evaluate(statements, 's3:ListBucket', `arn:aws:s3:::${bucket}`, { prefix: key }).allowed;
@@ -464,7 +521,7 @@ export async function startStrictS3Front(options: StrictS3FrontOptions): Promise
       return;
     }
     if (expectsContinue) res.writeContinue();
-    forward(req, res, request);
+    forward(req, res, request, request.keyRead === true ? readReadPreconditions(req.headers) : undefined);
   };
 
   const server: Server = createServer((req, res) => handle(req, res, false));

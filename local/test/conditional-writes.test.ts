@@ -1,4 +1,6 @@
-import { evaluatePreconditions, keyLockName, lockedKeyCount, lockKey, normaliseEtag, readPreconditions, type KeyWrite } from '../src/conditional-writes';
+import {
+  evaluatePreconditions, evaluateReadPreconditions, keyLockName, lockedKeyCount, lockKey, normaliseEtag, readPreconditions, readReadPreconditions, type KeyWrite,
+} from '../src/conditional-writes';
 import { mapRequest } from '../src/strict-s3-front';
 
 describe('which requests are key writes, and what they need', () => {
@@ -94,6 +96,35 @@ describe('evaluatePreconditions', () => {
   it('no precondition always holds', () => {
     expect(evaluatePreconditions({ kind: 'none' }, 'k', present)).toBeUndefined();
     expect(evaluatePreconditions({ kind: 'none' }, 'k', undefined)).toBeUndefined();
+  });
+});
+
+describe('read preconditions (GetObject, HeadObject)', () => {
+  it('reads If-Match and If-None-Match as lists of ETags, quotes removed; a weak tag is weak only for If-None-Match', () => {
+    expect(readReadPreconditions({})).toBeUndefined();
+    expect(readReadPreconditions({ 'if-match': '"e1"' })).toEqual({ ifMatch: ['e1'] });
+    expect(readReadPreconditions({ 'if-match': '"e1", e2 ,*' })).toEqual({ ifMatch: ['e1', 'e2', '*'] });
+    expect(readReadPreconditions({ 'if-none-match': 'W/"e1", "e2"' })).toEqual({ ifNoneMatch: ['e1', 'e2'] });
+    expect(readReadPreconditions({ 'if-match': 'W/"e1"', 'if-none-match': 'e3' })).toEqual({ ifMatch: ['W/"e1"'], ifNoneMatch: ['e3'] });
+  });
+
+  it('If-Match: 412 unless one listed ETag (or *) is the object\'s; a weak tag never matches', () => {
+    expect(evaluateReadPreconditions({ ifMatch: ['e1'] }, '"e1"')).toBeUndefined();
+    expect(evaluateReadPreconditions({ ifMatch: ['e0', 'e1'] }, '"e1"')).toBeUndefined();
+    expect(evaluateReadPreconditions({ ifMatch: ['*'] }, '"e1"')).toBeUndefined();
+    expect(evaluateReadPreconditions({ ifMatch: ['e0'] }, '"e1"')).toEqual({
+      kind: 'precondition-failed',
+      answer: { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', extra: { Condition: 'If-Match' }, detail: expect.stringMatching(/e0.*e1/) },
+    });
+    expect(evaluateReadPreconditions(readReadPreconditions({ 'if-match': 'W/"e1"' })!, '"e1"')).toMatchObject({ kind: 'precondition-failed' });
+  });
+
+  it('If-None-Match: 304 when a listed ETag (or *) is the object\'s; If-Match is judged first', () => {
+    expect(evaluateReadPreconditions({ ifNoneMatch: ['e1'] }, '"e1"')).toEqual({ kind: 'not-modified' });
+    expect(evaluateReadPreconditions({ ifNoneMatch: ['*'] }, '"e1"')).toEqual({ kind: 'not-modified' });
+    expect(evaluateReadPreconditions({ ifNoneMatch: ['e0'] }, '"e1"')).toBeUndefined();
+    expect(evaluateReadPreconditions({ ifMatch: ['e0'], ifNoneMatch: ['e1'] }, '"e1"')).toMatchObject({ kind: 'precondition-failed' });
+    expect(evaluateReadPreconditions({ ifMatch: ['e1'], ifNoneMatch: ['e1'] }, '"e1"')).toEqual({ kind: 'not-modified' });
   });
 });
 
