@@ -15,24 +15,24 @@ export interface ArchiveEntry {
   readonly index: number;
 }
 
-/** The entry a path means, and how many entries in the archive spell that path. */
-export interface PathEntry {
-  readonly entry: ArchiveEntry;
-  readonly copies: number;
+/** The archive as it would extract. */
+export interface ArchivePaths {
+  /** Safe entries by normalised path, the last copy of each winning (as unzip and tar overwrite), whatever its kind. */
+  readonly byPath: ReadonlyMap<string, ArchiveEntry>;
+  /** How many entries spell each path stored more than once (rare, so kept apart from the map every entry goes into). */
+  readonly copies: ReadonlyMap<string, number>;
 }
 
-/**
- * The archive as it would extract: safe entries by normalised path, the last copy of a path winning (as unzip and tar
- * overwrite), whatever its kind. Unsafe entries are left out; callers that report them look for them themselves.
- */
-export function entriesByPath(entries: readonly ArchiveEntry[]): Map<string, PathEntry> {
-  const byPath = new Map<string, PathEntry>();
+/** Unsafe entries are left out; callers that report them look for them themselves. */
+export function entriesByPath(entries: readonly ArchiveEntry[]): ArchivePaths {
+  const byPath = new Map<string, ArchiveEntry>();
+  const copies = new Map<string, number>();
   for (const entry of entries) {
     if (unsafePathReason(entry.path) !== undefined) continue;
     const path = normaliseEntryPath(entry.path);
     const seen = byPath.get(path);
-    if (seen === undefined) byPath.set(path, { entry, copies: 1 });
-    else byPath.set(path, { entry: entry.index > seen.entry.index ? entry : seen.entry, copies: seen.copies + 1 });
+    if (seen !== undefined) copies.set(path, (copies.get(path) ?? 1) + 1);
+    if (seen === undefined || entry.index > seen.index) byPath.set(path, entry);
   }
-  return byPath;
+  return { byPath, copies };
 }

@@ -17,7 +17,7 @@ export function unsafePathReason(path: string): string | undefined {
   if (CONTROL.test(path)) return 'control character';
   // Windows tools treat `\` as a separator: `a\..\..\x` is a traversal there even though it is one name here.
   if (path.includes('\\')) return 'backslash';
-  if (path.split('/').includes('..')) return '".." segment';
+  if (path.includes('..') && path.split('/').includes('..')) return '".." segment';
   return undefined;
 }
 
@@ -26,6 +26,9 @@ export function unsafePathReason(path: string): string | undefined {
  * trailing `/` removed (`./a//b/` is `a/b`). The archive's root itself is ''.
  */
 export function normaliseEntryPath(path: string): string {
+  // Most paths are canonical already: returned as they are, without building segments (an archive has 100,000s).
+  const canonical = !path.startsWith('/') && !path.endsWith('/') && !path.includes('//') && !path.startsWith('./') && !path.includes('/./') && !path.endsWith('/.') && path !== '.';
+  if (canonical) return path;
   return path.split('/').filter((segment) => segment !== '' && segment !== '.').join('/');
 }
 

@@ -34,7 +34,7 @@ const COLUMNS_SHOWN = 50;
 export function findManifestEntry(entries: readonly ArchiveEntry[], manifestName: string): ArchiveEntry {
   const wanted = manifestName.toLowerCase();
   let shallowest: { depth: number; found: Array<[string, ArchiveEntry]> } = { depth: Number.POSITIVE_INFINITY, found: [] };
-  for (const [path, { entry }] of entriesByPath(entries)) {
+  for (const [path, entry] of entriesByPath(entries).byPath) {
     if (entry.kind !== 'file' || path.slice(path.lastIndexOf('/') + 1).toLowerCase() !== wanted) continue;
     const depth = path.split('/').length;
     if (depth < shallowest.depth) shallowest = { depth, found: [[path, entry]] };

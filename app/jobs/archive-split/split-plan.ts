@@ -79,7 +79,7 @@ export interface SplitInput {
   readonly sourceEtag: string;
 }
 
-type Resolution = { readonly ok: true; readonly path: string; readonly entry: ArchiveEntry } | { readonly ok: false; readonly problem: Problem };
+type Resolution = { readonly ok: true; readonly path: string; readonly nameInZip: string; readonly entry: ArchiveEntry } | { readonly ok: false; readonly problem: Problem };
 
 /** Pure and linear in rows + entries (maps, never a scan per row). */
 export function planSplit(input: SplitInput): SplitPlan {
@@ -106,8 +106,7 @@ export function planSplit(input: SplitInput): SplitPlan {
         problems.push(resolution.problem);
         continue;
       }
-      const { entry } = resolution;
-      const nameInZip = normaliseEntryPath(value);
+      const { entry, nameInZip } = resolution;
       const firstRow = firstRowOf.get(entry.index);
       if (firstRow === undefined) firstRowOf.set(entry.index, row.line);
       else problems.push(duplicateRow(row, value, resolution.path, firstRow, entriesInBatch.has(entry.index), files.has(nameInZip)));
@@ -129,18 +128,17 @@ export function planSplit(input: SplitInput): SplitPlan {
 }
 
 interface ArchiveIndex {
-  /** Non-directory entries by normalised path, the last copy of each. */
-  readonly files: ReadonlyMap<string, ArchiveEntry>;
-  readonly folders: ReadonlySet<string>;
-  /** Regular files' normalised paths by their last segment. */
-  readonly byBasename: ReadonlyMap<string, readonly string[]>;
+  /** Safe entries by normalised path, the last copy of each (as unzip and tar overwrite), whatever its kind. */
+  readonly byPath: ReadonlyMap<string, ArchiveEntry>;
+  /** Regular files' normalised paths by their last segment; built on the first value not found by path. */
+  byBasename?: ReadonlyMap<string, readonly string[]>;
   readonly problems: readonly Problem[];
 }
 
 function indexArchive(entries: readonly ArchiveEntry[]): ArchiveIndex {
   const problems: Problem[] = [];
   // Reported whether a row names them or not, so an archive's odd entries never vanish without a word.
-  for (const entry of [...entries].sort((a, b) => a.index - b.index)) {
+  for (const entry of inArchiveOrder(entries)) {
     const reason = unsafePathReason(entry.path);
     const detail = reason !== undefined ? `${reason}: left out of every batch`
       : entry.kind === 'link' ? 'a link: links are never followed, so it is left out of every batch'
@@ -148,59 +146,82 @@ function indexArchive(entries: readonly ArchiveEntry[]): ArchiveIndex {
           : undefined;
     if (detail !== undefined) problems.push({ kind: 'unsafe-entry', entry: printablePath(entry.path), detail });
   }
-  const files = new Map<string, ArchiveEntry>();
-  const folders = new Set<string>();
+  const { byPath, copies } = entriesByPath(entries);
+  for (const [path, count] of copies) {
+    const entry = byPath.get(path)!;
+    // A folder stored twice (`a/` and `./a/`) changes nothing that is extracted.
+    if (entry.kind === 'directory') continue;
+    problems.push({ kind: 'duplicate-entry', entry: printablePath(path), detail: `${count} entries have this path; the last (entry ${entry.index}) is used, as unzip and tar do` });
+  }
+  return { byPath, problems: Object.freeze(problems.map((problem) => Object.freeze(problem))) };
+}
+
+/** Readers list entries in order already; sorting is only paid for when one did not. */
+function inArchiveOrder(entries: readonly ArchiveEntry[]): readonly ArchiveEntry[] {
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]!.index < entries[i - 1]!.index) return [...entries].sort((a, b) => a.index - b.index);
+  }
+  return entries;
+}
+
+function basenameIndex(archive: ArchiveIndex): ReadonlyMap<string, readonly string[]> {
+  if (archive.byBasename !== undefined) return archive.byBasename;
   const byBasename = new Map<string, string[]>();
-  for (const [path, { entry, copies }] of entriesByPath(entries)) {
-    if (entry.kind === 'directory') {
-      folders.add(path);
-      continue;
-    }
-    if (copies > 1) {
-      problems.push({ kind: 'duplicate-entry', entry: printablePath(path), detail: `${copies} entries have this path; the last (entry ${entry.index}) is used, as unzip and tar do` });
-    }
-    files.set(path, entry);
+  for (const [path, entry] of archive.byPath) {
     if (entry.kind !== 'file') continue;
     const basename = path.slice(path.lastIndexOf('/') + 1);
     const named = byBasename.get(basename);
     if (named === undefined) byBasename.set(basename, [path]);
     else named.push(path);
   }
-  return { files, folders, byBasename, problems: Object.freeze(problems.map((problem) => Object.freeze(problem))) };
+  archive.byBasename = byBasename;
+  return byBasename;
 }
+
+const RESERVED_NAMES = [BATCH_MANIFEST_NAME, BATCH_PROBLEMS_NAME];
 
 /** An image value to its archive entry: next to the manifest, then from the archive's root, then by a unique name. */
 function resolve(value: string, row: ManifestRow, manifestFolder: string, archive: ArchiveIndex): Resolution {
-  const problem = (kind: ProblemKind, detail: string, entry?: string): Resolution => ({
-    ok: false,
-    problem: Object.freeze({ kind, row: row.line, ...(value !== '' ? { image: printablePath(value) } : {}), ...(entry !== undefined ? { entry: printablePath(entry) } : {}), detail }),
-  });
-  if (value === '') return problem('no-image', 'the row names no image');
+  if (value === '') return failed('no-image', row, value, 'the row names no image');
   const unsafe = unsafePathReason(value);
-  if (unsafe !== undefined) return problem('unsafe-path', `${unsafe}: not looked up`);
+  if (unsafe !== undefined) return failed('unsafe-path', row, value, `${unsafe}: not looked up`);
   const path = normaliseEntryPath(value);
-  if (path === '') return problem('missing-file', 'names the archive\'s root, not a file');
-  const reserved = [BATCH_MANIFEST_NAME, BATCH_PROBLEMS_NAME].find((name) => name === path.toLowerCase());
-  if (reserved !== undefined) return problem('unsafe-path', `would take the place of the batch's own ${reserved}`);
+  if (path === '') return failed('missing-file', row, value, 'names the archive\'s root, not a file');
+  const reserved = RESERVED_NAMES.find((name) => name.length === path.length && name === path.toLowerCase());
+  if (reserved !== undefined) return failed('unsafe-path', row, value, `would take the place of the batch's own ${reserved}`);
 
-  let found = [`${manifestFolder}${path}`, path].find((candidate) => archive.files.has(candidate));
+  const nextToManifest = manifestFolder === '' ? path : `${manifestFolder}${path}`;
+  let found = isFound(archive, nextToManifest) ? nextToManifest : isFound(archive, path) ? path : undefined;
   if (found === undefined) {
     const basename = path.slice(path.lastIndexOf('/') + 1);
-    const named = archive.byBasename.get(basename) ?? [];
+    const named = basenameIndex(archive).get(basename) ?? [];
     if (named.length > 1) {
       const shown = named.slice(0, CANDIDATES_SHOWN).map((candidate) => JSON.stringify(printablePath(candidate))).join(', ');
       const more = named.length > CANDIDATES_SHOWN ? ` and ${named.length - CANDIDATES_SHOWN} more` : '';
-      return problem('ambiguous-name', `not found as named; ${named.length} files are called ${JSON.stringify(printablePath(basename))} (${shown}${more}) and the row does not say which`);
+      return failed('ambiguous-name', row, value, `not found as named; ${named.length} files are called ${JSON.stringify(printablePath(basename))} (${shown}${more}) and the row does not say which`);
     }
     found = named[0];
   }
   if (found === undefined) {
-    const folder = archive.folders.has(`${manifestFolder}${path}`) || archive.folders.has(path);
-    return problem('missing-file', folder ? 'names a folder, not a file' : 'no such file in the archive');
+    const folder = archive.byPath.has(nextToManifest) || archive.byPath.has(path);
+    return failed('missing-file', row, value, folder ? 'names a folder, not a file' : 'no such file in the archive');
   }
-  const entry = archive.files.get(found)!;
-  if (entry.kind !== 'file') return problem('unsafe-path', `names a ${entry.kind === 'link' ? 'link' : 'special file'}, and links are never followed`, found);
-  return { ok: true, path: found, entry };
+  const entry = archive.byPath.get(found)!;
+  if (entry.kind !== 'file') return failed('unsafe-path', row, value, `names a ${entry.kind === 'link' ? 'link' : 'special file'}, and links are never followed`, found);
+  return { ok: true, path: found, nameInZip: path, entry };
+}
+
+/** Folders are not what a row can name: a path that is only a folder is looked for further. */
+function isFound(archive: ArchiveIndex, path: string): boolean {
+  const entry = archive.byPath.get(path);
+  return entry !== undefined && entry.kind !== 'directory';
+}
+
+function failed(kind: ProblemKind, row: ManifestRow, value: string, detail: string, entry?: string): Resolution {
+  return {
+    ok: false,
+    problem: Object.freeze({ kind, row: row.line, ...(value !== '' ? { image: printablePath(value) } : {}), ...(entry !== undefined ? { entry: printablePath(entry) } : {}), detail }),
+  };
 }
 
 function duplicateRow(row: ManifestRow, value: string, path: string, firstRow: number, inBatch: boolean, sameName: boolean): Problem {

@@ -34,6 +34,9 @@ describe('normaliseEntryPath', () => {
     ['images/', 'images'],
     ['./', ''],
     ['.', ''],
+    ['a/.', 'a'],
+    ['a/b/./', 'a/b'],
+    ['././a', 'a'],
   ])('%j is %j', (path, normalised) => {
     expect(normaliseEntryPath(path)).toBe(normalised);
   });
