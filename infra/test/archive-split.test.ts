@@ -45,7 +45,8 @@ describe('an archive-split pipeline in the pipelines setting', () => {
       job: 'archive-split', feed: 's3', sourcePrefix: 'archives/', sourceSuffixes: ['.zip', '.tar.gz', '.tgz'],
       taskCpu: 512, taskMemory: 1024, ephemeralStorageGiB: 50, messagesPerTask: 1, maxTasks: 4,
       visibilityTimeoutSeconds: 120, maxReceiveCount: 5,
-      jobEnvironment: { BATCH_SIZE: '2000', MANIFEST_NAME: 'manifest.csv', DISK_BUDGET_MIB: '40960' },
+      // Six hours of active work per archive, not the worker's default 300 s.
+      jobEnvironment: { BATCH_SIZE: '2000', MANIFEST_NAME: 'manifest.csv', DISK_BUDGET_MIB: '40960', MESSAGE_DEADLINE_SECONDS: '21600' },
       archiveSplit: { archivePrefix: 'archives/', outputPrefix: 'batch/', buckets: ['example-exports'], exportPrefixes: ['exports/'], callbackQueues: [] },
     });
     expect(ARCHIVE_SUFFIXES).toEqual(['.zip', '.tar.gz', '.tgz']);

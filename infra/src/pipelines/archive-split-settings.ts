@@ -27,6 +27,11 @@ export const DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB = 50;
 export const DISK_BUDGET_SHARE = 0.8;
 /** The job streams: its memory target is under 512 MiB peak RSS, so the smallest pair with 1 GiB is enough. */
 export const ARCHIVE_SPLIT_TASK = Object.freeze({ cpu: 512, memory: 1024 });
+/**
+ * Active work one archive may take: 6 h reads about 1 TB at 50 MB/s, so only a TAR.GZ of hundreds of GB in random
+ * order, with a small disk, makes enough passes to reach it.
+ */
+export const ARCHIVE_MESSAGE_DEADLINE_SECONDS = 21_600;
 /** One archive keeps a task busy for minutes: a task per visible archive. */
 export const DEFAULT_ARCHIVE_MESSAGES_PER_TASK = 1;
 /**

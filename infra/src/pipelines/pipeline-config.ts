@@ -6,7 +6,7 @@ import {
 } from './batch-settings';
 import {
   ARCHIVE_SPLIT_JOB, ARCHIVE_SPLIT_TASK, ARCHIVE_SUFFIXES, DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB, DEFAULT_ARCHIVE_MESSAGES_PER_TASK, DEFAULT_ARCHIVE_PREFIX,
-  archiveSplitAreaProblems, archiveSplitSettingProblems, diskBudgetMib, resolveArchiveSplitSettings, type ArchiveSplitSettings, type ArchiveSplitSettingsInput,
+  ARCHIVE_MESSAGE_DEADLINE_SECONDS, archiveSplitAreaProblems, archiveSplitSettingProblems, diskBudgetMib, resolveArchiveSplitSettings, type ArchiveSplitSettings, type ArchiveSplitSettingsInput,
 } from './archive-split-settings';
 
 /**
@@ -188,6 +188,9 @@ function resolveOne(input: PipelineInput, first: boolean, defaults: PipelineDefa
     jobEnvironment: {
       ...(job === DEFAULT_JOB ? { SIZES: defaults.sizes } : {}),
       ...(archive && Number.isInteger(ephemeralStorageGiB) ? { DISK_BUDGET_MIB: String(diskBudgetMib(ephemeralStorageGiB!)) } : {}),
+      // The worker gives a message up after MESSAGE_DEADLINE_SECONDS of work (300 by default): tens of GB at S3's read
+      // rate, or a TAR.GZ that needs several passes, take far longer.
+      ...(archive ? { MESSAGE_DEADLINE_SECONDS: String(ARCHIVE_MESSAGE_DEADLINE_SECONDS) } : {}),
       ...input.jobEnvironment,
     },
     feed,
