@@ -93,5 +93,8 @@ function shortened(problem: Problem): Problem {
 }
 
 function cut(text: string, chars: number): string {
-  return text.length <= chars ? text : `${text.slice(0, chars)}…`;
+  if (text.length <= chars) return text;
+  // Never half a surrogate pair: the cut text stays valid UTF-16 (an emoji is dropped whole, not split).
+  const end = /[\ud800-\udbff]/.test(text.charAt(chars - 1)) ? chars - 1 : chars;
+  return `${text.slice(0, end)}…`;
 }
