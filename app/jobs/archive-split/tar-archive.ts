@@ -105,7 +105,8 @@ async function readPass(
         break;
       }
       if (failure !== undefined) break;
-      await body.skipRest();
+      // tar-stream never feeds a directory's stream, whatever size its header claims: waiting for its end would hang.
+      if (entry.kind !== 'directory') await body.skipRest();
       if (failure !== undefined) break;
       progress.entries++;
     }
