@@ -183,7 +183,7 @@ describe('handleMessage', () => {
     const { store, handle } = setup();
     store.add('src', 'in/a.jpg', 'a');
     await handle(event(store, 'in/a.jpg'));
-    expect(store.calls).toEqual({ get: 1, head: 1, put: 2, download: 0, upload: 0, createIfAbsent: 0, list: 0 });
+    expect(store.calls).toEqual({ get: 1, head: 1, put: 2, download: 0, upload: 0, createIfAbsent: 0, list: 0, readRange: 0, openRead: 0, uploadStream: 0 });
   });
 
   it('fails a bad record alone: the records after it are still processed', async () => {
@@ -231,7 +231,7 @@ describe('handleMessage', () => {
     await expect(handle(event(store, key))).resolves.toMatchObject({
       failures: [{ kind: 'permanent', reason: 'output-key-too-long', detail: expect.stringMatching(/1024 bytes/) }],
     });
-    expect(store.calls).toEqual({ get: 0, head: 0, put: 0, download: 0, upload: 0, createIfAbsent: 0, list: 0 });
+    expect(store.calls).toEqual({ get: 0, head: 0, put: 0, download: 0, upload: 0, createIfAbsent: 0, list: 0, readRange: 0, openRead: 0, uploadStream: 0 });
   });
 
   it('processes a legal key whose URL-encoded form would not fit S3\'s 2 KB of metadata', async () => {
