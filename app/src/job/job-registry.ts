@@ -1,4 +1,5 @@
 import { aggregateJobModule } from '../../jobs/aggregate';
+import { archiveSplitJobModule } from '../../jobs/archive-split';
 import { batchJobModule } from '../../jobs/batch';
 import { commandJobModule } from '../../jobs/command';
 import { fanoutJobModule } from '../../jobs/fanout';
@@ -6,7 +7,7 @@ import { resizeJobModule } from '../../jobs/resize';
 import type { JobModule } from './job-module';
 
 /** Every job this worker image can run, by its JOB name. Adding a job adds one line here and touches no other job. */
-const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule, fanoutJobModule, aggregateJobModule, batchJobModule];
+const JOB_MODULES: readonly JobModule<unknown>[] = [resizeJobModule, commandJobModule, fanoutJobModule, aggregateJobModule, batchJobModule, archiveSplitJobModule];
 
 export const DEFAULT_JOB = 'resize';
 

@@ -1,0 +1,204 @@
+import { mkdir } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Log } from '../../../shared/log/logger';
+import { retryTransient, type RetryPolicy } from '../../../shared/retry';
+import type { ObjectHead, ObjectStore } from '../../src/ports/object-store';
+import type { ArchiveEntry } from './archive-entry';
+import { ManifestError, NotAnArchiveError, SizeMismatchError } from './archive-errors';
+import { detectArchiveFormat } from './archive-format';
+import type { ArchiveSettings } from './archive-settings';
+import { isPartDone, uploadBatch } from './batch-upload';
+import type { BatchZipFile } from './batch-zip';
+import { findManifestEntry, parseManifest, type Manifest } from './manifest';
+import type { SplitPlan } from './split-plan';
+import { planSplit } from './split-plan';
+import type { SplitRequest } from './split-request';
+import { buildTarBatches } from './tar-batches';
+import { openTarArchive } from './tar-archive';
+import { openZipArchive } from './zip-archive';
+
+export interface SplitContext {
+  readonly store: ObjectStore;
+  readonly settings: ArchiveSettings;
+  /** In-process retries for each S3 call (a ranged read, a HEAD); a failure past them fails the attempt. */
+  readonly retry: RetryPolicy;
+  readonly signal: AbortSignal;
+  readonly log: Log;
+  /** A private, empty directory for the TAR path's spilled entries; the caller removes it whatever happens. */
+  readonly spillDir: string;
+  readonly diskBudgetBytes: number;
+}
+
+export interface SplitOutcome {
+  readonly format: 'zip' | 'tar.gz' | 'tar';
+  readonly sourceEtag: string;
+  readonly plan: SplitPlan;
+  /** Parts written by this attempt, and parts an earlier attempt had finished (same archive version, same plan). */
+  readonly built: number;
+  readonly kept: number;
+  /** Reads of the whole archive (TAR only: the listing read and the building reads); 0 for a ZIP. */
+  readonly passes: number;
+  readonly spillHighWaterBytes: number;
+  /** Archive bytes fetched from S3 (compressed bytes for a TAR.GZ). */
+  readonly bytesRead: number;
+  readonly archiveBytes: number;
+}
+
+/** Enough to tell a ZIP, a gzip and a TAR (its `ustar` magic sits at byte 257) apart. */
+const SNIFF_BYTES = 512;
+
+/**
+ * One archive split into its batch ZIPs, or an error: permanent for the archive itself (not an archive, no or bad
+ * manifest, corrupt, size other than the request said), transient for the rest. Parts a previous attempt uploaded for
+ * the same archive version and the same plan are kept, not rebuilt, so a redelivery after a kill redoes only the part
+ * that was in flight. Sending the outcome is the caller's.
+ */
+export async function splitArchive(request: SplitRequest, context: SplitContext): Promise<SplitOutcome | undefined> {
+  const { store, log } = context;
+  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...context.retry, signal: context.signal });
+  const source = request.source;
+  const head = await retried(() => store.head(source));
+  if (head === undefined) return undefined;
+  if (request.expectedSize !== undefined && request.expectedSize !== head.size) {
+    throw new SizeMismatchError(`the archive s3://${source.bucket}/${source.key} is ${head.size} bytes, but the request's totalSize says ${request.expectedSize}`);
+  }
+  if (head.size === 0) throw new NotAnArchiveError(`s3://${source.bucket}/${source.key} is empty (0 bytes): not a ZIP or TAR.GZ archive`);
+  const etag = head.etag;
+  const readRange = (start: number, end: number, signal?: AbortSignal) =>
+    retried(() => store.readRange(source, { start, end }, { ifMatch: etag, ...(signal !== undefined ? { signal } : {}) }));
+  const format = detectArchiveFormat(await readRange(0, Math.min(head.size, SNIFF_BYTES) - 1), source.key);
+  log.info('archive opened', { bucket: source.bucket, key: source.key, format, bytes: head.size });
+  if (format === 'zip') return splitZip(request, context, head, readRange);
+  return splitTar(request, context, head, format);
+}
+
+async function splitZip(
+  request: SplitRequest,
+  context: SplitContext,
+  head: ObjectHead,
+  readRange: (start: number, end: number, signal?: AbortSignal) => Promise<Buffer>,
+): Promise<SplitOutcome> {
+  const zip = await openZipArchive(readRange, head.size, { signal: context.signal });
+  try {
+    const manifestEntry = findManifestEntry(zip.entries, context.settings.manifestName);
+    checkManifestSize(manifestEntry, context.settings);
+    const manifest = parseManifest(await readAll(await zip.openEntry(manifestEntry, context.signal), context.settings.maxManifestBytes), manifestEntry.path, manifestOptions(context.settings));
+    const plan = planFor(request, manifest, zip.entries, head.etag, context.settings);
+    const pending = await partsToBuild(plan, context);
+    for (const batch of pending) {
+      const files: BatchZipFile[] = batch.files.map((file) => ({
+        nameInZip: file.nameInZip,
+        size: file.size,
+        open: (signal?: AbortSignal) => zip.openEntry(zip.entries[file.entryIndex]!, signal),
+      }));
+      const stats = await uploadBatch(context.store, batch, manifest, files, head.etag, context.signal);
+      context.log.info('batch uploaded', { key: batch.key, part: batch.part, rows: batch.rows.length, files: stats.files, bytes: stats.bytes, zip64: stats.zip64 });
+    }
+    return {
+      format: 'zip', sourceEtag: head.etag, plan, built: pending.length, kept: plan.batches.length - pending.length,
+      passes: 0, spillHighWaterBytes: 0, bytesRead: zip.stats.bytesRead, archiveBytes: head.size,
+    };
+  } finally {
+    await zip.close();
+  }
+}
+
+async function splitTar(request: SplitRequest, context: SplitContext, head: ObjectHead, format: 'tar.gz' | 'tar'): Promise<SplitOutcome> {
+  const archive = openTarArchive(context.store, request.source, { etag: head.etag, compression: format === 'tar.gz' ? 'gzip' : 'none' }, { signal: context.signal });
+  const { entries, manifest, compressedBytes } = await listTar(archive, context);
+  const plan = planFor(request, manifest, entries, head.etag, context.settings);
+  const pending = await partsToBuild(plan, context);
+  const pendingParts = new Set(pending.map((batch) => batch.part));
+  const done = new Set(plan.batches.filter((batch) => !pendingParts.has(batch.part)).map((batch) => batch.part));
+  let passes = 1;
+  let spillHighWaterBytes = 0;
+  let bytesRead = compressedBytes;
+  if (pending.length > 0) {
+    await mkdir(context.spillDir, { recursive: true, mode: 0o700 });
+    const built = await buildTarBatches({
+      archive,
+      batches: plan.batches,
+      done,
+      spillDir: context.spillDir,
+      diskBudgetBytes: context.diskBudgetBytes,
+      signal: context.signal,
+      log: context.log,
+      build: async (batch, files) => {
+        const stats = await uploadBatch(context.store, batch, manifest, files, head.etag, context.signal);
+        context.log.info('batch uploaded', { key: batch.key, part: batch.part, rows: batch.rows.length, files: stats.files, bytes: stats.bytes, zip64: stats.zip64 });
+      },
+    });
+    passes += built.passes;
+    spillHighWaterBytes = built.spillHighWaterBytes;
+    bytesRead += built.compressedBytesRead;
+  }
+  return { format, sourceEtag: head.etag, plan, built: pending.length, kept: plan.batches.length - pending.length, passes, spillHighWaterBytes, bytesRead, archiveBytes: head.size };
+}
+
+/**
+ * The listing read of a TAR: every entry's header, and the bytes of each file that could be the manifest (its name
+ * matches, at any depth) - the one that is becomes known only once the whole listing is.
+ */
+async function listTar(archive: ReturnType<typeof openTarArchive>, context: SplitContext): Promise<{ entries: ArchiveEntry[]; manifest: Manifest; compressedBytes: number }> {
+  const entries: ArchiveEntry[] = [];
+  const candidates = new Map<number, Buffer>();
+  const wanted = context.settings.manifestName.toLowerCase();
+  const stats = await archive.pass(async (entry, body) => {
+    entries.push(entry);
+    const name = entry.path.replace(/\/+$/, '');
+    if (entry.kind === 'file' && name.slice(name.lastIndexOf('/') + 1).toLowerCase() === wanted && entry.size <= context.settings.maxManifestBytes) {
+      candidates.set(entry.index, await readAll(body, context.settings.maxManifestBytes));
+    }
+  }, context.signal);
+  const manifestEntry = findManifestEntry(entries, context.settings.manifestName);
+  checkManifestSize(manifestEntry, context.settings);
+  const bytes = candidates.get(manifestEntry.index);
+  if (bytes === undefined) throw new ManifestError(`the manifest ${manifestEntry.path} could not be read from the archive`);
+  return { entries, manifest: parseManifest(bytes, manifestEntry.path, manifestOptions(context.settings)), compressedBytes: stats.compressedBytes };
+}
+
+function planFor(request: SplitRequest, manifest: Manifest, entries: readonly ArchiveEntry[], etag: string, settings: ArchiveSettings): SplitPlan {
+  return planSplit({ manifest, entries, settings, stem: request.stem, outputBucket: request.outputBucket, sourceEtag: etag });
+}
+
+/** The parts not already in S3 with this plan's fingerprint, HEADed a few at a time. */
+async function partsToBuild(plan: SplitPlan, context: SplitContext): Promise<SplitPlan['batches']> {
+  const pending: SplitPlan['batches'][number][] = [];
+  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...context.retry, signal: context.signal });
+  for (let start = 0; start < plan.batches.length; start += HEADS_AT_ONCE) {
+    const slice = plan.batches.slice(start, start + HEADS_AT_ONCE);
+    const done = await Promise.all(slice.map((batch) => retried(() => isPartDone(context.store, batch))));
+    slice.forEach((batch, i) => {
+      if (!done[i]) pending.push(batch);
+    });
+  }
+  if (pending.length < plan.batches.length) context.log.info('parts kept', { kept: plan.batches.length - pending.length, toBuild: pending.length });
+  return pending;
+}
+
+const HEADS_AT_ONCE = 8;
+
+function manifestOptions(settings: ArchiveSettings): { imageColumn: string; maxBytes: number } {
+  return { imageColumn: settings.imageColumn, maxBytes: settings.maxManifestBytes };
+}
+
+function checkManifestSize(entry: ArchiveEntry, settings: ArchiveSettings): void {
+  if (entry.size > settings.maxManifestBytes) {
+    throw new ManifestError(`the manifest ${entry.path} is ${entry.size} bytes, over MAX_MANIFEST_BYTES (${settings.maxManifestBytes})`);
+  }
+}
+
+async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      stream.destroy();
+      throw new ManifestError(`the manifest holds more than MAX_MANIFEST_BYTES (${maxBytes}) bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
