@@ -74,7 +74,8 @@ async function readPass(
   const tarBytes: Readable = source.compression === 'gzip'
     ? pipeline(object, counter, createGunzip(), () => undefined)
     : pipeline(object, counter, () => undefined);
-  const parser = extract() as unknown as TarParser;
+  // A pre-POSIX (V7) header has no `ustar` magic; it is a TAR all the same, and feed() has checked the checksum.
+  const parser = extract({ allowUnknownFormat: true }) as unknown as TarParser;
 
   // The first failure is the pass's failure; every later one is a consequence of the teardown it started.
   let failure: { readonly error: unknown } | undefined;

@@ -43,10 +43,10 @@ export async function packTarGz(items: readonly TarItem[]): Promise<Buffer> {
 }
 
 /**
- * A TAR.GZ as GNU tar writes it (`--format` gnu, pax, ustar), of files written to a temporary directory; entries in
+ * A TAR.GZ as GNU tar writes it (`--format` gnu, pax, ustar, v7), of files written to a temporary directory; entries in
  * name order, each directory before its contents.
  */
-export function gnuTarGz(files: readonly { readonly path: string; readonly content: Buffer | string }[], format: 'gnu' | 'pax' | 'ustar' = 'gnu'): Buffer {
+export function gnuTarGz(files: readonly { readonly path: string; readonly content: Buffer | string }[], format: 'gnu' | 'pax' | 'ustar' | 'v7' = 'gnu'): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'tar-builder-'));
   try {
     const root = join(dir, 'root');

@@ -94,6 +94,14 @@ describe('openTarArchive: entries', () => {
     }
   });
 
+  it('reads the older header formats GNU tar can still write (ustar, pre-POSIX v7)', async () => {
+    for (const format of ['ustar', 'v7'] as const) {
+      const { entries, contents } = await listing(archiveOf(gnuTarGz([{ path: 'a/b.txt', content: 'bee' }], format)).archive);
+      expect(entries.map((entry) => [entry.kind, entry.path])).toEqual([['directory', './'], ['directory', './a/'], ['file', './a/b.txt']]);
+      expect(contents).toEqual(['', '', 'bee']);
+    }
+  });
+
   it('lists hostile entries as stored and never follows links: their bodies are empty', async () => {
     const name300 = 'n'.repeat(300);
     const { entries, contents } = await listing(archiveOf(await packTarGz([
