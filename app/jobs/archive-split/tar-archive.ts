@@ -50,6 +50,13 @@ interface TarParser extends AsyncIterable<TarEntryStream> {
   off(event: 'drain' | 'close', listener: () => void): unknown;
 }
 
+/**
+ * Not a literal at the call: tar-stream's bundled typings omit `allowUnknownFormat`, which its parser (and
+ * @types/tar-stream) has. A pre-POSIX (V7) header has no `ustar` magic; it is a TAR all the same, and feed() has
+ * checked the first block's checksum. The high-water mark bounds what waits in the parser before the feeder waits.
+ */
+const PARSER_OPTIONS = { highWaterMark: 16 * 1024, allowUnknownFormat: true };
+
 interface Progress {
   entries: number;
   compressedBytes: number;
@@ -74,8 +81,7 @@ async function readPass(
   const tarBytes: Readable = source.compression === 'gzip'
     ? pipeline(object, counter, createGunzip(), () => undefined)
     : pipeline(object, counter, () => undefined);
-  // A pre-POSIX (V7) header has no `ustar` magic; it is a TAR all the same, and feed() has checked the checksum.
-  const parser = extract({ allowUnknownFormat: true }) as unknown as TarParser;
+  const parser = extract(PARSER_OPTIONS) as unknown as TarParser;
 
   // The first failure is the pass's failure; every later one is a consequence of the teardown it started.
   let failure: { readonly error: unknown } | undefined;
