@@ -97,6 +97,8 @@ async function readPass(
   };
   const onAbort = () => fail(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
+  // Aborted while the GET was answered: the listener above will never be called.
+  if (signal?.aborted === true) onAbort();
 
   const feeding = feed(tarBytes, parser, progress, source.compression, what).catch((error: unknown) => fail(error));
   try {

@@ -165,6 +165,8 @@ export class S3ObjectStore implements ObjectStore {
       const abort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
       signal.addEventListener('abort', abort, { once: true });
       body.once('close', () => signal.removeEventListener('abort', abort));
+      // Aborted while the response was on its way: the listener above will never be called.
+      if (signal.aborted) abort();
     }
     const head: ObjectHead = { etag: unquote(response.ETag), size: response.ContentLength ?? 0, contentType: response.ContentType, metadata: lowerKeys(response.Metadata) };
     return { head, body };

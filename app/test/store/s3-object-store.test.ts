@@ -229,6 +229,17 @@ describe('S3ObjectStore', () => {
     });
   });
 
+  it('openRead fails the stream with the abort\'s reason when the abort came while the response was on its way', async () => {
+    const controller = new AbortController();
+    const reason = new Error('aborted during the GET');
+    s3.on(GetObjectCommand).callsFake(() => {
+      controller.abort(reason);
+      return { Body: body('0123456789'), ContentLength: 10, ETag: '"v1"' };
+    });
+    const { body: stream } = await store().openRead(ref, { signal: controller.signal });
+    await expect(readStream(stream)).rejects.toBe(reason);
+  });
+
   describe('uploadStream', () => {
     const options = { contentType: 'application/zip', metadata: { 'download-id': 'd1' } };
 
@@ -323,4 +334,10 @@ function endlessBody() {
 
 function* mebibytes(count: number): Generator<Buffer> {
   for (let i = 0; i < count; i++) yield Buffer.alloc(1024 * 1024, i);
+}
+
+async function readStream(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

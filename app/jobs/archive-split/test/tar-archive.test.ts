@@ -320,6 +320,22 @@ describe('openTarArchive: failures', () => {
     await expect(archive.pass(async () => undefined)).rejects.toBe(reason);
   });
 
+  it('rejects with the abort\'s reason when it came while the object was being opened', async () => {
+    const { store, etag } = archiveOf(await packTarGz([file('a.txt')]));
+    const controller = new AbortController();
+    const reason = new Error('aborted during the GET');
+    const opening = store.openRead.bind(store);
+    store.openRead = async (target, options) => {
+      const opened = await opening(target, { ifMatch: options.ifMatch! });
+      controller.abort(reason);
+      return opened;
+    };
+    const visited: string[] = [];
+    const error = await failureOf(openTarArchive(store, ref, { etag, compression: 'gzip' }).pass(async (entry) => void visited.push(entry.path), controller.signal));
+    expect(error).toBe(reason);
+    expect(visited).toEqual([]);
+  });
+
   it('rejects with the visit\'s own error and stops reading the object', async () => {
     const { archive, store } = archiveOf(await packTarGz([file('a.txt'), file('big.bin', randomBytesOf(4 * MiB)), file('c.txt')]));
     const refused = new Error('the batch upload failed');
