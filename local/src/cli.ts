@@ -126,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
         summary.dlqDepth > 0 ? `dead letters: inspect with npm run status, retry with npm run redrive after fixing the cause` : '',
         ...(runs ?? []).flatMap(formatRunStatus),
         ...(summary.databaseSummary ?? []),
+        ...(summary.closingLines ?? []),
         summary.databaseSummary === undefined ? `outputs (plain files): ${summary.outputsDir}` : '',
         ...(runs ?? []).filter((run) => run.aggregated).map((run) => `  run ${run.runId}'s summary: ${join(summary.outputsDir, 'runs', run.runId, 'summary.csv')}`),
         '',

@@ -66,6 +66,8 @@ export interface PipelineSummary extends Accounting {
   readonly deadLetters: readonly DeadLetterLine[];
   /** A database-fed job's closing lines (DemoDatabase.summary). */
   readonly databaseSummary?: readonly string[];
+  /** The job's own closing lines (JobDemo.closingLines): its callbacks, a check of its outputs. */
+  readonly closingLines?: readonly string[];
 }
 
 /** The worker's own settings a local run passes through; each job adds its own (JobDemo.settingNames). */
@@ -151,6 +153,10 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       loadWorkerAndJob(env, { cpuCount: 1, memoryLimitBytes: 4 * 1024 ** 3 });
       companions.push({ spec, queue: companionQueue, env });
     }
+    // Queues the job only sends to (its callbacks): created now, so the first send finds them.
+    for (const name of options.demo.callbackQueues ?? []) {
+      companionQueues.push(LocalQueue.open(wiring.queueFile(name), { create: { visibilityTimeoutSeconds: Number(visibilityTimeoutSeconds), maxReceiveCount: LOCAL_REDRIVE_RECEIVE_COUNT } }));
+    }
   } catch (error) {
     await Promise.all(fronts.map((started) => started.close()));
     await Promise.all(companionQueues.map((opened) => opened.close()));
@@ -160,6 +166,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   }
   const workerEnv: NodeJS.ProcessEnv = { ...settings, AWS_ENDPOINT_URL: front.endpoint };
   const expectedOutputs = options.demo.expectedOutputs(settings);
+  const outputsBucket = options.demo.outputsIn === 'source' ? SOURCE_BUCKET : DESTINATION_BUCKET;
 
   const suffixes = (options.env.SOURCE_SUFFIXES ?? options.demo.sourceSuffixes?.join(',') ?? '').split(',').map((suffix) => suffix.trim()).filter(Boolean);
   let eventsNotQueued = 0;
@@ -223,7 +230,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     }
     const accountNow = async (): Promise<Accounting> => (database !== undefined && embeddedDb !== undefined
       ? database.account({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, deadLetterBodies: (await queue.peekDeadLetters(100_000)).map((letter) => letter.body) })
-      : accountingOf(queue, s3, expectedOutputs, workerConfig));
+      : accountingOf(queue, s3, expectedOutputs, workerConfig, outputsBucket));
     let firstProcessed: { elapsedSeconds: number; processed: number } | undefined;
     let accounting: Accounting | undefined;
     let doneBefore: number | undefined;
@@ -273,7 +280,10 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     while (stopping && (await countRunning(launchers)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
     const final = await accountNow();
     const outputsDir = mirrorDir(options.dataDir);
-    await mirrorObjects(s3, DESTINATION_BUCKET, await listObjects(s3, DESTINATION_BUCKET), outputsDir);
+    // Outputs beside their inputs are mirrored without the inputs.
+    const outputObjects = (await listObjects(s3, outputsBucket)).filter((object) => outputsBucket === DESTINATION_BUCKET || !isInput(object.key, workerConfig.sourcePrefix));
+    await mirrorObjects(s3, outputsBucket, outputObjects, outputsDir);
+    const closingLines = await options.demo.closingLines?.({ queueFile: wiring.queueFile, outputsDir });
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
     return {
       ...final,
@@ -288,6 +298,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       endpoint: server.endpoint,
       outputsDir,
       deadLetters: (await Promise.all(allQueues.map(async (each) => describeDeadLetters(await each.peekDeadLetters(100))))).flat().slice(0, 100),
+      ...(closingLines !== undefined ? { closingLines } : {}),
       ...(database !== undefined && embeddedDb !== undefined
         ? { databaseSummary: await database.summary({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, durationSeconds: Math.max(0.001, processingSeconds), since: new Date(started) }) }
         : {}),
@@ -320,13 +331,20 @@ async function load(options: PipelineOptions, s3: S3Client): Promise<void> {
 }
 
 async function accountingOf(
-  queue: LocalQueue, s3: S3Client, expectedOutputs: (relativeKey: string) => ExpectedOutputs, config: { destPrefix: string; sourcePrefix: string },
+  queue: LocalQueue, s3: S3Client, expectedOutputs: (relativeKey: string) => ExpectedOutputs, config: { destPrefix: string; sourcePrefix: string }, outputsBucket: string,
 ): Promise<Accounting> {
   const [sourceKeys, destinationKeys, deadLetters] = await Promise.all([
-    listObjects(s3, SOURCE_BUCKET), listObjects(s3, DESTINATION_BUCKET), queue.peekDeadLetters(100_000),
+    listObjects(s3, SOURCE_BUCKET), outputsBucket === SOURCE_BUCKET ? Promise.resolve([]) : listObjects(s3, outputsBucket), queue.peekDeadLetters(100_000),
   ]).then(([source, destination, dead]) => [source.map((object) => object.key), destination.map((object) => object.key), dead] as const);
+  const beside = outputsBucket === SOURCE_BUCKET;
   return account({
-    sourceKeys, destinationKeys, expectedOutputs, destPrefix: config.destPrefix, sourcePrefix: config.sourcePrefix,
+    // Outputs beside their inputs: the bucket holds both, and only what is under SOURCE_PREFIX was ever an input.
+    sourceKeys: beside ? sourceKeys.filter((key) => isInput(key, config.sourcePrefix)) : sourceKeys,
+    destinationKeys: beside ? sourceKeys.filter((key) => !isInput(key, config.sourcePrefix)) : destinationKeys,
+    expectedOutputs,
+    // A job writing beside its inputs names its outputs from the bucket's root (its own prefix is in the names).
+    destPrefix: beside ? '' : config.destPrefix,
+    sourcePrefix: config.sourcePrefix,
     deadLetteredKeys: deadLetters.flatMap((letter) => keysIn(letter.body)),
   });
 }
@@ -385,4 +403,8 @@ function fileLog(path: string): Log {
   const write = (level: string) => (message: string, fields: LogFields = {}) =>
     appendFileSync(path, `${JSON.stringify({ level, message, timestamp: new Date().toISOString(), ...fields })}\n`);
   return { debug: () => undefined, info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
+}
+
+function isInput(key: string, sourcePrefix: string): boolean {
+  return key.startsWith(sourcePrefix);
 }

@@ -1,4 +1,5 @@
 import type { DemoRole } from '../../app/src/job/job-demo';
+import { archiveSplitTaskPolicyStatements } from '../../infra/src/policies/archive-split-task-policy';
 import { fanoutTaskPolicyStatements } from '../../infra/src/policies/fanout-task-policy';
 import { workerTaskPolicyStatements, type PolicyStatement } from '../../infra/src/policies/worker-task-policy';
 
@@ -42,6 +43,18 @@ export function localRoleStatements(role: DemoRole, input: {
   readonly destPrefix: string;
 }): PolicyStatement[] {
   if (role.kind === 'object') return localWorkerStatements(input);
+  if (role.kind === 'archive-split') {
+    return archiveSplitTaskPolicyStatements({
+      queueArn: localQueueArn(input.pipeline),
+      deadLetterQueueArn: localQueueArn(`${input.pipeline}-dlq`),
+      sourceBucketArn: `arn:aws:s3:::${input.sourceBucket}`,
+      archivePrefix: input.sourcePrefix,
+      extraBucketArns: [],
+      exportPrefixes: [''],
+      outputPrefix: role.outputPrefix,
+      callbackQueueArns: [localQueueArn(`${input.pipeline}-updates`)],
+    });
+  }
   return fanoutTaskPolicyStatements({
     role: role.kind === 'fanout' ? { kind: 'fanout', familyQueueArns: role.families.map(localQueueArn) }
       : role.kind === 'family' ? { kind: 'family', family: role.family, aggregatorQueueArn: localQueueArn(role.aggregator) }

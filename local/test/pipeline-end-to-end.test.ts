@@ -142,3 +142,30 @@ it('scores recordings that discovery found in batches: one result per record, ea
     await db.close();
   }
 }, 240_000);
+
+it('splits the archive demo: each export into batch ZIPs beside it that unzip -t accepts, one callback per upload, the two non-exports dead-lettered', async () => {
+  const data = join(dir, 'archive-split');
+  const summary = await startUntilDrained(['--job', 'archive-split', '--data-dir', data, '--max-tasks', '2', '--timeout', '240'], {});
+  expect(summary).toMatchObject({ job: 'archive-split', loaded: 4, done: 2, deadLettered: 2, pending: [], workersAtEnd: 0 });
+  expect((summary.deadLetters as { key: string; reason: string }[]).map((line) => `${line.key}:${line.reason}`).sort())
+    .toEqual(['archives/no-manifest.zip:manifest-missing', 'archives/not-an-archive.zip:not-an-archive']);
+
+  const closing = summary.closingLines as string[];
+  expect(closing.filter((line) => line.includes(': success: ')).sort()).toEqual([
+    expect.stringMatching(/^ {2}archives\/citizen-export-2026-11\.tar\.gz: success: 2 batch ZIPs, 900 rows \(of 900\), 899 images; problems: 1 missing-file/),
+    expect.stringMatching(/^ {2}archives\/citizen-export-2026-12\.zip: success: 9 batch ZIPs, 4500 rows \(of 4500\), 4493 images; problems: 6 missing-file, 1 unsafe-path/),
+  ]);
+  expect(closing.filter((line) => line.includes(': failure: '))).toHaveLength(2);
+  expect(closing).toContain(`batch ZIPs: 11 in ${join(summary.outputsDir, 'batch')}/, every one passes unzip -t`);
+
+  // A batch ZIP as a newcomer opens it: its manifest's rows name exactly the images it holds, bar the missing ones.
+  const part = join(summary.outputsDir, 'batch', 'citizen-export-2026-12-part2.zip');
+  const { execFileSync } = await import('node:child_process');
+  const names = execFileSync('unzip', ['-Z1', part], { encoding: 'utf8' }).trim().split('\n');
+  const rows = parse(execFileSync('unzip', ['-p', part, 'manifest.csv']), { columns: true }) as { image: string }[];
+  const problems = parse(execFileSync('unzip', ['-p', part, 'problems.csv']), { columns: true }) as { kind: string; image: string }[];
+  expect(rows).toHaveLength(500);
+  const missing = new Set(problems.filter((problem) => problem.kind === 'missing-file').map((problem) => problem.image));
+  expect(missing.size).toBe(1);
+  expect(names.sort()).toEqual(['manifest.csv', 'problems.csv', ...rows.map((row) => row.image).filter((image) => !missing.has(image))].sort());
+}, 300_000);

@@ -7,6 +7,7 @@ import type { MessageWorkDir, WorkDirs } from '../../src/job/work-dirs';
 import { SplitRequestError } from './archive-errors';
 import type { ArchiveSplitSettings } from './archive-split-settings';
 import { buildCallback, type CallbackInput } from './callback';
+import { callbackMarkerKey } from './callback-marker';
 import { splitArchive, type SplitOutcome } from './split-archive';
 import { isSplitRequestBody, parseSplitRequest, splitRequestFromEvent, type SplitRequest } from './split-request';
 
@@ -95,8 +96,6 @@ export class ArchiveSplitJob implements MessageJob {
     context: MessageJobContext,
   ): Promise<void> {
     const callback = buildCallback(input);
-    // Beside the batch ZIPs, named after the archive and the outcome: whoever looks at the output prefix sees which
-    // archives were answered, and how.
     const marker = request.outputBucket === undefined || request.stem === undefined
       ? undefined
       : { bucket: request.outputBucket, key: callbackMarkerKey(this.settings.archive.outputPrefix, request.stem, input.status, callback.deduplicationId) };
@@ -111,11 +110,6 @@ export class ArchiveSplitJob implements MessageJob {
       await retried(() => context.store.createIfAbsent(marker, Buffer.from(callback.body, 'utf8'), { contentType: 'application/json', metadata: {} }));
     }
   }
-}
-
-/** `{OUTPUT_PREFIX}{stem}.callback-{status}-{deduplication id}.json`: written once the callback has been sent. */
-export function callbackMarkerKey(outputPrefix: string, stem: string, status: 'success' | 'failure', deduplicationId: string): string {
-  return `${outputPrefix}${stem}.callback-${status}-${deduplicationId.slice(0, 32)}.json`;
 }
 
 function success(request: SplitRequest, outcome: SplitOutcome): CallbackInput {
@@ -154,3 +148,4 @@ function messageOf(error: unknown): string {
 async function removeDir(dir: MessageWorkDir): Promise<void> {
   await dir.remove();
 }
+export { callbackMarkerKey } from './callback-marker';

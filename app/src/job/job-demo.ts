@@ -28,7 +28,9 @@ export type DemoRole =
   | { readonly kind: 'object' }
   | { readonly kind: 'fanout'; readonly families: readonly string[] }
   | { readonly kind: 'family'; readonly family: string; readonly aggregator: string }
-  | { readonly kind: 'aggregator' };
+  | { readonly kind: 'aggregator' }
+  /** The archive split's: reads archives under SOURCE_PREFIX, writes batch ZIPs under its output prefix, same bucket. */
+  | { readonly kind: 'archive-split'; readonly outputPrefix: string };
 
 export interface DemoWiring {
   readonly distDir: string;
@@ -75,6 +77,16 @@ export interface JobDemo {
   readonly database?: DemoDatabase;
   /** Worker settings passed through from the environment when set. */
   readonly settingNames: readonly string[];
+  /**
+   * Where the job's outputs go: the destination bucket (default), or the source bucket beside its inputs (the archive
+   * split writes batch ZIPs next to the archive, as its original system did). Accounting and the plain-file mirror
+   * follow it; only keys under SOURCE_PREFIX then count as inputs.
+   */
+  readonly outputsIn?: 'destination' | 'source';
+  /** Queues the job sends to that no local worker reads (a callback queue), by name: created before the workers start. */
+  readonly callbackQueues?: readonly string[];
+  /** Lines the summary ends with, read once the run is over (the callbacks a consumer would receive). */
+  closingLines?(context: { readonly queueFile: (name: string) => string; readonly outputsDir: string }): Promise<readonly string[]>;
   writeDemoSet(dir: string): Promise<{ good: number; broken: number }>;
   /**
    * Pure: given the workers' settings (read once here, not per key), what a done source leaves in the destination,
