@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { LOCAL_CREDENTIALS, startS3Server } from '../../../../local/src/s3-server';
+import { startStrictS3Front } from '../../../../local/src/strict-s3-front';
 import { classifyFailure, ObjectChangedError } from '../../../../shared/errors';
 import type { ObjectRef, OpenedObject, OpenReadOptions } from '../../../src/ports/object-store';
+import { S3ObjectStore } from '../../../src/store/s3-object-store';
 import { MemoryStore } from '../../../test/fakes/memory-store';
 import type { ArchiveEntry } from '../archive-entry';
 import { CorruptArchiveError } from '../archive-errors';
@@ -363,5 +370,34 @@ describe('openTarArchive: failures', () => {
     const error = await failureOf(listing(openTarArchive(store, ref, { etag, compression: 'gzip' })));
     expect(error).toBe(dropped);
     expect(classifyFailure(error)).toMatchObject({ kind: 'transient', reason: 'network' });
+  });
+});
+
+describe('openTarArchive on the code path AWS runs: S3ObjectStore, the strict front, s3rver', () => {
+  it('reads every entry of a TAR.GZ, twice alike, and fails with ObjectChangedError once the object is replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tar-s3rver-'));
+    const server = await startS3Server({ dataDir: dir, port: 0, buckets: [ref.bucket] });
+    const front = await startStrictS3Front({ upstream: server.endpoint, statements: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${ref.bucket}/in/*` }] });
+    const client = (endpoint: string) => new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    const [direct, worker] = [client(server.endpoint), client(front.endpoint)];
+    try {
+      const big = randomBytesOf(5 * MiB, 11);
+      const { ETag } = await direct.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: await packTarGz([file('manifest.csv', 'image\nbig.bin\n'), file('big.bin', big)]) }));
+      const archive = openTarArchive(new S3ObjectStore(worker), ref, { etag: ETag!.replace(/"/g, ''), compression: 'gzip' });
+      const hashes: string[] = [];
+      const first = await archive.pass(async (entry, body) => void hashes.push(`${entry.index} ${entry.path} ${createHash('sha256').update(await readAll(body)).digest('hex')}`));
+      const second = await archive.pass(async (_entry, body) => void (await readAll(body)));
+      expect(hashes).toEqual([`0 manifest.csv ${createHash('sha256').update('image\nbig.bin\n').digest('hex')}`, `1 big.bin ${createHash('sha256').update(big).digest('hex')}`]);
+      expect(second).toEqual(first);
+
+      await direct.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: await packTarGz([file('other.txt')]) }));
+      await expect(archive.pass(async () => undefined)).rejects.toBeInstanceOf(ObjectChangedError);
+    } finally {
+      direct.destroy();
+      worker.destroy();
+      await front.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
