@@ -293,6 +293,31 @@ describe('S3ObjectStore', () => {
       expect(produced).toBeLessThan(40);
     });
 
+    it('reads the body only as parts go out: with both uploads stalled, at most three parts of it are in memory', async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-5' });
+      let release!: () => void;
+      const stalled = new Promise<void>((resolve) => (release = resolve));
+      s3.on(UploadPartCommand).callsFake(async () => {
+        await stalled;
+        throw Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+      });
+      s3.on(AbortMultipartUploadCommand).resolves({});
+      let producedMiB = 0;
+      const endless = new Readable({
+        read() {
+          producedMiB++;
+          this.push(Buffer.alloc(1024 * 1024, 7));
+        },
+      });
+      const uploading = store().uploadStream({ bucket: 'dest', key: 'batches/5.zip' }, endless, options).catch((caught: unknown) => caught);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Two 8 MiB parts in flight, the third filling, and what the stream itself holds.
+      expect(producedMiB).toBeGreaterThanOrEqual(2 * 8);
+      expect(producedMiB).toBeLessThanOrEqual(3 * 8 + 2);
+      release();
+      await uploading;
+    });
+
     it('refuses a key S3 would refuse before sending anything, and destroys the body', async () => {
       const stream = Readable.from([Buffer.from('x')]);
       await expect(store().uploadStream({ bucket: 'dest', key: 'é'.repeat(513) }, stream, options)).rejects.toMatchObject({ reason: 'output-key-too-long' });
