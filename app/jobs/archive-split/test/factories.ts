@@ -1,5 +1,11 @@
+import type { ObjectEvent } from '../../../../shared/events/parse-message';
+import { MemoryLog } from '../../../../shared/log/logger';
+import type { MessageJobContext } from '../../../src/job/message-job';
+import type { MessageSender } from '../../../src/ports/message-sender';
+import type { ObjectStore } from '../../../src/ports/object-store';
 import type { ArchiveEntry } from '../archive-entry';
 import { readArchiveSettings, type ArchiveSettings } from '../archive-settings';
+import { readArchiveSplitSettings, type ArchiveSplitSettings } from '../archive-split-settings';
 import type { Manifest, ManifestRow } from '../manifest';
 import type { Problem, ProblemKind } from '../split-plan';
 
@@ -66,4 +72,59 @@ export function imagePaths(count: number, folder = 'images/'): string[] {
 
 export function problem(kind: ProblemKind, overrides: Partial<Problem> = {}): Problem {
   return { kind, row: 1, image: 'images/00001.jpg', detail: 'no such file in the archive', ...overrides };
+}
+
+/** Builders for the job itself: its settings with a work root, the callback queue, the worker's context, S3 events. */
+
+/** The job's settings as the worker reads them, with WORK_DIR at `workRoot` and requests for BUCKET reporting to UPDATES_QUEUE. */
+export function archiveSplitSettings(workRoot: string, env: NodeJS.ProcessEnv = {}): ArchiveSplitSettings {
+  return readArchiveSplitSettings({ ALLOWED_BUCKETS: BUCKET, ALLOWED_CALLBACK_QUEUES: UPDATES_QUEUE, WORK_DIR: workRoot, ...env });
+}
+
+/** A MessageSender that keeps every body sent, in order, with its queue; `failNext` errors are thrown first, one per call. */
+export class RecordingSender implements MessageSender {
+  readonly sent: { readonly queueUrl: string; readonly body: string }[] = [];
+  readonly failNext: unknown[] = [];
+
+  async sendAll(queueUrl: string, bodies: readonly string[]): Promise<void> {
+    if (this.failNext.length > 0) throw this.failNext.shift();
+    for (const body of bodies) this.sent.push({ queueUrl, body });
+  }
+
+  /** The bodies sent to one queue, parsed. */
+  callbacks(queueUrl: string): Record<string, unknown>[] {
+    return this.sent.filter((message) => message.queueUrl === queueUrl).map((message) => JSON.parse(message.body) as Record<string, unknown>);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** No waiting between in-process retries: a test's transient failures are spent at once. */
+export const QUICK_RETRY = { retries: 1, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => undefined } as const;
+
+/** What the worker hands a message job for one delivery: attempt 1 of 3 unless told otherwise. */
+export function messageJobContext(deps: {
+  readonly store: ObjectStore;
+  readonly sender: MessageSender;
+  readonly log?: MemoryLog;
+  readonly attempt?: number;
+  readonly finalAttempt?: boolean;
+  readonly signal?: AbortSignal;
+}): MessageJobContext & { readonly log: MemoryLog } {
+  const signal = deps.signal ?? new AbortController().signal;
+  const attempt = deps.attempt ?? 1;
+  return {
+    signal,
+    stopping: new AbortController().signal,
+    log: deps.log ?? new MemoryLog(),
+    store: deps.store,
+    sender: deps.sender,
+    retry: { ...QUICK_RETRY, signal },
+    message: { messageId: 'message-1', attempt, finalAttempt: deps.finalAttempt ?? attempt >= 3 },
+  };
+}
+
+/** One record of an S3 event, as parseMessage gives it to the job (key decoded, ETag without quotes). */
+export function objectEvent(object: { readonly bucket?: string; readonly key: string; readonly size?: number; readonly etag?: string }): ObjectEvent {
+  return { bucket: object.bucket ?? BUCKET, key: object.key, eventName: 'ObjectCreated:Put', ...(object.size !== undefined ? { size: object.size } : {}), ...(object.etag !== undefined ? { etag: object.etag } : {}) };
 }
