@@ -75,7 +75,12 @@ export class ArchiveSplitJob implements MessageJob {
       }
       logOutcome(outcome, request, Date.now() - started, context);
       await this.sendOnce(request, success(request, outcome), context);
-    } catch (error) {
+    } catch (caught) {
+      // An archive deleted mid-split is as much the requester's to hear of as one missing from the start: as a
+      // SourceMissingError it would be dead-lettered without a callback.
+      const error = request.origin === 'request' && classifyFailure(caught).kind === 'missing'
+        ? new ArchiveMissingError(`the archive s3://${request.source.bucket}/${request.source.key} no longer exists: ${messageOf(caught)}`, { cause: caught })
+        : caught;
       const { kind } = classifyFailure(error);
       // The requester hears of a failure that is final: a permanent one, or the last attempt of a transient one.
       if (kind === 'permanent' || (kind === 'transient' && context.message.finalAttempt)) {

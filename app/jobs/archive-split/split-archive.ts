@@ -5,7 +5,7 @@ import { retryTransient, type RetryPolicy } from '../../../shared/retry';
 import type { ObjectHead, ObjectStore } from '../../src/ports/object-store';
 import type { ArchiveEntry } from './archive-entry';
 import { ManifestError, NotAnArchiveError, SizeMismatchError } from './archive-errors';
-import { detectArchiveFormat } from './archive-format';
+import { detectArchiveFormat, FORMAT_DETECTION_BYTES } from './archive-format';
 import type { ArchiveSettings } from './archive-settings';
 import { isPartDone, uploadBatch } from './batch-upload';
 import type { BatchZipFile } from './batch-zip';
@@ -44,9 +44,6 @@ export interface SplitOutcome {
   readonly archiveBytes: number;
 }
 
-/** Enough to tell a ZIP, a gzip and a TAR (its `ustar` magic sits at byte 257) apart. */
-const SNIFF_BYTES = 512;
-
 /**
  * One archive split into its batch ZIPs, or an error: permanent for the archive itself (not an archive, no or bad
  * manifest, corrupt, size other than the request said), transient for the rest. Parts a previous attempt uploaded for
@@ -59,14 +56,16 @@ export async function splitArchive(request: SplitRequest, context: SplitContext)
   const source = request.source;
   const head = await retried(() => store.head(source));
   if (head === undefined) return undefined;
-  if (request.expectedSize !== undefined && request.expectedSize !== head.size) {
+  // An event's size is the size of the version it announced: when S3 delivers it after a newer upload's (out of
+  // order), the object now there is another version, split as it is, not a mismatch.
+  if (request.expectedSize !== undefined && request.expectedSize !== head.size && (request.expectedEtag === undefined || request.expectedEtag === head.etag)) {
     throw new SizeMismatchError(`the archive s3://${source.bucket}/${source.key} is ${head.size} bytes, but the request's totalSize says ${request.expectedSize}`);
   }
   if (head.size === 0) throw new NotAnArchiveError(`s3://${source.bucket}/${source.key} is empty (0 bytes): not a ZIP or TAR.GZ archive`);
   const etag = head.etag;
   const readRange = (start: number, end: number, signal?: AbortSignal) =>
     retried(() => store.readRange(source, { start, end }, { ifMatch: etag, ...(signal !== undefined ? { signal } : {}) }));
-  const format = detectArchiveFormat(await readRange(0, Math.min(head.size, SNIFF_BYTES) - 1), source.key);
+  const format = detectArchiveFormat(await readRange(0, Math.min(head.size, FORMAT_DETECTION_BYTES) - 1), source.key);
   log.info('archive opened', { bucket: source.bucket, key: source.key, format, bytes: head.size });
   if (format === 'zip') return splitZip(request, context, head, readRange);
   return splitTar(request, context, head, format);

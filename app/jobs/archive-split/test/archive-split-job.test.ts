@@ -300,6 +300,23 @@ describe('failures the requester hears of', () => {
     expect(h.store.keys(BUCKET)).toEqual([]);
   });
 
+  it('an archive deleted while it is being split: the requester hears of it (ArchiveMissingError), as of one missing from the start', async () => {
+    const h = await harness();
+    const bytes = await stored(h, 'exports/birds.zip', (path) => writeZipExport(path, ZIP_ROWS, photos, MISSING_EVERY));
+    // Gone after the HEAD that found it, before the first ranged read.
+    const read = h.store.readRange.bind(h.store);
+    h.store.readRange = async (...args) => {
+      h.store.objects.delete(`${BUCKET}/exports/birds.zip`);
+      return read(...args);
+    };
+    const thrown = await h.job.handleRequest(requestFor('birds.zip', bytes.length), contextOf(h)).then(() => undefined, (caught: unknown) => caught);
+
+    // A SourceMissingError would be no one's failure: the worker turns it into a dead letter the requester never hears of.
+    expect(thrown).toBeInstanceOf(ArchiveMissingError);
+    expect(h.sender.callbacks(UPDATES_QUEUE)).toEqual([expect.objectContaining({ downloadId: 'dl-42', status: 'failure', reason: (thrown as Error).message })]);
+    expect((thrown as Error).message).toMatch(/s3:\/\/exports\/exports\/birds\.zip no longer exists/);
+  });
+
   it('a transient failure on the final attempt: a failure callback saying it gave up after N attempts; on an earlier attempt none', async () => {
     const h = await harness();
     const bytes = await stored(h, 'exports/birds.zip', (path) => writeZipExport(path, 10, photos, MISSING_EVERY));
@@ -359,6 +376,22 @@ describe('uploads under ARCHIVE_PREFIX (the event form)', () => {
     const etag = h.store.add(BUCKET, 'uploads/notes.zip', 'a text file named like a ZIP\n');
     await expect(h.job.handleObject(objectEvent({ key: 'uploads/notes.zip', size: 29, etag }), contextOf(h))).rejects.toThrow(NotAnArchiveError);
     expect(h.sender.callbacks(UPLOADS_QUEUE)).toEqual([expect.objectContaining({ downloadId: 'uploads/notes.zip', status: 'failure' })]);
+  });
+
+  it('a late event for a version since replaced by a larger one: no failure after the success, and no second callback', async () => {
+    const h = await harness(uploadEnv);
+    const old = await stored(h, 'uploads/birds.zip', (path) => writeZipExport(path, 60, photos, MISSING_EVERY));
+    const oldEtag = h.store.object(BUCKET, 'uploads/birds.zip')!.etag;
+    const current = await stored(h, 'uploads/birds.zip', (path) => writeZipExport(path, ZIP_ROWS, photos, MISSING_EVERY));
+    const currentEtag = h.store.object(BUCKET, 'uploads/birds.zip')!.etag;
+    expect(current.length).not.toBe(old.length);
+    await h.job.handleObject(objectEvent({ key: 'uploads/birds.zip', size: current.length, etag: currentEtag }), contextOf(h));
+
+    // S3 delivers events out of order: the first upload's event comes last. Its size is that version's, not a mismatch.
+    await h.job.handleObject(objectEvent({ key: 'uploads/birds.zip', size: old.length, etag: oldEtag }), contextOf(h));
+
+    expect(h.sender.callbacks(UPLOADS_QUEUE)).toEqual([expect.objectContaining({ status: 'success', rows: ZIP_ROWS })]);
+    expect(h.store.keys(BUCKET).filter((key) => key.includes('.callback-failure-'))).toEqual([]);
   });
 
   it('an upload deleted before the job ran: SourceMissingError (acknowledged as skipped), no callback, nothing written', async () => {
