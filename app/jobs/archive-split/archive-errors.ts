@@ -1,8 +1,8 @@
-import { PermanentError, TransientError } from '../../../shared/errors';
+import { PermanentError } from '../../../shared/errors';
 
 /**
- * The archive-split job's failures. Permanent ones end with a failure callback and the message in the DLQ; the one
- * transient one starts the split again from the beginning.
+ * The archive-split job's failures. Permanent ones end with a failure callback and the message in the DLQ; a replaced
+ * archive is shared/errors.ts's ObjectChangedError (transient: the split starts again from the beginning).
  */
 
 /**
@@ -44,14 +44,6 @@ export class NotAnArchiveError extends PermanentError {
 export class CorruptArchiveError extends PermanentError {
   override readonly name = 'CorruptArchiveError';
   readonly reason = 'corrupt-archive';
-}
-
-/** The archive was replaced while it was being split (its ETag changed between reads): split again from the start. */
-export class SourceChangedError extends TransientError {
-  override readonly name = 'SourceChangedError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('source-changed', message, options);
-  }
 }
 
 /** The request's `totalSize` is not the archive object's size: the request describes some other upload. */

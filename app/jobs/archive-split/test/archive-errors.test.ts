@@ -1,6 +1,6 @@
-import { classifyFailure, PermanentError, TransientError } from '../../../../shared/errors';
+import { classifyFailure, PermanentError } from '../../../../shared/errors';
 import {
-  CorruptArchiveError, ManifestError, ManifestMissingError, NotAnArchiveError, SizeMismatchError, SourceChangedError, SplitRequestError,
+  CorruptArchiveError, ManifestError, ManifestMissingError, NotAnArchiveError, SizeMismatchError, SplitRequestError,
 } from '../archive-errors';
 
 describe('archive-split errors', () => {
@@ -15,14 +15,6 @@ describe('archive-split errors', () => {
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.name).toBe(name);
     expect(classifyFailure(error)).toEqual({ kind: 'permanent', reason, message: 'x' });
-  });
-
-  it('a replaced archive is transient (source-changed), so the split starts again from the beginning', () => {
-    const error = new SourceChangedError('ETag changed from "a" to "b"', { cause: new Error('precondition failed') });
-    expect(error).toBeInstanceOf(TransientError);
-    expect(error.name).toBe('SourceChangedError');
-    expect(error.cause).toBeInstanceOf(Error);
-    expect(classifyFailure(error)).toEqual({ kind: 'transient', reason: 'source-changed', message: 'ETag changed from "a" to "b"' });
   });
 
   it('a bad request keeps what could be read of its id and callback queue, for a failure callback', () => {

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { ZipFile } from 'yazl';
+import { classifyFailure, ObjectChangedError } from '../../../../shared/errors';
 import { MemoryLog } from '../../../../shared/log/logger';
 import { MemoryStore } from '../../../test/fakes/memory-store';
 import { CorruptArchiveError, ManifestMissingError, NotAnArchiveError, SizeMismatchError } from '../archive-errors';
@@ -116,6 +117,21 @@ describe('splitArchive over a ZIP read by ranged GETs', () => {
     await expect(splitArchive({ ...good, expectedSize: whole.length - 300 }, contextFor(store))).rejects.toThrow(CorruptArchiveError);
 
     await expect(splitArchive({ ...good, expectedSize: 12 }, contextFor(store))).rejects.toThrow(SizeMismatchError);
+  });
+
+  it('fails with ObjectChangedError, transient, when the archive is replaced while its entries are being read', async () => {
+    const store = new MemoryStore();
+    const request = await uploaded(store, 'replaced.zip', (path) => writeZipExport(path, ROWS, photos, MISSING_EVERY));
+    const readRange = store.readRange.bind(store);
+    let reads = 0;
+    store.readRange = async (ref, range, options) => {
+      // Between the format check and the first block of the ZIP, someone uploads a new version under the same key.
+      if (++reads === 2) store.add(BUCKET, request.source.key, Buffer.from('a newer export'));
+      return readRange(ref, range, options);
+    };
+    const failure = await splitArchive(request, contextFor(store)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ObjectChangedError);
+    expect(classifyFailure(failure).kind).toBe('transient');
   });
 
   it('answers undefined when the archive is gone, for the caller to decide what that means', async () => {
