@@ -102,13 +102,19 @@ function markers(store: MemoryStore): string[] {
   return store.keys(BUCKET).filter((key) => key.includes('.callback-'));
 }
 
-/** No image's bytes in any text: raw (as Latin-1 or UTF-8 would show them), hex or base64, from anywhere in a photo. */
+/**
+ * No image's bytes in any text: raw (as Latin-1 or UTF-8 would show them), hex or base64, from the start, middle and
+ * end of every photo. The offsets are multiples of 3, where a base64 of the whole photo has the slice's own encoding.
+ */
 function expectNoImageBytes(texts: readonly string[]): void {
   const all = texts.join('\n');
   for (const photo of photos) {
-    for (const offset of [0, Math.floor(photo.length / 2), photo.length - 24]) {
+    for (const offset of [0, photo.length / 2, photo.length - 24].map((at) => Math.floor(at / 3) * 3)) {
       const slice = photo.subarray(offset, offset + 24);
-      for (const encoded of [slice.toString('latin1'), slice.toString('utf8'), slice.toString('hex'), slice.toString('base64').slice(4, 28)]) {
+      // A decoded slice's first and last characters may differ from the whole photo's decoding (split sequences).
+      const decoded = [slice.toString('latin1'), slice.toString('utf8')].map((text) => text.slice(4, -4));
+      const inJson = decoded.map((text) => JSON.stringify(text).slice(1, -1));
+      for (const encoded of [...decoded, ...inJson, slice.toString('hex'), slice.toString('base64')]) {
         expect(all.includes(encoded)).toBe(false);
       }
     }
@@ -192,7 +198,6 @@ describe('at most two callbacks per outcome', () => {
     expect(h.sender.sent).toHaveLength(1);
     expect(h.store.calls.uploadStream).toBe(uploads);
     // The very objects of the first run, not equal copies: nothing was written again.
-    expect(parts.map((key) => h.store.object(BUCKET, key))).toEqual(before.map((object) => expect.objectContaining({ etag: object.etag })));
     parts.forEach((key, index) => expect(h.store.object(BUCKET, key)).toBe(before[index]));
     expect(before.every((object) => object.metadata[FINGERPRINT_METADATA]?.length === 64)).toBe(true);
     expect(h.log.messages('parts kept')).toEqual([{ kept: 3, toBuild: 0 }]);
@@ -294,8 +299,9 @@ describe('failures the requester hears of', () => {
     ['no usable downloadId', { downloadId: '' }, /downloadId must be/],
   ])('%s: no callback at all, and a SplitRequestError', async (_name, overrides, reason) => {
     const h = await harness();
-    await expect(h.job.handleRequest(requestFor('birds.zip', 1000, overrides), contextOf(h))).rejects.toThrow(SplitRequestError);
-    await expect(h.job.handleRequest(requestFor('birds.zip', 1000, overrides), contextOf(h))).rejects.toThrow(reason);
+    const thrown = await h.job.handleRequest(requestFor('birds.zip', 1000, overrides), contextOf(h)).then(() => undefined, (caught: unknown) => caught);
+    expect(thrown).toBeInstanceOf(SplitRequestError);
+    expect((thrown as Error).message).toMatch(reason);
     expect(h.sender.sent).toEqual([]);
     expect(h.store.keys(BUCKET)).toEqual([]);
   });
