@@ -5,16 +5,19 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBatchOnly, runBench, runCommandJobOnly, runFanoutOnly } from './run-bench';
+import { runArchiveOnly, runBatchOnly, runBench, runCommandJobOnly, runFanoutOnly } from './run-bench';
 
-const USAGE = `usage: node dist/bench/cli.js [--quick] [--only command|fanout|batch] [--out DIR] [--worker dist/app/main.js]
+const USAGE = `usage: node dist/bench/cli.js [--quick] [--only command|fanout|batch|archive] [--out DIR] [--worker dist/app/main.js]
                                [--program dist/app/jobs/command/geojson-stats.js] [--input-dir DIR] [--input-size 4000x3000]
   --quick       a smoke run of the whole harness in under two minutes (default out: a temporary directory)
   --only        command: only part 7 (the command job against its program run directly, about a minute), added to
                 the results.json already in --out (summary.md rendered again), or written alone as command-job.json;
                 fanout: only part 5's fan-out runs (issue 12, simulated, under a second), added the same way or
                 written alone as fanout.json; batch: only part 8 (issue 13: the batch job's records/s per vCPU
-                and bulk writes against one per record, a few minutes), added the same way or written alone as batch-job.json
+                and bulk writes against one per record, a few minutes), added the same way or written alone as batch-job.json;
+                archive: only part 9 (issue 14: the archive-split job on a generated 2 GiB export, ZIP and TAR.GZ, peak
+                RSS and MB/s against the raw S3 read rate; 10-15 minutes, the first run also generates the exports),
+                added the same way or written alone as archive-split.json
   --out         where results.json, summary.md and the PNGs go (default bench/results)
   --worker      the bundled worker to run end to end (default dist/app/main.js; npm run build makes it)
   --program     the command job's example program (default dist/app/jobs/command/geojson-stats.js; npm run build)
@@ -40,8 +43,8 @@ async function main(): Promise<number> {
   }
   // `npm run bench --quick` (without `--`) reaches the script only as npm's config variable.
   const quick = values.quick || process.env.npm_config_quick === 'true';
-  if (values.only !== undefined && values.only !== 'command' && values.only !== 'fanout' && values.only !== 'batch') {
-    console.error(`--only takes one part, command, fanout or batch; got "${values.only}"\n${USAGE}`);
+  if (values.only !== undefined && !['command', 'fanout', 'batch', 'archive'].includes(values.only)) {
+    console.error(`--only takes one part, command, fanout, batch or archive; got "${values.only}"\n${USAGE}`);
     return 2;
   }
   const size = /^(\d+)x(\d+)$/.exec(values['input-size']);
@@ -64,6 +67,7 @@ async function main(): Promise<number> {
   };
   if (values.only === 'fanout') runFanoutOnly(options);
   else if (values.only === 'batch') await runBatchOnly(options);
+  else if (values.only === 'archive') await runArchiveOnly(options);
   else await (values.only === 'command' ? runCommandJobOnly(options) : runBench(options));
   console.log(`results written to ${resolve(outDir)}`);
   return 0;

@@ -36,6 +36,8 @@ import {
 } from './parameters';
 import { compareDynamoDbWrites, compareMongoDbWrites, ensureBatchSet, measureBatchEndToEnd, measureModelCeiling } from './measure/batch-job';
 import { batchJobText, batchWriteTargets, type BatchJobMeasurement, type StoreWriteComparison } from './report/batch-report';
+import { archiveSplitTargets, archiveSplitText, type ArchiveSplitMeasurement } from './report/archive-report';
+import { ARCHIVE_IMAGE_BYTES, measureArchiveSplitPart } from './measure/archive-split';
 import { fanoutTarget, fanoutText } from './report/fanout-report';
 import { duration } from './report/markdown-table';
 import { commandJobText, summaryMarkdown } from './report/summary';
@@ -45,6 +47,12 @@ import { checkTargets } from './check-targets';
 import { formatVerdict, TARGETS, type TargetCheck } from './targets';
 import { DEFAULT_INFRA_CONFIG } from '../../infra/src/config';
 import { commandJobModule } from '../../app/jobs/command';
+import {
+  ARCHIVE_MESSAGE_DEADLINE_SECONDS,
+  ARCHIVE_SPLIT_TASK,
+  DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB,
+  DISK_BUDGET_SHARE,
+} from '../../infra/src/pipelines/archive-split-settings';
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -80,6 +88,11 @@ interface Plan {
   /** Part 8: demo records through the batch worker, and results written each way per store. */
   readonly batchRecords: number;
   readonly batchWrites: number;
+  /** Part 9: the generated exports split by the archive-split worker (the TAR.GZ only where asked), BATCH_SIZE, raw reads per archive. */
+  readonly archiveSizes: readonly { readonly targetBytes: number; readonly tarGz: boolean }[];
+  readonly archiveBatchSize: number;
+  readonly archiveRawReads: number;
+  readonly archiveTimeoutSeconds: number;
 }
 
 /** One decode-heavy run: its inputs, queued `copies` times each, and any worker setting that differs. */
@@ -133,6 +146,10 @@ function plan(quick: boolean): Plan {
       programStarts: 3,
       batchRecords: 200,
       batchWrites: 200,
+      archiveSizes: [{ targetBytes: 96 * 2 ** 20, tarGz: true }],
+      archiveBatchSize: 500,
+      archiveRawReads: 2,
+      archiveTimeoutSeconds: 300,
     };
   }
   return {
@@ -163,6 +180,14 @@ function plan(quick: boolean): Plan {
     programStarts: 10,
     batchRecords: 2000,
     batchWrites: 2000,
+    // The issue's 2 GB export as ZIP and TAR.GZ, and a small ZIP first: memory that does not follow the archive's size.
+    archiveSizes: [
+      { targetBytes: 128 * 2 ** 20, tarGz: false },
+      { targetBytes: 2 * 2 ** 30, tarGz: true },
+    ],
+    archiveBatchSize: 2000,
+    archiveRawReads: 2,
+    archiveTimeoutSeconds: 1800,
   };
 }
 
@@ -200,7 +225,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const jpegs = inputs.filter((input) => input.format === 'jpeg').map((input) => input.path);
   const pngs = inputs.filter((input) => input.format === 'png').map((input) => input.path);
 
-  log('1/8 transform ceiling');
+  log('1/9 transform ceiling');
   const rows: ThroughputMeasurement[] = [];
   for (const size of WORKER_SIZES) {
     rows.push(await measureResizeProcessor(`ResizeProcessor JPEG -> ${sizeLabel([size])}`, jpegs, [size], cores, work.ceilingImages));
@@ -232,7 +257,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log(`  ${row.label} @${row.concurrency}: ${row.imagesPerSecond.toFixed(2)} images/s, ${(row.cpuSecondsPerImage * 1000).toFixed(0)} ms CPU/image`);
   }
 
-  log('2/8 worker end to end');
+  log('2/9 worker end to end');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
   const sweep: WorkerRunResult[] = [];
   let longRun: WorkerRunResult | undefined;
@@ -283,17 +308,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await stack.close();
     }
 
-    log(`3/8 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
+    log(`3/9 decode-heavy inputs: one worker at CONCURRENCY=${DECODE_HEAVY_CONCURRENCY} in a ${DEFAULT_INFRA_CONFIG.taskMemory} MiB memory cgroup`);
     const decodeHeavyRuns = await measureDecodeHeavy(options, work, scratch, log);
 
-    log('4/8 cold start');
+    log('4/9 cold start');
     const coldStart = await measureColdStart(options.workerScript, join(scratch, 'cold.db'), work.coldStarts);
     log(`  median ${coldStart.medianMs.toFixed(0)} ms over ${coldStart.runs.length}`);
 
     const best = sweep.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
     const perVcpu = best.imagesPerSecond / cores;
     const perTaskImagesPerSecond = perVcpu * DEFAULT_TASK_SIZE.vcpu;
-    log(`5/8 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
+    log(`5/9 scaling simulation: ${perTaskImagesPerSecond.toFixed(2)} images/s per ${DEFAULT_TASK_SIZE.vcpu}-vCPU task`);
     const perImage = measuredPerImageRequests(best, queueCalls!, DEFAULT_SIMULATION.receiveBatchSize);
     const costInputs = { prices: PRICES, taskSize: DEFAULT_TASK_SIZE, perImage, scalerRun: DEFAULT_SCALER_RUN };
     const scenarios = standardScenarios({ ...DEFAULT_SIMULATION, perTaskImagesPerSecond }).map((spec) => compareRules(spec, costInputs));
@@ -315,14 +340,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // Issue 12: fan-out runs to the aggregated result. Pure simulation, independent of the measured rate.
     const fanout = simulateFanoutPart(log);
 
-    log('6/8 cost per million images');
+    log('6/9 cost per million images');
     const lambdaPerMillion = lambdaCostPerMillion(perVcpu, DEFAULT_LAMBDA, PRICES, perImage);
 
-    log('7/8 command job against the program run directly');
+    log('7/9 command job against the program run directly');
     const commandJob = await measureCommandJobPart(options, work, join(scratch, 'command-job'), false, log);
 
-    log('8/8 batch job: records per second per vCPU, bulk writes against one per record');
+    log('8/9 batch job: records per second per vCPU, bulk writes against one per record');
     const batchJob = await measureBatchJobPart(options, work, join(scratch, 'batch-job'), false, log);
+
+    log('9/9 archive split: a generated export split into batch ZIPs, against the raw S3 read rate');
+    const archiveSplit = await measureArchivePart(options, work, join(scratch, 'archive-split'), false, log);
 
     const partial = {
       machine: { ...machine, loadAverageMax },
@@ -342,6 +370,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       simulation: { perTaskImagesPerSecond, taskSize: DEFAULT_TASK_SIZE, scenarios, largeLaunch, startFailures: startFailures.map(storedStartFailure), fanout },
       commandJob,
       batchJob,
+      archiveSplit,
       cost: { pricesAsOf: PRICES_AS_OF, prices: PRICES, perImage, lambda: DEFAULT_LAMBDA, lambdaPerMillion },
     };
     const results: BenchResults = { ...partial, targets: allTargets(partial) };
@@ -423,9 +452,17 @@ export async function runCommandJobOnly(options: BenchOptions): Promise<BenchRes
   }
 }
 
-/** Every target: the ones of check-targets.ts, the fan-out run's (issue 12) and the batch job's bulk writes (issue 13). */
+/**
+ * Every target: the ones of check-targets.ts, the fan-out run's (issue 12), the batch job's bulk writes (issue 13) and
+ * the archive split's memory and throughput (issue 14).
+ */
 function allTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
-  return [...checkTargets(results), fanoutTarget(results.simulation.fanout), ...batchWriteTargets(results.batchJob)];
+  return [
+    ...checkTargets(results),
+    fanoutTarget(results.simulation.fanout),
+    ...batchWriteTargets(results.batchJob),
+    ...archiveSplitTargets(results.archiveSplit),
+  ];
 }
 
 /** The fan-out scenarios of part 5 (issue 12), with a line each in the log. */
@@ -601,6 +638,90 @@ export async function runBatchOnly(options: BenchOptions): Promise<BenchResults 
     }
     const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
     const partial = { ...stored, batchJob };
+    const results: BenchResults = { ...partial, targets: allTargets(partial) };
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    const summary = summaryMarkdown(results);
+    writeFileSync(join(options.outDir, 'summary.md'), summary);
+    options.log('');
+    options.log(summary);
+    return results;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Part 9 (issue 14): the archive-split worker on generated exports (s3rver on 127.0.0.1, in this process), in a memory
+ * cgroup of the archive-split task's size, against the raw read rate of each archive through the same endpoint.
+ */
+async function measureArchivePart(
+  options: BenchOptions,
+  work: Plan,
+  scratch: string,
+  alone: boolean,
+  log: (line: string) => void,
+): Promise<ArchiveSplitMeasurement> {
+  mkdirSync(scratch, { recursive: true });
+  const loadAtStart = loadavg()[0] ?? 0;
+  const part = await measureArchiveSplitPart({
+    workerScript: options.workerScript,
+    inputDir: options.inputDir,
+    scratch,
+    sizes: work.archiveSizes,
+    batchSize: work.archiveBatchSize,
+    rawReads: work.archiveRawReads,
+    timeoutSeconds: work.archiveTimeoutSeconds,
+    memoryLimitMiB: ARCHIVE_SPLIT_TASK.memory,
+    diskBudgetMiB: Math.floor(DEFAULT_ARCHIVE_EPHEMERAL_STORAGE_GIB * 1024 * DISK_BUDGET_SHARE),
+    messageDeadlineSeconds: ARCHIVE_MESSAGE_DEADLINE_SECONDS,
+    log,
+  });
+  return {
+    measuredAt: new Date().toISOString(),
+    alone,
+    cores: availableParallelism(),
+    loadAverage: [loadAtStart, loadavg()[0] ?? 0],
+    server: 's3rver 3.7.1 on 127.0.0.1 (in the bench process)',
+    taskVcpu: ARCHIVE_SPLIT_TASK.cpu / 1024,
+    exports: part.exports.map((set) => ({
+      images: set.images,
+      imageBytes: set.imageBytes,
+      rows: set.rows,
+      minImageBytes: ARCHIVE_IMAGE_BYTES.min,
+      maxImageBytes: ARCHIVE_IMAGE_BYTES.max,
+      tarOrder: set.tarOrder,
+      generatedSeconds: set.generatedSeconds,
+    })),
+    uploads: part.uploads,
+    runs: part.runs,
+  };
+}
+
+/**
+ * `--only archive`: part 9 alone (the first run generates and caches the exports). Added to the results.json already
+ * in outDir (its other parts kept, the targets checked again, summary.md rendered again; the charts do not change),
+ * or, when there is none, written alone as archive-split.json, with its section printed.
+ */
+export async function runArchiveOnly(options: BenchOptions): Promise<BenchResults | undefined> {
+  const work = plan(options.quick);
+  mkdirSync(options.outDir, { recursive: true });
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-archive-'));
+  try {
+    const sizes = work.archiveSizes.map((size) => `${(size.targetBytes / 2 ** 20).toFixed(0)} MiB${size.tarGz ? ' (ZIP and TAR.GZ)' : ' (ZIP)'}`).join(', ');
+    options.log(`archive split: exports of ${sizes}, BATCH_SIZE ${work.archiveBatchSize} (${options.quick ? 'quick' : 'full'} plan)`);
+    const archiveSplit = await measureArchivePart(options, work, scratch, true, options.log);
+    const resultsPath = join(options.outDir, 'results.json');
+    if (!existsSync(resultsPath)) {
+      writeFileSync(join(options.outDir, 'archive-split.json'), `${JSON.stringify(archiveSplit, null, 2)}\n`);
+      options.log('');
+      options.log(archiveSplitText(archiveSplit));
+      options.log('');
+      for (const check of archiveSplitTargets(archiveSplit)) options.log(`target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}${check.note ? ` (${check.note})` : ''}`);
+      options.log(`no results.json in ${options.outDir} to add it to: written alone as archive-split.json`);
+      return undefined;
+    }
+    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
+    const partial = { ...stored, archiveSplit };
     const results: BenchResults = { ...partial, targets: allTargets(partial) };
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     const summary = summaryMarkdown(results);

@@ -2,6 +2,7 @@ import type { BenchResults, MachineInfo } from '../bench-results';
 import { DEFAULT_SIMULATION } from '../parameters';
 import { SCALER_TIMEOUT_SECONDS } from '../simulation/scaling-rules';
 import { formatVerdict } from '../targets';
+import { archiveSplitText } from './archive-report';
 import { batchJobText } from './batch-report';
 import { fanoutText } from './fanout-report';
 import { dollars, duration, fixed, markdownTable } from './markdown-table';
@@ -112,6 +113,8 @@ export function summaryMarkdown(results: BenchResults): string {
     commandJobText(results),
     '### 8. Batch job: records per second per vCPU, and bulk writes against one write per record (issue 13)',
     batchJobText(results.batchJob),
+    '### 9. Archive split: a generated export into batch ZIPs, against the raw S3 read rate (issue 14)',
+    archiveSplitText(results.archiveSplit),
     '### Targets',
     markdownTable(
       ['target', 'measured', 'verdict', 'note'],
