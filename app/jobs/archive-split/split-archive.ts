@@ -85,7 +85,11 @@ async function splitZip(
     const plan = planFor(request, manifest, zip.entries, head.etag, context.settings);
     const pending = await partsToBuild(plan, context);
     for (const batch of pending) {
-      const files: BatchZipFile[] = batch.files.map((file) => ({
+      // In archive order, not the rows': an export's files are seldom stored in manifest order, and read as the rows
+      // name them each one costs a block GET of its own once the archive outgrows the block cache (a 51 MiB ZIP of
+      // shuffled entries was read as 6 GB). The batch ZIP lists them in this order; its manifest.csv keeps the rows'.
+      const inArchiveOrder = [...batch.files].sort((a, b) => a.entryIndex - b.entryIndex);
+      const files: BatchZipFile[] = inArchiveOrder.map((file) => ({
         nameInZip: file.nameInZip,
         size: file.size,
         open: (signal?: AbortSignal) => zip.openEntry(zip.entries[file.entryIndex]!, signal),
