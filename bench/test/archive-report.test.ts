@@ -165,6 +165,7 @@ describe('archive split throughput and memory, reported', () => {
     expect(text).toContain('the ZIP, 2.0 GiB split at 50.0 MB/s, **0.50x** the raw read\'s 100 MB/s.');
     expect(text).toContain('The worker used 21.5 CPU s (10.0 ms per MB; the raw reader 2.3 ms per MB), so with one vCPU to itself it would split at most 99.9 MB/s (1.00x the raw read)');
     expect(text).toContain('it kept 0.50 of a vCPU busy, while s3rver and the bench used 30.0 CPU s (0.70 of a vCPU) and the machine\'s load average was 1.2-2.5 on 2 cores.');
+    expect(text).toContain('on a machine other work shares (two raw reads of one object differed by up to 1.3x). A bar such as 0.5x');
     expect(text).toContain('A bar such as 0.5x would be a verdict on s3rver and the machine\'s other load, not on the job');
     expect(throughputText(measurement([tarRun()]))).toBe('Throughput: no ZIP was split to the end, so there is no ratio to report.');
   });
@@ -187,6 +188,13 @@ describe('archive split section of the summary', () => {
     expect(text).toContain(
       '| TAR.GZ, 2.0 GiB | 2.00 GiB | 100 | 85.9 | 25.0 | **0.25x** | **300** | 150 / 1024 | 300 MiB / 290 MiB | 2 (1 listing + 1 building) | 2.000x, 1.000x |',
     );
+    expect(text).toContain('A generated export (28,000 incompressible "photos" of 50-100 kB, 2.00 GiB in all, and a 28,000-row manifest.csv), as a ZIP');
+    expect(text).toContain('is stored in s3rver 3.7.1 on 127.0.0.1 (in the bench process). **Raw read**');
+    const withOthers = archiveSplitText({
+      ...measurement(),
+      exports: [...measurement().exports, { images: 200_000, imageBytes: 200e6, rows: 200_000, minImageBytes: 500, maxImageBytes: 1500, tarOrder: '', generatedSeconds: 300 }],
+    });
+    expect(withOthers).toContain('(in the bench process), with ZIPs of the same kind holding 200,000 files of 0.5-1.5 kB (191 MiB). **Raw read**');
     expect(text).toContain('inside a cgroup v1 memory group limited to the archive-split task\'s memory (1024 MiB');
     expect(text).toContain('BATCH_SIZE 2000, DISK_BUDGET_MIB 40960');
     expect(text).toContain('Raw reads: ZIP, 2.0 GiB: 100, 80 MB/s; TAR.GZ, 2.0 GiB: 100, 80 MB/s.');

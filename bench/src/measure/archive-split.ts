@@ -74,6 +74,8 @@ export interface ArchiveExportSet {
   readonly generatedSeconds: number | undefined;
   /** How the TAR.GZ orders its entries. */
   readonly tarOrder: string;
+  readonly minImageBytes: number;
+  readonly maxImageBytes: number;
 }
 
 /** Bumped whenever the generator changes, so a cached export is never mistaken for the new one. */
@@ -139,7 +141,9 @@ export function manifestCsv(images: readonly PlannedImage[]): Buffer {
  * disk entry by entry: at most one image is in memory at a time.
  */
 export async function ensureArchiveExport(inputDir: string, spec: ArchiveExportSpec): Promise<ArchiveExportSet> {
-  const label = `${Math.round(spec.targetBytes / 2 ** 20)}MiB-seed${spec.seed}-v${GENERATOR_VERSION}`;
+  // The image size range only when it is not the default, so the photos' exports keep their cached names.
+  const range = spec.minImageBytes === ARCHIVE_IMAGE_BYTES.min && spec.maxImageBytes === ARCHIVE_IMAGE_BYTES.max ? '' : `-${spec.minImageBytes}to${spec.maxImageBytes}B`;
+  const label = `${Math.round(spec.targetBytes / 2 ** 20)}MiB${range}-seed${spec.seed}-v${GENERATOR_VERSION}`;
   const dir = join(inputDir, `archive-split-${label}`);
   mkdirSync(dir, { recursive: true });
   const images = plannedImages(spec);
@@ -170,6 +174,8 @@ export async function ensureArchiveExport(inputDir: string, spec: ArchiveExportS
     rows: images.length,
     archives: [archive('zip', zipPath), ...(spec.tarGz ? [archive('tar.gz', tarPath)] : [])],
     generatedSeconds: generated ? elapsedSeconds(startedAt) : undefined,
+    minImageBytes: spec.minImageBytes,
+    maxImageBytes: spec.maxImageBytes,
     tarOrder:
       `manifest first, then the images shuffled within windows of ${TAR_SHUFFLE_WINDOW.toLocaleString('en-US')} (as an exporter ` +
       'writing files as its workers finish them), so batches straddle windows and entries arrive before their batch is open',
@@ -662,8 +668,8 @@ export interface ArchivePartOptions {
   readonly workerScript: string;
   readonly inputDir: string;
   readonly scratch: string;
-  /** Each export size; the TAR.GZ only where asked. */
-  readonly sizes: readonly { readonly targetBytes: number; readonly tarGz: boolean }[];
+  /** Each export; the TAR.GZ only where asked. */
+  readonly exports: readonly ArchiveExportPlan[];
   readonly batchSize: number;
   readonly rawReads: number;
   readonly timeoutSeconds: number;
@@ -671,6 +677,13 @@ export interface ArchivePartOptions {
   readonly diskBudgetMiB: number;
   readonly messageDeadlineSeconds: number;
   readonly log: (line: string) => void;
+}
+
+/** One export to generate and split: about `targetBytes` of images of `imageBytes` (default 50-100 kB). */
+export interface ArchiveExportPlan {
+  readonly targetBytes: number;
+  readonly tarGz: boolean;
+  readonly imageBytes?: { readonly min: number; readonly max: number };
 }
 
 export const ARCHIVE_IMAGE_BYTES = Object.freeze({ min: 50_000, max: 100_000 });
@@ -682,16 +695,17 @@ export interface ArchivePartResult {
   readonly runs: readonly ArchiveSplitRun[];
 }
 
-export function archiveLabel(format: ArchiveFormat, bytes: number): string {
+export function archiveLabel(format: ArchiveFormat, bytes: number, rows: number): string {
   const size = bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
-  return `${format === 'zip' ? 'ZIP' : 'TAR.GZ'}, ${size}`;
+  return `${format === 'zip' ? 'ZIP' : 'TAR.GZ'}, ${size}, ${rows.toLocaleString('en-US')} rows`;
 }
 
 export async function measureArchiveSplitPart(options: ArchivePartOptions): Promise<ArchivePartResult> {
   const { log } = options;
   const exports: ArchiveExportSet[] = [];
-  for (const size of options.sizes) {
-    const spec: ArchiveExportSpec = { targetBytes: size.targetBytes, seed: ARCHIVE_SEED, minImageBytes: ARCHIVE_IMAGE_BYTES.min, maxImageBytes: ARCHIVE_IMAGE_BYTES.max, tarGz: size.tarGz };
+  for (const plan of options.exports) {
+    const imageBytes = plan.imageBytes ?? ARCHIVE_IMAGE_BYTES;
+    const spec: ArchiveExportSpec = { targetBytes: plan.targetBytes, seed: ARCHIVE_SEED, minImageBytes: imageBytes.min, maxImageBytes: imageBytes.max, tarGz: plan.tarGz };
     const set = await ensureArchiveExport(options.inputDir, spec);
     exports.push(set);
     log(
@@ -706,7 +720,7 @@ export async function measureArchiveSplitPart(options: ArchivePartOptions): Prom
   try {
     for (const set of exports) {
       for (const archive of set.archives) {
-        const label = archiveLabel(archive.format, archive.bytes);
+        const label = archiveLabel(archive.format, archive.bytes, set.rows);
         const stored = await uploadArchive(s3, archive);
         uploads.push({ label, seconds: stored.seconds });
         const rawRead = await measureRawRead(s3.endpoint, stored.key, archive.bytes, options.rawReads, options.workerScript);

@@ -211,6 +211,14 @@ export function archiveSplitTargets(measurement: ArchiveSplitMeasurement | undef
   });
 }
 
+/** How far apart two raw reads of one object were, at most: how much the machine's other work moves a rate. */
+function spreadText(measurement: ArchiveSplitMeasurement): string {
+  const spreads = measurement.runs
+    .filter((run) => run.rawRead.readSeconds.length > 1)
+    .map((run) => Math.max(...run.rawRead.readSeconds) / Math.min(...run.rawRead.readSeconds));
+  return spreads.length === 0 ? '' : ` (two raw reads of one object differed by up to ${fixed(Math.max(...spreads), 1)}x)`;
+}
+
 /** Archive MB (10^6) per CPU second of the worker's tree: what one vCPU of its own would split at most. */
 export function megabytesPerWorkerCpuSecond(run: ArchiveSplitRun): number | undefined {
   return run.workerCpuSeconds > 0 ? run.archiveBytes / 1e6 / run.workerCpuSeconds : undefined;
@@ -239,7 +247,7 @@ export function throughputText(measurement: ArchiveSplitMeasurement): string {
     'tell the job\'s rate from its surroundings: the split reads the archive and writes as many bytes back through the same ' +
     's3rver, which runs in the bench process on the same cores (receiving, hashing and storing each part, then joining ' +
     'the parts of each batch ZIP into one file), while the raw read only reads; the two rates are also taken minutes apart ' +
-    'on a machine other work shares (the raw reads of one object vary by up to 2x). A bar such as 0.5x would be a verdict on ' +
+    `on a machine other work shares${spreadText(measurement)}. A bar such as 0.5x would be a verdict on ` +
     's3rver and the machine\'s other load, not on the job; the CPU figure above is the job\'s own.'
   );
 }
@@ -258,6 +266,10 @@ export function mib(bytes: number | undefined): string {
   if (bytes === undefined) return 'n/a';
   if (bytes === 0) return '0';
   return bytes >= 10 * 2 ** 30 ? `${fixed(bytes / 2 ** 30, 1)} GiB` : `${fixed(bytes / 2 ** 20, bytes < 2 ** 20 ? 2 : 0)} MiB`;
+}
+
+function kB(bytes: number): string {
+  return bytes >= 10_000 ? fixed(bytes / 1000, 0) : fixed(bytes / 1000, 1);
 }
 
 function sizeLabel(bytes: number): string {
@@ -307,10 +319,13 @@ export function archiveSplitText(measurement: ArchiveSplitMeasurement | undefine
   const cgroupLine = first!.cgroup.measured
     ? `inside a cgroup v1 memory group limited to the archive-split task's memory (${first!.cgroup.limitMiB} MiB, also its TASK_MEMORY_MIB; past it the kernel kills, as Fargate does)`
     : `with no memory limit (${first!.cgroup.reason}); its RSS is sampled all the same`;
+  const others = measurement.exports.filter((item) => item !== largest).map((item) =>
+    `${item.images.toLocaleString('en-US')} files of ${kB(item.minImageBytes)}-${kB(item.maxImageBytes)} kB (${sizeLabel(item.imageBytes)})`);
   const intro =
-    `A generated export (${largest.images.toLocaleString('en-US')} incompressible "photos" of ${fixed(largest.minImageBytes / 1000, 0)}-` +
-    `${fixed(largest.maxImageBytes / 1000, 0)} kB, ${sizeLabel(largest.imageBytes)} in all, and a ${largest.rows.toLocaleString('en-US')}-row manifest.csv), ` +
-    `as a ZIP (images stored) and as a TAR.GZ of the same content (gzip level 1; ${largest.tarOrder}), is stored in ${measurement.server}. ` +
+    `A generated export (${largest.images.toLocaleString('en-US')} incompressible "photos" of ${kB(largest.minImageBytes)}-` +
+    `${kB(largest.maxImageBytes)} kB, ${sizeLabel(largest.imageBytes)} in all, and a ${largest.rows.toLocaleString('en-US')}-row manifest.csv), ` +
+    `as a ZIP (images stored) and as a TAR.GZ of the same content (gzip level 1; ${largest.tarOrder}), is stored in ${measurement.server}` +
+    `${others.length > 0 ? `, with ZIPs of the same kind holding ${others.join(' and ')}` : ''}. ` +
     '**Raw read**: a separate Node process GETs the whole object once with the SDK, configured as the worker\'s client, and discards ' +
     'the bytes; the faster of two reads. **Split**: one bundled worker (`JOB=archive-split`, CONCURRENCY 1, its default) gets the ' +
     `original system's request message for the archive, BATCH_SIZE ${first!.batchSize}, DISK_BUDGET_MIB ${first!.diskBudgetMiB} (the ` +
