@@ -190,6 +190,9 @@ describe('archive split section of the summary', () => {
     );
     expect(text).toContain('A generated export (28,000 incompressible "photos" of 50-100 kB, 2.00 GiB in all, and a 28,000-row manifest.csv), as a ZIP');
     expect(text).toContain('is stored in s3rver 3.7.1 on 127.0.0.1 (in the bench process). **Raw read**');
+    expect(text).toContain('discards the bytes; the fastest of two reads one after another. **Split**');
+    const oneRead = archiveSplitText(measurement([zipRun({ rawRead: { ...zipRun().rawRead, readSeconds: [21.5], readerCpuSeconds: [5] } })]));
+    expect(oneRead).toContain('discards the bytes. **Split**');
     const withOthers = archiveSplitText({
       ...measurement(),
       exports: [...measurement().exports, { images: 200_000, imageBytes: 200e6, rows: 200_000, minImageBytes: 500, maxImageBytes: 1500, tarOrder: '', generatedSeconds: 300 }],

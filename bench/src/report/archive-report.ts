@@ -268,6 +268,11 @@ export function mib(bytes: number | undefined): string {
   return bytes >= 10 * 2 ** 30 ? `${fixed(bytes / 2 ** 30, 1)} GiB` : `${fixed(bytes / 2 ** 20, bytes < 2 ** 20 ? 2 : 0)} MiB`;
 }
 
+function readsText(reads: number): string {
+  if (reads <= 1) return '';
+  return `; the fastest of ${reads === 2 ? 'two' : reads} reads one after another`;
+}
+
 function kB(bytes: number): string {
   return bytes >= 10_000 ? fixed(bytes / 1000, 0) : fixed(bytes / 1000, 1);
 }
@@ -327,7 +332,7 @@ export function archiveSplitText(measurement: ArchiveSplitMeasurement | undefine
     `as a ZIP (images stored) and as a TAR.GZ of the same content (gzip level 1; ${largest.tarOrder}), is stored in ${measurement.server}` +
     `${others.length > 0 ? `, with ZIPs of the same kind holding ${others.join(' and ')}` : ''}. ` +
     '**Raw read**: a separate Node process GETs the whole object once with the SDK, configured as the worker\'s client, and discards ' +
-    'the bytes; the faster of two reads. **Split**: one bundled worker (`JOB=archive-split`, CONCURRENCY 1, its default) gets the ' +
+    `the bytes${readsText(first!.rawRead.readSeconds.length)}. **Split**: one bundled worker (\`JOB=archive-split\`, CONCURRENCY 1, its default) gets the ` +
     `original system's request message for the archive, BATCH_SIZE ${first!.batchSize}, DISK_BUDGET_MIB ${first!.diskBudgetMiB} (the ` +
     `pipeline's default), ${cgroupLine}. Timed from the first receive to the callback in its queue (a local queue file); ` +
     'MB/s is the archive\'s bytes (10^6) over that time, and the ratio is that over the raw read\'s. Peak RSS is the peak of the worker ' +
