@@ -1,3 +1,4 @@
+import { ARCHIVE_KNOBS, type ArchiveKnob } from '../../../shared/archive-split/archive-knobs';
 import { EnvReader, deepFreeze } from '../../src/job/env-reader';
 
 /** The archive-split job's settings, read once at start; every bad variable is named in one ConfigError. */
@@ -20,10 +21,13 @@ export interface ArchiveSettings {
   readonly allowedBuckets: readonly string[];
   /** MAX_MANIFEST_BYTES (default 64 MiB): the manifest is read into memory whole. */
   readonly maxManifestBytes: number;
+  /** MAX_MANIFEST_ROWS (default 200,000): a manifest with more data rows is refused before it is planned. */
+  readonly maxManifestRows: number;
+  /** MAX_ARCHIVE_ENTRIES (default 200,000): an archive listing more entries is refused. */
+  readonly maxArchiveEntries: number;
 }
 
 export const DEFAULT_OUTPUT_PREFIX = 'batch/';
-const MiB = 1024 * 1024;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Queue URLs are SQS URLs or, locally, queue file paths: any text without spaces or control characters. */
@@ -32,7 +36,8 @@ const QUEUE_URL = /^[^\s\u0000-\u001f\u007f]+$/;
 
 export function readArchiveSettings(env: NodeJS.ProcessEnv): ArchiveSettings {
   const read = new EnvReader(env);
-  const batchSize = read.int('BATCH_SIZE', 2000, 1, 100_000);
+  const knob = (name: ArchiveKnob) => read.int(name, ARCHIVE_KNOBS[name].fallback, ARCHIVE_KNOBS[name].min, ARCHIVE_KNOBS[name].max);
+  const batchSize = knob('BATCH_SIZE');
   const manifestName = read.parsed('MANIFEST_NAME', 'manifest.csv', parseFileName, 'a file name (no "/" or "\\", no control characters, at most 255 bytes)');
   const imageColumn = read.parsed('IMAGE_COLUMN', 'image', (raw) => (CONTROL.test(raw) || raw.length > 256 ? undefined : raw), 'a column name of at most 256 characters');
   // An empty OUTPUT_PREFIX is a choice (the bucket root), not an unset variable.
@@ -59,7 +64,9 @@ export function readArchiveSettings(env: NodeJS.ProcessEnv): ArchiveSettings {
     const items = splitList(raw);
     return items.every(isBucketName) ? items : undefined;
   }, 'a comma-separated list of S3 bucket names (3-63 of a-z, 0-9, "." and "-")');
-  const maxManifestBytes = read.int('MAX_MANIFEST_BYTES', 64 * MiB, 1024, 1024 * MiB);
+  const maxManifestBytes = knob('MAX_MANIFEST_BYTES');
+  const maxManifestRows = knob('MAX_MANIFEST_ROWS');
+  const maxArchiveEntries = knob('MAX_ARCHIVE_ENTRIES');
   read.throwIfInvalid();
   return deepFreeze({
     batchSize,
@@ -71,6 +78,8 @@ export function readArchiveSettings(env: NodeJS.ProcessEnv): ArchiveSettings {
     allowedCallbackQueues: [...new Set([...(callbackQueueUrl !== undefined ? [callbackQueueUrl] : []), ...allowedCallbackQueues])],
     allowedBuckets: [...new Set(allowedBuckets)],
     maxManifestBytes,
+    maxManifestRows,
+    maxArchiveEntries,
   });
 }
 

@@ -8,6 +8,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_GLOBAL = /[\u0000-\u001f\u007f-\u009f]/g;
 
+export const MAX_PATH_BYTES = 4096;
+export const MAX_SEGMENT_BYTES = 255;
+
 /** Why a path must not be used, or undefined when it is safe (relative, without `..`, printable, `/`-separated). */
 export function unsafePathReason(path: string): string | undefined {
   if (path === '') return 'empty path';
@@ -18,6 +21,11 @@ export function unsafePathReason(path: string): string | undefined {
   // Windows tools treat `\` as a separator: `a\..\..\x` is a traversal there even though it is one name here.
   if (path.includes('\\')) return 'backslash';
   if (path.includes('..') && path.split('/').includes('..')) return '".." segment';
+  // Past these no file system can hold the name (Linux: 4096 per path, 255 per name), unzip cuts it, and a ZIP entry
+  // name cannot pass 65,535 bytes at all.
+  // (A UTF-16 unit is at most 3 bytes of UTF-8: shorter strings need no counting, and almost every path is one.)
+  if (path.length > MAX_PATH_BYTES / 3 && Buffer.byteLength(path) > MAX_PATH_BYTES) return `longer than ${MAX_PATH_BYTES} bytes`;
+  if (path.length > MAX_SEGMENT_BYTES / 3 && path.split('/').some((segment) => Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)) return `a name longer than ${MAX_SEGMENT_BYTES} bytes`;
   return undefined;
 }
 

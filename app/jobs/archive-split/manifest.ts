@@ -58,7 +58,7 @@ export function findManifestEntry(entries: readonly ArchiveEntry[], manifestName
  * holding commas, quotes and line breaks. Blank lines and records whose every field is blank are skipped; a manifest
  * with no rows is not an error (it splits into nothing).
  */
-export function parseManifest(bytes: Buffer, manifestPath: string, options: { readonly imageColumn: string; readonly maxBytes: number }): Manifest {
+export function parseManifest(bytes: Buffer, manifestPath: string, options: { readonly imageColumn: string; readonly maxBytes: number; readonly maxRows?: number }): Manifest {
   const where = `manifest ${JSON.stringify(printablePath(manifestPath))}`;
   if (bytes.length > options.maxBytes) {
     throw new ManifestError(`${where} is ${bytes.length} bytes, more than MAX_MANIFEST_BYTES (${options.maxBytes})`);
@@ -70,7 +70,11 @@ export function parseManifest(bytes: Buffer, manifestPath: string, options: { re
     // A Latin-1 or UTF-16 manifest would decode to names that match nothing in the archive: refuse it plainly instead.
     throw new ManifestError(`${where} is not UTF-8 text (save it as "CSV UTF-8")`);
   }
-  const records = readRecords(text, where);
+  // Parsing stops one record past the limit: a manifest of millions of short rows costs the limit, not its size.
+  const records = readRecords(text, where, options.maxRows === undefined ? undefined : options.maxRows + 2);
+  if (options.maxRows !== undefined && records.length > options.maxRows + 1) {
+    throw new ManifestError(`${where} has more than MAX_MANIFEST_ROWS (${options.maxRows}) rows: split the export, or raise MAX_MANIFEST_ROWS with the task's memory`);
+  }
   const [headerRecord, ...dataRecords] = records;
   if (headerRecord === undefined) return Object.freeze({ path: manifestPath, header: Object.freeze([]), rows: Object.freeze([]), imageColumn: -1 });
 
@@ -105,7 +109,7 @@ interface CsvRecord {
   readonly startLine: number;
 }
 
-function readRecords(text: string, where: string): CsvRecord[] {
+function readRecords(text: string, where: string, maxRecords: number | undefined): CsvRecord[] {
   let parsed: Array<{ record: string[]; info: InfoRecord }>;
   try {
     parsed = parse(text, {
@@ -116,6 +120,7 @@ function readRecords(text: string, where: string): CsvRecord[] {
       relax_column_count: true,
       // Fixed rather than guessed from the first line, so a file with mixed line ends keeps no stray \r or \n in a value.
       record_delimiter: ['\r\n', '\n', '\r'],
+      ...(maxRecords !== undefined ? { to: maxRecords } : {}),
     }) as unknown as Array<{ record: string[]; info: InfoRecord }>;
   } catch (error) {
     if (error instanceof CsvError) throw new ManifestError(`${where} is not valid CSV: ${error.message.slice(0, 300)}`);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { InputTooLargeError } from '../../../shared/errors';
 import type { Log } from '../../../shared/log/logger';
 import { retryTransient, type RetryPolicy } from '../../../shared/retry';
 import type { ObjectHead, ObjectStore } from '../../src/ports/object-store';
@@ -9,6 +10,7 @@ import { detectArchiveFormat, FORMAT_DETECTION_BYTES } from './archive-format';
 import type { ArchiveSettings } from './archive-settings';
 import { isPartDone, uploadBatch } from './batch-upload';
 import type { BatchZipFile } from './batch-zip';
+import { MAX_PATH_BYTES, normaliseEntryPath, printablePath, unsafePathReason } from './entry-paths';
 import { findManifestEntry, parseManifest, type Manifest } from './manifest';
 import type { SplitPlan } from './split-plan';
 import { planSplit } from './split-plan';
@@ -79,6 +81,9 @@ async function splitZip(
 ): Promise<SplitOutcome> {
   const zip = await openZipArchive(readRange, head.size, { signal: context.signal });
   try {
+    if (zip.entries.length > context.settings.maxArchiveEntries) {
+      throw new InputTooLargeError(`the archive lists ${zip.entries.length} entries, more than MAX_ARCHIVE_ENTRIES (${context.settings.maxArchiveEntries}): split the export, or raise MAX_ARCHIVE_ENTRIES with the task's memory`);
+    }
     const manifestEntry = findManifestEntry(zip.entries, context.settings.manifestName);
     checkManifestSize(manifestEntry, context.settings);
     const manifest = parseManifest(await readAll(await zip.openEntry(manifestEntry, context.signal), context.settings.maxManifestBytes), manifestEntry.path, manifestOptions(context.settings));
@@ -139,25 +144,39 @@ async function splitTar(request: SplitRequest, context: SplitContext, head: Obje
 }
 
 /**
- * The listing read of a TAR: every entry's header, and the bytes of each file that could be the manifest (its name
- * matches, at any depth) - the one that is becomes known only once the whole listing is.
+ * The listing read of a TAR: every entry's header, and the bytes of the files that could be the manifest (its name
+ * matches, at any depth): which one is becomes known only once the whole listing is, so the shallowest seen so far
+ * are kept (the last copy of each path, at most two paths: more at one depth is an error anyway) and deeper ones
+ * dropped, never a copy of every `manifest.csv` in the archive.
  */
 async function listTar(archive: ReturnType<typeof openTarArchive>, context: SplitContext): Promise<{ entries: ArchiveEntry[]; manifest: Manifest; compressedBytes: number }> {
+  const { settings } = context;
   const entries: ArchiveEntry[] = [];
-  const candidates = new Map<number, Buffer>();
-  const wanted = context.settings.manifestName.toLowerCase();
+  let candidates = new Map<string, { index: number; bytes: Buffer }>();
+  let shallowest = Number.POSITIVE_INFINITY;
+  const wanted = settings.manifestName.toLowerCase();
   const stats = await archive.pass(async (entry, body) => {
-    entries.push(entry);
-    const name = entry.path.replace(/\/+$/, '');
-    if (entry.kind === 'file' && name.slice(name.lastIndexOf('/') + 1).toLowerCase() === wanted && entry.size <= context.settings.maxManifestBytes) {
-      candidates.set(entry.index, await readAll(body, context.settings.maxManifestBytes));
+    if (entries.length === settings.maxArchiveEntries) {
+      throw new InputTooLargeError(`the archive lists more than MAX_ARCHIVE_ENTRIES (${settings.maxArchiveEntries}) entries: split the export, or raise MAX_ARCHIVE_ENTRIES with the task's memory`);
     }
+    // A PAX header may carry megabytes of path: what is kept is enough to report it as too long, not all of it.
+    entries.push(Buffer.byteLength(entry.path) > MAX_PATH_BYTES ? { ...entry, path: entry.path.slice(0, MAX_PATH_BYTES + 1) } : entry);
+    if (entry.kind !== 'file' || entry.size > settings.maxManifestBytes || unsafePathReason(entry.path) !== undefined) return;
+    const path = normaliseEntryPath(entry.path);
+    if (path.slice(path.lastIndexOf('/') + 1).toLowerCase() !== wanted) return;
+    const depth = path.split('/').length;
+    if (depth > shallowest || (depth === shallowest && !candidates.has(path) && candidates.size >= 2)) return;
+    if (depth < shallowest) {
+      shallowest = depth;
+      candidates = new Map();
+    }
+    candidates.set(path, { index: entry.index, bytes: await readAll(body, settings.maxManifestBytes) });
   }, context.signal);
-  const manifestEntry = findManifestEntry(entries, context.settings.manifestName);
-  checkManifestSize(manifestEntry, context.settings);
-  const bytes = candidates.get(manifestEntry.index);
-  if (bytes === undefined) throw new ManifestError(`the manifest ${manifestEntry.path} could not be read from the archive`);
-  return { entries, manifest: parseManifest(bytes, manifestEntry.path, manifestOptions(context.settings)), compressedBytes: stats.compressedBytes };
+  const manifestEntry = findManifestEntry(entries, settings.manifestName);
+  checkManifestSize(manifestEntry, settings);
+  const kept = [...candidates.values()].find((candidate) => candidate.index === manifestEntry.index);
+  if (kept === undefined) throw new ManifestError(`the manifest ${printablePath(manifestEntry.path)} could not be read from the archive`);
+  return { entries, manifest: parseManifest(kept.bytes, manifestEntry.path, manifestOptions(settings)), compressedBytes: stats.compressedBytes };
 }
 
 function planFor(request: SplitRequest, manifest: Manifest, entries: readonly ArchiveEntry[], etag: string, settings: ArchiveSettings): SplitPlan {
@@ -181,8 +200,8 @@ async function partsToBuild(plan: SplitPlan, context: SplitContext): Promise<Spl
 
 const HEADS_AT_ONCE = 8;
 
-function manifestOptions(settings: ArchiveSettings): { imageColumn: string; maxBytes: number } {
-  return { imageColumn: settings.imageColumn, maxBytes: settings.maxManifestBytes };
+function manifestOptions(settings: ArchiveSettings): { imageColumn: string; maxBytes: number; maxRows: number } {
+  return { imageColumn: settings.imageColumn, maxBytes: settings.maxManifestBytes, maxRows: settings.maxManifestRows };
 }
 
 function checkManifestSize(entry: ArchiveEntry, settings: ArchiveSettings): void {

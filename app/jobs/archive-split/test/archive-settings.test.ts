@@ -16,7 +16,7 @@ describe('archive-split settings', () => {
   it('defaults: 2000 rows a batch, manifest.csv, an image column, batch/, 64 MiB, no uploads, nothing allowed', () => {
     expect(readArchiveSettings({})).toEqual({
       batchSize: 2000, manifestName: 'manifest.csv', imageColumn: 'image', outputPrefix: 'batch/', allowedCallbackQueues: [], allowedBuckets: [],
-      maxManifestBytes: 64 * 1024 * 1024,
+      maxManifestBytes: 64 * 1024 * 1024, maxManifestRows: 200_000, maxArchiveEntries: 200_000,
     });
   });
 
@@ -24,10 +24,12 @@ describe('archive-split settings', () => {
     const settings = readArchiveSettings({
       BATCH_SIZE: ' 500 ', MANIFEST_NAME: 'index.CSV', IMAGE_COLUMN: 'File Name', OUTPUT_PREFIX: 'out/parts/', ARCHIVE_PREFIX: 'uploads',
       CALLBACK_QUEUE_URL: UPLOADS_QUEUE, ALLOWED_CALLBACK_QUEUES: ` ${UPDATES_QUEUE} ,,${UPLOADS_QUEUE}`, ALLOWED_BUCKETS: 'exports, exports-eu', MAX_MANIFEST_BYTES: '1048576',
+      MAX_MANIFEST_ROWS: '5000', MAX_ARCHIVE_ENTRIES: '6000',
     });
     expect(settings).toEqual({
       batchSize: 500, manifestName: 'index.CSV', imageColumn: 'File Name', outputPrefix: 'out/parts/', archivePrefix: 'uploads/',
       callbackQueueUrl: UPLOADS_QUEUE, allowedCallbackQueues: [UPLOADS_QUEUE, UPDATES_QUEUE], allowedBuckets: ['exports', 'exports-eu'], maxManifestBytes: 1048576,
+      maxManifestRows: 5000, maxArchiveEntries: 6000,
     });
     expect(Object.isFrozen(settings)).toBe(true);
     expect(Object.isFrozen(settings.allowedBuckets)).toBe(true);

@@ -48,3 +48,15 @@ describe('printablePath', () => {
     expect(printablePath('plain/ü.jpg')).toBe('plain/ü.jpg');
   });
 });
+
+describe('unsafePathReason on lengths no file system holds', () => {
+  it('refuses a path over 4096 bytes of UTF-8 and a name over 255, counting bytes, not characters', () => {
+    expect(unsafePathReason(`${'a/'.repeat(2047)}bc`)).toBeUndefined();
+    expect(unsafePathReason(`${'a/'.repeat(2048)}b`)).toBe('longer than 4096 bytes');
+    // 1366 three-byte characters: 1366 characters, 4098 bytes.
+    expect(unsafePathReason('€'.repeat(1366))).toBe('longer than 4096 bytes');
+    expect(unsafePathReason(`dir/${'n'.repeat(255)}`)).toBeUndefined();
+    expect(unsafePathReason(`dir/${'n'.repeat(256)}`)).toBe('a name longer than 255 bytes');
+    expect(unsafePathReason(`dir/${'ü'.repeat(128)}`)).toBe('a name longer than 255 bytes');
+  });
+});

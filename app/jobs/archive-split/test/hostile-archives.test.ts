@@ -227,7 +227,7 @@ describe('ZIP entry names: listed, reported, never used to write anything', () =
   const rtl = 'photo\u202egpj.exe';
   const nfc = 'caf\u00e9.jpg';
 
-  it('unsafe names are unsafe-entry problems and their rows unsafe-path; odd but safe names (5,000 bytes, RTL override, case, NFD) are handled exactly', async () => {
+  it('unsafe names (a 5,000-byte path among them: no file system holds it) are unsafe-entry problems and their rows unsafe-path; odd but safe names (RTL override, case, NFD) are handled exactly', async () => {
     const entries: RawZipEntry[] = [
       ...hostile.map(([name], i) => ({ name, content: Buffer.from(`hostile ${i}`) })),
       { name: canary.relative, content: Buffer.from('escaped') },
@@ -251,22 +251,25 @@ describe('ZIP entry names: listed, reported, never used to write anything', () =
       ...hostile.map(([name, why]) => ({ kind: 'unsafe-entry', entry: printable(name), detail: `${why}: left out of every batch` })),
       { kind: 'unsafe-entry', entry: canary.relative, detail: '".." segment: left out of every batch' },
       { kind: 'unsafe-entry', entry: canary.absolute, detail: 'absolute path: left out of every batch' },
+      { kind: 'unsafe-entry', entry: `${longName.slice(0, 500)}…`, detail: 'longer than 4096 bytes: left out of every batch' },
     ]);
     expect(callback.problems.filter((problem) => problem.kind === 'unsafe-path').map((problem) => [problem.row, problem.image, problem.detail]))
-      .toEqual([...hostile.map(([name, why], i) => [i + 1, printable(name), `${why}: not looked up`]), [7, canary.relative, '".." segment: not looked up']]);
+      .toEqual([
+        ...hostile.map(([name, why], i) => [i + 1, printable(name), `${why}: not looked up`]), [7, canary.relative, '".." segment: not looked up'],
+        [8, `${longName.slice(0, 500)}…`, 'longer than 4096 bytes: not looked up'],
+      ]);
     expect(callback.problems.filter((problem) => problem.kind === 'duplicate-entry')).toEqual([
       { kind: 'duplicate-entry', entry: 'dup.jpg', detail: '3 entries have this path; the last (entry 15) is used, as unzip and tar do' },
     ]);
     // Lookups are exact: a case variant and the NFD spelling of an NFC name are missing files, reported by row.
     expect(callback.problems.filter((problem) => problem.kind === 'missing-file').map((problem) => [problem.row, problem.image]))
       .toEqual([[12, 'CASE.jpg'], [14, nfc.normalize('NFD')]]);
-    expect(kinds(callback)).toEqual({ 'unsafe-entry': 8, 'unsafe-path': 7, 'duplicate-entry': 1, 'missing-file': 2 });
-    expect(callback).toMatchObject({ rows: 15, images: 6, batchFiles: ['batch/names-part1.zip'] });
+    expect(kinds(callback)).toEqual({ 'unsafe-entry': 9, 'unsafe-path': 8, 'duplicate-entry': 1, 'missing-file': 2 });
+    expect(callback).toMatchObject({ rows: 15, images: 5, batchFiles: ['batch/names-part1.zip'] });
 
-    // Info-ZIP warns that it truncates the 5,003-byte name (past 4095 bytes); the ZIP itself holds it whole.
-    const part = unzipped(outcome, 'batch/names-part1.zip', true);
-    // Only safe names reach the batch ZIP; the 5,000-byte name, the right-to-left override and both cases are kept as named.
-    expect(part.names.sort()).toEqual(['manifest.csv', 'problems.csv', longName, rtl, 'Case.jpg', 'case.jpg', nfc, 'dup.jpg'].sort());
+    const part = unzipped(outcome, 'batch/names-part1.zip');
+    // Only safe names reach the batch ZIP; the right-to-left override and both cases are kept as named.
+    expect(part.names.sort()).toEqual(['manifest.csv', 'problems.csv', rtl, 'Case.jpg', 'case.jpg', nfc, 'dup.jpg'].sort());
     expect(part.names.every((name) => !name.startsWith('/') && !name.split('/').includes('..') && !name.includes('\\'))).toBe(true);
     expect(part.manifest).toHaveLength(1 + rows.length);
     expect(part.problems).toHaveLength(callback.problemCount);
@@ -454,19 +457,20 @@ describe('TAR and TAR.GZ that lie', () => {
     expect(unzipEntry(unzipped(outcome, 'batch/escape-part2.zip').path, 'b.jpg').toString()).toBe('bbb');
   });
 
-  it('a PAX header over tar-stream\'s 4 MiB limit: corrupt-archive naming it; a 1 MiB PAX path is only a long name', async () => {
+  it('a PAX header over tar-stream\'s 4 MiB limit: corrupt-archive naming it; a 1 MiB PAX path is an unsafe-entry, too long for any file system', async () => {
     const huge = await split('pax-huge.tar.gz', tarGz(tarFile('manifest.csv', manifestCsv(['a.jpg'])), paxHeader({ path: 'p'.repeat(5 * MiB) }), tarHeader({ name: 'x' }), tarEnd()));
     expectPermanent(huge, 'corrupt-archive', /the TAR is damaged \(Header exceeds max size\)/);
     const long = await split('pax-long.tar.gz', tarGz(tarFile('manifest.csv', manifestCsv(['a.jpg'])), paxHeader({ path: `deep/${'p'.repeat(MiB)}` }), tarHeader({ name: 'x', size: 1 }), tarData(Buffer.from('x')), tarFile('a.jpg', 'a'), tarEnd()));
-    expect(expectSuccess(long)).toMatchObject({ rows: 1, images: 1, problemCount: 0 });
+    expect(expectSuccess(long)).toMatchObject({ rows: 1, images: 1, problemCount: 1, problemsByKind: expect.objectContaining({ 'unsafe-entry': 1 }) });
   });
 
-  it('a 1 MiB GNU long name that traverses: one unsafe-entry, cut in the callback and whole in problems.csv', async () => {
+  it('a 1 MiB GNU long name that traverses: one unsafe-entry, cut to 500 characters in the callback and to 4097 (past the longest usable path) in problems.csv', async () => {
     const name = `../${'g'.repeat(MiB)}`;
     const outcome = await split('gnu-long.tar.gz', tarGz(tarFile('manifest.csv', manifestCsv(['a.jpg'])), gnuLongName(name), tarHeader({ name: 'x', size: 3 }), tarData(Buffer.from('abc')), tarFile('a.jpg', 'a'), tarEnd()));
     const callback = expectSuccess(outcome);
     expect(callback.problems).toEqual([{ kind: 'unsafe-entry', entry: `${name.slice(0, 500)}…`, detail: '".." segment: left out of every batch' }]);
-    expect(unzipped(outcome, 'batch/gnu-long-part1.zip').problems).toEqual([{ kind: 'unsafe-entry', row: '', image: '', entry: name, detail: '".." segment: left out of every batch' }]);
+    // The listing keeps 4097 characters of a name, enough to know it is too long: never a megabyte per entry.
+    expect(unzipped(outcome, 'batch/gnu-long-part1.zip').problems).toEqual([{ kind: 'unsafe-entry', row: '', image: '', entry: name.slice(0, 4097), detail: '".." segment: left out of every batch' }]);
   });
 
   it('a file whose header says 1 GiB but whose stream ends early: corrupt-archive "truncated", whether the gzip ends cleanly or not', async () => {

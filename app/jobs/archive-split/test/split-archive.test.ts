@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { ZipFile } from 'yazl';
-import { classifyFailure, ObjectChangedError } from '../../../../shared/errors';
+import { classifyFailure, InputTooLargeError, ObjectChangedError } from '../../../../shared/errors';
 import { MemoryLog } from '../../../../shared/log/logger';
 import { MemoryStore } from '../../../test/fakes/memory-store';
 import { CorruptArchiveError, ManifestMissingError, NotAnArchiveError, SizeMismatchError } from '../archive-errors';
@@ -212,6 +212,60 @@ describe('one archive file under two names in one batch', () => {
     const path = join(dir, `${file}.out.zip`);
     writeFileSync(path, store.object(BUCKET, key)!.body);
     for (const name of ['b.jpg', 'deep/b.jpg']) expect(execFileSync('unzip', ['-p', path, name])).toEqual(content);
+  });
+});
+
+describe('limits that keep a hostile export from taking the task down', () => {
+  async function tarGz(path: string, files: readonly [string, string | Buffer][]): Promise<void> {
+    const tar = pack();
+    const written = pipeline(tar, createGzip(), createWriteStream(path));
+    for (const [name, body] of files) tar.entry({ name }, body);
+    tar.finalize();
+    await written;
+  }
+
+  it('a row naming an image by a path longer than any file system allows is an unsafe-path problem, not a crash', async () => {
+    const store = new MemoryStore();
+    const long = `${'y'.repeat(70_000)}/b.jpg`;
+    const request = await uploaded(store, 'long.tar.gz', (path) => tarGz(path, [['manifest.csv', `image\n${long}\nb.jpg\n`], ['b.jpg', 'bytes']]));
+    const outcome = (await splitArchive(request, contextFor(store)))!;
+    const problems = outcome.plan.batches[0]!.problems;
+    expect(problems.map((problem) => [problem.kind, problem.row])).toEqual([['unsafe-path', 1]]);
+    expect(problems[0]!.detail).toMatch(/longer than 4096 bytes/);
+    expect(unzipCheck(store, outcome.plan.batches[0]!.key).names.sort()).toEqual(['b.jpg', 'manifest.csv', 'problems.csv']);
+  });
+
+  it('refuses a manifest with more rows than MAX_MANIFEST_ROWS, and an archive with more entries than MAX_ARCHIVE_ENTRIES', async () => {
+    const store = new MemoryStore();
+    const small = archiveSettings({ BATCH_SIZE: '50', MAX_MANIFEST_ROWS: '100', MAX_ARCHIVE_ENTRIES: '150' });
+    const rows = await uploaded(store, 'rows.tar.gz', (path) => tarGz(path, [['manifest.csv', `image\n${Array.from({ length: 101 }, (_, i) => `${i}.jpg`).join('\n')}\n`]]));
+    await expect(splitArchive(rows, contextFor(store, { settings: small }))).rejects.toThrow(/more than MAX_MANIFEST_ROWS \(100\) rows/);
+    const exactly = await uploaded(store, 'hundred.tar.gz', (path) => tarGz(path, [['manifest.csv', `image\n${Array.from({ length: 100 }, (_, i) => `${i}.jpg`).join('\n')}\n`]]));
+    expect((await splitArchive(exactly, contextFor(store, { settings: small })))!.plan.rows).toBe(100);
+
+    const many: [string, string][] = Array.from({ length: 151 }, (_, i) => [`f${i}.jpg`, 'x']);
+    const tar = await uploaded(store, 'many.tar.gz', (path) => tarGz(path, [['manifest.csv', 'image\nf1.jpg\n'], ...many]));
+    await expect(splitArchive(tar, contextFor(store, { settings: small }))).rejects.toThrow(InputTooLargeError);
+    const zip = await uploaded(store, 'many.zip', async (path) => {
+      const file = new ZipFile();
+      const written = pipeline(file.outputStream, createWriteStream(path));
+      file.addBuffer(Buffer.from('image\nf1.jpg\n'), 'manifest.csv');
+      for (const [name, body] of many) file.addBuffer(Buffer.from(body), name);
+      file.end();
+      await written;
+    });
+    await expect(splitArchive(zip, contextFor(store, { settings: small }))).rejects.toThrow(/152 entries, more than MAX_ARCHIVE_ENTRIES \(150\)/);
+  });
+
+  it('a TAR.GZ with manifests at several depths, deeper ones first and last: the shallowest is the manifest', async () => {
+    const store = new MemoryStore();
+    const request = await uploaded(store, 'depths.tar.gz', (path) => tarGz(path, [
+      ['a/b/c/manifest.csv', 'image\ndeep.jpg\n'], ['a/manifest.csv', 'image\nshallow.jpg\n'], ['a/b/manifest.csv', 'image\nmiddle.jpg\n'],
+      ['a/shallow.jpg', 'S'], ['a/b/middle.jpg', 'M'], ['a/b/c/deep.jpg', 'D'],
+    ]));
+    const outcome = (await splitArchive(request, contextFor(store)))!;
+    expect(outcome.plan.batches[0]!.rows.map((row) => row.values)).toEqual([['shallow.jpg']]);
+    expect(outcome.plan.batches[0]!.files.map((file) => file.entryPath)).toEqual(['a/shallow.jpg']);
   });
 });
 
