@@ -433,26 +433,41 @@ export async function runCommandJobOnly(options: BenchOptions): Promise<BenchRes
   try {
     options.log(`command job against the program run directly (${work.commandFiles} files, ${options.quick ? 'quick' : 'full'} plan)`);
     const commandJob = await measureCommandJobPart(options, work, scratch, true, options.log);
-    const resultsPath = join(options.outDir, 'results.json');
-    if (!existsSync(resultsPath)) {
-      writeFileSync(join(options.outDir, 'command-job.json'), `${JSON.stringify(commandJob, null, 2)}\n`);
-      options.log('');
-      options.log(commandJobText({ commandJob, machine: { cores: availableParallelism() } }));
-      options.log(`no results.json in ${options.outDir} to add it to: written alone as command-job.json`);
-      return undefined;
-    }
-    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
-    const partial = { ...stored, commandJob };
-    const results: BenchResults = { ...partial, targets: allTargets(partial) };
-    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-    const summary = summaryMarkdown(results);
-    writeFileSync(join(options.outDir, 'summary.md'), summary);
-    options.log('');
-    options.log(summary);
-    return results;
+    return addToResults(options, {
+      name: 'command-job', value: commandJob, merge: (stored) => ({ ...stored, commandJob }),
+      standaloneLines: () => [commandJobText({ commandJob, machine: { cores: availableParallelism() } })],
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * A part run alone (`--only`): added to the results.json already in outDir (its other parts kept as they are, the
+ * targets checked again, summary.md rendered again; the charts do not change), or, when there is none, written alone as
+ * `<name>.json`, with its section printed.
+ */
+function addToResults(
+  options: Pick<BenchOptions, 'outDir' | 'log'>,
+  part: { readonly name: string; readonly value: unknown; merge(stored: Omit<BenchResults, 'targets'>): Omit<BenchResults, 'targets'>; standaloneLines(): readonly string[] },
+): BenchResults | undefined {
+  const resultsPath = join(options.outDir, 'results.json');
+  if (!existsSync(resultsPath)) {
+    writeFileSync(join(options.outDir, `${part.name}.json`), `${JSON.stringify(part.value, null, 2)}\n`);
+    options.log('');
+    for (const line of part.standaloneLines()) options.log(line);
+    options.log(`no results.json in ${options.outDir} to add it to: written alone as ${part.name}.json`);
+    return undefined;
+  }
+  const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
+  const partial = part.merge(stored);
+  const results: BenchResults = { ...partial, targets: allTargets(partial) };
+  writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  const summary = summaryMarkdown(results);
+  writeFileSync(join(options.outDir, 'summary.md'), summary);
+  options.log('');
+  options.log(summary);
+  return results;
 }
 
 /**
@@ -490,26 +505,11 @@ export function runFanoutOnly(options: Pick<BenchOptions, 'outDir' | 'log'>): Be
   mkdirSync(options.outDir, { recursive: true });
   options.log('fan-out runs: manifest upload to the aggregated result, simulated');
   const fanout = simulateFanoutPart(options.log);
-  const resultsPath = join(options.outDir, 'results.json');
-  if (!existsSync(resultsPath)) {
-    writeFileSync(join(options.outDir, 'fanout.json'), `${JSON.stringify(fanout, null, 2)}\n`);
-    const target = fanoutTarget(fanout);
-    options.log('');
-    options.log(fanoutText(fanout));
-    options.log('');
-    options.log(`target: ${target.target}: ${target.measured} -> ${formatVerdict(target)}`);
-    options.log(`no results.json in ${options.outDir} to add it to: written alone as fanout.json`);
-    return undefined;
-  }
-  const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
-  const partial = { ...stored, simulation: { ...stored.simulation, fanout } };
-  const results: BenchResults = { ...partial, targets: allTargets(partial) };
-  writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-  const summary = summaryMarkdown(results);
-  writeFileSync(join(options.outDir, 'summary.md'), summary);
-  options.log('');
-  options.log(summary);
-  return results;
+  const target = fanoutTarget(fanout);
+  return addToResults(options, {
+    name: 'fanout', value: fanout, merge: (stored) => ({ ...stored, simulation: { ...stored.simulation, fanout } }),
+    standaloneLines: () => [fanoutText(fanout), '', `target: ${target.target}: ${target.measured} -> ${formatVerdict(target)}`],
+  });
 }
 
 /** Part 3: every planned decode-heavy run, against one S3-protocol server holding all their inputs. */
@@ -629,25 +629,10 @@ export async function runBatchOnly(options: BenchOptions): Promise<BenchResults 
   try {
     options.log(`batch job: ${work.batchRecords} records end to end, ${work.batchWrites} results written each way (${options.quick ? 'quick' : 'full'} plan)`);
     const batchJob = await measureBatchJobPart(options, work, scratch, true, options.log);
-    const resultsPath = join(options.outDir, 'results.json');
-    if (!existsSync(resultsPath)) {
-      writeFileSync(join(options.outDir, 'batch-job.json'), `${JSON.stringify(batchJob, null, 2)}\n`);
-      options.log('');
-      options.log(batchJobText(batchJob));
-      options.log('');
-      for (const check of batchWriteTargets(batchJob)) options.log(`target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}`);
-      options.log(`no results.json in ${options.outDir} to add it to: written alone as batch-job.json`);
-      return undefined;
-    }
-    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
-    const partial = { ...stored, batchJob };
-    const results: BenchResults = { ...partial, targets: allTargets(partial) };
-    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-    const summary = summaryMarkdown(results);
-    writeFileSync(join(options.outDir, 'summary.md'), summary);
-    options.log('');
-    options.log(summary);
-    return results;
+    return addToResults(options, {
+      name: 'batch-job', value: batchJob, merge: (stored) => ({ ...stored, batchJob }),
+      standaloneLines: () => [batchJobText(batchJob), '', ...batchWriteTargets(batchJob).map((check) => `target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}`)],
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -713,25 +698,13 @@ export async function runArchiveOnly(options: BenchOptions): Promise<BenchResult
     const sizes = work.archiveExports.map((item) => `${(item.targetBytes / 2 ** 20).toFixed(0)} MiB${item.tarGz ? ' (ZIP and TAR.GZ)' : ' (ZIP)'}`).join(', ');
     options.log(`archive split: exports of ${sizes}, BATCH_SIZE ${work.archiveBatchSize} (${options.quick ? 'quick' : 'full'} plan)`);
     const archiveSplit = await measureArchivePart(options, work, scratch, true, options.log);
-    const resultsPath = join(options.outDir, 'results.json');
-    if (!existsSync(resultsPath)) {
-      writeFileSync(join(options.outDir, 'archive-split.json'), `${JSON.stringify(archiveSplit, null, 2)}\n`);
-      options.log('');
-      options.log(archiveSplitText(archiveSplit));
-      options.log('');
-      for (const check of archiveSplitTargets(archiveSplit)) options.log(`target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}${check.note ? ` (${check.note})` : ''}`);
-      options.log(`no results.json in ${options.outDir} to add it to: written alone as archive-split.json`);
-      return undefined;
-    }
-    const { targets: _previous, ...stored } = JSON.parse(readFileSync(resultsPath, 'utf8')) as BenchResults;
-    const partial = { ...stored, archiveSplit };
-    const results: BenchResults = { ...partial, targets: allTargets(partial) };
-    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-    const summary = summaryMarkdown(results);
-    writeFileSync(join(options.outDir, 'summary.md'), summary);
-    options.log('');
-    options.log(summary);
-    return results;
+    return addToResults(options, {
+      name: 'archive-split', value: archiveSplit, merge: (stored) => ({ ...stored, archiveSplit }),
+      standaloneLines: () => [
+        archiveSplitText(archiveSplit), '',
+        ...archiveSplitTargets(archiveSplit).map((check) => `target: ${check.target}: ${check.measured} -> ${formatVerdict(check)}${check.note ? ` (${check.note})` : ''}`),
+      ],
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
