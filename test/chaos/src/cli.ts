@@ -3,7 +3,11 @@
  * GeoJSON example program on every object under the same kills, faults, outage and overwrites, with its bad inputs;
  * `--job fanout` the fan-out group's run (four pipelines, several manifests, kills aimed at the ledger's windows, an
  * outage: fanout-chaos.ts); `--job batch` the batch job's run (discovery killed mid-run and rerun, workers killed at random and
- * at the result write, S3 and store faults, a store outage: batch-chaos.ts). The main pass (300 good images, the bad-input matrix, overwrite races and
+ * at the result write, S3 and store faults, a store outage: batch-chaos.ts); `--job archive` the archive-split job's run
+ * (generated ZIP and TAR.GZ exports and two broken uploads split by two workers, killed at random while they build
+ * batch ZIPs and at an UploadPart, a completed upload and the callback marker, archive reads cut mid-body, S3 faults
+ * on every kind of call:
+ * archive-chaos.ts). The main pass (300 good images, the bad-input matrix, overwrite races and
  * decode-heavy images under faults, kills and a multi-minute S3 outage), the slow-render pass (renders that outlive a
  * short RENDER_TIMEOUT_SECONDS, a SIGTERM during one), the memory control (the decode-heavy images with the memory
  * budget lifted must get a worker OOM-killed, or the memory invariant proves nothing), the load run (5,000 images,
@@ -18,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { runChaos, TASK_MEMORY_MIB, type ChaosJob, type ChaosOptions, type ChaosResult } from './chaos-run';
 import { commandProblems, formatChaosReport, memoryTable, resourceProblems } from './chaos-report';
 import type { OutageMode } from './fault-proxy';
+import { archiveRunProblems, formatArchiveReport, planArchiveExports, runArchiveChaos } from './archive-chaos';
 import { runBatchChaos } from './batch-chaos';
 import { batchProblems, formatBatchReport } from './batch-report';
 import { runFanoutChaos } from './fanout-chaos';
@@ -62,7 +67,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '3' },
       files: { type: 'string', default: '50' },
       broken: { type: 'string', default: '3' },
-      // 5 for the fan-out (files per batch message), 10 for the batch job (BATCH_SIZE).
+      // 5 for the fan-out (files per batch message), 10 for the batch job (BATCH_SIZE), 250 for the archive split (rows per batch ZIP).
       'batch-size': { type: 'string' },
       'window-kills': { type: 'string', default: '2' },
       'trigger-kills': { type: 'string', default: '1' },
@@ -85,12 +90,26 @@ async function main(): Promise<number> {
       'store-outage-seconds': { type: 'string', default: '15' },
       'store-outage-at': { type: 'string', default: '0.4' },
       'store-outage-mode': { type: 'string', default: 'mixed' },
+      // The archive-split run (--job archive): its exports, the disk a TAR.GZ may spill to, kills aimed at its windows, fault rates per call.
+      exports: { type: 'string', default: '8' },
+      'min-images': { type: 'string', default: '300' },
+      'max-images': { type: 'string', default: '2000' },
+      'disk-budget-mib': { type: 'string', default: '16' },
+      'mid-upload-kills': { type: 'string', default: '2' },
+      'after-complete-kills': { type: 'string', default: '2' },
+      'before-marker-kills': { type: 'string', default: '2' },
+      'after-marker-kills': { type: 'string', default: '1' },
+      'body-cuts': { type: 'string', default: '3' },
+      'get-fault-rate': { type: 'string', default: '0.1' },
+      'head-fault-rate': { type: 'string', default: '0.1' },
+      'put-fault-rate': { type: 'string', default: '0.15' },
+      'multipart-fault-rate': { type: 'string', default: '0.2' },
     },
   });
-  const job = values.job as ChaosJob | 'fanout' | 'batch';
-  if (job !== 'resize' && job !== 'command' && job !== 'fanout' && job !== 'batch') throw new Error(`--job must be resize, command, fanout or batch, got ${JSON.stringify(values.job)}`);
+  const job = values.job as ChaosJob | 'fanout' | 'batch' | 'archive';
+  if (job !== 'resize' && job !== 'command' && job !== 'fanout' && job !== 'batch' && job !== 'archive') throw new Error(`--job must be resize, command, fanout, batch or archive, got ${JSON.stringify(values.job)}`);
   const concurrency = Number(values.concurrency ?? (job === 'resize' ? '4' : '2'));
-  const workers = Number(values.workers ?? (job === 'fanout' ? '2' : '3'));
+  const workers = Number(values.workers ?? (job === 'fanout' || job === 'archive' ? '2' : '3'));
   const root = process.cwd();
   const memoryMiB = Number(values['memory-mib']);
   const heavySide = Number(values['heavy-side']);
@@ -235,6 +254,42 @@ async function main(): Promise<number> {
       if (extra.length + result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
     } catch (error) {
       process.stdout.write(`== chaos, batch job: did not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      failed = true;
+    } finally {
+      if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  if (job === 'archive') {
+    // The archive-split job: exports split into batch ZIPs under random and aimed SIGKILLs and S3 faults on every call.
+    const planned = {
+      randomKills: Number(values.sigkills), midUploadKills: Number(values['mid-upload-kills']),
+      afterCompleteKills: Number(values['after-complete-kills']), beforeMarkerKills: Number(values['before-marker-kills']),
+      afterMarkerKills: Number(values['after-marker-kills']), bodyCuts: Number(values['body-cuts']),
+    };
+    const dataDir = mkdtempSync(join(tmpdir(), 'chaos-archive-'));
+    try {
+      const result = await runArchiveChaos({
+        ...common,
+        dataDir,
+        exports: planArchiveExports(Number(values.seed), Number(values.exports), Number(values['min-images']), Number(values['max-images'])),
+        workers,
+        batchSize: Number(values['batch-size'] ?? '250'),
+        diskBudgetMiB: Number(values['disk-budget-mib']),
+        s3FaultRate: Number(values['get-fault-rate']),
+        headFaultRate: Number(values['head-fault-rate']),
+        putFaultRate: Number(values['put-fault-rate']),
+        multipartFaultRate: Number(values['multipart-fault-rate']),
+        slowMs: Number(values['slow-ms']),
+        ...planned,
+        timeoutSeconds: 1200,
+      });
+      process.stdout.write(`${formatArchiveReport(`chaos, archive-split job (seed ${values.seed})`, result)}\n`);
+      const extra = archiveRunProblems(result, planned);
+      for (const problem of extra) process.stdout.write(`  - ${problem}\n`);
+      if (extra.length + result.report.violations.length + result.logLeaks.length > 0 || result.report.counts.lost !== 0) failed = true;
+    } catch (error) {
+      process.stdout.write(`== chaos, archive-split job: did not finish: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       failed = true;
     } finally {
       if (values['keep-data']) process.stderr.write(`chaos: data kept in ${dataDir}\n`);
