@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { type PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { ZipFile } from 'yazl';
 
@@ -76,6 +77,8 @@ export function writeBatchZip(input: BatchZipInput): BatchZipOutput {
   const tail = new TailWatch();
   const controller = new AbortController();
   const signal = input.signal === undefined ? controller.signal : AbortSignal.any([input.signal, controller.signal]);
+  // Every file read ahead listens on it (and its ranged GETs may too): more than Node's default of 10 is expected.
+  setMaxListeners(2 * prefetchEntries + 10, signal);
   const sources = new FileSources(input.files, { prefetchBytes, prefetchEntries, signal, fail });
   let settled = false;
   let resolveDone!: (stats: BatchZipStats) => void;
@@ -92,7 +95,7 @@ export function writeBatchZip(input: BatchZipInput): BatchZipOutput {
     settled = true;
     input.signal?.removeEventListener('abort', onAbort);
     controller.abort(error);
-    sources.destroy(error);
+    sources.destroy();
     output.unpipe(tail);
     output.destroy();
     tail.destroy(error instanceof Error ? error : new Error(String(error)));
@@ -117,7 +120,11 @@ export function writeBatchZip(input: BatchZipInput): BatchZipOutput {
     });
     zip.end();
   } catch (error) {
-    fail(error);
+    // Thrown to the caller, who never gets the stream: nothing may be left to emit this error unheard.
+    settled = true;
+    controller.abort(error);
+    sources.destroy();
+    output.destroy();
     throw error;
   }
 
@@ -133,7 +140,7 @@ export function writeBatchZip(input: BatchZipInput): BatchZipOutput {
     resolveDone({ files: input.files.length, extras: input.extras.length, bytes: tail.bytes, zip64: tail.hasZip64Locator() });
   });
   // The consumer gave up (an upload that failed destroys what feeds it): every read behind the stream stops.
-  tail.once('close', () => fail(new Error('the batch ZIP stream was destroyed before its end')));
+  tail.once('close', () => fail(tail.errored ?? new Error('the batch ZIP stream was destroyed before its end')));
   output.pipe(tail);
   queueMicrotask(() => {
     if (!settled) sources.fill();
@@ -227,9 +234,10 @@ class FileSources {
     return stream;
   }
 
-  destroy(error: unknown): void {
+  /** Without an error: the failure is the output's to report, and a source with no listener left would crash on it. */
+  destroy(): void {
     this.destroyed = true;
-    for (const stream of this.active) stream.destroy(error instanceof Error ? error : undefined);
+    for (const stream of this.active) stream.destroy();
     this.active.clear();
     this.prefetched.clear();
   }

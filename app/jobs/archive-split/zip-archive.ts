@@ -243,7 +243,10 @@ class BlockCache {
       return cached;
     }
     const start = index * this.blockBytes;
-    const fetched = this.source.fetch(start, Math.min(this.source.size, start + this.blockBytes), this.source.signal);
+    // A signal of its own per GET: a store client listens on the signal it is given, and many GETs at once on the
+    // caller's one signal would trip Node's listener-leak warning.
+    const signal = this.source.signal === undefined ? undefined : AbortSignal.any([this.source.signal]);
+    const fetched = this.source.fetch(start, Math.min(this.source.size, start + this.blockBytes), signal);
     this.blocks.set(index, fetched);
     // A failed GET is not kept: the next read of the block tries again.
     fetched.catch(() => {
