@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InputTooLargeError } from '../../../shared/errors';
 import type { Log } from '../../../shared/log/logger';
 import { retryTransient, type RetryPolicy } from '../../../shared/retry';
@@ -112,15 +113,15 @@ async function splitZip(
 }
 
 async function splitTar(request: SplitRequest, context: SplitContext, head: ObjectHead, format: 'tar.gz' | 'tar'): Promise<SplitOutcome> {
-  const archive = openTarArchive(context.store, request.source, { etag: head.etag, compression: format === 'tar.gz' ? 'gzip' : 'none' }, { signal: context.signal });
-  const { entries, manifest, compressedBytes } = await listTar(archive, context);
+  const fetched = { bytes: 0 };
+  const archive = openTarArchive(countingStreamedReads(context.store, fetched), request.source, { etag: head.etag, compression: format === 'tar.gz' ? 'gzip' : 'none' }, { signal: context.signal });
+  const { entries, manifest } = await listTar(archive, context);
   const plan = planFor(request, manifest, entries, head.etag, context.settings);
   const pending = await partsToBuild(plan, context);
   const pendingParts = new Set(pending.map((batch) => batch.part));
   const done = new Set(plan.batches.filter((batch) => !pendingParts.has(batch.part)).map((batch) => batch.part));
   let passes = 1;
   let spillHighWaterBytes = 0;
-  let bytesRead = compressedBytes;
   if (pending.length > 0) {
     await mkdir(context.spillDir, { recursive: true, mode: 0o700 });
     const built = await buildTarBatches({
@@ -138,9 +139,8 @@ async function splitTar(request: SplitRequest, context: SplitContext, head: Obje
     });
     passes += built.passes;
     spillHighWaterBytes = built.spillHighWaterBytes;
-    bytesRead += built.compressedBytesRead;
   }
-  return { format, sourceEtag: head.etag, plan, built: pending.length, kept: plan.batches.length - pending.length, passes, spillHighWaterBytes, bytesRead, archiveBytes: head.size };
+  return { format, sourceEtag: head.etag, plan, built: pending.length, kept: plan.batches.length - pending.length, passes, spillHighWaterBytes, bytesRead: fetched.bytes, archiveBytes: head.size };
 }
 
 /**
@@ -149,13 +149,13 @@ async function splitTar(request: SplitRequest, context: SplitContext, head: Obje
  * are kept (the last copy of each path, at most two paths: more at one depth is an error anyway) and deeper ones
  * dropped, never a copy of every `manifest.csv` in the archive.
  */
-async function listTar(archive: ReturnType<typeof openTarArchive>, context: SplitContext): Promise<{ entries: ArchiveEntry[]; manifest: Manifest; compressedBytes: number }> {
+async function listTar(archive: ReturnType<typeof openTarArchive>, context: SplitContext): Promise<{ entries: ArchiveEntry[]; manifest: Manifest }> {
   const { settings } = context;
   const entries: ArchiveEntry[] = [];
   let candidates = new Map<string, { index: number; bytes: Buffer }>();
   let shallowest = Number.POSITIVE_INFINITY;
   const wanted = settings.manifestName.toLowerCase();
-  const stats = await archive.pass(async (entry, body) => {
+  await archive.pass(async (entry, body) => {
     if (entries.length === settings.maxArchiveEntries) {
       throw new InputTooLargeError(`the archive lists more than MAX_ARCHIVE_ENTRIES (${settings.maxArchiveEntries}) entries: split the export, or raise MAX_ARCHIVE_ENTRIES with the task's memory`);
     }
@@ -176,7 +176,7 @@ async function listTar(archive: ReturnType<typeof openTarArchive>, context: Spli
   checkManifestSize(manifestEntry, settings);
   const kept = [...candidates.values()].find((candidate) => candidate.index === manifestEntry.index);
   if (kept === undefined) throw new ManifestError(`the manifest ${printablePath(manifestEntry.path)} could not be read from the archive`);
-  return { entries, manifest: parseManifest(kept.bytes, manifestEntry.path, manifestOptions(settings)), compressedBytes: stats.compressedBytes };
+  return { entries, manifest: parseManifest(kept.bytes, manifestEntry.path, manifestOptions(settings)) };
 }
 
 function planFor(request: SplitRequest, manifest: Manifest, entries: readonly ArchiveEntry[], etag: string, settings: ArchiveSettings): SplitPlan {
@@ -224,3 +224,28 @@ async function readAll(stream: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * The store, counting the bytes its streamed reads deliver: a building read that stops early (nothing later in the
+ * archive can help) never reports its own count, and what S3 sent is what the split cost.
+ */
+function countingStreamedReads(store: ObjectStore, fetched: { bytes: number }): ObjectStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'openRead') {
+        return async (...args: Parameters<ObjectStore['openRead']>) => {
+          const opened = await target.openRead(...args);
+          const counted = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              fetched.bytes += chunk.length;
+              callback(null, chunk);
+            },
+          });
+          pipeline(opened.body, counted).catch(() => undefined);
+          return { ...opened, body: counted };
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

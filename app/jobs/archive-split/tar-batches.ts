@@ -28,7 +28,6 @@ export interface TarBatchesOutcome {
   /** Reads of the archive for building (the listing read is the caller's). */
   readonly passes: number;
   readonly spillHighWaterBytes: number;
-  readonly compressedBytesRead: number;
 }
 
 /** Thrown into a pass to stop reading once nothing later in the archive can help (the planner says so). */
@@ -76,7 +75,6 @@ export async function buildTarBatches(input: TarBatchesInput): Promise<TarBatche
   };
 
   let open: OpenBatch | undefined;
-  let compressedBytesRead = 0;
   await buildReadyFromDisk();
   while (!planner.isComplete) {
     input.signal.throwIfAborted();
@@ -85,13 +83,12 @@ export async function buildTarBatches(input: TarBatchesInput): Promise<TarBatche
     const stopPass = () => passAbort.abort(input.signal.reason);
     input.signal.addEventListener('abort', stopPass, { once: true });
     try {
-      const stats = await input.archive.pass(async (entry, body) => {
+      await input.archive.pass(async (entry, body) => {
         const decision = planner.onEntry(entry.index, entry.size);
         await carryOut(decision, entry.index, body);
         if (open === undefined) await buildReadyFromDisk();
         if (open === undefined && planner.canEndPassEarly) passAbort.abort(END_PASS_EARLY);
       }, passAbort.signal);
-      compressedBytesRead += stats.compressedBytes;
     } catch (error) {
       if (!(passAbort.signal.aborted && passAbort.signal.reason === END_PASS_EARLY)) throw error;
     } finally {
@@ -104,7 +101,7 @@ export async function buildTarBatches(input: TarBatchesInput): Promise<TarBatche
       spilledBytes: planner.spilledBytes, spillHighWaterBytes: planner.highWaterBytes,
     });
   }
-  return { passes: planner.passes, spillHighWaterBytes: planner.highWaterBytes, compressedBytesRead };
+  return { passes: planner.passes, spillHighWaterBytes: planner.highWaterBytes };
 
   async function carryOut(decision: EntryDecision, entryIndex: number, body: Readable): Promise<void> {
     switch (decision.action) {

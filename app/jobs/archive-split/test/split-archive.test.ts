@@ -170,6 +170,9 @@ describe('splitArchive over a TAR.GZ streamed in shuffled order', () => {
     const outcome = (await splitArchive(request, contextFor(store, { diskBudgetBytes: 0, log })))!;
     expect(outcome.spillHighWaterBytes).toBe(0);
     expect(outcome.passes).toBeGreaterThan(2);
+    // Every read counts, those stopped early too: more than the listing read's whole archive.
+    expect(outcome.bytesRead).toBeGreaterThan(outcome.archiveBytes);
+    expect(outcome.bytesRead).toBeLessThanOrEqual(outcome.passes * outcome.archiveBytes);
     expect(outcome.passes).toBeLessThanOrEqual(1 + outcome.plan.batches.length);
     for (const [index, batch] of outcome.plan.batches.entries()) {
       const zip = unzipCheck(store, batch.key);
