@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite drives for real, where they are missing: the AWS CLI (the local
-# pipeline's `aws s3 cp --recursive`), shellcheck (the buildspec's commands), jq (the buildspec's rollout) and java
-# (DynamoDB Local, AWS's own emulator the result-store tests run against, is a jar; Java 17 runs it).
+# pipeline's `aws s3 cp --recursive`), shellcheck (the buildspec's commands), jq (the buildspec's rollout), java
+# (DynamoDB Local, AWS's own emulator the result-store tests run against, is a jar; Java 17 runs it), and Info-ZIP's
+# zip and unzip (the archive split's tests build archives with zip and check every batch ZIP with unzip -t).
 # Run by `npm test` before anything else and so by CI too; on a machine that has them it does nothing.
 set -euo pipefail
 
-declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq [java]=openjdk-17-jre-headless)
+declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq [java]=openjdk-17-jre-headless [zip]=zip [unzip]=unzip)
 missing=()
-for tool in aws shellcheck jq java; do
+for tool in aws shellcheck jq java zip unzip; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
 done
 if ! command -v terraform >/dev/null 2>&1; then
