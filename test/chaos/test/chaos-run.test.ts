@@ -131,7 +131,8 @@ describe('bounded chaos run, main pass', () => {
     expect(counts.lost).toBe(0);
     expect(counts.stale).toBe(0);
     expect(counts.outputs).toBe(counts.expected.processed * 2);
-    expect(counts.deadLetters).toBe(counts.expected.dlq);
+    // At least once for the DLQ too (see the command run below): the invariants match letters to bad inputs.
+    expect(counts.deadLetters).toBeGreaterThanOrEqual(counts.expected.dlq);
   });
 
   it('named the CJK key in source-key-base64url, and S3 refused no request the workers made', () => {
@@ -223,7 +224,10 @@ describe('bounded chaos run, command job', () => {
     expect(counts.stale).toBe(0);
     // stats.json for every processed file, and a copy of each large one.
     expect(counts.outputs).toBe(counts.expected.processed + LARGE);
-    expect(counts.deadLetters).toBe(counts.expected.dlq);
+    // A bad message whose worker is killed after dead-lettering it but before deleting it is delivered and
+    // dead-lettered again (a run under load showed 15 letters for 14 bad inputs): at least once holds for the DLQ too.
+    // That every bad input has its letter, and every letter a bad input, is the invariants' check above.
+    expect(counts.deadLetters).toBeGreaterThanOrEqual(counts.expected.dlq);
     expect(command.base64KeyOutputs).toEqual([`${COMMAND_CJK_KEY}/${STATS_FILE}`]);
   });
 
