@@ -702,12 +702,14 @@ export function archiveLabel(format: ArchiveFormat, bytes: number, rows: number)
 
 export async function measureArchiveSplitPart(options: ArchivePartOptions): Promise<ArchivePartResult> {
   const { log } = options;
-  const exports: ArchiveExportSet[] = [];
+  // Not named `exports`: under CommonJS (ts-jest) that name shadows the module's own, and every exported constant
+  // this module reads through it (ARCHIVE_IMAGE_BYTES) is then undefined.
+  const exportSets: ArchiveExportSet[] = [];
   for (const plan of options.exports) {
     const imageBytes = plan.imageBytes ?? ARCHIVE_IMAGE_BYTES;
     const spec: ArchiveExportSpec = { targetBytes: plan.targetBytes, seed: ARCHIVE_SEED, minImageBytes: imageBytes.min, maxImageBytes: imageBytes.max, tarGz: plan.tarGz };
     const set = await ensureArchiveExport(options.inputDir, spec);
-    exports.push(set);
+    exportSets.push(set);
     log(
       `  export: ${set.images.toLocaleString('en-US')} images, ${(set.imageBytes / 2 ** 20).toFixed(0)} MiB; ` +
         set.archives.map((archive) => `${archive.fileName} ${(archive.bytes / 2 ** 20).toFixed(0)} MiB`).join(', ') +
@@ -718,7 +720,7 @@ export async function measureArchiveSplitPart(options: ArchivePartOptions): Prom
   const uploads: { label: string; seconds: number }[] = [];
   const runs: ArchiveSplitRun[] = [];
   try {
-    for (const set of exports) {
+    for (const set of exportSets) {
       for (const archive of set.archives) {
         const label = archiveLabel(archive.format, archive.bytes, set.rows);
         const stored = await uploadArchive(s3, archive);
@@ -762,5 +764,5 @@ export async function measureArchiveSplitPart(options: ArchivePartOptions): Prom
   } finally {
     await s3.close();
   }
-  return { exports, uploads, runs };
+  return { exports: exportSets, uploads, runs };
 }
