@@ -271,7 +271,8 @@ describe('ZIP64 end to end', () => {
       { path: 'after.txt', kind: 'file', size: after.length, index: 1 },
     ]);
 
-    let peakRss = 0;
+    const rssBefore = process.memoryUsage().rss;
+    let peakRss = rssBefore;
     const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 100);
     const sink = new TailSink(MiB);
     const { stream, done } = writeBatchZip({
@@ -286,9 +287,10 @@ describe('ZIP64 end to end', () => {
     }
     const stats = await done;
     expect(stats).toMatchObject({ files: 2, zip64: true, bytes: sink.bytes });
-    // The job's bound for the whole worker, met here by the test process with jest in it.
-    expect(peakRss).toBeGreaterThan(0);
-    expect(peakRss).toBeLessThan(512 * MiB);
+    // What 4.1 GiB through the reader and the writer adds to the process: well under the job's 512 MiB for a whole
+    // worker. The growth, not the total: in the full suite this jest worker already holds other files' modules (a run
+    // measured 703 MiB in all there, against 255-308 MiB with this file alone).
+    expect(peakRss - rssBefore).toBeLessThan(256 * MiB);
     expect(sink.bytes).toBeGreaterThan(bigSize);
 
     // The output's own records, from its last MiB: the big entry's central record carries the source's CRC-32 (so
