@@ -3,7 +3,7 @@ import { classifyFailure, PermanentError, SourceMissingError } from '../../../sh
 import type { LogFields } from '../../../shared/log/logger';
 import { retryTransient } from '../../../shared/retry';
 import type { MessageJob, MessageJobContext } from '../../src/job/message-job';
-import type { MessageWorkDir, WorkDirs } from '../../src/job/work-dirs';
+import type { WorkDirs } from '../../src/job/work-dirs';
 import { SplitRequestError } from './archive-errors';
 import type { ArchiveSplitSettings } from './archive-split-settings';
 import { buildCallback, type CallbackInput } from './callback';
@@ -91,7 +91,7 @@ export class ArchiveSplitJob implements MessageJob {
       }
       throw error;
     } finally {
-      await removeDir(dir);
+      await dir.remove();
     }
   }
 
@@ -149,8 +149,3 @@ function logOutcome(outcome: SplitOutcome, request: SplitRequest, ms: number, co
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-async function removeDir(dir: MessageWorkDir): Promise<void> {
-  await dir.remove();
-}
-export { callbackMarkerKey } from './callback-marker';

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { InputTooLargeError } from '../../../shared/errors';
 import type { Log } from '../../../shared/log/logger';
 import { retryTransient, type RetryPolicy } from '../../../shared/retry';
+import { mapLimited } from '../../../shared/runtime/map-limited';
 import type { ObjectHead, ObjectStore } from '../../src/ports/object-store';
 import type { ArchiveEntry } from './archive-entry';
 import { ManifestError, NotAnArchiveError, SizeMismatchError } from './archive-errors';
@@ -13,7 +14,7 @@ import { isPartDone, uploadBatch } from './batch-upload';
 import type { BatchZipFile } from './batch-zip';
 import { MAX_PATH_BYTES, normaliseEntryPath, printablePath, unsafePathReason } from './entry-paths';
 import { findManifestEntry, parseManifest, type Manifest } from './manifest';
-import type { SplitPlan } from './split-plan';
+import type { PlannedBatch, SplitPlan } from './split-plan';
 import { planSplit } from './split-plan';
 import type { SplitRequest } from './split-request';
 import { buildTarBatches } from './tar-batches';
@@ -55,9 +56,8 @@ export interface SplitOutcome {
  */
 export async function splitArchive(request: SplitRequest, context: SplitContext): Promise<SplitOutcome | undefined> {
   const { store, log } = context;
-  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...context.retry, signal: context.signal });
   const source = request.source;
-  const head = await retried(() => store.head(source));
+  const head = await retried(context, () => store.head(source));
   if (head === undefined) return undefined;
   // An event's size is the size of the version it announced: when S3 delivers it after a newer upload's (out of
   // order), the object now there is another version, split as it is, not a mismatch.
@@ -67,7 +67,7 @@ export async function splitArchive(request: SplitRequest, context: SplitContext)
   if (head.size === 0) throw new NotAnArchiveError(`s3://${source.bucket}/${source.key} is empty (0 bytes): not a ZIP or TAR.GZ archive`);
   const etag = head.etag;
   const readRange = (start: number, end: number, signal?: AbortSignal) =>
-    retried(() => store.readRange(source, { start, end }, { ifMatch: etag, ...(signal !== undefined ? { signal } : {}) }));
+    retried(context, () => store.readRange(source, { start, end }, { ifMatch: etag, ...(signal !== undefined ? { signal } : {}) }));
   const format = detectArchiveFormat(await readRange(0, Math.min(head.size, FORMAT_DETECTION_BYTES) - 1), source.key);
   log.info('archive opened', { bucket: source.bucket, key: source.key, format, bytes: head.size });
   if (format === 'zip') return splitZip(request, context, head, readRange);
@@ -100,8 +100,7 @@ async function splitZip(
         size: file.size,
         open: (signal?: AbortSignal) => zip.openEntry(zip.entries[file.entryIndex]!, signal),
       }));
-      const stats = await uploadBatch(context.store, batch, manifest, files, head.etag, context.signal);
-      context.log.info('batch uploaded', { key: batch.key, part: batch.part, rows: batch.rows.length, files: stats.files, bytes: stats.bytes, zip64: stats.zip64 });
+      await buildPart(context, batch, manifest, files, head.etag);
     }
     return {
       format: 'zip', sourceEtag: head.etag, plan, built: pending.length, kept: plan.batches.length - pending.length,
@@ -118,8 +117,8 @@ async function splitTar(request: SplitRequest, context: SplitContext, head: Obje
   const { entries, manifest } = await listTar(archive, context);
   const plan = planFor(request, manifest, entries, head.etag, context.settings);
   const pending = await partsToBuild(plan, context);
-  const pendingParts = new Set(pending.map((batch) => batch.part));
-  const done = new Set(plan.batches.filter((batch) => !pendingParts.has(batch.part)).map((batch) => batch.part));
+  const toBuild = new Set(pending);
+  const done = new Set(plan.batches.filter((batch) => !toBuild.has(batch)).map((batch) => batch.part));
   let passes = 1;
   let spillHighWaterBytes = 0;
   if (pending.length > 0) {
@@ -132,10 +131,7 @@ async function splitTar(request: SplitRequest, context: SplitContext, head: Obje
       diskBudgetBytes: context.diskBudgetBytes,
       signal: context.signal,
       log: context.log,
-      build: async (batch, files) => {
-        const stats = await uploadBatch(context.store, batch, manifest, files, head.etag, context.signal);
-        context.log.info('batch uploaded', { key: batch.key, part: batch.part, rows: batch.rows.length, files: stats.files, bytes: stats.bytes, zip64: stats.zip64 });
-      },
+      build: (batch, files) => buildPart(context, batch, manifest, files, head.etag),
     });
     passes += built.passes;
     spillHighWaterBytes = built.spillHighWaterBytes;
@@ -185,20 +181,24 @@ function planFor(request: SplitRequest, manifest: Manifest, entries: readonly Ar
 
 /** The parts not already in S3 with this plan's fingerprint, HEADed a few at a time. */
 async function partsToBuild(plan: SplitPlan, context: SplitContext): Promise<SplitPlan['batches']> {
-  const pending: SplitPlan['batches'][number][] = [];
-  const retried = <T>(call: () => Promise<T>) => retryTransient(call, { ...context.retry, signal: context.signal });
-  for (let start = 0; start < plan.batches.length; start += HEADS_AT_ONCE) {
-    const slice = plan.batches.slice(start, start + HEADS_AT_ONCE);
-    const done = await Promise.all(slice.map((batch) => retried(() => isPartDone(context.store, batch))));
-    slice.forEach((batch, i) => {
-      if (!done[i]) pending.push(batch);
-    });
-  }
+  const done = await mapLimited(plan.batches, HEADS_AT_ONCE, (batch) => retried(context, () => isPartDone(context.store, batch)));
+  const pending = plan.batches.filter((_, i) => !done[i]);
   if (pending.length < plan.batches.length) context.log.info('parts kept', { kept: plan.batches.length - pending.length, toBuild: pending.length });
   return pending;
 }
 
 const HEADS_AT_ONCE = 8;
+
+/** One batch ZIP built and uploaded, whichever way the archive is read. */
+async function buildPart(context: SplitContext, batch: PlannedBatch, manifest: Manifest, files: readonly BatchZipFile[], sourceEtag: string): Promise<void> {
+  const stats = await uploadBatch(context.store, batch, manifest, files, sourceEtag, context.signal);
+  context.log.info('batch uploaded', { key: batch.key, part: batch.part, rows: batch.rows.length, files: stats.files, bytes: stats.bytes, zip64: stats.zip64 });
+}
+
+/** Each S3 call with the worker's in-process retries, given up with the message. */
+function retried<T>(context: SplitContext, call: () => Promise<T>): Promise<T> {
+  return retryTransient(call, { ...context.retry, signal: context.signal });
+}
 
 function manifestOptions(settings: ArchiveSettings): { imageColumn: string; maxBytes: number; maxRows: number } {
   return { imageColumn: settings.imageColumn, maxBytes: settings.maxManifestBytes, maxRows: settings.maxManifestRows };

@@ -11,7 +11,7 @@ import { TarPassPlan, type EntryDecision } from './tar-pass-plan';
 
 export interface TarBatchesInput {
   readonly archive: SequentialArchive;
-  /** The batches still to build (parts already uploaded are left out by the caller). */
+  /** Every batch of the plan; those in `done` are never rebuilt. */
   readonly batches: readonly PlannedBatch[];
   /** Parts an earlier attempt uploaded: nothing is kept on disk for them. */
   readonly done: ReadonlySet<number>;
