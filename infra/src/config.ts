@@ -1,4 +1,5 @@
 import { FARGATE_CPU_MEMORY, DEFAULT_PIPELINE_NAME, resolvePipelines, type PipelineConfig, type PipelineDefaults, type PipelineInput } from './pipelines/pipeline-config';
+import { resolveStateBackend, type StateBackend, type StateBackendInput } from './state-backend';
 
 /** Everything `cdktf deploy` needs, in one typed object with defaults; invalid values fail the synth naming them. */
 /** The top-level sourcePrefix, sizes, taskCpu, ... (PipelineDefaults) are the default pipeline's, and stand in for what a further pipeline does not say. */
@@ -66,6 +67,11 @@ export interface InfraConfig extends PipelineDefaults {
    * without it (no retries, a run ends before the next starts); turn it on where the quota allows, as a second guard.
    */
   readonly scalerReservedConcurrency: boolean;
+  /**
+   * Team state: the S3 bucket (made once, see README "Team state"), key and region of the stack's Terraform state,
+   * locked with S3's own conditional writes. Unset (the default): local state in cdktf.out, for one person.
+   */
+  readonly stateBackend: StateBackend | undefined;
 }
 
 const DAY_SECONDS = 24 * 3600;
@@ -74,7 +80,11 @@ const MIN_RETENTION_SECONDS = 60;
 const MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
 
 /** What BLUEPRINT_CONFIG may hold: any setting, pipelines as partial descriptions filled in from the defaults. */
-export type InfraConfigOverrides = Partial<Omit<InfraConfig, 'pipelines'>> & { readonly pipelines?: readonly PipelineInput[] };
+export type InfraConfigOverrides = Partial<Omit<InfraConfig, 'pipelines' | 'stateBackend'>> & {
+  readonly pipelines?: readonly PipelineInput[];
+  /** The bucket at least; key and region default to `<name>/terraform.tfstate` and the stack's region. */
+  readonly stateBackend?: StateBackendInput;
+};
 
 const DEFAULT_SETTINGS: Omit<InfraConfig, 'pipelines'> = {
   name: 's3-queue',
@@ -112,6 +122,7 @@ const DEFAULT_SETTINGS: Omit<InfraConfig, 'pipelines'> = {
   oldestMessageAlarmSeconds: 3600,
   scalerBundleDir: 'dist/scaler',
   scalerReservedConcurrency: false,
+  stateBackend: undefined,
 };
 
 export const DEFAULT_INFRA_CONFIG: InfraConfig = Object.freeze({
@@ -120,8 +131,10 @@ export const DEFAULT_INFRA_CONFIG: InfraConfig = Object.freeze({
 });
 
 export function resolveInfraConfig(overrides: InfraConfigOverrides = {}): InfraConfig {
-  const { pipelines: pipelineInputs, ...settingOverrides } = overrides;
-  const settings: Omit<InfraConfig, 'pipelines'> = { ...DEFAULT_SETTINGS, ...settingOverrides };
+  const { pipelines: pipelineInputs, stateBackend: stateBackendInput, ...settingOverrides } = overrides;
+  const merged = { ...DEFAULT_SETTINGS, ...settingOverrides };
+  const stateBackend = stateBackendInput === undefined ? { problems: [] } : resolveStateBackend(stateBackendInput, merged);
+  const settings: Omit<InfraConfig, 'pipelines'> = { ...merged, stateBackend: stateBackend.backend };
   const problems: string[] = Object.keys(overrides)
     .filter((key) => !(key in DEFAULT_INFRA_CONFIG))
     .map((key) => `${key}: not a setting (known: ${Object.keys(DEFAULT_INFRA_CONFIG).join(', ')})`);
@@ -169,7 +182,7 @@ export function resolveInfraConfig(overrides: InfraConfigOverrides = {}): InfraC
   if (!Number.isInteger(config.sourceExpirationDays) || config.sourceExpirationDays < 0) problems.push(`sourceExpirationDays=${config.sourceExpirationDays}: 0 (keep) or a number of days`);
   if (config.alarmEmail !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(config.alarmEmail)) problems.push(`alarmEmail="${config.alarmEmail}": an e-mail address, or empty`);
   if (!Number.isInteger(config.oldestMessageAlarmSeconds) || config.oldestMessageAlarmSeconds < 60) problems.push(`oldestMessageAlarmSeconds=${config.oldestMessageAlarmSeconds}: at least 60`);
-  problems.push(...pipelineProblems);
+  problems.push(...pipelineProblems, ...stateBackend.problems);
   if (problems.length > 0) throw new Error(`invalid infrastructure configuration:\n${problems.join('\n')}`);
   return Object.freeze(config);
 }

@@ -3,6 +3,7 @@ import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider, type AwsProviderConfig } from '@cdktf/provider-aws/lib/provider';
 import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
 import { arnLocal, arnPart } from '../arn-part';
+import { useS3StateBackend } from '../state-backend';
 import { SecurityPolicyChecks } from '../aspects/security-policy';
 import type { InfraConfig } from '../config';
 import { BASE_IMAGE, capacityProviderStrategy, type PipelineConfig } from '../pipelines/pipeline-config';
@@ -48,6 +49,7 @@ export class BlueprintStack extends TerraformStack {
     super(scope, id);
     const { config } = props;
     new AwsProvider(this, 'aws', { region: config.region, defaultTags: [{ tags: { [BLUEPRINT_TAG]: config.name } }], ...props.providerOverrides });
+    if (config.stateBackend !== undefined) useS3StateBackend(this, config.stateBackend);
     const scalerBytes = scalerEnvironmentBytes(config, SCALER_METRICS);
     if (scalerBytes > LAMBDA_ENVIRONMENT_MAX_BYTES) {
       throw new Error(`the scaler's variables would take ${scalerBytes} bytes for these ${config.pipelines.length} pipelines, over Lambda's ${LAMBDA_ENVIRONMENT_MAX_BYTES}: ` +
