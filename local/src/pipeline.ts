@@ -12,6 +12,7 @@ import { account, type Accounting } from './accounting';
 import { describeDeadLetters, type DeadLetterLine } from './dead-letter-report';
 import { mirrorDir, mirrorObjects, type ListedObject } from './output-mirror';
 import { connectEventBridge } from './event-bridge';
+import { startPipelineDashboard, type PipelineDashboard } from './dashboard/pipeline-dashboard';
 import { LocalTaskLauncher } from './local-task-launcher';
 import { formatProgress, type ProgressSnapshot } from './progress';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
@@ -45,6 +46,8 @@ export interface PipelineOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly interactive: boolean;
   readonly write: (text: string) => void;
+  /** Serve the dashboard on 127.0.0.1 at this port (0: any free one); undefined: no dashboard. */
+  readonly dashboardPort?: number;
 }
 
 export interface PipelineSummary extends Accounting {
@@ -215,8 +218,17 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     for (const each of launchers) void each.stopAll(force ? 'SIGKILL' : 'SIGTERM');
   });
 
+  let dashboard: PipelineDashboard | undefined;
   try {
     options.write(`S3 endpoint ${server.endpoint} (buckets ${SOURCE_BUCKET}, ${DESTINATION_BUCKET}); data in ${options.dataDir}\n`);
+    if (options.dashboardPort !== undefined) {
+      dashboard = await startPipelineDashboard({
+        port: options.dashboardPort, job: options.demo.job, dataDir: options.dataDir, queues: allQueues, s3, outputsBucket, listObjects,
+        isOutput: (key) => outputsBucket === DESTINATION_BUCKET || !isInput(key, workerConfig.sourcePrefix),
+      });
+      const taken = dashboard.fellBack ? ` (port ${options.dashboardPort} is taken)` : '';
+      options.write(`dashboard ${dashboard.url}${taken}\n`);
+    }
     if (!options.untilDrained) {
       options.write(
         `load more with any S3 client, e.g.: AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} ` +
@@ -262,6 +274,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const progress: ProgressSnapshot = {
         elapsedSeconds: elapsed(), visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded,
       };
+      dashboard?.tick({ ...progress, delayed: depth.delayed, pending: accounting.pending.length });
       if (firstProcessed === undefined && progress.processed > (doneBefore ?? 0)) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: doneBefore ?? 0 };
       if (now >= nextProgress) {
         const line = formatProgress(progress, firstProcessed);
@@ -304,6 +317,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
         : {}),
     };
   } finally {
+    // First: the page reads the queues and the S3 server closed below.
+    await dashboard?.close();
     await Promise.all(launchers.map((each) => each.stopAll('SIGTERM')));
     s3.destroy();
     await Promise.all(fronts.map((started) => started.close()));
