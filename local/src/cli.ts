@@ -14,18 +14,21 @@ import { ConfigError } from '../../shared/errors';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
 import { demoJobNames, findJobDemo } from './job-demos';
 import { DESTINATION_BUCKET, runPipeline, SOURCE_BUCKET } from './pipeline';
+import { DEFAULT_DASHBOARD_PORT } from './dashboard/dashboard-server';
 import { formatRunStatus, readRunStatuses, type RunStatus } from './run-status';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
 
 const USAGE = `usage:
   npm start -- [--job <name>] [--load <dir>] [--until-drained] [--json] [--timeout <s>] [--data-dir <dir>] [--port <n>]
-               [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>]
+               [--scale-interval <s>] [--max-tasks <n>] [--messages-per-task <n>] [--ui-port <n> | --no-ui]
   npm run status  -- [--job <name>] [--data-dir <dir>] [--json] [--aws | --stack <dir>] [--runs s3://<bucket>/<run root>/]
   npm run redrive -- [--job <name>] [--data-dir <dir>] [--aws | --stack <dir>]
     --job picks the job the workers run (JOB, default resize; also command, fanout) and its demo set; its data lives
     in .local (resize) or .local/<job>.
     --runs lists fan-out runs under a run root: per family, batches dispatched, done and failed, and whether the run
     was aggregated (default for --job fanout locally: s3://destination/runs/).
+    --ui-port serves the dashboard on http://127.0.0.1:<n>/ (default 4569, UI_PORT; a free port if it is taken; 0 picks
+    one); --no-ui serves none.
     --aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY from the environment; --stack <dir> reads them from
     \`terraform output -json\` in a synthesized stack directory (e.g. cdktf.out/stacks/blueprint).
 Worker settings (CONCURRENCY, the job's own: SIZES, FIT, ... or COMMAND, ...) are passed to the workers from the environment.`;
@@ -45,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       job: { type: 'string', default: process.env.JOB ?? 'resize' },
       'data-dir': { type: 'string' },
       port: { type: 'string', default: process.env.S3_PORT ?? '4568' },
+      'ui-port': { type: 'string', default: process.env.UI_PORT ?? String(DEFAULT_DASHBOARD_PORT) },
+      'no-ui': { type: 'boolean', default: false },
       'scale-interval': { type: 'string', default: process.env.SCALE_INTERVAL ?? '3' },
       'max-tasks': { type: 'string', default: process.env.MAX_TASKS ?? '4' },
       'messages-per-task': { type: 'string', default: process.env.MESSAGES_PER_TASK ?? '10' },
@@ -108,6 +113,8 @@ async function main(argv: string[]): Promise<number> {
       demo,
       env: process.env,
       interactive: Boolean(progress.isTTY) && !values.json,
+      // The URL goes where progress goes: stderr under --json, whose stdout is only the summary.
+      ...(values['no-ui'] ? {} : { dashboardPort: number('ui-port', values['ui-port'], 0) }),
       write: (text) => progress.write(text),
     },
     { onStop: (handler) => handlers.push(handler) },

@@ -49,7 +49,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `npm start -- start --until-drained --json <args>` as a user runs it; its JSON summary, once it exited 0. */
 async function startUntilDrained(args: readonly string[], env: Record<string, string>): Promise<Record<string, unknown> & { deadLetters: unknown[]; outputsDir: string; peakWorkers: number }> {
-  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--until-drained', '--json', '--port', '0', '--scale-interval', '1', ...args], {
+  const child = spawn(process.execPath, [join(dir, 'dist/local/cli.js'), 'start', '--until-drained', '--json', '--port', '0', '--no-ui', '--scale-interval', '1', ...args], {
     env: { PATH: process.env.PATH, NODE_PATH: join(ROOT, 'node_modules'), NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
