@@ -96,6 +96,9 @@ function staticAssets(): ReadonlyMap<string, Asset> {
 
 async function handle(request: IncomingMessage, response: ServerResponse, source: DashboardSource, assets: ReadonlyMap<string, Asset>, port: number): Promise<void> {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
+  // No route uses a body (the redrive's only makes it a JSON request), but each is read to its end before the answer:
+  // a connection whose request is still arriving is closed rather than reused, and the client would see it hang up.
+  await drained(request);
   if (!isAllowedHost(request.headers.host, port)) return fail(response, 403, `unknown Host: open http://127.0.0.1:${port}/`);
   const url = new URL(request.url ?? '/', `http://127.0.0.1:${port}`);
   const asset = assets.get(url.pathname);
@@ -113,7 +116,6 @@ async function handle(request: IncomingMessage, response: ServerResponse, source
     if (request.method !== 'POST') return notAllowed(response, 'POST');
     const refused = refusedWrite({ origin: request.headers.origin, contentType: request.headers['content-type'] }, port);
     if (refused !== undefined) return fail(response, 403, refused);
-    request.resume();
     return json(response, 200, { moved: await source.redrive() });
   }
   if (url.pathname === '/output') {
@@ -128,6 +130,20 @@ async function handle(request: IncomingMessage, response: ServerResponse, source
     return;
   }
   fail(response, 404, 'not found');
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+function drained(request: IncomingMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > MAX_BODY_BYTES) request.destroy(new Error('request body too large'));
+    });
+    request.on('end', resolve);
+    request.on('error', reject);
+  });
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
