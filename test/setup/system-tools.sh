@@ -2,13 +2,14 @@
 # Installs the system tools the test suite drives for real, where they are missing: the AWS CLI (the local
 # pipeline's `aws s3 cp --recursive`), shellcheck (the buildspec's commands), jq (the buildspec's rollout), java
 # (DynamoDB Local, AWS's own emulator the result-store tests run against, is a jar; Java 17 runs it), and Info-ZIP's
-# zip and unzip (the archive split's tests build archives with zip and check every batch ZIP with unzip -t).
+# zip and unzip (the archive split's tests build archives with zip and check every batch ZIP with unzip -t), and
+# Chromium's headless shell (the local dashboard's browser test drives it with playwright-core; no browser download).
 # Run by `npm test` before anything else and so by CI too; on a machine that has them it does nothing.
 set -euo pipefail
 
-declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq [java]=openjdk-17-jre-headless [zip]=zip [unzip]=unzip)
+declare -A package_for=([aws]=awscli [shellcheck]=shellcheck [jq]=jq [java]=openjdk-17-jre-headless [zip]=zip [unzip]=unzip [chromium-headless-shell]=chromium-headless-shell)
 missing=()
-for tool in aws shellcheck jq java zip unzip; do
+for tool in aws shellcheck jq java zip unzip chromium-headless-shell; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package_for[$tool]}")
 done
 if ! command -v terraform >/dev/null 2>&1; then

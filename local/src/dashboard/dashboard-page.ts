@@ -95,6 +95,11 @@ button:disabled { background: #eef1f5; color: var(--muted); border-color: var(--
 export const PAGE_SCRIPT = `(function () {
   'use strict';
   var POLL_MS = 1000;
+  // After a redrive the counts move within a second or two (a worker can dead-letter a message again that fast):
+  // polled faster for a while, so the move shows rather than falling between two polls.
+  var FAST_POLL_MS = 250;
+  var FAST_POLL_FOR_MS = 6000;
+  var fastUntil = 0;
   var CHART_HEIGHT = 190;
   var charts = [];
   var galleryShown = null;
@@ -152,7 +157,7 @@ export const PAGE_SCRIPT = `(function () {
     if (decisions.length === 0) list.appendChild(element('li', 'empty', 'none yet'));
     decisions.forEach(function (decision) {
       var item = element('li');
-      item.appendChild(element('span', 'when', decision.timestamp.slice(11, 19) + ' '));
+      item.appendChild(element('span', 'when', new Date(decision.timestamp).toLocaleTimeString([], { hour12: false }) + ' '));
       if (decision.pipeline) item.appendChild(element('span', 'key', decision.pipeline + ': '));
       item.appendChild(element('span', 'launch', 'launch ' + decision.launch));
       item.appendChild(document.createTextNode(' (visible ' + decision.visible + ', in flight ' + decision.inFlight + ', running ' + decision.running + '): '));
@@ -241,7 +246,7 @@ export const PAGE_SCRIPT = `(function () {
       })
       .then(render)
       .catch(function (error) { setText('status', 'pipeline not reachable (' + error.message + '); retrying'); })
-      .then(function () { setTimeout(poll, POLL_MS); });
+      .then(function () { setTimeout(poll, Date.now() < fastUntil ? FAST_POLL_MS : POLL_MS); });
   }
 
   function redrive() {
@@ -254,7 +259,10 @@ export const PAGE_SCRIPT = `(function () {
           return body;
         });
       })
-      .then(function (body) { setText('redrive-result', 'moved ' + body.moved + ' back to the queue'); })
+      .then(function (body) {
+        fastUntil = Date.now() + FAST_POLL_FOR_MS;
+        setText('redrive-result', 'moved ' + body.moved + ' back to the queue');
+      })
       .catch(function (error) { setText('redrive-result', 'redrive failed: ' + error.message); });
   }
 
