@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type S3rver from 's3rver';
+import type { MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import type { MinuteSlot } from '../src/cloudwatch-status/minute-series';
 
 /** A raw s3rver event record, as s3rver emits it: the key unencoded, multipart completions named Post. */
 export function s3rverEvent(eventName: string, key: string, options: { bucket?: string; eTag?: string } = {}): S3rver.S3rverEvent {
@@ -31,4 +33,20 @@ setTimeout(() => process.exit(Number(process.env.FAKE_EXIT_CODE ?? 0)), Number(p
 `,
   );
   return path;
+}
+
+/** A GetMetricData result for one query id, its datapoints newest first as CloudWatch sends them. */
+export function metricDataResult(id: string, points: readonly (readonly [Date, number])[], extra: Partial<MetricDataResult> = {}): MetricDataResult {
+  const newestFirst = [...points].sort(([a], [b]) => b.getTime() - a.getTime());
+  return { Id: id, Label: id, Timestamps: newestFirst.map(([at]) => at), Values: newestFirst.map(([, value]) => value), StatusCode: 'Complete', ...extra };
+}
+
+/** The minute `minutesAfter` after `start` (09:00 UTC on 2026-12-03 unless given). */
+export function minuteAt(minutesAfter: number, start = Date.parse('2026-12-03T09:00:00Z')): Date {
+  return new Date(start + minutesAfter * 60_000);
+}
+
+/** A window's minute slots, one per value from 09:00 UTC (null = no datapoint). */
+export function minuteSlots(values: readonly (number | null)[]): MinuteSlot[] {
+  return values.map((value, index) => ({ at: minuteAt(index), value }));
 }
