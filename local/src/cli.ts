@@ -6,11 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { S3ObjectStore } from '../../app/src/store/s3-object-store';
 import { ConfigError } from '../../shared/errors';
+import { readCloudWatchReport } from './cloudwatch-status/cloudwatch-report';
+import { formatCloudWatchReport } from './cloudwatch-status/report-lines';
 import { awsRedrive, awsStatus, localRedrive, localStatus, stackOutputsFrom, type StackOutputs, type StatusReport } from './operator-commands';
 import { demoJobNames, findJobDemo } from './job-demos';
 import { DESTINATION_BUCKET, runPipeline, SOURCE_BUCKET } from './pipeline';
@@ -31,6 +34,8 @@ const USAGE = `usage:
     one); --no-ui serves none.
     --aws reads QUEUE_URL, DLQ_URL, CLUSTER, TASK_FAMILY from the environment; --stack <dir> reads them from
     \`terraform output -json\` in a synthesized stack directory (e.g. cdktf.out/stacks/blueprint).
+    status with --aws or --stack also charts the last hour from CloudWatch (processed per minute in the --job's unit,
+    the oldest message's age, the DLQ), which needs cloudwatch:GetMetricData.
 Worker settings (CONCURRENCY, the job's own: SIZES, FIT, ... or COMMAND, ...) are passed to the workers from the environment.`;
 
 /** A demo's broken files fit; a real run's hundreds are for `npm run status`. */
@@ -73,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   const dataDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? (demo.job === 'resize' ? '.local' : join('.local', demo.job)));
   const aws = values.stack !== undefined ? stackOutputsFrom(terraformOutputs(resolve(values.stack))) : values.aws ? targetFromEnv() : undefined;
   const runsAt = values.runs ?? (aws === undefined && demo.job === 'fanout' ? `s3://${DESTINATION_BUCKET}/runs/` : undefined);
-  if (command === 'status') return status(aws, dataDir, values.json, runsAt);
+  if (command === 'status') return status(aws, dataDir, values.json, runsAt, demo.job);
   if (command === 'redrive') return redrive(aws, dataDir);
   if (command !== 'start') {
     process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
@@ -143,11 +148,17 @@ async function main(argv: string[]): Promise<number> {
   return summary.pending.length === 0 || !values['until-drained'] ? 0 : 1;
 }
 
-async function status(aws: StackOutputs | undefined, dataDir: string, json: boolean, runsAt: string | undefined): Promise<number> {
+/**
+ * Exits 0 when CloudWatch refuses or throttles the metrics read: the queue and task counts were read, the chart's place
+ * says what is missing and why (under --json, `cloudWatch.status` is `unavailable`), and a permission gap in this
+ * optional read must not make scripts that poll status see a failed status.
+ */
+async function status(aws: StackOutputs | undefined, dataDir: string, json: boolean, runsAt: string | undefined, job: string): Promise<number> {
   const report: StatusReport = aws !== undefined ? await awsStatus(aws, new SQSClient({}), new ECSClient({})) : await localStatus(dataDir);
   const runs = runsAt === undefined ? undefined : await runStatusesAt(runsAt, aws === undefined ? dataDir : undefined);
+  const metrics = aws !== undefined ? await readCloudWatchReport(new CloudWatchClient({}), aws, job, Date.now) : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...report, ...(runs !== undefined ? { runs } : {}) })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...report, ...(runs !== undefined ? { runs } : {}), ...(metrics !== undefined ? { cloudWatch: metrics } : {}) })}\n`);
     return 0;
   }
   process.stdout.write(
@@ -169,6 +180,7 @@ async function status(aws: StackOutputs | undefined, dataDir: string, json: bool
         '    fields @timestamp, visible, inFlight, running, launch, reasons | filter message = "scaling decision" | sort @timestamp desc | limit 20\n',
     );
   }
+  if (metrics !== undefined) for (const line of formatCloudWatchReport(metrics)) process.stdout.write(`${line}\n`);
   return 0;
 }
 

@@ -50,3 +50,15 @@ export function minuteAt(minutesAfter: number, start = Date.parse('2026-12-03T09
 export function minuteSlots(values: readonly (number | null)[]): MinuteSlot[] {
   return values.map((value, index) => ({ at: minuteAt(index), value }));
 }
+
+/**
+ * A busy hour: an upload at 09:20, tasks scaling up until 09:40, then a poison file holding the oldest message
+ * while the DLQ fills; CloudWatch has nothing yet for the last two minutes of throughput.
+ */
+export function busyHour(): { processed: (number | null)[]; oldestAge: (number | null)[]; deadLetters: (number | null)[] } {
+  const processed = Array.from({ length: 60 }, (_, minute): number | null =>
+    minute < 20 ? null : minute >= 58 ? null : Math.round(48 * Math.sin(((minute - 20) / 38) * Math.PI)));
+  const oldestAge = Array.from({ length: 60 }, (_, minute) => (minute < 20 ? 0 : minute < 45 ? 30 + (minute - 20) * 12 : (minute - 45) * 60 + 40));
+  const deadLetters = Array.from({ length: 60 }, (_, minute) => (minute < 30 ? 0 : minute < 50 ? 2 : 5));
+  return { processed, oldestAge, deadLetters };
+}

@@ -32,17 +32,17 @@ function chart(series: ChartedSeries): string {
 
 function ageNote(trend: AgeTrend | undefined): string {
   if (trend === undefined || trend.trend === 'unknown') return '';
-  const over = `over the last ${trend.overMinutes} min`;
+  const over = `in the last ${trend.overMinutes} min`;
   if (trend.trend === 'steady') return `; steady ${over}`;
   const change = `${trend.changeSeconds > 0 ? '+' : '-'}${formatDuration(Math.abs(trend.changeSeconds))}`;
-  const stuck = trend.stuck ? ': as fast as the clock, so nothing has taken the oldest message (no task running, or it keeps failing)' : '';
+  const stuck = trend.stuck ? ': as fast as the clock, nothing took it (no task running, or it keeps failing)' : '';
   return `; ${trend.trend} ${change} ${over}${stuck}`;
 }
 
 function growthNote(growth: DeadLetterGrowth | undefined): string {
   if (growth === undefined) return '';
   const span = `${formatNumber(growth.first)} → ${formatNumber(growth.last)}`;
-  if (growth.grew) return `; GROWING ${span} (+${formatNumber(growth.change)}) this hour: the reasons are in the worker logs, fix, then npm run redrive`;
+  if (growth.grew) return `; GROWING ${span} (+${formatNumber(growth.change)}) this hour: the reasons are in the worker logs; fix, then npm run redrive`;
   if (growth.change < 0) return `; ${span} (${formatNumber(growth.change)}) this hour`;
   return `; unchanged this hour`;
 }
