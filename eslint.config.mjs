@@ -15,4 +15,15 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The framework and its AWS bindings are named in infra/src/framework/ only, so moving from CDKTF to its fork
+    // CDK Terrain (cdktn) stays a rename there.
+    ignores: ['infra/src/framework/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['cdktf', 'cdktn', 'constructs'].map((name) => ({ name, message: 'import the framework from infra/src/framework/core (or jest-matchers)' })),
+        patterns: [{ group: ['cdktf/*', 'cdktn/*', 'constructs/*', '@cdktf/*', '@cdktn/*'], message: 'import from infra/src/framework/core, or add the binding to infra/src/framework/aws' }],
+      }],
+    },
+  },
 );

@@ -1,4 +1,4 @@
-import { App } from 'cdktf';
+import { App } from './src/framework/core';
 import { resolveInfraConfig } from './src/config';
 import { BlueprintStack } from './src/stacks/blueprint-stack';
 

@@ -1,5 +1,4 @@
-import type { Construct } from 'constructs';
-import { Fn, TerraformLocal } from 'cdktf';
+import { type Construct, Fn, TerraformLocal } from './framework/core';
 
 /**
  * A field of a resource's ARN, read at apply time (1: partition, 4: account): policies that must name the account

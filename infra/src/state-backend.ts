@@ -1,5 +1,4 @@
-import { S3Backend } from 'cdktf';
-import type { Construct } from 'constructs';
+import { type Construct, S3Backend } from './framework/core';
 
 /** Where a team keeps the stack's Terraform state: one S3 object, locked by a `<key>.tflock` object beside it. */
 export interface StateBackend {

@@ -1,15 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Aspects, TerraformStack, Testing } from 'cdktf';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
-import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { App, Aspects, TerraformStack, Testing } from '../src/framework/core';
+import { AwsProvider, IamRole, IamRolePolicy, S3Bucket, S3BucketLifecycleConfiguration, S3BucketNotification, SqsQueue, SqsQueuePolicy } from '../src/framework/aws';
 import { SecurityPolicyChecks, iamPolicyProblems } from '../src/aspects/security-policy';
 import { resolveInfraConfig, type InfraConfigOverrides } from '../src/config';
 import { UpdatesQueue } from '../src/constructs/updates-queue';

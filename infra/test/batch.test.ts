@@ -1,13 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TerraformStack, Testing } from 'cdktf';
-import type { Construct } from 'constructs';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { DynamodbResourcePolicy } from '@cdktf/provider-aws/lib/dynamodb-resource-policy';
-import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
-import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { type Construct, TerraformStack, Testing } from '../src/framework/core';
+import { CloudwatchEventRule, CloudwatchEventTarget, DynamodbResourcePolicy, DynamodbTable, EcsTaskDefinition, IamRole } from '../src/framework/aws';
 import { iamPolicyProblems } from '../src/aspects/security-policy';
 import { resolveInfraConfig, type InfraConfigOverrides } from '../src/config';
 import { BatchDiscovery, type BatchDiscoveryProps } from '../src/constructs/batch-discovery';

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type App, Testing } from 'cdktf';
+import { type App, Testing } from '../src/framework/core';
 import { resolveInfraConfig, type InfraConfigOverrides } from '../src/config';
 import type { ContainerRegistryProps } from '../src/constructs/container-registry';
 import type { DeliveryPipelineProps } from '../src/constructs/delivery-pipeline';

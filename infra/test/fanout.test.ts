@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'cdktf';
+import { App } from '../src/framework/core';
 import { isAllowed, type IamStatement } from '../../local/src/iam-policy-evaluator';
 import {
   batchKey, dispatchedKey, familyFilesPrefix, keysKey, ledgerKey, reportKey, resultsKey, runRecordKey, summaryCsvKey, summaryJsonKey, triggerKey, writablePatterns,

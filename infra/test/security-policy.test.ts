@@ -1,15 +1,8 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Aspects, Fn, TerraformStack, Testing } from 'cdktf';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { DynamodbTable, type DynamodbTableConfig } from '@cdktf/provider-aws/lib/dynamodb-table';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { Subnet } from '@cdktf/provider-aws/lib/subnet';
-import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
+import { Aspects, Fn, TerraformStack, Testing } from '../src/framework/core';
+import { AwsProvider, CloudwatchLogGroup, DynamodbTable, type DynamodbTableConfig, IamRole, IamRolePolicy, S3Bucket, SqsQueue, Subnet } from '../src/framework/aws';
 import { DataTable } from '../src/constructs/data-table';
 import { WorkerTaskFamily } from '../src/constructs/worker-task-family';
 import { KEY_ARN, workerServiceProps } from './factories';

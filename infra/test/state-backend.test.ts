@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { App } from 'cdktf';
+import { App } from '../src/framework/core';
 import { resolveInfraConfig } from '../src/config';
 import { resolveStateBackend, stateAccessStatements } from '../src/state-backend';
 import { LOCAL_CREDENTIALS, startS3Server, type LocalS3Server } from '../../local/src/s3-server';

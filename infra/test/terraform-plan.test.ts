@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'cdktf';
+import { App } from '../src/framework/core';
 import { ARCHIVE_SPLIT_EXAMPLE, BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
 import { findProviderMirror } from './provider-mirror';
 

@@ -1,11 +1,5 @@
-import type { IConstruct } from 'constructs';
-import { Annotations, DefaultTokenResolver, StringConcat, TerraformStack, Tokenization, type IAspect } from 'cdktf';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
-import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { Annotations, DefaultTokenResolver, type IAspect, type IConstruct, StringConcat, TerraformStack, Tokenization } from '../framework/core';
+import { CloudwatchLogGroup, DynamodbTable, IamPolicy, IamRolePolicy, SqsQueue, Subnet } from '../framework/aws';
 import { keyRangesOverlap, type KeyRange } from '../pipelines/key-ranges';
 import { ARCHIVE_SPLIT_STATEMENT_IDS } from '../policies/archive-split-task-policy';
 import { BATCH_STATEMENT_IDS } from '../policies/batch-task-policy';

@@ -1,11 +1,5 @@
-import { Construct } from 'constructs';
-import { Fn } from 'cdktf';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct, Fn } from '../framework/core';
+import { CloudwatchEventRule, CloudwatchEventTarget, CloudwatchLogGroup, EcsTaskDefinition, IamRole, IamRolePolicy } from '../framework/aws';
 import { assumableBy } from '../assume-role-policy';
 import { discoverySchedulePolicyStatements, discoveryTaskPolicyStatements } from '../policies/batch-task-policy';
 

@@ -1,6 +1,5 @@
-import { Construct } from 'constructs';
-import { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy';
-import { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository';
+import { Construct } from '../framework/core';
+import { EcrLifecyclePolicy, EcrRepository } from '../framework/aws';
 
 export interface ContainerRegistryProps {
   readonly name: string;

@@ -1,6 +1,5 @@
-import { Construct } from 'constructs';
-import { DynamodbResourcePolicy } from '@cdktf/provider-aws/lib/dynamodb-resource-policy';
-import { DynamodbTable } from '@cdktf/provider-aws/lib/dynamodb-table';
+import { Construct } from '../framework/core';
+import { DynamodbResourcePolicy, DynamodbTable } from '../framework/aws';
 
 export interface DataTableProps {
   readonly name: string;

@@ -1,11 +1,5 @@
-import { Construct } from 'constructs';
-import type { ITerraformDependable } from 'cdktf';
-import { Codepipeline, type CodepipelineStageAction } from '@cdktf/provider-aws/lib/codepipeline';
-import { CodestarconnectionsConnection } from '@cdktf/provider-aws/lib/codestarconnections-connection';
-import { CodestarnotificationsNotificationRule } from '@cdktf/provider-aws/lib/codestarnotifications-notification-rule';
-import { DataAwsSecretsmanagerSecretVersion } from '@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct, type ITerraformDependable } from '../framework/core';
+import { Codepipeline, type CodepipelineStageAction, CodestarconnectionsConnection, CodestarnotificationsNotificationRule, DataAwsSecretsmanagerSecretVersion, IamRole, IamRolePolicy } from '../framework/aws';
 import { assumableBy } from '../assume-role-policy';
 
 export interface DeliveryPipelineProps {

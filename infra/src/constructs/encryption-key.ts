@@ -1,8 +1,5 @@
-import { Construct } from 'constructs';
-import { Fn } from 'cdktf';
-import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
-import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
-import { KmsKeyPolicy } from '@cdktf/provider-aws/lib/kms-key-policy';
+import { Construct, Fn } from '../framework/core';
+import { KmsAlias, KmsKey, KmsKeyPolicy } from '../framework/aws';
 import { arnPart } from '../arn-part';
 
 export interface EncryptionKeyProps {

@@ -1,8 +1,5 @@
-import { Construct } from 'constructs';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { CodebuildProject } from '@cdktf/provider-aws/lib/codebuild-project';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct } from '../framework/core';
+import { CloudwatchLogGroup, CodebuildProject, IamRole, IamRolePolicy } from '../framework/aws';
 import { assumableBy } from '../assume-role-policy';
 
 /** One image the build makes: the base worker image first, then the images derived from it. */

@@ -1,5 +1,5 @@
-import { Construct } from 'constructs';
-import { SsmParameter } from '@cdktf/provider-aws/lib/ssm-parameter';
+import { Construct } from '../framework/core';
+import { SsmParameter } from '../framework/aws';
 
 export interface ImagePointerProps {
   readonly name: string;

@@ -1,13 +1,5 @@
-import { Construct } from 'constructs';
-import { Eip } from '@cdktf/provider-aws/lib/eip';
-import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
-import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
-import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
-import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
-import { Subnet } from '@cdktf/provider-aws/lib/subnet';
-import { Vpc } from '@cdktf/provider-aws/lib/vpc';
-import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { Construct } from '../framework/core';
+import { Eip, InternetGateway, NatGateway, RouteTable, RouteTableAssociation, SecurityGroup, Subnet, Vpc, VpcEndpoint } from '../framework/aws';
 
 export interface NetworkProps {
   readonly name: string;

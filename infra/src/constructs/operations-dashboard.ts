@@ -1,5 +1,5 @@
-import { Construct } from 'constructs';
-import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
+import { Construct } from '../framework/core';
+import { CloudwatchDashboard } from '../framework/aws';
 
 export interface OperationsDashboardProps {
   readonly name: string;

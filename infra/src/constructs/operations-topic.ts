@@ -1,8 +1,5 @@
-import { Construct } from 'constructs';
-import { Fn } from 'cdktf';
-import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
-import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
-import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+import { Construct, Fn } from '../framework/core';
+import { SnsTopic, SnsTopicPolicy, SnsTopicSubscription } from '../framework/aws';
 import { arnPart } from '../arn-part';
 
 export interface OperationsTopicProps {

@@ -1,5 +1,5 @@
-import { Construct } from 'constructs';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { Construct } from '../framework/core';
+import { CloudwatchMetricAlarm } from '../framework/aws';
 
 export interface QueueAlarmsProps {
   readonly name: string;

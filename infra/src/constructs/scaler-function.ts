@@ -1,14 +1,5 @@
-import { Construct } from 'constructs';
-import { AssetType, TerraformAsset } from 'cdktf';
-import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
-import { LambdaFunctionEventInvokeConfig } from '@cdktf/provider-aws/lib/lambda-function-event-invoke-config';
-import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { AssetType, Construct, TerraformAsset } from '../framework/core';
+import { CloudwatchEventRule, CloudwatchEventTarget, CloudwatchLogGroup, CloudwatchMetricAlarm, IamRole, IamRolePolicy, LambdaFunction, LambdaFunctionEventInvokeConfig, LambdaPermission } from '../framework/aws';
 import { assumableBy } from '../assume-role-policy';
 
 /** What the scaler decides for, per pipeline. */

@@ -1,6 +1,5 @@
-import { Construct } from 'constructs';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { Construct } from '../framework/core';
+import { SqsQueue, SqsQueuePolicy } from '../framework/aws';
 
 export interface UpdatesQueueProps {
   readonly name: string;

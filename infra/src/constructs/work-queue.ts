@@ -1,8 +1,5 @@
-import { Construct } from 'constructs';
-import { Fn } from 'cdktf';
-import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
-import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
-import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
+import { Construct, Fn } from '../framework/core';
+import { SqsQueue, SqsQueuePolicy, SqsQueueRedriveAllowPolicy } from '../framework/aws';
 import { arnPart } from '../arn-part';
 
 export interface WorkQueueProps {

@@ -1,11 +1,5 @@
-import { Construct } from 'constructs';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
-import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
-import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
-import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { Construct } from '../framework/core';
+import { CloudwatchLogGroup, EcsCluster, EcsClusterCapacityProviders, EcsTaskDefinition, IamRole, IamRolePolicy, SecurityGroup } from '../framework/aws';
 import { defineTaskFamily, type WorkerTaskFamilyProps } from './worker-task-family';
 
 export interface WorkerServiceProps extends WorkerTaskFamilyProps {

@@ -1,8 +1,5 @@
-import { Construct } from 'constructs';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { Construct } from '../framework/core';
+import { CloudwatchLogGroup, EcsTaskDefinition, IamRole, IamRolePolicy } from '../framework/aws';
 import { assumableBy } from '../assume-role-policy';
 import { DEFAULT_JOB, type PipelineConfig } from '../pipelines/pipeline-config';
 import { batchTaskPolicyStatements } from '../policies/batch-task-policy';

@@ -1,7 +1,5 @@
-import { Construct } from 'constructs';
-import { Aspects, TerraformOutput, TerraformStack } from 'cdktf';
-import { AwsProvider, type AwsProviderConfig } from '@cdktf/provider-aws/lib/provider';
-import { S3BucketNotification } from '@cdktf/provider-aws/lib/s3-bucket-notification';
+import { Aspects, Construct, TerraformOutput, TerraformStack } from '../framework/core';
+import { AwsProvider, type AwsProviderConfig, S3BucketNotification } from '../framework/aws';
 import { arnLocal, arnPart } from '../arn-part';
 import { useS3StateBackend } from '../state-backend';
 import { SecurityPolicyChecks } from '../aspects/security-policy';
