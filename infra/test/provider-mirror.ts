@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,4 +28,40 @@ export function findProviderMirror(env: NodeJS.ProcessEnv = process.env): string
 function hasAwsProvider(dir: string): boolean {
   const versions = join(dir, AWS_PROVIDER);
   return existsSync(versions) && readdirSync(versions).length > 0;
+}
+
+/** The hashicorp/aws versions a plugin directory holds, unpacked (`<version>/<os_arch>/`) or packed (`…_<version>_<os>_<arch>.zip`). */
+export function mirroredAwsVersions(mirror: string): string[] {
+  const dir = join(mirror, AWS_PROVIDER);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((entry) => /^(?:terraform-provider-aws_)?(\d+\.\d+\.\d+)(?:_\w+_\w+\.zip)?$/.exec(entry)?.[1]).filter((version): version is string => version !== undefined);
+}
+
+/** What `terraform show -json` says a plan does to each resource. */
+export interface PlannedChange {
+  readonly type: string;
+  readonly name: string;
+  readonly change: { actions: string[]; after: Record<string, unknown> };
+}
+
+/**
+ * `terraform init` (from the mirror when there is one), `validate` and `plan` of a synthesized stack directory, with
+ * dummy credentials and no refresh, so no AWS account is needed. Returns the plan's resource changes.
+ */
+export function planOffline(stackDir: string, mirror: string | undefined): PlannedChange[] {
+  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
+  execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
+  const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
+  return plan.resource_changes as PlannedChange[];
+}
+
+/**
+ * Gives a stack synthesized by infra/main.ts (which sets no test-only provider settings) the settings that let the
+ * AWS provider plan with no account, as a Terraform override file beside it: the synthesized JSON stays as deployed.
+ */
+export function addOfflineProviderOverride(stackDir: string, settings: Record<string, unknown>): void {
+  const snakeCase = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), value]));
+  writeFileSync(join(stackDir, 'offline_override.tf.json'), JSON.stringify({ provider: { aws: [snakeCase] } }, null, 2));
 }

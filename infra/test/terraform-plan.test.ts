@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from '../src/framework/core';
 import { ARCHIVE_SPLIT_EXAMPLE, BATCH_EXAMPLE, CONNECTION_ARN, FANOUT_EXAMPLE, resourceCount, resourcesOf, scalerBundleDir, synthBlueprint } from './factories';
-import { findProviderMirror } from './provider-mirror';
+import { findProviderMirror, planOffline } from './provider-mirror';
 
 /**
  * `terraform validate` and `terraform plan` of the synthesized stacks, offline: the provider comes from the machine's
@@ -35,13 +34,7 @@ function synthAndPlan(name: string, overrides: Parameters<typeof synthBlueprint>
   const app = new App({ outdir });
   const json = synthBlueprint(overrides, { bundleDir, app });
   app.synth();
-  const stackDir = join(outdir, 'stacks', 'blueprint');
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
-  execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
-  execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
-  execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });
-  const plan = JSON.parse(execFileSync('terraform', ['show', '-json', 'plan.bin'], { cwd: stackDir, env, maxBuffer: 64 * 1024 * 1024 }).toString());
-  const changes = plan.resource_changes as { type: string; change: { actions: string[]; after: Record<string, unknown> } }[];
+  const changes = planOffline(join(outdir, 'stacks', 'blueprint'), mirror);
   const creates = changes.filter((change) => change.change.actions.includes('create')).length;
   const planned = (type: string) => changes.filter((change) => change.type === type).map((change) => change.change.after);
   return { json, synthesized: resourceCount(json), creates, planned };
