@@ -26,6 +26,8 @@ export const SOURCE_BUCKET = 'source';
 const LOCAL_MAX_RECEIVE_COUNT = 3;
 const LOCAL_REDRIVE_RECEIVE_COUNT = LOCAL_MAX_RECEIVE_COUNT + 2;
 export const DESTINATION_BUCKET = 'destination';
+/** How often the outputs' plain-file copy catches up during a run; each pass copies only what changed. */
+const MIRROR_INTERVAL_MS = 5000;
 
 export interface PipelineOptions {
   readonly dataDir: string;
@@ -219,6 +221,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   });
 
   let dashboard: PipelineDashboard | undefined;
+  let mirroring: Promise<unknown> = Promise.resolve();
   try {
     options.write(`S3 endpoint ${server.endpoint} (buckets ${SOURCE_BUCKET}, ${DESTINATION_BUCKET}); data in ${options.dataDir}\n`);
     if (options.dashboardPort !== undefined) {
@@ -240,6 +243,12 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const inputKeys = (await listObjects(s3, SOURCE_BUCKET)).map((object) => object.key).filter((key) => key.startsWith(workerConfig.sourcePrefix));
       await database.discover({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, queueFile: join(options.dataDir, 'queue.db'), inputKeys, write: options.write });
     }
+    const outputsDir = mirrorDir(options.dataDir);
+    // Outputs beside their inputs are mirrored without the inputs.
+    const mirrorOutputs = async () => {
+      const outputObjects = (await listObjects(s3, outputsBucket)).filter((object) => outputsBucket === DESTINATION_BUCKET || !isInput(object.key, workerConfig.sourcePrefix));
+      await mirrorObjects(s3, outputsBucket, outputObjects, outputsDir);
+    };
     const accountNow = async (): Promise<Accounting> => (database !== undefined && embeddedDb !== undefined
       ? database.account({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, deadLetterBodies: (await queue.peekDeadLetters(100_000)).map((letter) => letter.body) })
       : accountingOf(queue, s3, expectedOutputs, workerConfig, outputsBucket));
@@ -249,6 +258,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     let nextScale = 0;
     let nextProgress = 0;
     let nextAccounting = 0;
+    let nextMirror = 0;
     const deadline = options.timeoutSeconds * 1000 + started;
     for (;;) {
       if (stopping) break;
@@ -275,6 +285,11 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
         elapsedSeconds: elapsed(), visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded,
       };
       dashboard?.tick({ ...progress, delayed: depth.delayed, pending: accounting.pending.length });
+      // The plain-file copy keeps in step while the run serves, not only at its end; one pass at a time, off the tick.
+      if (now >= nextMirror) {
+        nextMirror = now + MIRROR_INTERVAL_MS;
+        mirroring = mirroring.then(mirrorOutputs).catch((error: unknown) => options.write(`outputs not mirrored to ${outputsDir} (${error instanceof Error ? error.message : String(error)})\n`));
+      }
       if (firstProcessed === undefined && progress.processed > (doneBefore ?? 0)) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: doneBefore ?? 0 };
       if (now >= nextProgress) {
         const line = formatProgress(progress, firstProcessed);
@@ -292,10 +307,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     // After Ctrl-C the workers are finishing their files: count what they complete, not what was done at the signal.
     while (stopping && (await countRunning(launchers)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
     const final = await accountNow();
-    const outputsDir = mirrorDir(options.dataDir);
-    // Outputs beside their inputs are mirrored without the inputs.
-    const outputObjects = (await listObjects(s3, outputsBucket)).filter((object) => outputsBucket === DESTINATION_BUCKET || !isInput(object.key, workerConfig.sourcePrefix));
-    await mirrorObjects(s3, outputsBucket, outputObjects, outputsDir);
+    await mirroring;
+    await mirrorOutputs();
     const closingLines = await options.demo.closingLines?.({ queueFile: wiring.queueFile, outputsDir });
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
     return {
@@ -317,8 +330,9 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
         : {}),
     };
   } finally {
-    // First: the page reads the queues and the S3 server closed below.
+    // First: the page and the outputs' copy read the queues and the S3 server closed below.
     await dashboard?.close();
+    await mirroring;
     await Promise.all(launchers.map((each) => each.stopAll('SIGTERM')));
     s3.destroy();
     await Promise.all(fronts.map((started) => started.close()));

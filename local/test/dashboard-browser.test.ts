@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -141,6 +141,18 @@ it('loads thumbnails of the outputs from the outputs bucket', async () => {
   await thumbnail.scrollIntoViewIfNeeded();
   await page.waitForFunction(() => Array.from(document.querySelectorAll('#gallery img')).some((image) => image.complete && image.naturalWidth > 0), undefined, WAIT);
   expect(await thumbnail.getAttribute('src')).toMatch(/^\/output\?key=224x224%2F|^\/output\?key=299x299%2F/);
+}, 60_000);
+
+it('keeps the outputs as plain files under the data folder while the run still serves, byte for byte as the page serves them', async () => {
+  const good = Number(/\((\d+) images,/.exec(stdout)?.[1]);
+  const outDir = join(dataDir, 'out');
+  const mirrored = () => (existsSync(outDir) ? readdirSync(outDir, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.jpg')) : []);
+  // Two sizes per good image, copied within a mirror pass (5 s) of their upload; the run is still serving.
+  await until(() => (mirrored().length === 2 * good ? true : undefined), `${2 * good} outputs in ${outDir}`);
+  expect(pipeline.exitCode).toBeNull();
+  const [first] = mirrored().sort();
+  const served = await page.request.get(new URL(`/output?key=${encodeURIComponent(first!)}`, page.url()).toString());
+  expect(Buffer.from(await served.body()).equals(readFileSync(join(outDir, first!)))).toBe(true);
 }, 60_000);
 
 it('redrives the dead letters from its button: the queue has them again and a worker receives them again', async () => {
