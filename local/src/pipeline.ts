@@ -14,6 +14,7 @@ import { mirrorDir, mirrorObjects, type ListedObject } from './output-mirror';
 import { connectEventBridge } from './event-bridge';
 import { startPipelineDashboard, type PipelineDashboard } from './dashboard/pipeline-dashboard';
 import { LocalTaskLauncher } from './local-task-launcher';
+import { PeriodicPass } from './periodic-pass';
 import { formatProgress, type ProgressSnapshot } from './progress';
 import { LOCAL_CREDENTIALS, startS3Server } from './s3-server';
 import type { IamStatement } from './iam-policy-evaluator';
@@ -221,7 +222,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   });
 
   let dashboard: PipelineDashboard | undefined;
-  let mirroring: Promise<unknown> = Promise.resolve();
+  let mirroring: PeriodicPass | undefined;
   try {
     options.write(`S3 endpoint ${server.endpoint} (buckets ${SOURCE_BUCKET}, ${DESTINATION_BUCKET}); data in ${options.dataDir}\n`);
     if (options.dashboardPort !== undefined) {
@@ -249,6 +250,8 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
       const outputObjects = (await listObjects(s3, outputsBucket)).filter((object) => outputsBucket === DESTINATION_BUCKET || !isInput(object.key, workerConfig.sourcePrefix));
       await mirrorObjects(s3, outputsBucket, outputObjects, outputsDir);
     };
+    // The plain-file copy keeps in step while the run serves, not only at its end; one pass at a time, off the tick.
+    mirroring = new PeriodicPass(mirrorOutputs, MIRROR_INTERVAL_MS, (error) => options.write(`outputs not mirrored to ${outputsDir} (${error instanceof Error ? error.message : String(error)})\n`));
     const accountNow = async (): Promise<Accounting> => (database !== undefined && embeddedDb !== undefined
       ? database.account({ endpoint: embeddedDb.endpoint, sourceBucket: SOURCE_BUCKET, deadLetterBodies: (await queue.peekDeadLetters(100_000)).map((letter) => letter.body) })
       : accountingOf(queue, s3, expectedOutputs, workerConfig, outputsBucket));
@@ -258,7 +261,6 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     let nextScale = 0;
     let nextProgress = 0;
     let nextAccounting = 0;
-    let nextMirror = 0;
     const deadline = options.timeoutSeconds * 1000 + started;
     for (;;) {
       if (stopping) break;
@@ -285,11 +287,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
         elapsedSeconds: elapsed(), visible: depth.visible, inFlight: depth.inFlight, deadLettered: dlq, workers, processed: accounting.done, loaded: accounting.loaded,
       };
       dashboard?.tick({ ...progress, delayed: depth.delayed, pending: accounting.pending.length });
-      // The plain-file copy keeps in step while the run serves, not only at its end; one pass at a time, off the tick.
-      if (now >= nextMirror) {
-        nextMirror = now + MIRROR_INTERVAL_MS;
-        mirroring = mirroring.then(mirrorOutputs).catch((error: unknown) => options.write(`outputs not mirrored to ${outputsDir} (${error instanceof Error ? error.message : String(error)})\n`));
-      }
+      mirroring.poke();
       if (firstProcessed === undefined && progress.processed > (doneBefore ?? 0)) firstProcessed = { elapsedSeconds: progress.elapsedSeconds, processed: doneBefore ?? 0 };
       if (now >= nextProgress) {
         const line = formatProgress(progress, firstProcessed);
@@ -307,7 +305,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
     // After Ctrl-C the workers are finishing their files: count what they complete, not what was done at the signal.
     while (stopping && (await countRunning(launchers)) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
     const final = await accountNow();
-    await mirroring;
+    await mirroring.idle();
     await mirrorOutputs();
     const closingLines = await options.demo.closingLines?.({ queueFile: wiring.queueFile, outputsDir });
     const processingSeconds = Math.max(0.001, elapsed() - (firstProcessed?.elapsedSeconds ?? 0));
@@ -332,7 +330,7 @@ export async function runPipeline(options: PipelineOptions, stopSignal: { onStop
   } finally {
     // First: the page and the outputs' copy read the queues and the S3 server closed below.
     await dashboard?.close();
-    await mirroring;
+    await mirroring?.idle();
     await Promise.all(launchers.map((each) => each.stopAll('SIGTERM')));
     s3.destroy();
     await Promise.all(fronts.map((started) => started.close()));
