@@ -118,7 +118,8 @@ beforeAll(() => {
   cdktnFramework = synthesize('cdktnFramework', 'everything', EVERYTHING);
   cdktn = synthesize('cdktn', 'everything', EVERYTHING);
   metadataVersionDifference = `//.metadata.version: "${frameworkVersion(PROJECT_MODULES, 'cdktf')}" → "${frameworkVersion(FORK_MODULES, 'cdktn')}"`;
-}, 60_000);
+  // Three bundles and three synths of 150+ resources: about 20 s alone, several times that on a loaded machine.
+}, 180_000);
 
 afterAll(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
@@ -169,7 +170,6 @@ it(`plans the whole fork on hashicorp/aws ${FORK_BINDINGS_AWS_PROVIDER} when the
     // No network to fetch it from here: the plan would fail in `terraform init`. Said, not skipped.
     console.warn(`cdktn-synth: not planning the whole fork: it requires hashicorp/aws ${required}, and the provider mirror ${mirror} holds only ${mirrored.join(', ')}. ` +
       `Add ${required} to the mirror (terraform providers mirror) to plan it; the synthesized JSON above is checked either way.`);
-    expect(mirrored).not.toContain(required);
     return;
   }
   addOfflineProviderOverride(cdktn.stackDir, OFFLINE_PROVIDER);

@@ -162,7 +162,8 @@ it('redrives the dead letters from its button: the queue has them again and a wo
   // At once, before any worker can start: the dead letters are back on the queue.
   const afterRedrive = await withQueue(async (queue) => ({ dlq: await queue.dlqDepth(), queued: ((depth) => depth.visible + depth.inFlight)(await queue.depth()) }));
   expect(afterRedrive).toEqual({ dlq: 0, queued: before });
-  await page.waitForFunction(() => document.getElementById('dlq')?.textContent === '0', undefined, WAIT);
+  // The page's own DLQ 0 may last only until the scaler's next tick starts a worker, shorter than a poll on a loaded
+  // machine: the page's answer to the click is what is checked here, the numbers in the first test.
   await expect(page.locator('#redrive-result').textContent()).resolves.toBe(`moved ${before} back to the queue`);
   // The scaler starts a worker for them; broken files are dead-lettered again, each with its reason.
   await page.waitForFunction((count) => document.getElementById('dlq')?.textContent === String(count), before, WAIT);
