@@ -144,7 +144,8 @@ describe('writeBatchZip: prefetch and backpressure', () => {
     // buffer is Node's default high-water mark, 16 KiB on Node 20 and 64 KiB from Node 22.
     const pipes = 4 * getDefaultHighWaterMark(false) + 10_000;
     expect(counter.bytes).toBeLessThanOrEqual(prefetchBytes + pipes);
-    expect(counter.opened).toBeLessThan(20);
+    // Files of 10,000 bytes: as many as that bound holds, and a file or two being opened.
+    expect(counter.opened).toBeLessThanOrEqual(Math.ceil((prefetchBytes + pipes) / 10_000) + 2);
 
     const zip = await collect(stream);
     expect((await done).files).toBe(200);
