@@ -1,4 +1,5 @@
 import { loadConfig } from '../../app/src/config';
+import { RESIZE_METRIC_QUERIES } from './factories';
 import { metricDataQueries, metricSeriesFor, metricWindow, processedSeriesFor, queueNameFromUrl } from '../src/cloudwatch-status/metric-queries';
 
 const OUTPUTS = {
@@ -49,20 +50,7 @@ describe('processedSeriesFor', () => {
 
 describe('metricDataQueries', () => {
   it('asks for the processed sum, the oldest age on the work queue and the DLQ depth, each per minute', () => {
-    expect(metricDataQueries(metricSeriesFor(OUTPUTS, 'resize'))).toEqual([
-      {
-        Id: 'processed', ReturnData: true,
-        MetricStat: { Metric: { Namespace: 'S3QueueWorker', MetricName: 'ImagesProcessed', Dimensions: [{ Name: 'service', Value: 'worker' }] }, Period: 60, Stat: 'Sum' },
-      },
-      {
-        Id: 'oldestAge', ReturnData: true,
-        MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-work' }] }, Period: 60, Stat: 'Maximum' },
-      },
-      {
-        Id: 'deadLetters', ReturnData: true,
-        MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-dlq' }] }, Period: 60, Stat: 'Maximum' },
-      },
-    ]);
+    expect(metricDataQueries(metricSeriesFor(OUTPUTS, 'resize'))).toEqual(RESIZE_METRIC_QUERIES);
   });
 
   it('uses ids CloudWatch accepts (a lower-case letter, then letters, digits, underscores), unique per call', () => {

@@ -1,7 +1,7 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readCloudWatchReport, type MetricsRead } from '../src/cloudwatch-status/cloudwatch-report';
-import { metricDataResult, minuteAt } from './factories';
+import { metricDataResult, minuteAt, RESIZE_METRIC_QUERIES } from './factories';
 
 const OUTPUTS = {
   queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/blueprint-work',
@@ -34,20 +34,7 @@ describe('readCloudWatchReport', () => {
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       StartTime: new Date('2026-12-03T09:00:00Z'),
       EndTime: new Date('2026-12-03T10:00:00Z'),
-      MetricDataQueries: [
-        {
-          Id: 'processed', ReturnData: true,
-          MetricStat: { Metric: { Namespace: 'S3QueueWorker', MetricName: 'ImagesProcessed', Dimensions: [{ Name: 'service', Value: 'worker' }] }, Period: 60, Stat: 'Sum' },
-        },
-        {
-          Id: 'oldestAge', ReturnData: true,
-          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-work' }] }, Period: 60, Stat: 'Maximum' },
-        },
-        {
-          Id: 'deadLetters', ReturnData: true,
-          MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-dlq' }] }, Period: 60, Stat: 'Maximum' },
-        },
-      ],
+      MetricDataQueries: RESIZE_METRIC_QUERIES,
     });
     expect(cloudwatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input.NextToken).toBeUndefined();
   });

@@ -62,3 +62,19 @@ export function busyHour(): { processed: (number | null)[]; oldestAge: (number |
   const deadLetters = Array.from({ length: 60 }, (_, minute) => (minute < 30 ? 0 : minute < 50 ? 2 : 5));
   return { processed, oldestAge, deadLetters };
 }
+
+/** The GetMetricData queries `status --aws` sends for a resize stack whose queues are blueprint-work and blueprint-dlq. */
+export const RESIZE_METRIC_QUERIES = [
+  {
+    Id: 'processed', ReturnData: true,
+    MetricStat: { Metric: { Namespace: 'S3QueueWorker', MetricName: 'ImagesProcessed', Dimensions: [{ Name: 'service', Value: 'worker' }] }, Period: 60, Stat: 'Sum' },
+  },
+  {
+    Id: 'oldestAge', ReturnData: true,
+    MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-work' }] }, Period: 60, Stat: 'Maximum' },
+  },
+  {
+    Id: 'deadLetters', ReturnData: true,
+    MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: 'blueprint-dlq' }] }, Period: 60, Stat: 'Maximum' },
+  },
+];
