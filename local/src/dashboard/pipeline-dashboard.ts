@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalQueue } from '../../../shared/queue/local-queue';
 import { describeDeadLetters } from '../dead-letter-report';
+import { PeriodicPass } from '../periodic-pass';
 import type { ListedObject } from '../output-mirror';
 import { startDashboardServer } from './dashboard-server';
 import { imageTypeOf } from './dashboard-security';
@@ -43,13 +44,12 @@ const LOG_READ_MS = 1000;
 export async function startPipelineDashboard(options: PipelineDashboardOptions): Promise<PipelineDashboard> {
   const state = new DashboardState({ job: options.job });
   const [decisionsTail, logsTail] = await Promise.all([LineTail.ofFile(join(options.dataDir, 'decisions.jsonl')), LineTail.ofLogDirectory(join(options.dataDir, 'logs'))]);
-  let reading: Promise<void> | undefined;
-  let nextRead = 0;
-  const readLogs = async () => {
+  // A log that cannot be read leaves a chart short, never the run stopped.
+  const logReading = new PeriodicPass(async () => {
     const [decisionLines, logLines] = await Promise.all([decisionsTail.readNewLines(), logsTail.readNewLines()]);
     state.addDecisions(decisionLines.map(decisionFrom).filter((decision) => decision !== undefined));
     state.addLatencies(logLines.map(processingTimeFrom).filter((duration) => duration !== undefined));
-  };
+  }, LOG_READ_MS, () => undefined);
 
   let listing: { at: number; objects: Promise<ListedObject[]> } | undefined;
   const outputs = () => {
@@ -100,13 +100,10 @@ export async function startPipelineDashboard(options: PipelineDashboardOptions):
     fellBack: server.fellBack,
     tick(tick) {
       state.record(tick);
-      if (reading !== undefined || Date.now() < nextRead) return;
-      nextRead = Date.now() + LOG_READ_MS;
-      // A log that cannot be read leaves a chart short, never the run stopped.
-      reading = readLogs().catch(() => undefined).finally(() => (reading = undefined));
+      logReading.poke();
     },
     async close() {
-      await reading;
+      await logReading.idle();
       await server.close();
     },
   };
