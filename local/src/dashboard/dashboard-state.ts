@@ -4,17 +4,14 @@
  * reads snapshots of it.
  */
 
-/** One tick of the pipeline loop: the numbers it already computes every 250 ms (summed over every queue of the run). */
-export interface PipelineTick {
-  readonly elapsedSeconds: number;
-  readonly visible: number;
-  readonly inFlight: number;
+import type { ProgressSnapshot } from '../progress';
+
+/**
+ * One tick of the pipeline loop: the numbers it already computes every 250 ms (summed over every queue of the run), as
+ * its progress line shows them, with the delayed messages and the sources still pending.
+ */
+export interface PipelineTick extends ProgressSnapshot {
   readonly delayed: number;
-  readonly deadLettered: number;
-  readonly workers: number;
-  /** Sources done (their outputs are there), from the accounting. */
-  readonly processed: number;
-  readonly loaded: number;
   readonly pending: number;
 }
 
