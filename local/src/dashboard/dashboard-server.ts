@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError } from '../../../shared/errors';
+import { listenOnLoopback, type LoopbackListener } from '../loopback-server';
 import { PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from './dashboard-page';
 import { isAllowedHost, outputHeaders, outputKeyProblem, refusedWrite, SECURITY_HEADERS } from './dashboard-security';
 import type { DashboardSnapshot } from './dashboard-state';
@@ -38,38 +38,20 @@ export async function startDashboardServer(source: DashboardSource, options: { p
   }
   const assets = staticAssets();
   let port = 0;
-  const server = createServer((request, response) => {
+  const serve = () => createServer((request, response) => {
     handle(request, response, source, assets, port).catch((error: unknown) => fail(response, 500, error instanceof Error ? error.message : String(error)));
   });
   let fellBack = false;
+  let listener: LoopbackListener;
   try {
-    port = await listen(server, options.port);
+    listener = await listenOnLoopback(serve(), options.port);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.port === 0) throw error;
     fellBack = true;
-    port = await listen(server, 0);
+    listener = await listenOnLoopback(serve(), 0);
   }
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    port,
-    fellBack,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // The page's keep-alive connections would hold the close until they time out.
-      server.closeAllConnections();
-    }),
-  };
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
+  port = listener.port;
+  return { url: `http://127.0.0.1:${port}/`, port, fellBack, close: () => listener.close() };
 }
 
 interface Asset {
