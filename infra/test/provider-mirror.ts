@@ -37,6 +37,11 @@ export function mirroredAwsVersions(mirror: string): string[] {
   return readdirSync(dir).map((entry) => /^(?:terraform-provider-aws_)?(\d+\.\d+\.\d+)(?:_\w+_\w+\.zip)?$/.exec(entry)?.[1]).filter((version): version is string => version !== undefined);
 }
 
+/** Terraform's environment with no account: dummy credentials (nothing is refreshed), no checkpoint calls. */
+export function offlineTerraformEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+}
+
 /** What `terraform show -json` says a plan does to each resource. */
 export interface PlannedChange {
   readonly type: string;
@@ -49,7 +54,7 @@ export interface PlannedChange {
  * dummy credentials and no refresh, so no AWS account is needed. Returns the plan's resource changes.
  */
 export function planOffline(stackDir: string, mirror: string | undefined): PlannedChange[] {
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  const env = offlineTerraformEnv();
   execFileSync('terraform', ['init', '-input=false', ...(mirror ? [`-plugin-dir=${mirror}`] : [])], { cwd: stackDir, env, stdio: 'pipe' });
   execFileSync('terraform', ['validate'], { cwd: stackDir, env, stdio: 'pipe' });
   execFileSync('terraform', ['plan', '-input=false', '-refresh=false', '-lock=false', '-out=plan.bin'], { cwd: stackDir, env, stdio: 'pipe' });

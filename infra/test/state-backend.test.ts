@@ -10,7 +10,7 @@ import { resolveStateBackend, stateAccessStatements } from '../src/state-backend
 import { LOCAL_CREDENTIALS, startS3Server, type LocalS3Server } from '../../local/src/s3-server';
 import { startStrictS3Front, type Refusal, type StrictS3Front } from '../../local/src/strict-s3-front';
 import { GITHUB, scalerBundleDir, synthBlueprint } from './factories';
-import { findProviderMirror } from './provider-mirror';
+import { findProviderMirror, offlineTerraformEnv } from './provider-mirror';
 
 const run = promisify(execFile);
 const STATE = { bucket: 'team-state', key: 'blueprint/terraform.tfstate', region: 'us-east-1' };
@@ -51,7 +51,7 @@ describe('terraform with the S3 backend, offline', () => {
   let front: StrictS3Front;
   let s3: S3Client;
   const refusals: Refusal[] = [];
-  const env = { ...process.env, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+  const env = offlineTerraformEnv();
   let stackDir: string;
 
   beforeAll(async () => {
